@@ -1,0 +1,67 @@
+"Checkpoints and the torch.hub entry point (offline, from the repository)."
+from pathlib import Path
+import pytest
+import torch
+
+from simple_speaker_embedding.hub import PRETRAINED, export_checkpoint, gru_embedder, load_checkpoint
+from simple_speaker_embedding.model import GRUEmbedder
+
+REPO = Path(__file__).parents[1]
+
+
+def test_torch_hub_load_untrained_offline():
+    m = torch.hub.load(str(REPO), "gru_embedder", source="local", pretrained=False)
+    assert isinstance(m, torch.nn.Module) and not m.training
+    assert m.gru.hidden_size == 768 and m.gru.num_layers == 3
+    mel = m.melspec_from_array(torch.randn(22050) * 0.1)
+    assert m(mel[None]).shape == (1, 256)
+
+
+def test_torch_hub_passes_architecture_kwargs():
+    m = torch.hub.load(str(REPO), "gru_embedder", source="local", pretrained=False, hidden=256, normalize=False)
+    assert m.gru.hidden_size == 256 and m.normalize is False
+
+
+def test_pretrained_without_shipped_weights_says_so():
+    if PRETRAINED:  # once weights ship, pretrained=True must load them
+        assert gru_embedder(pretrained=True).threshold is not None
+    else:
+        with pytest.raises(RuntimeError, match="pretrained=False"):
+            gru_embedder(pretrained=True)
+        with pytest.raises(RuntimeError, match="no trained weights"):
+            torch.hub.load(str(REPO), "gru_embedder", source="local")
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    m = GRUEmbedder(hidden=32, layers=2, normalize=False).eval()
+    m.threshold = 0.61
+    digest = export_checkpoint(m, tmp_path / "m.pt", meta=dict(recipe="test"))
+    loaded = load_checkpoint(tmp_path / "m.pt", sha256=digest)
+    x = torch.randn(3, 50, 80)
+    torch.testing.assert_close(loaded(x), m(x))
+    assert loaded.threshold == 0.61 and loaded.meta == dict(recipe="test") and loaded.normalize is False
+    assert loaded.hparams == m.hparams
+
+
+def test_checkpoint_sha_mismatch_and_garbage(tmp_path):
+    m = GRUEmbedder(hidden=16, layers=1)
+    export_checkpoint(m, tmp_path / "m.pt")
+    with pytest.raises(RuntimeError, match="sha256"):
+        load_checkpoint(tmp_path / "m.pt", sha256="0" * 64)
+    torch.save({"something": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(RuntimeError, match="not a simple-speaker-embedding checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_fp16_storage_matches_fp32(tmp_path):
+    torch.manual_seed(0)
+    m = GRUEmbedder(hidden=64, layers=2).eval()
+    export_checkpoint(m, tmp_path / "h.pt", half=True)
+    export_checkpoint(m, tmp_path / "f.pt")
+    assert (tmp_path / "h.pt").stat().st_size < 0.6 * (tmp_path / "f.pt").stat().st_size
+    x = torch.randn(2, 80, 80) - 5
+    cos = (load_checkpoint(tmp_path / "h.pt")(x) * m(x)).sum(-1)
+    assert cos.min() > 0.999
