@@ -51,3 +51,26 @@ def test_help_has_examples():
     assert r.returncode == 0 and "examples:" in r.stdout
     r = sse("demo", "--help")
     assert r.returncode == 0 and "sse demo" in r.stdout
+
+
+def test_eval_prints_table_and_writes_trials_and_plots(fixture_root, tmp_path):
+    r = sse("eval", str(fixture_root), "--model", "untrained", "--trials-out", str(tmp_path / "t.txt"),
+            "--plot", str(tmp_path / "plots"), "--bootstrap", "20")
+    assert r.returncode == 0, r.stderr
+    for key in ("EER (%)", "95% CI (%)", "minDCF (p=0.01)", "threshold", "target trials", "non-target trials"):
+        assert key in r.stdout
+    assert "36" in r.stdout and "240" in r.stdout
+    assert len((tmp_path / "t.txt").read_text().splitlines()) == 276
+    assert {p.name for p in (tmp_path / "plots").iterdir()} == {"scores.png", "scores.svg", "tsne.png", "tsne.svg"}
+    # the trial list written is accepted back
+    r2 = sse("eval", str(tmp_path / "t.txt"), "--root", str(fixture_root), "--model", "untrained", "--bootstrap", "0")
+    assert r2.returncode == 0, r2.stderr
+    eer_line = lambda out: next(l for l in out.splitlines() if l.startswith("EER"))
+    assert eer_line(r2.stdout) == eer_line(r.stdout)
+    r3 = sse("eval", str(tmp_path / "t.txt"), "--model", "untrained")   # paths relative to the list's folder
+    assert r3.returncode == 1 and "not found" in r3.stderr
+
+
+def test_eval_missing_path_fails_cleanly():
+    r = sse("eval", "/no/such/folder")
+    assert r.returncode == 1 and "not found" in r.stderr and "Traceback" not in r.stderr
