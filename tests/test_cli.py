@@ -74,3 +74,66 @@ def test_eval_prints_table_and_writes_trials_and_plots(fixture_root, tmp_path):
 def test_eval_missing_path_fails_cleanly():
     r = sse("eval", "/no/such/folder")
     assert r.returncode == 1 and "not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_embed_files_folders_lists_and_bad_files(fixture_root, fixture_files, tmp_path):
+    import numpy as np, pandas as pd
+    bad = tmp_path / "bad.wav"; bad.write_bytes(b"")
+    lst = tmp_path / "list.txt"; lst.write_text(f"{fixture_files[0]}\n{fixture_files[1]}\n")
+    r = sse("embed", str(fixture_root / "cv_en" / fixture_files[5].parent.name), str(lst), str(bad),
+            "--model", "untrained", "--out", str(tmp_path / "e"))
+    assert r.returncode == 0, r.stderr
+    assert "skipped" in r.stderr and "bad.wav" in r.stderr
+    E = np.load(tmp_path / "e.npy"); idx = pd.read_csv(tmp_path / "e.csv")
+    assert E.shape == (6, 256) and len(idx) == 6 and np.allclose(np.linalg.norm(E, axis=1), 1, atol=1e-5)
+    assert idx.path.iloc[-1].endswith(fixture_files[1].name)
+
+
+def test_embed_speaker_mode(fixture_root, tmp_path):
+    import numpy as np, pandas as pd
+    r = sse("embed", str(fixture_root), "--speaker", "--model", "untrained", "--out", str(tmp_path / "s"))
+    assert r.returncode == 0, r.stderr
+    idx = pd.read_csv(tmp_path / "s.csv")
+    assert np.load(tmp_path / "s.npy").shape == (6, 256) and list(idx.n_files) == [4] * 6
+
+
+def test_embed_nothing_readable_fails(tmp_path):
+    bad = tmp_path / "bad.wav"; bad.write_bytes(b"xx")
+    r = sse("embed", str(bad), "--model", "untrained", "--out", str(tmp_path / "e"))
+    assert r.returncode == 1 and "none of the files" in r.stderr
+
+
+def test_verify(fixture_files):
+    r = sse("verify", str(fixture_files[0]), str(fixture_files[1]), "--model", "untrained", "--threshold", "0.5")
+    assert r.returncode == 0, r.stderr
+    assert "score" in r.stdout and ("same speaker" in r.stdout or "different speakers" in r.stdout)
+    r = sse("verify", str(fixture_files[0]), str(fixture_files[1]), "--model", "untrained", "--threshold", "1.01")
+    assert r.returncode == 0 and "different speakers" in r.stdout       # "different" is an answer, not an error
+    r = sse("verify", str(fixture_files[0]), "/no/such.wav", "--model", "untrained")
+    assert r.returncode == 1
+
+
+def test_preprocess_train_export_onnx_end_to_end(fixture_root, tmp_path):
+    r = sse("preprocess", str(fixture_root), str(tmp_path / "mels"), "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "mels" / "manifest.csv").exists() and "24 mels of 6 speakers" in r.stdout
+    r = sse("train", str(tmp_path / "mels"), str(tmp_path / "run"), "--dev", str(fixture_root), "--epochs", "1",
+            "--hidden", "16", "--layers", "1", "--n-speakers", "3", "--n-utterances", "3", "--crop", "30", "40",
+            "--rounds", "2", "--valid-pct", "0.34")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "run" / "model.pt").exists() and "EER" in r.stdout
+    from simple_speaker_embedding.hub import load_checkpoint
+    m = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert m.model_hparams.hidden == 16 and m.threshold is not None and m.meta["epochs"] == 1
+    r = sse("verify", str(next(fixture_root.rglob("*.ogg"))), str(next(fixture_root.rglob("*.ogg"))),
+            "--model", str(tmp_path / "run" / "model.pt"))
+    assert r.returncode == 0 and "same speaker" in r.stdout                 # the calibrated threshold is used
+    r = sse("export-onnx", str(tmp_path / "m.onnx"), "--model", str(tmp_path / "run" / "model.pt"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "m.onnx").stat().st_size > 1000
+
+
+def test_every_subcommand_has_help_with_examples():
+    for cmd in ("demo", "hparams", "embed", "verify", "eval", "preprocess", "train", "export-onnx"):
+        r = sse(cmd, "--help")
+        assert r.returncode == 0 and "examples:" in r.stdout and f"sse {cmd}" in r.stdout.replace("$(which sse) ", "sse "), cmd

@@ -1,0 +1,129 @@
+"Preprocessing (parallel, resumable, atomic, reported failures) and the N x M speaker-batched DataLoaders."
+import shutil
+import warnings
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from simple_speaker_embedding.data import (Augment, base_speaker, load_manifest, preprocess, speaker_dataloaders,
+                                           split_by_speaker)
+
+
+@pytest.fixture(scope="module")
+def mels(fixture_root, tmp_path_factory):
+    dst = tmp_path_factory.mktemp("mels")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        preprocess(fixture_root, dst, speeds=(1.0, 1.1), n_workers=2, progress=False)
+    return dst
+
+
+def test_manifest_and_files(mels):
+    man = load_manifest(mels)
+    assert len(man) == 48 and man.speaker.nunique() == 12 and set(man.dataset) == {"cv_en"}
+    m = np.load(man.path[0])
+    assert m.dtype == np.float16 and m.shape == (man.frames[0], 80)
+    sped = man[man.speaker.str.endswith("_sp1.1")]
+    assert len(sped) == 24 and sped.frames.sum() < man[~man.speaker.str.endswith("_sp1.1")].frames.sum()
+    assert base_speaker("cv_abc_sp0.9") == "cv_abc" and base_speaker("cv_abc") == "cv_abc"
+
+
+def test_bad_files_are_reported_not_fatal(fixture_root, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(fixture_root, src)
+    spk = next((src / "cv_en").iterdir())
+    (spk / "corrupt.ogg").write_bytes(b"OggS garbage")
+    (spk / "empty.wav").write_bytes(b"")
+    import soundfile as sf
+    sf.write(spk / "silent.wav", np.zeros(16000, np.float32), 16000)
+    with pytest.warns(UserWarning, match="3 of 27 files skipped"):
+        man = preprocess(src, tmp_path / "out", n_workers=2, progress=False)
+    assert len(man) == 24
+    rep = pd.read_csv(tmp_path / "out" / "preprocess_report.csv")
+    reasons = dict(zip(rep.source.map(lambda s: s.rsplit("/", 1)[-1]), rep.reason))
+    assert set(reasons) == {"corrupt.ogg", "empty.wav", "silent.wav"}
+    assert "silent" in reasons["silent.wav"] and "empty" in reasons["empty.wav"]
+
+
+def test_resumable_and_atomic(fixture_root, tmp_path):
+    dst = tmp_path / "mels"
+    first = preprocess(fixture_root, dst, n_workers=1, progress=False)
+    victim = dst / first.path[3]
+    victim.unlink()                                            # as if the run had been killed before this file
+    (victim.parent / (victim.name + ".12345.tmp")).write_bytes(b"half")   # a leftover from a killed writer
+    mtimes = {p: (dst / p).stat().st_mtime_ns for p in first.path if p != first.path[3]}
+    again = preprocess(fixture_root, dst, n_workers=2, progress=False)
+    assert victim.exists() and len(again) == len(first)
+    assert all((dst / p).stat().st_mtime_ns == t for p, t in mtimes.items())   # finished files were skipped
+    pd.testing.assert_frame_equal(again.sort_values("path").reset_index(drop=True),
+                                  first.sort_values("path").reset_index(drop=True))
+
+
+def test_preprocess_input_errors(tmp_path, fixture_root):
+    with pytest.raises(FileNotFoundError):
+        preprocess(tmp_path / "missing", tmp_path / "out")
+    with pytest.raises(ValueError, match="dataset"):
+        preprocess(fixture_root / "cv_en", tmp_path / "out")    # one level too deep
+
+
+def test_every_batch_is_n_speakers_by_m_utterances(mels):
+    dls = speaker_dataloaders(mels, n_speakers=4, n_utterances=3, crop=(30, 50), rounds=3, valid_pct=0.34, progress=False)
+    seen = {}
+    for xb, yb in dls.train:
+        assert xb.shape[0] == 12 and 30 <= xb.shape[1] <= 50 and xb.shape[2] == 80 and xb.dtype == torch.float32
+        grid = yb.view(4, 3)
+        assert (grid == grid[:, :1]).all() and grid[:, 0].unique().numel() == 4
+        for s in grid[:, 0].tolist(): seen[s] = seen.get(s, 0) + 1
+    n_train = len(dls.train.speaker_names)
+    assert len(seen) == n_train and min(seen.values()) >= 3     # every speaker, `rounds` times
+    # validation speakers are held out together with their pseudo-speakers
+    train_base = {base_speaker(s) for s in dls.train.speaker_names}
+    valid_base = {base_speaker(s) for s in dls.valid.speaker_names}
+    assert train_base.isdisjoint(valid_base) and len(valid_base) == 2
+
+
+def test_speakers_with_few_utterances_are_sampled_with_replacement(mels):
+    dls = speaker_dataloaders(mels, n_speakers=2, n_utterances=6, crop=(20, 20), valid_pct=0.34, progress=False)
+    xb, yb = next(iter(dls.train))                       # 4 utterances per speaker < M = 6
+    assert xb.shape == (12, 20, 80)
+
+
+def test_epochs_are_reproducible_and_differ(mels):
+    dls = speaker_dataloaders(mels, n_speakers=4, n_utterances=2, valid_pct=0.34, augment=Augment(), progress=False)
+    a = [(x.clone(), y.clone()) for x, y in dls.train]
+    b = [(x.clone(), y.clone()) for x, y in dls.train]
+    assert all(torch.equal(x1, x2) and torch.equal(y1, y2) for (x1, y1), (x2, y2) in zip(a, b))
+    dls.train.set_epoch(1)
+    c = [y for _, y in dls.train]
+    assert any(not torch.equal(y1, y3) for (_, y1), y3 in zip(a, c))
+
+
+def test_ddp_shards_are_disjoint(mels):
+    kw = dict(n_speakers=2, n_utterances=2, valid_pct=0.34, progress=False, world=2)
+    r0 = speaker_dataloaders(mels, rank=0, **kw).train
+    r1 = speaker_dataloaders(mels, rank=1, **kw).train
+    assert len(r0) == len(r1) > 0
+    s0 = {tuple(y.view(2, 2)[:, 0].tolist()) for _, y in r0}
+    s1 = {tuple(y.view(2, 2)[:, 0].tolist()) for _, y in r1}
+    assert s0.isdisjoint(s1)
+
+
+def test_augmentations_switch_individually():
+    g = lambda: torch.Generator().manual_seed(0)
+    x = torch.randn(3, 50, 80) - 4
+    off = Augment(gain_db=0, noise_snr=None, freq_mask=0, time_mask=0)
+    torch.testing.assert_close(off(x.clone(), g()), x.clamp(min=-11.52))
+    gain = Augment(noise_snr=None, freq_mask=0, time_mask=0)(x.clone(), g())
+    d = gain - x
+    assert torch.allclose(d, d[:, :1, :1].expand_as(d), atol=1e-5) and d.abs().max() > 0   # one offset per utterance
+    noisy = Augment(gain_db=0, noise_p=1.0, freq_mask=0, time_mask=0)(x.clone(), g())
+    assert (noisy >= x - 1e-5).all() and (noisy > x + 1e-3).any()                      # noise only adds energy
+    masked = Augment(gain_db=0, noise_snr=None, time_mask=0, freq_mask=10)(x.clone(), g())
+    assert (masked != x).any(dim=1).sum() <= 3 * 10
+
+
+def test_split_by_speaker_explicit():
+    man = pd.DataFrame(dict(speaker=["a", "a_sp0.9", "b", "c", "c_sp1.1"], path=list("vwxyz")))
+    tr, va = split_by_speaker(man, valid_speakers=["c"])
+    assert va == [3, 4] and tr == [0, 1, 2]

@@ -1,0 +1,79 @@
+"GE2E loss: matches a loop reference from the paper's equations, gradients, separation, layout checks."
+import pytest
+import torch
+import torch.nn.functional as F
+
+from simple_speaker_embedding.loss import GE2ELoss, group_by_speaker
+
+
+def reference(e, w, b, method):
+    "Slow GE2E straight from Wan et al. 2017, eqs. 5-9 (loops over speakers, utterances and centroids)."
+    N, M, _ = e.shape
+    total = 0.0
+    for j in range(N):
+        for i in range(M):
+            S = []
+            for k in range(N):
+                if k == j: c = (e[j].sum(0) - e[j, i]) / (M - 1)       # eq. 8: leave the utterance out
+                else: c = e[k].mean(0)
+                S.append(w * torch.dot(e[j, i], c) / (e[j, i].norm() * c.norm()) + b)
+            S = torch.stack(S)
+            if method == "softmax": total = total - S[j] + torch.log(torch.exp(S).sum())
+            else: total = total + 1 - torch.sigmoid(S[j]) + max(torch.sigmoid(S[k]) for k in range(N) if k != j)
+    return total / (N * M)
+
+
+@pytest.mark.parametrize("method", ["softmax", "contrast"])
+@pytest.mark.parametrize("shape", [(2, 2, 8), (5, 4, 16), (8, 6, 32)])
+def test_matches_loop_reference(method, shape):
+    torch.manual_seed(sum(shape))
+    e = torch.randn(*shape)                      # unnormalised on purpose: cosine handles it
+    loss = GE2ELoss(method, init_w=7.0, init_b=-3.0)
+    torch.testing.assert_close(loss(e), reference(e, loss.w, loss.b, method), atol=1e-5, rtol=1e-5)
+
+
+def test_flat_input_with_labels_equals_nmd():
+    torch.manual_seed(0)
+    e = torch.randn(4, 3, 8)
+    y = torch.tensor([7, 7, 7, 2, 2, 2, 9, 9, 9, 0, 0, 0])
+    loss = GE2ELoss()
+    torch.testing.assert_close(loss(e.reshape(12, 8), y), loss(e))
+
+
+@pytest.mark.parametrize("method", ["softmax", "contrast"])
+def test_gradients_reach_w_b_and_embeddings(method):
+    torch.manual_seed(0)
+    emb = torch.randn(4, 5, 16, requires_grad=True)
+    loss = GE2ELoss(method)
+    loss(F.normalize(emb, dim=-1)).backward()
+    assert loss.w.grad.abs() > 0 and loss.b.grad.abs() > 0 and emb.grad.abs().sum() > 0
+
+
+def test_separated_speakers_score_lower_than_shuffled():
+    torch.manual_seed(0)
+    centres = F.normalize(torch.randn(6, 1, 32), dim=-1)
+    separated = F.normalize(centres + 0.1 * torch.randn(6, 4, 32), dim=-1)
+    shuffled = separated.reshape(24, 32)[torch.randperm(24)].reshape(6, 4, 32)
+    for method in ("softmax", "contrast"):
+        loss = GE2ELoss(method)
+        assert loss(separated) < loss(shuffled) - 0.1
+
+
+def test_w_is_kept_positive():
+    loss = GE2ELoss(init_w=-4.0)
+    e = torch.randn(3, 4, 8)
+    S = loss.similarity(e)
+    assert torch.allclose(S, torch.full_like(S, float(loss.b)), atol=1e-4)  # w clamped to ~0, not negative
+
+
+def test_layout_and_size_errors():
+    loss = GE2ELoss()
+    with pytest.raises(ValueError, match="contiguous"):
+        loss(torch.randn(6, 8), torch.tensor([0, 1, 0, 1, 0, 1]))
+    with pytest.raises(ValueError, match="2 utterances"):
+        loss(torch.randn(3, 1, 8))
+    with pytest.raises(ValueError, match="2 speakers"):
+        loss(torch.randn(1, 4, 8))
+    with pytest.raises(ValueError, match="softmax"):
+        GE2ELoss("triplet")
+    assert group_by_speaker(torch.zeros(6, 2), torch.tensor([1, 1, 1, 5, 5, 5])).shape == (2, 3, 2)

@@ -1,0 +1,113 @@
+"Learner: fit_one_cycle trains, a killed run resumes to the same weights, 2-process DDP agrees."
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from simple_speaker_embedding.data import preprocess, speaker_dataloaders
+from simple_speaker_embedding.learner import CheckpointCallback, ge2e_learner
+from simple_speaker_embedding.model import GRUEmbedder
+
+SCRIPT = r'''
+import sys, time, torch
+from fastai.callback.core import Callback
+from simple_speaker_embedding.learner import train
+class Slow(Callback):
+    def after_batch(self): time.sleep(float(sys.argv[3]))
+torch.set_num_threads(1)
+learn = train(sys.argv[1], sys.argv[2], epochs=3, lr=3e-3, hidden=24, layers=1, n_speakers=3, n_utterances=3,
+              crop=(30, 40), rounds=4, valid_pct=0.34, checkpoint_every=2, progress=False, ddp=len(sys.argv) > 4,
+              cbs=[Slow()] if float(sys.argv[3]) else None)
+torch.save(learn.model.state_dict(), f"{sys.argv[2]}/final_rank{__import__('os').environ.get('RANK', '0')}.pt")
+torch.save(learn.loss_func.state_dict(), f"{sys.argv[2]}/loss_rank{__import__('os').environ.get('RANK', '0')}.pt")
+'''
+
+
+@pytest.fixture(scope="module")
+def mels(fixture_root, tmp_path_factory):
+    dst = tmp_path_factory.mktemp("mels")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        preprocess(fixture_root, dst, n_workers=2, progress=False)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory):
+    p = tmp_path_factory.mktemp("script") / "train_small.py"
+    p.write_text(SCRIPT)
+    return p
+
+
+def run(script, mels, out, sleep=0.0, **kw):
+    return subprocess.Popen([sys.executable, str(script), str(mels), str(out), str(sleep)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def test_fit_one_cycle_learns(mels):
+    dls = speaker_dataloaders(mels, n_speakers=3, n_utterances=4, crop=(40, 60), rounds=6, valid_pct=0.34, progress=False)
+    torch.manual_seed(0)
+    learn = ge2e_learner(dls, GRUEmbedder(hidden=32, layers=1))
+    with learn.no_bar(), learn.no_logging():
+        learn.fit_one_cycle(4, 5e-3)
+    losses = [float(l) for l in learn.recorder.losses]
+    assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4          # training loss goes down
+    assert learn.opt.hypers[1]["lr"] == pytest.approx(learn.opt.hypers[0]["lr"] * 0.01)
+    assert learn.recorder.values[-1][-1] is not None            # validation EER computed
+    with learn.no_bar(), learn.no_logging():
+        assert learn.lr_find(num_it=10, show_plot=False).valley > 0
+
+
+def test_killed_run_resumes_to_the_same_weights(script, mels, tmp_path):
+    full = run(script, mels, tmp_path / "full")
+    assert full.wait(timeout=600) == 0, full.stdout.read()
+    # the same run, slowed down and killed (SIGKILL) once a mid-run checkpoint exists
+    p = run(script, mels, tmp_path / "killed", sleep=0.3)
+    state = tmp_path / "killed" / "train_state.pt"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if state.exists():
+            st = torch.load(state, weights_only=False)
+            if st["train_iter"] >= 4: break
+        time.sleep(0.1)
+    p.send_signal(signal.SIGKILL); p.wait()
+    st = torch.load(state, weights_only=False)
+    assert st["train_iter"] < 12, "the run finished before it could be killed"
+    assert not (tmp_path / "killed" / "final_rank0.pt").exists()
+    resumed = run(script, mels, tmp_path / "killed")
+    out = resumed.communicate(timeout=600)[0]
+    assert resumed.returncode == 0, out
+    assert "resuming from" in out
+    a = torch.load(tmp_path / "full" / "final_rank0.pt")
+    b = torch.load(tmp_path / "killed" / "final_rank0.pt")
+    for k in a: torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-5)
+    la, lb = torch.load(tmp_path / "full" / "loss_rank0.pt"), torch.load(tmp_path / "killed" / "loss_rank0.pt")
+    for k in la: torch.testing.assert_close(la[k], lb[k], atol=1e-5, rtol=1e-5)
+
+
+def test_resume_refuses_a_different_run(mels, tmp_path):
+    dls = speaker_dataloaders(mels, n_speakers=3, n_utterances=3, crop=(30, 40), valid_pct=0.34, progress=False)
+    learn = ge2e_learner(dls, GRUEmbedder(hidden=16, layers=1), checkpoint=tmp_path / "s.pt", checkpoint_every=1)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 1e-3)
+    learn = ge2e_learner(dls, GRUEmbedder(hidden=16, layers=1), checkpoint=tmp_path / "s.pt", resume=True)
+    with pytest.raises(RuntimeError, match="same settings"):
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(2, 1e-3)
+
+
+def test_ddp_two_cpu_processes_agree(script, mels, tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun) if torchrun.exists() else "torchrun", "--nproc_per_node", "2", "--master_port", "29533",
+           str(script), str(mels), str(tmp_path), "0", "ddp"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    a, b = torch.load(tmp_path / "final_rank0.pt"), torch.load(tmp_path / "final_rank1.pt")
+    for k in a: torch.testing.assert_close(a[k], b[k])          # both ranks hold the same weights
+    la, lb = torch.load(tmp_path / "loss_rank0.pt"), torch.load(tmp_path / "loss_rank1.pt")
+    for k in la: torch.testing.assert_close(la[k], lb[k])       # w and b too
+    assert float(la["w"]) != 10.0                               # and they were trained
