@@ -13,13 +13,15 @@ def sse(*args):
     return subprocess.run([SSE, *args], capture_output=True, text=True, timeout=300)
 
 
-def test_demo_prints_a_similarity_matrix_and_says_untrained():
+def test_demo_prints_a_similarity_matrix_with_the_trained_model():
     r = sse("demo")
     assert r.returncode == 0, r.stderr
-    assert "UNTRAINED" in r.stdout
+    assert "UNTRAINED" not in r.stdout                      # trained weights ship
     rows = [l for l in r.stdout.splitlines() if l.startswith("speaker")]
     assert len(rows) == 6 and all(len(l.split()) == 8 for l in rows)
     assert all(l.split()[i + 1] == "1.000" for i, l in enumerate(rows))  # diagonal
+    sims = [[float(v) for v in l.split()[1:7]] for l in rows]
+    assert sims[0][1] > max(sims[0][2:]) and sims[2][3] > max(sims[2][:2] + sims[2][4:])   # speakers 1 and 2 pair up
 
 
 def test_demo_on_user_files(fixture_files):
@@ -137,3 +139,11 @@ def test_every_subcommand_has_help_with_examples():
     for cmd in ("demo", "hparams", "embed", "verify", "eval", "preprocess", "train", "export-onnx"):
         r = sse(cmd, "--help")
         assert r.returncode == 0 and "examples:" in r.stdout and f"sse {cmd}" in r.stdout.replace("$(which sse) ", "sse "), cmd
+
+
+def test_demo_says_untrained_when_no_weights_ship(monkeypatch, capsys):
+    import simple_speaker_embedding.cli as cli
+    monkeypatch.setattr(cli, "PRETRAINED", {})
+    sims = cli.demo()
+    out = capsys.readouterr().out
+    assert "UNTRAINED" in out and sims.shape == (6, 6)

@@ -22,14 +22,16 @@ def test_torch_hub_passes_architecture_kwargs():
     assert m.gru.hidden_size == 256 and m.normalize is False
 
 
-def test_pretrained_without_shipped_weights_says_so():
-    if PRETRAINED:  # once weights ship, pretrained=True must load them
-        assert gru_embedder(pretrained=True).threshold is not None
-    else:
-        with pytest.raises(RuntimeError, match="pretrained=False"):
-            gru_embedder(pretrained=True)
-        with pytest.raises(RuntimeError, match="no trained weights"):
-            torch.hub.load(str(REPO), "gru_embedder", source="local")
+def test_missing_weights_say_so(monkeypatch):
+    import simple_speaker_embedding.hub as hub
+    monkeypatch.setattr(hub, "PRETRAINED", {})              # as in a build without shipped weights
+    with pytest.raises(RuntimeError, match="pretrained=False"):
+        hub.gru_embedder(pretrained=True)
+
+
+def test_pretrained_rejects_architecture_kwargs():
+    with pytest.raises(TypeError, match="pretrained=True"):
+        gru_embedder(pretrained=True, hidden=32)
 
 
 def test_checkpoint_round_trip(tmp_path):
