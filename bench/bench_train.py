@@ -1,6 +1,6 @@
 """Training throughput: DataLoader alone, a plain PyTorch GE2E loop, and the fastai Learner, same batches.
 
-    python bench/bench_train.py MELS_DIR [--hidden 256 768] [--steps 8] [--threads 2]
+    python bench/bench_train.py MELS_DIR [--hidden 256 768] [--steps 8] [--bf16-hidden 256] [--bf16-steps 3]
 
 MELS_DIR is a folder written by `preprocess` (e.g. of ../shared/data/train). Batches are
 32 speakers x 8 utterances cropped to 140-180 frames; Adam, gradient clipping at 3.
@@ -49,7 +49,8 @@ def main():
     ap.add_argument("--hidden", type=int, nargs="+", default=[256, 768])
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--no-bf16", action="store_true", help="skip the bf16 rows")
+    ap.add_argument("--bf16-hidden", type=int, nargs="*", default=[256, 768], help="hidden sizes to time in bf16 (none: skip)")
+    ap.add_argument("--bf16-steps", type=int, default=None, help="steps for bf16 rows (default: --steps)")
     args = ap.parse_args()
     if args.threads: torch.set_num_threads(args.threads)
     dls = speaker_dataloaders(args.mels, n_speakers=32, n_utterances=8, crop=(140, 180), progress=False)
@@ -62,14 +63,15 @@ def main():
     print(f"DataLoader alone: {dl_rate:.1f} batches/s ({dl_rate * 256:.0f} utterances/s)")
     print(f"{'hidden':>6} {'dtype':>5} {'loop':>8} {'steps/s':>8} {'utt/s':>8} {'frames/s':>9}")
     for hidden in args.hidden:
-        for bf16 in ([False] if args.no_bf16 else [False, True]):
+        for bf16 in [False, True] if hidden in args.bf16_hidden else [False]:
+            steps = (args.bf16_steps or args.steps) if bf16 else args.steps
             torch.manual_seed(0)
-            t = plain_loop(dls, hidden, args.steps, bf16)
+            t = plain_loop(dls, hidden, steps, bf16)
             s, u, f = rate(t, frames)
             print(f"{hidden:>6} {'bf16' if bf16 else 'fp32':>5} {'plain':>8} {s:8.3f} {u:8.1f} {f:9.0f}", flush=True)
             torch.manual_seed(0)
             learn = ge2e_learner(dls, GRUEmbedder(hidden=hidden), bf16=bf16)
-            tm = Timer(args.steps)
+            tm = Timer(steps)
             with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=tm)
             s, u, f = rate(tm.t, frames)
             print(f"{hidden:>6} {'bf16' if bf16 else 'fp32':>5} {'fastai':>8} {s:8.3f} {u:8.1f} {f:9.0f}", flush=True)
