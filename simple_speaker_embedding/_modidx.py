@@ -87,6 +87,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                            'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data._mel_one': ( 'data.html#_mel_one',
                                                                                            'simple_speaker_embedding/data.py'),
+                                               'simple_speaker_embedding.data._mel_transform': ( 'data.html#_mel_transform',
+                                                                                                 'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data._sp_suffix': ( 'data.html#_sp_suffix',
                                                                                              'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data.base_speaker': ( 'data.html#base_speaker',
