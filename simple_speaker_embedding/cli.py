@@ -159,20 +159,23 @@ def verify_cmd(a, b, model=None, threshold=None) -> tuple:
 # %% ../nbs/07_cli.ipynb #d56be626
 def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_speakers=32, n_utterances=8,
               crop=(140, 180), rounds=1, augment=False, valid_pct=0.05, bf16=False, checkpoint_every=50,
-              resume=True, seed=0, ddp=False, half=True):
+              resume=True, seed=0, ddp=False, half=True, init=None):
     "Implementation of `sse train`: train, optionally evaluate on `dev`, export `out/model.pt`."
     import time, os
     from simple_speaker_embedding.learner import train
     from simple_speaker_embedding.hub import export_checkpoint
     t0 = time.time()
+    start = resolve_model(init) if init else None
+    if start is not None: hidden, layers = start.model_hparams.hidden, start.model_hparams.layers
     learn = train(mels, out, epochs=epochs, lr=lr, hidden=hidden, layers=layers, n_speakers=n_speakers,
                   n_utterances=n_utterances, crop=tuple(crop), rounds=rounds, augment=augment, valid_pct=valid_pct,
-                  bf16=bf16, checkpoint_every=checkpoint_every, resume=resume, seed=seed, ddp=ddp)
+                  bf16=bf16, checkpoint_every=checkpoint_every, resume=resume, seed=seed, ddp=ddp, init=start)
     if int(os.environ.get('RANK', 0)) != 0: return learn.model
     model, minutes = learn.model, (time.time() - t0) / 60
     meta = dict(mels=str(mels), epochs=epochs, lr=lr, hidden=hidden, layers=layers, n_speakers=n_speakers,
                 n_utterances=n_utterances, crop=list(crop), rounds=rounds, augment=augment, valid_pct=valid_pct,
                 bf16=bf16, seed=seed, train_minutes=round(minutes, 1))
+    if start is not None: meta.update(init=str(init), init_meta=getattr(start, 'meta', {}))
     if dev:
         from simple_speaker_embedding.evaluate import evaluate
         res = evaluate(model, dev, n_boot=200)
@@ -252,6 +255,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--no-resume", action="store_true", help="start over even if OUT/train_state.pt exists")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--ddp", action="store_true", help="DDP through accelerate (launch with torchrun)")
+    t.add_argument("--init", default=None, help="warm start: 'shipped' or a checkpoint file (its architecture is used)")
     x = _add(sub, "export-onnx", "export the embedder (mels -> embeddings) to ONNX with dynamic batch and time axes",
              ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"])
     x.add_argument("out"); x.add_argument("--model", default=None, help=model_help)
@@ -276,7 +280,7 @@ def main(argv:list[str]|None=None) -> int:
         elif args.command == "train":
             train_cmd(args.mels, args.out, args.dev, args.epochs, args.lr, args.hidden, args.layers, args.n_speakers,
                       args.n_utterances, args.crop, args.rounds, args.augment, args.valid_pct, args.bf16,
-                      args.checkpoint_every, not args.no_resume, args.seed, args.ddp)
+                      args.checkpoint_every, not args.no_resume, args.seed, args.ddp, init=args.init)
         elif args.command == "export-onnx":
             from simple_speaker_embedding.hub import export_onnx
             print(f"wrote {export_onnx(resolve_model(args.model), args.out, args.opset)}")

@@ -110,7 +110,7 @@ def load_manifest(root) -> pd.DataFrame:
 @dataclass
 class Augment:
     "Batch augmentation of log-mels; set a field to 0/None to switch that part off."
-    gain_db:float = 6.0        # random gain in [-gain_db, +gain_db] dB
+    gain_db:float = 10.0       # random gain in [-gain_db, +gain_db] dB
     noise_snr:tuple|None = (10.0, 40.0)  # additive noise at an SNR (dB) drawn from this range; None: off
     noise_p:float = 0.5        # fraction of utterances that get noise
     freq_mask:int = 8          # width (mel channels) of at most one frequency mask; 0: off

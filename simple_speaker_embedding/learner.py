@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_learner.ipynb #8a3e305a
 from __future__ import annotations
-import contextlib, os, time
+import contextlib, copy, os, time
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +194,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
           ddp:bool=False, # DDP through accelerate (launch with torchrun)
           progress:bool=True,
           cbs=None, # more fastai callbacks
+          init:GRUEmbedder|None=None, # warm start from this model's weights (its architecture wins over hidden/layers/emb_dim)
          ) -> Learner:
     "Train a `GRUEmbedder` with GE2E and fit_one_cycle; returns the Learner (model in `learn.model`)."
     from fastai.callback.progress import CSVLogger
@@ -204,7 +205,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
                               augment=Augment() if augment else None, valid_pct=valid_pct, seed=seed,
                               rank=rank, world=world, progress=progress and rank == 0)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    model = GRUEmbedder(hidden=hidden, layers=layers, emb_dim=emb_dim)
+    model = copy.deepcopy(init).train() if init is not None else GRUEmbedder(hidden=hidden, layers=layers, emb_dim=emb_dim)
     learn = ge2e_learner(dls, model, loss_method=loss_method, bf16=bf16, checkpoint=out / 'train_state.pt',
                          checkpoint_every=checkpoint_every, resume=resume, ddp=ddp,
                          cbs=([CSVLogger(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))

@@ -132,6 +132,12 @@ def test_preprocess_train_export_onnx_end_to_end(fixture_root, tmp_path):
     r = sse("verify", str(next(fixture_root.rglob("*.ogg"))), str(next(fixture_root.rglob("*.ogg"))),
             "--model", str(tmp_path / "run" / "model.pt"))
     assert r.returncode == 0 and "same speaker" in r.stdout                 # the calibrated threshold is used
+    r = sse("train", str(tmp_path / "mels"), str(tmp_path / "run2"), "--init", str(tmp_path / "run" / "model.pt"),
+            "--epochs", "1", "--hidden", "99", "--n-speakers", "3", "--n-utterances", "3", "--crop", "30", "40",
+            "--valid-pct", "0.34")                                            # warm start: architecture from --init
+    assert r.returncode == 0, r.stderr[-2000:]
+    m2 = load_checkpoint(tmp_path / "run2" / "model.pt")
+    assert m2.model_hparams.hidden == 16 and m2.meta["init"].endswith("model.pt") and m2.meta["init_meta"]["epochs"] == 1
     r = sse("export-onnx", str(tmp_path / "m.onnx"), "--model", str(tmp_path / "run" / "model.pt"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "m.onnx").stat().st_size > 1000

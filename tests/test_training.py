@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from simple_speaker_embedding.data import preprocess, speaker_dataloaders
-from simple_speaker_embedding.learner import CheckpointCallback, ge2e_learner
+from simple_speaker_embedding.learner import CheckpointCallback, ge2e_learner, train
 from simple_speaker_embedding.model import GRUEmbedder
 
 SCRIPT = r'''
@@ -62,6 +62,19 @@ def test_fit_one_cycle_learns(mels):
     assert learn.recorder.values[-1][-1] is not None            # validation EER computed
     with learn.no_bar(), learn.no_logging():
         assert learn.lr_find(num_it=10, show_plot=False).valley > 0
+
+
+def test_warm_start_from_init(mels, tmp_path):
+    torch.manual_seed(1)
+    start = GRUEmbedder(hidden=20, layers=1)
+    before = {k: v.clone() for k, v in start.state_dict().items()}
+    learn = train(mels, tmp_path, epochs=1, lr=1e-3, hidden=99, n_speakers=3, n_utterances=3, crop=(30, 40),
+                  rounds=2, valid_pct=0.34, checkpoint_every=None, progress=False, init=start)
+    after = learn.model.state_dict()
+    assert learn.model.model_hparams.hidden == 20                                      # init's architecture
+    assert all(torch.equal(start.state_dict()[k], v) for k, v in before.items())         # init left untouched
+    moved = max((after[k] - v).abs().max().item() for k, v in before.items() if v.is_floating_point())
+    assert 0 < moved < 0.05                                 # trained a little, starting from init's weights
 
 
 def test_killed_run_resumes_to_the_same_weights(script, mels, tmp_path):
