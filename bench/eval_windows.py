@@ -1,0 +1,36 @@
+"""Dev EER of a model when long utterances are embedded as shorter windows (averaged), for several window sizes.
+
+The model is trained on 140-180-frame crops; evaluation embeds whole utterances by default (windows only above 860
+frames). This measures what matching the two would change. Usage:
+
+    python bench/eval_windows.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 [--model runs/warm/model.pt]
+"""
+import argparse
+
+import numpy as np
+import torch
+
+from simple_speaker_embedding.evaluate import eer, make_trials
+from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
+from simple_speaker_embedding.model import embed_mels
+
+SETTINGS = [(860, 430), (300, 200), (240, 160), (200, 160), (160, 120)]   # (max_frames, window); first = default
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("roots", nargs="+", help="dev folders (<speaker>/<utterance>)")
+    ap.add_argument("--model", default=None, help="checkpoint file (default: the shipped gru_embedder)")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    model = gru_embedder() if args.model is None else load_checkpoint(args.model)
+    for root in args.roots:
+        trials = make_trials(root)
+        paths = sorted(set(trials.path1) | set(trials.path2))
+        mels = [model.melspec_from_file(p, trim=True) for p in paths]
+        n = np.array([m.shape[0] for m in mels])
+        print(f"{root}: {len(paths)} clips, frames median {np.median(n):.0f} (min {n.min()}, max {n.max()})")
+        for max_frames, window in SETTINGS:
+            e = embed_mels(model, mels, max_frames=max_frames, window=window)
+            idx = {p: i for i, p in enumerate(paths)}
+            s = (e[[idx[p] for p in trials.path1]] * e[[idx[p] for p in trials.path2]]).sum(-1).numpy()
+            print(f"  windows above {max_frames:4d} frames, {window:3d}-frame windows: EER {100 * eer(s, trials.label.to_numpy())[0]:.2f}%")
