@@ -10,7 +10,7 @@ import argparse
 import numpy as np
 import torch
 
-from simple_speaker_embedding.evaluate import eer, make_trials
+from simple_speaker_embedding.evaluate import evaluate, make_trials
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 from simple_speaker_embedding.model import embed_mels
 
@@ -29,8 +29,7 @@ if __name__ == "__main__":
         mels = [model.melspec_from_file(p, trim=True) for p in paths]
         n = np.array([m.shape[0] for m in mels])
         print(f"{root}: {len(paths)} clips, frames median {np.median(n):.0f} (min {n.min()}, max {n.max()})")
-        for max_frames, window in SETTINGS:
-            e = embed_mels(model, mels, max_frames=max_frames, window=window)
-            idx = {p: i for i, p in enumerate(paths)}
-            s = (e[[idx[p] for p in trials.path1]] * e[[idx[p] for p in trials.path2]]).sum(-1).numpy()
-            print(f"  windows above {max_frames:4d} frames, {window:3d}-frame windows: EER {100 * eer(s, trials.label.to_numpy())[0]:.2f}%")
+        for max_frames, window in SETTINGS:        # mels computed once; `evaluate` scores the same trials each time
+            e = dict(zip(paths, embed_mels(model, mels, max_frames=max_frames, window=window)))
+            res = evaluate(lambda p: e[p], trials, n_boot=0, progress=False)
+            print(f"  windows above {max_frames:4d} frames, {window:3d}-frame windows: EER {100 * res.eer:.2f}%")
