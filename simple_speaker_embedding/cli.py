@@ -76,14 +76,20 @@ def resolve_model(spec:str|None, allow_peer:bool=False):
     return load_checkpoint(spec)
 
 def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarget=None, batch_size=32,
-             bootstrap=200, seed=0, root=None):
+             bootstrap=200, seed=0, root=None, norm=False, cohort=None, top_k=100):
     "Implementation of `sse eval`; returns the `EvalResult`."
-    from simple_speaker_embedding.evaluate import evaluate, save_trials, plot_scores, plot_tsne
+    from simple_speaker_embedding.evaluate import evaluate, save_trials, plot_scores, plot_tsne, make_cohort
     if not Path(root_or_trials).exists(): raise FileNotFoundError(f"not found: {root_or_trials}")
-    res = evaluate(resolve_model(model, allow_peer=True), root_or_trials, batch_size=batch_size, max_nontarget=max_nontarget,
-                   n_boot=bootstrap, seed=seed, root=root)
+    embedder = resolve_model(model, allow_peer=True)
+    if cohort is not None: cohort = make_cohort(embedder, cohort, batch_size=batch_size)
+    elif norm:
+        cohort = getattr(embedder, 'cohort', None)
+        if cohort is None: raise ValueError("this model carries no AS-norm cohort: give one with --cohort DIR "
+                                            "(audio of speakers that are not in the trials)")
+    res = evaluate(embedder, root_or_trials, batch_size=batch_size, max_nontarget=max_nontarget,
+                   n_boot=bootstrap, seed=seed, root=root, cohort=cohort, top_k=top_k)
     lo, hi = res.eer_ci
-    rows = [("EER (%)", f"{100*res.eer:.2f}"), ("95% CI (%)", f"{100*lo:.2f} - {100*hi:.2f}"),
+    rows = [("scores", res.norm), ("EER (%)", f"{100*res.eer:.2f}"), ("95% CI (%)", f"{100*lo:.2f} - {100*hi:.2f}"),
             ("minDCF (p=0.01)", f"{res.min_dcf:.4f}"), ("threshold", f"{res.threshold:.4f}"),
             ("target trials", str(res.n_target)), ("non-target trials", str(res.n_nontarget))]
     print("\n".join(f"{k:<18} {v}" for k, v in rows))
@@ -159,7 +165,7 @@ def verify_cmd(a, b, model=None, threshold=None) -> tuple:
 # %% ../nbs/07_cli.ipynb #d56be626
 def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_speakers=32, n_utterances=8,
               crop=(140, 180), rounds=1, augment=False, valid_pct=0.05, bf16=False, checkpoint_every=50,
-              resume=True, seed=0, ddp=False, half=True, init=None):
+              resume=True, seed=0, ddp=False, half=True, init=None, cohort=None):
     "Implementation of `sse train`: train, optionally evaluate on `dev`, export `out/model.pt`."
     import time, os
     from simple_speaker_embedding.learner import train
@@ -176,12 +182,20 @@ def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_sp
                 n_utterances=n_utterances, crop=list(crop), rounds=rounds, augment=augment, valid_pct=valid_pct,
                 bf16=bf16, seed=seed, train_minutes=round(minutes, 1))
     if start is not None: meta.update(init=str(init), init_meta=getattr(start, 'meta', {}))
+    if cohort:
+        from simple_speaker_embedding.evaluate import make_cohort
+        model.cohort = torch.from_numpy(make_cohort(model, cohort))
+        meta.update(cohort=f"{len(model.cohort)} speakers of {cohort}, 8 utterances each")
     if dev:
         from simple_speaker_embedding.evaluate import evaluate
         res = evaluate(model, dev, n_boot=200)
         print(f"dev ({dev}): {res.summary()}")
         model.threshold = res.threshold
         meta.update(dev=str(dev), dev_eer=res.eer, dev_eer_ci=list(res.eer_ci), dev_min_dcf=res.min_dcf)
+        if model.cohort is not None:
+            res = evaluate(model, res.trials[['label', 'path1', 'path2', 'spk1', 'spk2']], n_boot=200, cohort=model.cohort)
+            print(f"dev ({dev}), AS-norm: {res.summary()}")
+            meta.update(dev_eer_asnorm=res.eer, asnorm_threshold=res.threshold)
     digest = export_checkpoint(model, Path(out) / 'model.pt', half=half, meta=meta)
     print(f"trained in {minutes:.1f} min; exported {Path(out) / 'model.pt'} (sha256 {digest})")
     return model
@@ -221,7 +235,9 @@ def _parser() -> argparse.ArgumentParser:
              ["sse eval data/dev/cv_en                      # all pairs of a <speaker>/<utt> tree",
               "sse eval data/dev --max-nontarget 100000     # <dataset>/<speaker>/<utt>, sampled pairs",
               "sse eval trials.txt --root data/dev/cv_en --model resemblyzer   # a trial list, the peer model",
-              "sse eval data/dev/cv_en --trials-out t.txt --plot plots/"])
+              "sse eval data/dev/cv_en --trials-out t.txt --plot plots/",
+              "sse eval data/dev/cv_en --norm                # AS-norm with the shipped cohort",
+              "sse eval data/dev/cv_en --model resemblyzer --cohort data/train   # AS-norm, cohort from audio"])
     e.add_argument("root_or_trials", help="data folder (<speaker>/<utt> or <dataset>/<speaker>/<utt>) or trial list")
     e.add_argument("--model", default=None, help=model_help)
     e.add_argument("--trials-out", default=None, help="write the trial list here (label path1 path2)")
@@ -231,6 +247,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--bootstrap", type=int, default=200, help="speaker-bootstrap rounds for the EER interval (0: none)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--root", default=None, help="folder that a trial list's relative paths start from (default: the list's folder)")
+    e.add_argument("--norm", action="store_true", help="AS-norm scores with the cohort the model carries (the shipped one does)")
+    e.add_argument("--cohort", default=None, metavar="DIR", help="AS-norm with a cohort made from this audio folder "
+                   "(<speaker>/<utt>, speakers not in the trials); works with any --model")
+    e.add_argument("--top-k", type=int, default=100, help="cohort speakers per side for AS-norm")
     pp = _add(sub, "preprocess", "compute log-mels of <src>/<dataset>/<speaker>/<utt> into DST (parallel, resumable)",
               ["sse preprocess data/train mels/train", "sse preprocess data/train mels/train --speeds 0.9 1.0 1.1"])
     pp.add_argument("src"); pp.add_argument("dst")
@@ -256,6 +276,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--ddp", action="store_true", help="DDP through accelerate (launch with torchrun)")
     t.add_argument("--init", default=None, help="warm start: 'shipped' or a checkpoint file (its architecture is used)")
+    t.add_argument("--cohort", default=None, metavar="DIR", help="audio of the training speakers: store an AS-norm cohort in the export")
     x = _add(sub, "export-onnx", "export the embedder (mels -> embeddings) to ONNX with dynamic batch and time axes",
              ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"])
     x.add_argument("out"); x.add_argument("--model", default=None, help=model_help)
@@ -270,7 +291,7 @@ def main(argv:list[str]|None=None) -> int:
         elif args.command == "hparams": print_hparams()
         elif args.command == "eval":
             eval_cmd(args.root_or_trials, args.model, args.trials_out, args.plot, args.max_nontarget,
-                     args.batch_size, args.bootstrap, args.seed, args.root)
+                     args.batch_size, args.bootstrap, args.seed, args.root, args.norm, args.cohort, args.top_k)
         elif args.command == "embed": embed_cmd(args.paths, args.out, args.model, args.speaker, args.batch_size)
         elif args.command == "verify": verify_cmd(args.a, args.b, args.model, args.threshold)
         elif args.command == "preprocess":
@@ -280,7 +301,7 @@ def main(argv:list[str]|None=None) -> int:
         elif args.command == "train":
             train_cmd(args.mels, args.out, args.dev, args.epochs, args.lr, args.hidden, args.layers, args.n_speakers,
                       args.n_utterances, args.crop, args.rounds, args.augment, args.valid_pct, args.bf16,
-                      args.checkpoint_every, not args.no_resume, args.seed, args.ddp, init=args.init)
+                      args.checkpoint_every, not args.no_resume, args.seed, args.ddp, init=args.init, cohort=args.cohort)
         elif args.command == "export-onnx":
             from simple_speaker_embedding.hub import export_onnx
             print(f"wrote {export_onnx(resolve_model(args.model), args.out, args.opset)}")

@@ -19,8 +19,9 @@ from .audio import AUDIO_EXTS
 from .model import GRUEmbedder
 
 # %% auto #0
-__all__ = ['list_utterances', 'make_trials', 'save_trials', 'load_trials', 'eer', 'min_dcf', 'bootstrap_eer', 'EvalResult',
-           'embed_paths', 'evaluate', 'resemblyzer_embedder', 'plot_tsne', 'plot_scores']
+__all__ = ['list_utterances', 'make_trials', 'save_trials', 'load_trials', 'eer', 'min_dcf', 'bootstrap_eer', 'cohort_stats',
+           'as_norm', 'EvalResult', 'embed_paths', 'evaluate', 'make_cohort', 'resemblyzer_embedder', 'plot_tsne',
+           'plot_scores']
 
 # %% ../nbs/02_evaluate.ipynb #d24d267e
 def list_utterances(root, # `<root>/<speaker>/<utt>` or `<root>/<dataset>/<speaker>/<utt>`
@@ -138,6 +139,25 @@ def bootstrap_eer(scores, labels, spk1, spk2, # one entry per trial
     if not out: return (float('nan'), float('nan'))
     return float(np.quantile(out, alpha / 2)), float(np.quantile(out, 1 - alpha / 2))
 
+# %% ../nbs/02_evaluate.ipynb #624bd479
+def cohort_stats(embs, # (n, d) unit embeddings
+                 cohort, # (n_cohort, d) unit embeddings of cohort speakers
+                 top_k:int=100, # how many of the closest cohort speakers count
+                ) -> tuple[np.ndarray, np.ndarray]:
+    "Mean and standard deviation of each embedding's `top_k` highest cosines against the cohort."
+    c = np.asarray(embs, np.float32).reshape(-1, np.shape(cohort)[-1]) @ np.asarray(cohort, np.float32).T
+    k = min(top_k, c.shape[1])
+    if k < 2: raise ValueError("AS-norm needs a cohort of at least 2 speakers")
+    top = np.partition(c, c.shape[1] - k, axis=1)[:, -k:]
+    return top.mean(1), top.std(1) + 1e-6
+
+def as_norm(scores, # raw cosine of each trial
+            stats1, stats2, # `cohort_stats` of each trial's first and second side
+           ) -> np.ndarray:
+    "Adaptive symmetric normalisation: the mean of the trial's z-scores against both sides' cohort statistics."
+    (m1, s1), (m2, s2) = stats1, stats2
+    return 0.5 * ((np.asarray(scores) - m1) / s1 + (np.asarray(scores) - m2) / s2)
+
 # %% ../nbs/02_evaluate.ipynb #893a5eb8
 @dataclass
 class EvalResult:
@@ -148,13 +168,14 @@ class EvalResult:
     n_target: int
     n_nontarget: int
     eer_ci: tuple          # 95% speaker-bootstrap interval of the EER
-    trials: pd.DataFrame = field(repr=False)       # the trials, with a `score` column
+    trials: pd.DataFrame = field(repr=False)       # the trials, with a `score` column (and `cosine` under AS-norm)
     embeddings: dict = field(repr=False)           # path -> embedding (numpy)
+    norm: str = 'cosine'   # what `score` and `threshold` are: 'cosine' or 'as-norm'
 
     def summary(self) -> str:
         lo, hi = self.eer_ci
         return (f"EER {100*self.eer:.2f}% (95% CI {100*lo:.2f}-{100*hi:.2f}), minDCF(0.01) {self.min_dcf:.3f}, "
-                f"threshold {self.threshold:.3f}, {self.n_target} target / {self.n_nontarget} non-target trials")
+                f"{self.norm} threshold {self.threshold:.3f}, {self.n_target} target / {self.n_nontarget} non-target trials")
 
 def embed_paths(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
                 paths, # audio files
@@ -179,18 +200,41 @@ def evaluate(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
              seed:int=0,
              progress:bool=True,
              root=None, # folder that a trial list's relative paths start from (default: the list's folder)
+             cohort=None, # (n_cohort, d) cohort speaker embeddings: AS-norm scores instead of raw cosines
+             top_k:int=100, # cohort speakers per side for AS-norm
             ) -> EvalResult:
-    "Score every trial by cosine similarity and measure EER, threshold, minDCF and a bootstrap CI."
+    "Score every trial (cosine, or AS-norm with a `cohort`) and measure EER, threshold, minDCF and a bootstrap CI."
     if isinstance(root_or_trials, pd.DataFrame): trials = root_or_trials.copy()
     elif Path(root_or_trials).is_dir(): trials = make_trials(root_or_trials, max_nontarget=max_nontarget, seed=seed)
     elif Path(root_or_trials).is_file(): trials = load_trials(root_or_trials, root=root)
     else: raise FileNotFoundError(f"neither a folder nor a trial list: {root_or_trials}")
     embs = embed_paths(embedder, pd.concat([trials.path1, trials.path2]), batch_size, progress)
     trials['score'] = [float(embs[a] @ embs[b]) for a, b in zip(trials.path1, trials.path2)]
+    if cohort is not None:
+        ix = {p: i for i, p in enumerate(embs)}
+        m, sd = cohort_stats(np.stack(list(embs.values())), cohort, top_k)
+        i1, i2 = trials.path1.map(ix).to_numpy(), trials.path2.map(ix).to_numpy()
+        trials['cosine'] = trials.score
+        trials['score'] = as_norm(trials.cosine.to_numpy(), (m[i1], sd[i1]), (m[i2], sd[i2]))
     s, l = trials.score.to_numpy(), trials.label.to_numpy()
     rate, th = eer(s, l)
     ci = bootstrap_eer(s, l, trials.spk1, trials.spk2, n=n_boot, seed=seed) if n_boot else (float('nan'),) * 2
-    return EvalResult(rate, th, min_dcf(s, l)[0], int(l.sum()), int(len(l) - l.sum()), ci, trials, embs)
+    return EvalResult(rate, th, min_dcf(s, l)[0], int(l.sum()), int(len(l) - l.sum()), ci, trials, embs,
+                      'cosine' if cohort is None else 'as-norm')
+
+def make_cohort(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
+                root, # audio of cohort speakers (see `list_utterances`); none of them may appear in trials
+                per_speaker:int=8, # utterances per speaker (the first ones in name order)
+                batch_size:int=32,
+                progress:bool=True,
+               ) -> np.ndarray:
+    "Cohort for AS-norm: one unit-length mean embedding per speaker under `root`, `(n_speakers, d)` float32."
+    utts = list_utterances(root).groupby('speaker', sort=True).head(per_speaker)
+    embs = embed_paths(embedder, utts.path, batch_size, progress)
+    e = np.stack([embs[p] for p in utts.path])
+    codes, names = pd.factorize(utts.speaker, sort=True)
+    means = np.stack([e[codes == k].mean(0) for k in range(len(names))])
+    return (means / np.linalg.norm(means, axis=1, keepdims=True)).astype(np.float32)
 
 # %% ../nbs/02_evaluate.ipynb #26f50578
 def resemblyzer_embedder(device:str='cpu'):

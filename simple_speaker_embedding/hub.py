@@ -39,8 +39,10 @@ def export_checkpoint(model:GRUEmbedder, # the embedder to save
                      ) -> str:
     "Save `model` with its hyperparameters and metadata; returns the file's sha256."
     sd = {k: (v.half() if half and v.is_floating_point() else v).cpu().clone() for k, v in model.state_dict().items()}
+    cohort = getattr(model, 'cohort', None)
+    if cohort is not None: cohort = torch.as_tensor(cohort).to(torch.float16 if half else torch.float32).cpu().clone()
     ckpt = dict(format=CHECKPOINT_FORMAT, hparams=model.hparams, state_dict=sd,
-                threshold=model.threshold, meta=dict(meta or {}))
+                threshold=model.threshold, cohort=cohort, meta=dict(meta or {}))
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(ckpt, tmp); tmp.replace(path)      # atomic: never a half-written checkpoint
@@ -64,6 +66,7 @@ def load_checkpoint(path, # checkpoint written by `export_checkpoint`
                         mel_hparams=MelHParams(**hp['mel']))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt['state_dict'].items()})
     model.threshold, model.meta = ckpt.get('threshold'), ckpt.get('meta', {})
+    model.cohort = ckpt['cohort'].float() if ckpt.get('cohort') is not None else None
     return model.to(device).eval()
 
 # %% ../nbs/06_hub.ipynb #a72e47fa

@@ -43,6 +43,7 @@ class GRUEmbedder(nn.Module):
             raise ValueError(f"n_mels={n_mels} but mel_hparams.n_mel_channels={self.mel_hparams.n_mel_channels}")
         self.normalize = normalize
         self.threshold: float|None = None  # calibrated same-speaker cosine threshold, set by trained checkpoints
+        self.cohort: torch.Tensor|None = None  # (n, emb_dim) training-speaker embeddings for AS-norm, set by trained checkpoints
         self.gru = nn.GRU(n_mels, hidden, num_layers=layers, batch_first=True)
         self.proj = nn.Linear(hidden, emb_dim)
         self.mel = TacotronMel(self.mel_hparams)

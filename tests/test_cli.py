@@ -75,6 +75,15 @@ def test_eval_prints_table_and_writes_trials_and_plots(fixture_root, tmp_path):
     assert r3.returncode == 1 and "not found" in r3.stderr
 
 
+def test_eval_with_as_norm(fixture_root):
+    r = sse("eval", str(fixture_root), "--model", "untrained", "--norm")
+    assert r.returncode == 1 and "no AS-norm cohort" in r.stderr              # untrained models carry none
+    r = sse("eval", str(fixture_root), "--model", "untrained", "--cohort", str(fixture_root), "--top-k", "3",
+            "--bootstrap", "0")
+    assert r.returncode == 0, r.stderr
+    assert "as-norm" in r.stdout and "EER (%)" in r.stdout
+
+
 def test_eval_missing_path_fails_cleanly():
     r = sse("eval", "/no/such/folder")
     assert r.returncode == 1 and "not found" in r.stderr and "Traceback" not in r.stderr
@@ -123,12 +132,15 @@ def test_preprocess_train_export_onnx_end_to_end(fixture_root, tmp_path):
     assert (tmp_path / "mels" / "manifest.csv").exists() and "24 mels of 6 speakers" in r.stdout
     r = sse("train", str(tmp_path / "mels"), str(tmp_path / "run"), "--dev", str(fixture_root), "--epochs", "1",
             "--hidden", "16", "--layers", "1", "--n-speakers", "3", "--n-utterances", "3", "--crop", "30", "40",
-            "--rounds", "2", "--valid-pct", "0.34")
+            "--rounds", "2", "--valid-pct", "0.34", "--cohort", str(fixture_root))
     assert r.returncode == 0, r.stderr[-2000:]
-    assert (tmp_path / "run" / "model.pt").exists() and "EER" in r.stdout
+    assert (tmp_path / "run" / "model.pt").exists() and "EER" in r.stdout and "AS-norm: EER" in r.stdout
     from simple_speaker_embedding.hub import load_checkpoint
     m = load_checkpoint(tmp_path / "run" / "model.pt")
     assert m.model_hparams.hidden == 16 and m.threshold is not None and m.meta["epochs"] == 1
+    assert m.cohort.shape == (6, 256) and "dev_eer_asnorm" in m.meta      # the cohort travels in the export
+    r = sse("eval", str(fixture_root), "--model", str(tmp_path / "run" / "model.pt"), "--norm", "--bootstrap", "0")
+    assert r.returncode == 0 and "as-norm" in r.stdout, r.stderr
     r = sse("verify", str(next(fixture_root.rglob("*.ogg"))), str(next(fixture_root.rglob("*.ogg"))),
             "--model", str(tmp_path / "run" / "model.pt"))
     assert r.returncode == 0 and "same speaker" in r.stdout                 # the calibrated threshold is used
