@@ -1,0 +1,64 @@
+"""Turn a training run's export into the shipped `gru_embedder` checkpoint.
+
+Evaluates the run on each dev folder (raw cosine and AS-norm), builds the AS-norm cohort from the training
+audio, sets the threshold (EER point on the first dev folder), writes the metadata that `model.meta` shows and
+saves the checkpoint in float16. Prints the sha256 to record in `PRETRAINED` (nbs/06_hub.ipynb). Usage:
+
+    python scripts/ship_weights.py runs/longcrop/model.pt --dev ../shared/data/dev/cv_en \\
+        ../shared/data/dev/speechocean762 --cohort ../shared/data/train --recipe "sse preprocess ... && sse train ..."
+"""
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from simple_speaker_embedding.evaluate import evaluate, make_cohort
+from simple_speaker_embedding.hub import WEIGHTS_DIR, export_checkpoint, load_checkpoint
+
+TRIAL_COLS = ['label', 'path1', 'path2', 'spk1', 'spk2']
+
+
+def stages(meta:dict) -> list[dict]:
+    "The training stages behind a run, oldest first, following the `init_meta` chain of warm starts."
+    out = []
+    while meta:
+        out.insert(0, {k: meta.get(k) for k in ('epochs', 'lr', 'crop', 'augment', 'seed', 'train_minutes', 'init')})
+        meta = meta.get('init_meta')
+    return out
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", help="a run's model.pt (from `sse train`)")
+    ap.add_argument("--dev", nargs="+", required=True, help="dev folders; the threshold comes from the first")
+    ap.add_argument("--cohort", required=True, help="audio of the training speakers (<dataset>/<speaker>/<utt>)")
+    ap.add_argument("--recipe", required=True, help="the commands that reproduce the run")
+    ap.add_argument("--train-data", default="../shared/data/train: 599 speakers, 10 h (Common Voice 59 languages + "
+                    "fa/uz/tw/vi, speechocean762, Malayalam Speech Corpus), speed-perturbed 0.9/1.0/1.1 (1797 "
+                    "pseudo-speakers), 5% of real speakers held out for validation")
+    ap.add_argument("--out", default=str(WEIGHTS_DIR / "gru_embedder.pt"))
+    args = ap.parse_args()
+
+    model = load_checkpoint(args.checkpoint)
+    model.cohort = torch.from_numpy(make_cohort(model, args.cohort))
+    hp = model.model_hparams
+    meta = dict(name=Path(args.out).stem, recipe=args.recipe, train_data=args.train_data,
+                architecture=f"GRUEmbedder: {hp.layers}-layer GRU, {hp.hidden} hidden, linear {hp.emb_dim}, L2 norm",
+                stages=stages(model.meta),
+                cohort=f"{len(model.cohort)} speakers of {args.cohort}, mean of up to 8 utterances each",
+                threshold_note=f"cosine threshold at the EER point on {args.dev[0]} (all pairs)")
+    for i, dev in enumerate(args.dev):
+        name = Path(dev).name
+        raw = evaluate(model, dev, n_boot=200)
+        normed = evaluate(lambda p: raw.embeddings[p], raw.trials[TRIAL_COLS], n_boot=200, cohort=model.cohort,
+                          progress=False)
+        print(f"{name}: {raw.summary()}\n{name} AS-norm: {normed.summary()}")
+        for key, res in (('', raw), ('_asnorm', normed)):
+            meta.setdefault(f'dev_eer{key}', {})[name] = round(res.eer, 4)
+            meta.setdefault(f'dev_eer{key}_ci', {})[name] = [round(x, 4) for x in res.eer_ci]
+            meta.setdefault(f'dev_min_dcf{key}', {})[name] = round(res.min_dcf, 4)
+        if i == 0: model.threshold, meta['asnorm_threshold'] = raw.threshold, normed.threshold
+    print(json.dumps(meta, indent=1))
+    digest = export_checkpoint(model, args.out, half=True, meta=meta)
+    print(f"threshold {model.threshold:.4f}; wrote {args.out}; sha256 {digest} (record it in PRETRAINED)")
