@@ -139,7 +139,7 @@ def bootstrap_eer(scores, labels, spk1, spk2, # one entry per trial
     if not out: return (float('nan'), float('nan'))
     return float(np.quantile(out, alpha / 2)), float(np.quantile(out, 1 - alpha / 2))
 
-# %% ../nbs/02_evaluate.ipynb #624bd479
+# %% ../nbs/02_evaluate.ipynb #99f0d12f
 def cohort_stats(embs, # (n, d) unit embeddings
                  cohort, # (n_cohort, d) unit embeddings of cohort speakers
                  top_k:int=100, # how many of the closest cohort speakers count

@@ -21,7 +21,7 @@ CHECKPOINT_FORMAT = "simple-speaker-embedding/1"
 WEIGHTS_DIR = Path(str(package_files("simple_speaker_embedding"))) / "weights"
 # name -> (file in WEIGHTS_DIR, sha256): the shipped checkpoints (see the README for how each was made)
 PRETRAINED: dict[str, tuple[str, str]] = {
-    "gru_embedder": ("gru_embedder.pt", "8f486e7d850dc498d468f85bda076950e22a562983a03a4d6099ed6eebfe3dfd"),
+    "gru_embedder": ("gru_embedder.pt", "62c4be8f5ee2073b3dfb491230095eb58493cee0d0a16398b4738929c750a2b5"),
 }
 
 def sha256_file(path) -> str:

@@ -47,6 +47,22 @@ def test_same_speaker_pairs_score_higher_on_the_fixtures(shipped, fixture_root):
     assert (target >= shipped.threshold).mean() > 0.7 and (nontarget < shipped.threshold).mean() > 0.9
 
 
+def test_shipped_cohort_gives_as_norm_scores_that_separate_the_fixtures(shipped, fixture_root):
+    from simple_speaker_embedding.evaluate import as_norm, cohort_stats
+    c = shipped.cohort
+    assert c.shape == (599, 256) and torch.allclose(c.norm(dim=1), torch.ones(599), atol=1e-2)
+    res = evaluate(shipped, fixture_root, progress=False, n_boot=0, cohort=c)
+    t = res.trials
+    assert res.norm == "as-norm" and res.eer < 0.15
+    assert t[t.label == 1].score.mean() > t[t.label == 0].score.mean() + 2      # z-score units
+    # the README's one-pair recipe gives the same number as evaluate()
+    e = res.embeddings
+    a, b = t.path1.iloc[0], t.path2.iloc[0]
+    stats = lambda v: cohort_stats(v[None], c)
+    assert abs(float(as_norm(float(e[a] @ e[b]), stats(e[a]), stats(e[b]))[0]) - t.score.iloc[0]) < 1e-4
+    assert 0 < shipped.meta["asnorm_threshold"] < 5 and shipped.meta["dev_eer_asnorm"]["cv_en"] < 0.08
+
+
 def test_unknown_name_is_a_clear_error():
     with pytest.raises(RuntimeError, match="no trained weights named"):
         gru_embedder(name="gru_embedder_xl")
