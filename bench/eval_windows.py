@@ -1,7 +1,8 @@
 """Dev EER of a model when long utterances are embedded as shorter windows (averaged), for several window sizes.
 
-The model is trained on 140-180-frame crops; evaluation embeds whole utterances by default (windows only above 860
-frames). This measures what matching the two would change. Usage:
+Evaluation embeds whole utterances by default (windows only above 860 frames) while training sees shorter crops
+(140-180 frames in stages 1-2 of the shipped recipe, 160-400 in stage 3). This measures what matching the two would
+change. Usage:
 
     python bench/eval_windows.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 [--model runs/warm/model.pt]
 """

@@ -16,9 +16,6 @@ import torch
 from simple_speaker_embedding.evaluate import evaluate, make_cohort
 from simple_speaker_embedding.hub import WEIGHTS_DIR, export_checkpoint, load_checkpoint
 
-TRIAL_COLS = ['label', 'path1', 'path2', 'spk1', 'spk2']
-
-
 def stages(meta:dict) -> list[dict]:
     "The training stages behind a run, oldest first, following the `init_meta` chain of warm starts."
     out = []
@@ -51,8 +48,7 @@ if __name__ == "__main__":
     for i, dev in enumerate(args.dev):
         name = Path(dev).name
         raw = evaluate(model, dev, n_boot=200)
-        normed = evaluate(lambda p: raw.embeddings[p], raw.trials[TRIAL_COLS], n_boot=200, cohort=model.cohort,
-                          progress=False)
+        normed = raw.as_normed(model.cohort)
         print(f"{name}: {raw.summary()}\n{name} AS-norm: {normed.summary()}")
         for key, res in (('', raw), ('_asnorm', normed)):
             meta.setdefault(f'dev_eer{key}', {})[name] = round(res.eer, 4)

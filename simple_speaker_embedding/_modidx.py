@@ -103,6 +103,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                    'simple_speaker_embedding/data.py')},
             'simple_speaker_embedding.evaluate': { 'simple_speaker_embedding.evaluate.EvalResult': ( 'evaluate.html#evalresult',
                                                                                                      'simple_speaker_embedding/evaluate.py'),
+                                                   'simple_speaker_embedding.evaluate.EvalResult.as_normed': ( 'evaluate.html#evalresult.as_normed',
+                                                                                                               'simple_speaker_embedding/evaluate.py'),
                                                    'simple_speaker_embedding.evaluate.EvalResult.summary': ( 'evaluate.html#evalresult.summary',
                                                                                                              'simple_speaker_embedding/evaluate.py'),
                                                    'simple_speaker_embedding.evaluate._roc': ( 'evaluate.html#_roc',

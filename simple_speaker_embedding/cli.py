@@ -193,9 +193,7 @@ def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_sp
         model.threshold = res.threshold
         meta.update(dev=str(dev), dev_eer=res.eer, dev_eer_ci=list(res.eer_ci), dev_min_dcf=res.min_dcf)
         if model.cohort is not None:
-            raw = res                                           # same trials and embeddings, AS-norm scores
-            res = evaluate(lambda p: raw.embeddings[p], raw.trials[['label', 'path1', 'path2', 'spk1', 'spk2']],
-                           n_boot=200, cohort=model.cohort, progress=False)
+            res = res.as_normed(model.cohort)
             print(f"dev ({dev}), AS-norm: {res.summary()}")
             meta.update(dev_eer_asnorm=res.eer, asnorm_threshold=res.threshold)
     digest = export_checkpoint(model, Path(out) / 'model.pt', half=half, meta=meta)

@@ -177,6 +177,12 @@ class EvalResult:
         return (f"EER {100*self.eer:.2f}% (95% CI {100*lo:.2f}-{100*hi:.2f}), minDCF(0.01) {self.min_dcf:.3f}, "
                 f"{self.norm} threshold {self.threshold:.3f}, {self.n_target} target / {self.n_nontarget} non-target trials")
 
+    def as_normed(self, cohort, top_k:int=100, n_boot:int=200, seed:int=0) -> 'EvalResult':
+        "The same trials and embeddings (nothing re-embedded), scored with AS-norm against `cohort`."
+        trials = self.trials[['label', 'path1', 'path2', 'spk1', 'spk2']]
+        return evaluate(self.embeddings.__getitem__, trials, n_boot=n_boot, seed=seed, progress=False,
+                        cohort=cohort, top_k=top_k)
+
 def embed_paths(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
                 paths, # audio files
                 batch_size:int=32, # batch size for a `GRUEmbedder`
