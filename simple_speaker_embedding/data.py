@@ -18,6 +18,7 @@ from fastai.data.block import DataBlock, TransformBlock, CategoryBlock
 from fastai.data.core import TfmdDL, DataLoaders
 
 from .audio import AUDIO_EXTS, AudioError, MelHParams, TacotronMel, load_audio, resample, trim_silence
+from .model import resolve_device
 
 # %% auto #0
 __all__ = ['base_speaker', 'preprocess', 'load_manifest', 'Augment', 'SpeakerBatchDL', 'MelCache', 'split_by_speaker',
@@ -116,10 +117,58 @@ class Augment:
     freq_mask:int = 8          # width (mel channels) of at most one frequency mask; 0: off
     time_mask:int = 20         # length (frames) of at most one time mask; 0: off
     min_log_value:float = -11.52
+    reverb_p:float = 0.0       # fraction of utterances in a simulated room (exponential late reverberation)
+    rt60:tuple = (0.2, 0.9)    # reverberation time range (s)
+    distort_p:float = 0.0      # fraction with level-dependent broadband distortion (the spectral effect of clipping)
+    sdr_db:tuple = (3.0, 20.0) # signal-to-distortion ratio range (dB)
+    band_p:float = 0.0         # fraction band-limited as by a phone line, a low sample rate or a lossy codec
+    cutoff_hz:tuple = (3000.0, 7500.0)  # low-pass cutoff range; half of them also get a high-pass at 100-400 Hz
+    fmax:float = 8000.0        # the mel front-end's top frequency (channel centres are computed from it)
+    hop_s:float = 256 / 22050  # frame hop in seconds
+
+    @classmethod
+    def real_world(cls, **kwargs):
+        "The training augmentation plus room, distortion and channel (band-limit/codec) simulation."
+        return cls(**{**dict(reverb_p=0.3, distort_p=0.2, band_p=0.3), **kwargs})
+
+    def _reverb(self, x, g, on):
+        "Late reverberation in the energy domain: each frame's energy decays exponentially (RT60) into later frames."
+        B, T, F_ = x.shape
+        rt = self.rt60[0] + (self.rt60[1] - self.rt60[0]) * torch.rand(B, generator=g)
+        a = 10 ** (-6 * self.hop_s / rt)                                     # energy decay per frame (-60 dB in rt60)
+        k = torch.arange(1, T + 1)
+        h = a[:, None] ** k[None] * (1 - a[:, None])                         # (B, T) decay kernel, unit energy gain
+        level = 10 ** ((torch.rand(B, generator=g) * 12 - 6) / 10)           # reverberant-to-direct ratio -6..+6 dB
+        E = torch.exp(2 * x.double()).transpose(1, 2)                        # (B, F, T) energies; float64: FFT rounding
+        n = 2 * T                                                            # must stay far below the -11.52 floor
+        late = torch.fft.irfft(torch.fft.rfft(E, n) * torch.fft.rfft(h.double(), n)[:, None], n)[..., :T]
+        return (0.5 * torch.log(E + (level * on)[:, None, None] * late.clamp(min=0))).transpose(1, 2).to(x.dtype)
+
+    def _distort(self, x, g, on):
+        "Broadband distortion whose level follows each frame's energy, at a random SDR (loud frames distort most)."
+        B, T, F_ = x.shape
+        sdr = self.sdr_db[0] + (self.sdr_db[1] - self.sdr_db[0]) * torch.rand(B, 1, 1, generator=g)
+        E = torch.exp(2 * x)
+        frame = E.mean(2, keepdim=True)
+        d = frame * 10 ** (-sdr / 10) * (0.5 + torch.rand(B, T, F_, generator=g)) * on[:, None, None]
+        return 0.5 * torch.log(E + d)
+
+    def _band(self, x, g, on):
+        "Smooth low-pass (and for half of them high-pass) filtering of the mel channels (steep low-pass like a resampler or codec, gentle high-pass)."
+        B, T, F_ = x.shape
+        import librosa
+        f = torch.as_tensor(librosa.mel_frequencies(F_ + 2, fmin=0, fmax=self.fmax)[1:-1], dtype=x.dtype)
+        fc = self.cutoff_hz[0] + (self.cutoff_hz[1] - self.cutoff_hz[0]) * torch.rand(B, 1, generator=g)
+        fl = 100 + 300 * torch.rand(B, 1, generator=g)
+        hp = (torch.rand(B, 1, generator=g) < 0.5).float()
+        att = -0.5 * torch.log1p((f[None] / fc) ** 48) - hp * 0.5 * torch.log1p((fl / f[None]) ** 16)
+        return x + (att * on[:, None])[:, None, :]
 
     def __call__(self, x:torch.Tensor, g:torch.Generator) -> torch.Tensor:
         B, T, F = x.shape
         u = lambda *s: torch.rand(*s, generator=g)
+        if self.reverb_p: x = self._reverb(x, g, (u(B) < self.reverb_p).float())
+        if self.distort_p: x = self._distort(x, g, (u(B) < self.distort_p).float())
         if self.gain_db:
             x = x + ((u(B, 1, 1) * 2 - 1) * self.gain_db * np.log(10) / 20)        # dB -> natural log of amplitude
         if self.noise_snr:
@@ -130,6 +179,7 @@ class Augment:
             noise = level * (0.5 + u(B, T, F))                                      # broadband, slightly uneven
             on = (u(B, 1, 1) < self.noise_p).float()
             x = torch.log(lin + on * noise)
+        if self.band_p: x = self._band(x, g, (u(B) < self.band_p).float())
         x = x.clamp(min=self.min_log_value)
         if self.freq_mask:
             w = (u(B) * (self.freq_mask + 1)).long(); f0 = (u(B) * (F - w)).long()
@@ -145,7 +195,7 @@ class Augment:
 
 # %% ../nbs/04_data.ipynb #2ae82370
 class SpeakerBatchDL(TfmdDL):
-    "fastai DataLoader yielding N speakers x M utterances per batch, cropped to a random common length."
+    "fastai DataLoader yielding N speakers x M utterances per batch, cropped to a random common length in one gather."
     def __init__(self, dataset=None,
                  n_speakers:int=32, # N: speakers per batch
                  n_utterances:int=8, # M: utterances per speaker
@@ -154,28 +204,42 @@ class SpeakerBatchDL(TfmdDL):
                  augment:Augment|None=None, # batch augmentation (training only)
                  seed:int=0, # base seed of the shuffles and crops
                  rank:int=0, world:int=1, # DDP shard of this process
+                 targets:np.ndarray|None=None, # per-item teacher embeddings `(len(dataset), D)`: batches become `(x, y, t)`
                  **kwargs):
         self.speaker_codes = None
         self.n_speakers, self.n_utterances, self.crop, self.rounds = n_speakers, n_utterances, tuple(crop), rounds
         self.augment, self.seed, self.rank, self.world, self.epoch = augment, seed, rank, world, 0
+        self.targets = None if targets is None else torch.as_tensor(np.asarray(targets, dtype=np.float32))
         kwargs.pop('n', None); kwargs.pop('drop_last', None); kwargs.pop('bs', None)
+        kwargs.setdefault('num_workers', 0)     # batches are one gather: worker processes would only add copies
         super().__init__(dataset, bs=n_speakers * n_utterances, drop_last=True, **kwargs)
         self._setup_speakers()
 
     def _setup_speakers(self):
-        spk = np.asarray([self.dataset.tls[1].tfms[0](p) for p in self.dataset.items])   # get_y of each item
+        items = self.dataset.items
+        spk = np.asarray([self.dataset.tls[1].tfms[0](p) for p in items])   # get_y of each item
         self.speaker_names, self.speaker_codes = np.unique(spk, return_inverse=True)
         self.by_speaker = [np.flatnonzero(self.speaker_codes == k) for k in range(len(self.speaker_names))]
         if len(self.by_speaker) < 2: raise ValueError("speaker batches need at least 2 speakers")
+        if self.targets is not None and len(self.targets) != len(items):
+            raise ValueError(f"{len(self.targets)} teacher targets for {len(items)} utterances")
         self.n_speakers = min(self.n_speakers, len(self.by_speaker))
         self.bs = self.n_speakers * self.n_utterances
         n_groups = self.rounds * -(-len(self.by_speaker) // self.n_speakers)
         self.n_batches = n_groups // self.world
         self.n = self.n_batches * self.bs
+        # every mel of this split in one contiguous float16 buffer: a batch of crops is a single gather
+        mels = [np.asarray(self.dataset.tls[0].tfms[0](p)) for p in items]       # get_x of each item
+        self.lengths = torch.as_tensor([len(m) for m in mels])
+        self.offsets = torch.cumsum(self.lengths, 0) - self.lengths
+        self.buffer = torch.from_numpy(np.ascontiguousarray(np.concatenate(mels), dtype=np.float16))   # row-major: frames are rows
+        o2i = self.dataset.tls[1].tfms[1].vocab.o2i                              # Categorize's vocabulary
+        self.labels = torch.as_tensor([o2i[s] for s in spk])
 
     def new(self, dataset=None, cls=None, **kwargs):
         keep = dict(n_speakers=self.n_speakers, n_utterances=self.n_utterances, crop=self.crop, rounds=self.rounds,
                     augment=self.augment, seed=self.seed, rank=self.rank, world=self.world)
+        if dataset is None: keep['targets'] = self.targets   # targets belong to this dataset's items
         return super().new(dataset, cls, **{**keep, **kwargs})
 
     def set_epoch(self, epoch:int):
@@ -205,20 +269,21 @@ class SpeakerBatchDL(TfmdDL):
         self._crop_rng = torch.Generator().manual_seed(int(rng.integers(2**62)))
         return idxs
 
-    def create_batch(self, b):
-        "Crop every utterance to one random length, stack, augment: `(N*M, T, n_mels)` and labels."
+    def create_item(self, s): return 0 if s is None else int(s)   # items are indices; `create_batch` reads the mels
+
+    def create_batch(self, idxs):
+        "Crop every utterance to one random length at a random offset (short ones tiled), augment: `(N*M, T, n_mels)`, labels[, targets]."
         g = getattr(self, '_crop_rng', None) or torch.Generator().manual_seed(self.seed)
         lo, hi = self.crop
         T = int(torch.randint(lo, hi + 1, (1,), generator=g))
-        xs = []
-        for x, _ in b:
-            x = np.asarray(x)
-            if len(x) < T: x = np.concatenate([x] * (-(-T // len(x))))
-            s = int(torch.randint(0, len(x) - T + 1, (1,), generator=g))
-            xs.append(torch.from_numpy(np.asarray(x[s:s + T], dtype=np.float32)))
-        xb = torch.stack(xs)
+        idx = torch.as_tensor(np.asarray(idxs, dtype=np.int64))
+        L = self.lengths[idx]
+        span = torch.where(L >= T, L - T + 1, L)                           # possible start offsets
+        start = (torch.rand(len(idx), generator=g) * span).long()
+        frames = self.offsets[idx, None] + (start[:, None] + torch.arange(T)) % L[:, None]   # wraps (tiles) short ones
+        xb = self.buffer.index_select(0, frames.flatten()).view(len(idx), T, -1).float()   # one gather (fast in float16)
         if self.augment is not None: xb = self.augment(xb, g)
-        return xb, torch.stack([torch.as_tensor(y) for _, y in b])
+        return (xb, self.labels[idx]) + (() if self.targets is None else (self.targets[idx],))
 
 # %% ../nbs/04_data.ipynb #c7c071a6
 class MelCache:
@@ -256,10 +321,15 @@ def speaker_dataloaders(root_or_manifest, # preprocessed folder (with manifest.c
                         rank:int=0, world:int=1, # DDP shard
                         min_frames:int=20, # drop utterances shorter than this
                         progress:bool=True,
+                        device=None, # where batches go: 'cpu', 'cuda', 'cuda:1', ... (None/'auto': CUDA when available)
+                        targets:np.ndarray|None=None, # teacher embeddings aligned with the manifest rows (distillation)
                        ) -> DataLoaders:
     "fastai DataLoaders of N x M speaker batches: training speakers and held-out validation speakers."
     man = root_or_manifest if isinstance(root_or_manifest, pd.DataFrame) else load_manifest(root_or_manifest)
-    man = man[man.frames >= min_frames].reset_index(drop=True)
+    if targets is not None and len(targets) != len(man): raise ValueError(f"{len(targets)} targets for {len(man)} manifest rows")
+    keep = (man.frames >= min_frames).to_numpy()
+    man = man[keep].reset_index(drop=True)
+    if targets is not None: targets = np.asarray(targets)[keep]
     if man.empty: raise ValueError("no utterances to train on")
     cache = MelCache(); cache.preload(man.path, progress=progress)
     tr, va = split_by_speaker(man, valid_pct, valid_speakers, seed)
@@ -268,5 +338,7 @@ def speaker_dataloaders(root_or_manifest, # preprocessed folder (with manifest.c
     dblock = DataBlock(blocks=(TransformBlock(), CategoryBlock(vocab=vocab)), get_x=cache, get_y=lambda p: speaker_of[p],
                        splitter=lambda items: (tr, va))
     common = dict(n_speakers=n_speakers, n_utterances=n_utterances, crop=crop, seed=seed, rank=rank, world=world)
-    return dblock.dataloaders(list(man.path), dl_type=SpeakerBatchDL, device=torch.device('cpu'),
-                              dl_kwargs=[dict(rounds=rounds, augment=augment), dict(rounds=1, augment=None)], **common)
+    tgt = (None, None) if targets is None else (targets[tr], targets[va])
+    return dblock.dataloaders(list(man.path), dl_type=SpeakerBatchDL, device=resolve_device(device),
+                              dl_kwargs=[dict(rounds=rounds, augment=augment, targets=tgt[0]),
+                                         dict(rounds=1, augment=None, targets=tgt[1])], **common)

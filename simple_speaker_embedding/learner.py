@@ -13,6 +13,7 @@ import torch.nn as nn
 from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback, CancelBatchException, CancelEpochException
 from fastai.optimizer import Adam
+from fastcore.foundation import L
 import fastai.callback.schedule, fastai.callback.fp16  # add fit_one_cycle, lr_find, to_fp16 to Learner
 
 from .model import GRUEmbedder
@@ -29,7 +30,7 @@ def unwrap(model:nn.Module) -> nn.Module:
 
 class GE2ECallback(Callback):
     "Loss-parameter learning rate, gradient clipping, and epoch seeding for GE2E training."
-    order = 55  # after TrainEvalCallback, before ParamScheduler (60) and Recorder
+    order = 55  # after MixedPrecision (10) and TrainEvalCallback, before ParamScheduler (60) and Recorder
     def __init__(self, lr_scale:float=0.01, # learning-rate multiplier for the loss's w and b
                  clip:float|None=3.0): # max gradient L2 norm over model and loss (None: no clipping)
         self.lr_scale, self.clip = lr_scale, clip
@@ -44,10 +45,9 @@ class GE2ECallback(Callback):
     def before_epoch(self):
         if hasattr(self.dls.train, 'set_epoch'): self.dls.train.set_epoch(self.epoch)
 
-    def after_backward(self):
-        if self.clip: nn.utils.clip_grad_norm_(list(self.model.parameters()) + list(self.loss_func.parameters()), self.clip)
-
     def before_step(self):
+        # clip here, not after backward: fastai's MixedPrecision (order 10) has unscaled the fp16 gradients by now
+        if self.clip: nn.utils.clip_grad_norm_(list(self.model.parameters()) + list(self.loss_func.parameters()), self.clip)
         hp = self.opt.hypers
         hp[-1]['lr'] = hp[0]['lr'] * self.lr_scale
         if 'wd' in hp[-1]: hp[-1]['wd'] = 0.
@@ -81,6 +81,13 @@ class CPUAutocast(Callback):
         if getattr(self, '_ctx', None) is not None: self._ctx.__exit__(None, None, None); self._ctx = None
 
 # %% ../nbs/05_learner.ipynb #566462ca
+def _plain(o):
+    "Containers as plain lists/dicts (fastcore `L` included) and numbers as Python numbers, so that the state loads with `weights_only=True`."
+    if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, L)): return [_plain(v) for v in o]
+    if isinstance(o, np.generic): return o.item()                 # numpy scalars (scheduled hyper-parameters)
+    return o
+
 class CheckpointCallback(Callback):
     "Save training state every `every` steps and at the end; with `resume`, continue from the last save."
     order = 52  # after TrainEvalCallback (-10) counted the step, before GE2ECallback.before_epoch seeds the data
@@ -97,7 +104,7 @@ class CheckpointCallback(Callback):
     def save(self, epoch:int, iter_done:int):
         "Write the state after `iter_done` batches of `epoch` (atomic)."
         if not self._is_main() or not self._active(): return
-        state = dict(model=unwrap(self.model).state_dict(), loss=self.loss_func.state_dict(), opt=self.opt.state_dict(),
+        state = dict(model=unwrap(self.model).state_dict(), loss=self.loss_func.state_dict(), opt=_plain(self.opt.state_dict()),
                      epoch=epoch, iter=iter_done, n_epoch=self.n_epoch, n_iter=len(self.dls.train), train_iter=self.train_iter,
                      time=time.time())
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,13 +114,16 @@ class CheckpointCallback(Callback):
     def before_fit(self):
         self.start_epoch = self.start_iter = 0
         if not (self.resume and self.path.exists() and self._active()): return
-        st = torch.load(self.path, map_location='cpu', weights_only=False)
+        try: st = torch.load(self.path, map_location=self.dls.device, weights_only=True)   # tensors and plain types only: never code
+        except Exception as e:
+            raise RuntimeError(f"cannot resume from {self.path}: not a readable training state ({type(e).__name__}: "
+                               f"{str(e).splitlines()[0][:200]}); delete it or pass --no-resume to start over") from e
         n_iter = len(self.dls.train)
         if (st['n_epoch'], st['n_iter']) != (self.n_epoch, n_iter):
             raise RuntimeError(f"checkpoint {self.path} is from a run of {st['n_epoch']} epochs x {st['n_iter']} steps, "
                                f"this run has {self.n_epoch} x {n_iter}: same settings are needed to resume")
         unwrap(self.model).load_state_dict(st['model']); self.loss_func.load_state_dict(st['loss'])
-        self.opt.load_state_dict(st['opt'])
+        self.opt.load_state_dict({**st['opt'], 'hypers': L(st['opt']['hypers'])})
         self.start_epoch, self.start_iter = st['epoch'], st['iter']
         if self.start_iter >= n_iter: self.start_epoch, self.start_iter = self.start_epoch + 1, 0
         if self._is_main(): print(f"resuming from {self.path}: epoch {self.start_epoch}, step {self.start_iter}")
@@ -153,7 +163,8 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
                  loss_method:str='softmax', # 'softmax' or 'contrast'
                  lr_scale:float=0.01, # learning-rate multiplier for the loss's w and b
                  clip:float|None=3.0, # gradient-norm clipping
-                 bf16:bool=False, # bfloat16 autocast on CPU (fp16 mixed precision on CUDA)
+                 bf16:bool=False, # bfloat16 autocast (CPU; CUDA: bf16 where supported, else fp16 with a scaler)
+                 fp16:bool=False, # float16 mixed precision with a gradient scaler (CUDA only)
                  checkpoint:str|Path|None=None, # training checkpoint file
                  checkpoint_every:int|None=100, # steps between checkpoints
                  resume:bool=False, # continue from `checkpoint` if it exists
@@ -163,16 +174,18 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
                 ) -> Learner:
     "A fastai `Learner` that trains `model` with GE2E."
     model = model if model is not None else GRUEmbedder()
-    loss = GE2ELoss(loss_method)
+    loss = GE2ELoss(loss_method).to(dls.device)        # w and b live where the batches and the model go
     splitter = lambda m: [list(m.parameters()), list(loss.parameters())]
     cb_list = [GE2ECallback(lr_scale, clip)]
     if checkpoint is not None: cb_list.append(CheckpointCallback(checkpoint, checkpoint_every, resume))
     if ddp: cb_list.append(AccelerateDDP())
     learn = Learner(dls, model, loss_func=loss, opt_func=kwargs.pop('opt_func', Adam), splitter=splitter,
                     metrics=ValidEER(), cbs=cb_list + list(cbs or []), **kwargs)
-    if bf16:
-        if torch.cuda.is_available() and dls.device.type == 'cuda': learn.to_fp16()
-        else: learn.add_cb(CPUAutocast())
+    cuda = dls.device.type == 'cuda'
+    if fp16 and not cuda: raise ValueError("fp16 mixed precision needs CUDA (on a CPU use bf16, or fp32)")
+    if fp16 or (bf16 and cuda and not torch.cuda.is_bf16_supported()): learn.to_fp16()   # scaler; GE2ECallback clips after unscaling
+    elif bf16 and cuda: learn.to_bf16()                                                   # autocast, no scaler needed
+    elif bf16: learn.add_cb(CPUAutocast())
     return learn
 
 # %% ../nbs/05_learner.ipynb #79eee5f1
@@ -195,20 +208,32 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
           progress:bool=True,
           cbs=None, # more fastai callbacks
           init:GRUEmbedder|None=None, # warm start from this model's weights (its architecture wins over hidden/layers/emb_dim)
+          device=None, # 'auto'/None (CUDA when available), 'cpu', 'cuda', 'cuda:N'
+          fp16:bool=False, # fp16 mixed precision with a gradient scaler (CUDA only)
+          real_world:bool=False, # with `augment`: also reverberation, distortion and band-limiting (`Augment.real_world`)
+          teacher:str|None=None, # distil from the targets in `mels/teacher_<teacher>/` (see `teacher_targets`)
+          distill_weight:float=10.0, # weight of the distillation term
+          ge2e_weight:float=1.0, # weight of the GE2E loss (0 with a teacher: distillation alone)
          ) -> Learner:
     "Train a `GRUEmbedder` with GE2E and fit_one_cycle; returns the Learner (model in `learn.model`)."
     from fastai.callback.progress import CSVLogger
     from simple_speaker_embedding.data import speaker_dataloaders, Augment
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
     torch.manual_seed(seed)
-    dls = speaker_dataloaders(mels, n_speakers=n_speakers, n_utterances=n_utterances, crop=crop, rounds=rounds,
-                              augment=Augment() if augment else None, valid_pct=valid_pct, seed=seed,
-                              rank=rank, world=world, progress=progress and rank == 0)
+    from simple_speaker_embedding.data import load_manifest
+    man, targets, extra = load_manifest(mels), None, []
+    if teacher:
+        from simple_speaker_embedding.distill import load_targets, DistillCallback
+        targets, extra = load_targets(man, mels, teacher), [DistillCallback(distill_weight, ge2e_weight)]
+    aug = (Augment.real_world() if real_world else Augment()) if augment else None
+    dls = speaker_dataloaders(man, n_speakers=n_speakers, n_utterances=n_utterances, crop=crop, rounds=rounds,
+                              augment=aug, valid_pct=valid_pct, seed=seed, rank=rank, world=world,
+                              progress=progress and rank == 0, device=device, targets=targets)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(init).train() if init is not None else GRUEmbedder(hidden=hidden, layers=layers, emb_dim=emb_dim)
-    learn = ge2e_learner(dls, model, loss_method=loss_method, bf16=bf16, checkpoint=out / 'train_state.pt',
+    learn = ge2e_learner(dls, model, loss_method=loss_method, bf16=bf16, fp16=fp16, checkpoint=out / 'train_state.pt',
                          checkpoint_every=checkpoint_every, resume=resume, ddp=ddp,
-                         cbs=([CSVLogger(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))
+                         cbs=extra + ([CSVLogger(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))
     with (learn.no_bar() if not progress or rank != 0 else contextlib.nullcontext()):
         learn.fit_one_cycle(epochs, lr)
     learn.model = unwrap(learn.model).eval()

@@ -14,7 +14,23 @@ from tqdm.auto import tqdm
 from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, load_audio
 
 # %% auto #0
-__all__ = ['ModelHParams', 'GRUEmbedder', 'embed_mels', 'embed_files', 'embed_utterance', 'embed_speaker']
+__all__ = ['resolve_device', 'ModelHParams', 'GRUEmbedder', 'embed_mels', 'embed_files', 'embed_utterance', 'embed_speaker']
+
+# %% ../nbs/01_model.ipynb #2d7a73e5
+def resolve_device(device=None, # 'auto'/None (CUDA when available), 'cpu', 'cuda', 'cuda:N', or a torch.device
+                  ) -> torch.device:
+    "The torch device for `--device`: CUDA when available for 'auto'; a clear error when CUDA is asked for and absent."
+    if device is None or device == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError) as e: raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from e
+    if d.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for, but CUDA is not available here (torch {torch.__version__}, "
+                             f"built for CUDA {torch.version.cuda}); use --device cpu")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
+    elif d.type != 'cpu': raise ValueError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
+    return d
 
 # %% ../nbs/01_model.ipynb #94d35460
 @dataclass(frozen=True)
