@@ -16,7 +16,7 @@ from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_fil
 # %% auto #0
 __all__ = ['resolve_device', 'ModelHParams', 'GRUEmbedder', 'embed_mels', 'embed_files', 'embed_utterance', 'embed_speaker']
 
-# %% ../nbs/01_model.ipynb #2d7a73e5
+# %% ../nbs/01_model.ipynb #15859e04
 def resolve_device(device=None, # 'auto'/None (CUDA when available), 'cpu', 'cuda', 'cuda:N', or a torch.device
                   ) -> torch.device:
     "The torch device for `--device`: CUDA when available for 'auto'; a clear error when CUDA is asked for and absent."
