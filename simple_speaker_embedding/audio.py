@@ -62,7 +62,10 @@ def to_float_audio(x, # waveform: numpy array or torch tensor, 1-D
         raise AudioError(f"{name}: expected a mono 1-D waveform, got shape {tuple(x.shape)}; "
                          "mix channels first (e.g. x.mean(axis=0) or load_audio(path), which mixes to mono)")
     if x.size == 0: raise AudioError(f"{name}: the waveform is empty (zero samples)")
-    if np.issubdtype(x.dtype, np.integer):
+    if np.issubdtype(x.dtype, np.unsignedinteger):               # unsigned PCM (8-bit WAV): centred on 2**(bits-1)
+        half = float(2 ** (np.iinfo(x.dtype).bits - 1))
+        x = (x.astype(np.float64) - half).astype(np.float32) / half
+    elif np.issubdtype(x.dtype, np.integer):
         x = x.astype(np.float32) / float(-np.iinfo(x.dtype).min)  # int16 -> /32768, int32 -> /2**31
     elif np.issubdtype(x.dtype, np.floating): x = x.astype(np.float32, copy=False)
     else: raise AudioError(f"{name}: unsupported sample type {x.dtype}; pass float or integer PCM")

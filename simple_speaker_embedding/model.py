@@ -5,13 +5,14 @@
 # %% ../nbs/01_model.ipynb #2274b82e
 from __future__ import annotations
 from dataclasses import dataclass, asdict
+import os
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, load_audio
+from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, load_audio, AudioError
 
 # %% auto #0
 __all__ = ['resolve_device', 'ModelHParams', 'GRUEmbedder', 'embed_mels', 'embed_files', 'embed_utterance', 'embed_speaker']
@@ -167,9 +168,13 @@ def embed_files(model:GRUEmbedder, # the embedder
                 **kwargs, # passed to `embed_mels`: max_frames, window, autocast
                ) -> torch.Tensor:
     "Embed many utterances, batched by length: `(len(items), emb_dim)` unit vectors on the CPU."
-    sr = sr or model.mel_hparams.sampling_rate
+    sr = model.mel_hparams.sampling_rate if sr is None else sr
+    if sr <= 0: raise AudioError(f"invalid sample rate {sr}: give the waveform's rate in Hz (e.g. sr=16000)")
     def mel_of(it):
         if isinstance(it, (np.ndarray, torch.Tensor)): return model.melspec_from_array(it, sr=sr, trim=trim)
+        if not isinstance(it, (str, os.PathLike)) and not hasattr(it, 'read'):
+            raise AudioError(f"expected a path, a file object or a 1-D numpy/torch waveform, got {type(it).__name__}"
+                             + (f" of {len(it)} items (use np.asarray(x, dtype=np.float32))" if hasattr(it, '__len__') else ""))
         return model.melspec_from_file(it, trim=trim)
     items = list(items)
     mels = [mel_of(it) for it in (tqdm(items, desc="embedding", unit="file", leave=False) if progress else items)]

@@ -1,0 +1,121 @@
+"""One GPU check, at most about 5 minutes: is CUDA used, correct and fast for inference and training?
+
+    python bench/gpu_check.py [--steps 40]
+
+Needs a CUDA GPU; prints, in order:
+1. CUDA vs CPU agreement of the shipped model on the bundled example clips (min cosine, fp32 and bf16 autocast).
+2. Inference utterances/s for 256 and 768 hidden units, batch 1/32/256, fp32 and bf16, five-second utterances.
+3. Training steps/s (N32 x M8 crops of 140-180 frames) through the fastai Learner and through a bare PyTorch loop,
+   fp32 and mixed precision, with peak GPU memory; and the training loss after `--steps` steps for fp32, bf16 and
+   fp16 on the same batches (mixed precision must learn about as fast per step as fp32).
+Training data are synthetic log-mels of 64 speakers written to a temporary folder (throughput does not depend on
+the audio; `../shared` does not travel to a GPU machine).
+"""
+import argparse, tempfile, time
+from pathlib import Path
+import numpy as np
+import pandas as pd
+import torch
+from fastai.callback.core import Callback, CancelFitException
+
+from simple_speaker_embedding.hub import gru_embedder
+from simple_speaker_embedding.cli import example_files
+from simple_speaker_embedding.model import GRUEmbedder
+from simple_speaker_embedding.loss import GE2ELoss
+from simple_speaker_embedding.data import speaker_dataloaders
+from simple_speaker_embedding.learner import ge2e_learner
+
+
+def sync(): torch.cuda.synchronize()
+
+
+def agreement():
+    cpu, gpu = gru_embedder(), gru_embedder(device='cuda')
+    mels = [cpu.melspec_from_file(f) for f in example_files()]
+    a = cpu.embed_mels(mels)
+    b = gpu.embed_mels(mels)
+    c = gpu.embed_mels(mels, autocast=True)
+    print(f"1. CUDA vs CPU, {len(mels)} clips: min cosine fp32 {float((a * b).sum(-1).min()):.8f}, "
+          f"bf16 autocast {float((a * c).sum(-1).min()):.6f}")
+
+
+def inference():
+    print("2. inference, 5-s utterances (430 frames): utterances/s")
+    x = torch.randn(256, 430, 80, device='cuda') - 5
+    for hidden in (256, 768):
+        m = GRUEmbedder(hidden=hidden).cuda().eval()
+        for bs in (1, 32, 256):
+            for bf16 in (False, True):
+                with torch.inference_mode(), torch.autocast('cuda', dtype=torch.bfloat16, enabled=bf16):
+                    m(x[:bs]); sync(); n, t = 0, time.perf_counter()
+                    while time.perf_counter() - t < 1.0: m(x[:bs]); n += bs
+                    sync()
+                print(f"   hidden {hidden:>3}  batch {bs:>3}  {'bf16' if bf16 else 'fp32'}  {n / (time.perf_counter() - t):9.0f}")
+
+
+def fake_mels(root, n_spk=64, n_utt=10, seed=0):
+    rng = np.random.default_rng(seed); rows = []
+    for s in range(n_spk):
+        for u in range(n_utt):
+            p = root / 'synth' / f'spk{s:03d}' / f'u{u}.npy'; p.parent.mkdir(parents=True, exist_ok=True)
+            m = (rng.standard_normal((int(rng.integers(200, 500)), 80)) - 5 + s % 7 * 0.1).astype(np.float16)
+            np.save(p, m); rows.append(dict(path=str(p.relative_to(root)), dataset='synth', speaker=f'spk{s:03d}', frames=len(m), source=''))
+    pd.DataFrame(rows).to_csv(root / 'manifest.csv', index=False)
+
+
+class Timer(Callback):
+    order = 99
+    def __init__(self, n): self.n, self.t = n, []
+    def after_batch(self):
+        if self.training:
+            sync(); self.t.append(time.perf_counter())
+            if len(self.t) >= self.n: raise CancelFitException()
+
+
+def learner_rate(dls, hidden, steps, **kw):
+    torch.manual_seed(0)
+    learn = ge2e_learner(dls, GRUEmbedder(hidden=hidden), **kw); tm = Timer(steps)
+    torch.cuda.reset_peak_memory_stats()
+    with learn.no_bar(), learn.no_logging(): learn.fit(100, 1e-3, cbs=tm)
+    return (len(tm.t) - 2) / (tm.t[-1] - tm.t[1]), torch.cuda.max_memory_allocated() / 2**20, learn
+
+
+def bare_rate(dls, hidden, steps, bf16=False):
+    torch.manual_seed(0)
+    model, loss = GRUEmbedder(hidden=hidden).cuda(), GE2ELoss().cuda()
+    opt = torch.optim.Adam([{'params': model.parameters()}, {'params': loss.parameters(), 'lr': 1e-5}], lr=1e-3)
+    batches = [b for _, b in zip(range(4), dls.train)]
+    t = []
+    for i in range(steps):
+        x, y = batches[i % len(batches)]
+        with torch.autocast('cuda', dtype=torch.bfloat16, enabled=bf16): l = loss(model(x), y)
+        opt.zero_grad(); l.backward()
+        torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(loss.parameters()), 3.0); opt.step()
+        sync(); t.append(time.perf_counter())
+    return (len(t) - 2) / (t[-1] - t[1])
+
+
+def training(steps):
+    root = Path(tempfile.mkdtemp()); fake_mels(root)
+    dls = speaker_dataloaders(root, n_speakers=32, n_utterances=8, crop=(140, 180), valid_pct=0.1, progress=False, device='cuda')
+    print(f"3. training, N32 x M8, 140-180 frames: steps/s (peak GPU memory)")
+    for hidden in (256, 768):
+        for name, kw in (('fp32', {}), ('bf16', dict(bf16=True)), ('fp16', dict(fp16=True))):
+            r, mem, learn = learner_rate(dls, hidden, steps, **kw)
+            bare = bare_rate(dls, hidden, steps, bf16=name == 'bf16') if name != 'fp16' else float('nan')
+            losses = [float(l) for l in learn.recorder.losses]
+            print(f"   hidden {hidden:>3} {name}: Learner {r:6.1f} ({mem:6.0f} MiB), bare loop {bare:6.1f}, "
+                  f"Learner/bare {r / bare:5.2f}; train loss first/last {losses[0]:.3f}/{losses[-1]:.3f}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=40)
+    a = ap.parse_args()
+    if not torch.cuda.is_available(): raise SystemExit("gpu_check: no CUDA device here")
+    print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}")
+    agreement(); inference(); training(a.steps)
+
+
+if __name__ == "__main__":
+    main()
