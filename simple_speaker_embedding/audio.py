@@ -16,8 +16,8 @@ import soxr
 import librosa
 
 # %% auto #0
-__all__ = ['AUDIO_EXTS', 'SILENCE_PEAK', 'MelHParams', 'AudioError', 'to_float_audio', 'resample', 'load_audio', 'trim_silence',
-           'TacotronMel', 'melspec_from_array', 'melspec_from_file']
+__all__ = ['AUDIO_EXTS', 'SILENCE_PEAK', 'MelHParams', 'find_audio', 'AudioError', 'to_float_audio', 'resample', 'load_audio',
+           'trim_silence', 'TacotronMel', 'melspec_from_array', 'melspec_from_file']
 
 # %% ../nbs/00_audio.ipynb #9378fba3
 @dataclass(frozen=True)
@@ -45,6 +45,19 @@ class MelHParams:
 
 # %% ../nbs/00_audio.ipynb #a3f80b90
 AUDIO_EXTS = {'.wav', '.flac', '.ogg', '.opus', '.mp3'}  # file suffixes the folder-reading tools pick up
+
+def find_audio(root, # folder to search
+               exts=AUDIO_EXTS, # suffixes to pick up (lower case)
+              ) -> list[Path]:
+    "Audio files below `root`, sorted, following symlinked folders (each real folder visited once: no loops)."
+    root, out, seen = Path(root), [], set()
+    for d, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(d)
+        if real in seen: dirs[:] = []; continue          # a link back to a folder already walked
+        seen.add(real)
+        dirs.sort()
+        out += [Path(d) / f for f in files if Path(f).suffix.lower() in exts and (Path(d) / f).is_file()]
+    return sorted(out)
 
 class AudioError(ValueError):
     "The audio given cannot be turned into a meaningful spectrogram (empty, silent, corrupt, ...)."
@@ -98,7 +111,8 @@ def load_audio(path_or_file, # path (str/Path) or a binary file-like object
         if p.stat().st_size == 0: raise AudioError(f"{p}: the file is empty (0 bytes)")
     try: x, file_sr = sf.read(path_or_file, dtype='float32', always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise AudioError(f"{name}: not a readable audio file ({e})") from e
+        reason = str(e).replace(f"Error opening {name!r}: ", "").strip() or type(e).__name__   # the path once, not twice
+        raise AudioError(f"{name}: not a readable audio file ({reason})") from e
     if x.shape[0] == 0: raise AudioError(f"{name}: the file holds no audio samples")
     x = to_float_audio(x.mean(axis=1), name)
     return (x, file_sr) if sr is None else (resample(x, file_sr, sr), sr)

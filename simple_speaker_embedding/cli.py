@@ -94,6 +94,7 @@ def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarg
     rows = [("scores", res.norm), ("EER (%)", f"{100*res.eer:.2f}"), ("95% CI (%)", f"{100*lo:.2f} - {100*hi:.2f}"),
             ("minDCF (p=0.01)", f"{res.min_dcf:.4f}"), ("threshold", f"{res.threshold:.4f}"),
             ("target trials", str(res.n_target)), ("non-target trials", str(res.n_nontarget))]
+    if res.skipped: rows.append(("skipped files", f"{len(res.skipped)} unreadable (their trials are left out)"))
     print("\n".join(f"{k:<18} {v}" for k, v in rows))
     if trials_out:
         root = root_or_trials if Path(root_or_trials).is_dir() else None
@@ -114,10 +115,10 @@ def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarg
 # %% ../nbs/07_cli.ipynb #2d47d4e2
 def collect_audio(inputs) -> list[Path]:
     "Audio files from files, folders (recursive) and list files (.txt/.lst with one path per line)."
-    from simple_speaker_embedding.audio import AUDIO_EXTS
+    from simple_speaker_embedding.audio import find_audio
     out = []
     for a in map(Path, inputs):
-        if a.is_dir(): out += sorted(p for p in a.rglob('*') if p.suffix.lower() in AUDIO_EXTS and p.is_file())
+        if a.is_dir(): out += find_audio(a)
         elif a.suffix.lower() in ('.txt', '.lst') and a.is_file():
             out += [Path(l.strip()) if Path(l.strip()).is_absolute() else a.parent / l.strip()
                     for l in a.read_text().splitlines() if l.strip()]
@@ -141,9 +142,9 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
     for f in tqdm(files, desc="reading", unit="file", disable=not progress):
         try: mels.append(m.melspec_from_file(f, trim=True)); ok.append(f)
         except (AudioError, FileNotFoundError, OSError, ValueError) as e:
-            failed.append((f, str(e))); print(f"skipped {f}: {e}", file=sys.stderr)
+            failed.append((f, str(e))); tqdm.write(f"skipped: {e}", file=sys.stderr)   # the message names the file
     if not ok: raise ValueError("none of the files could be read")
-    embs = m.embed_mels(mels, batch_size=batch_size)
+    embs = m.embed_mels(mels, batch_size=batch_size, progress=progress)
     if speaker:
         groups = {}
         for i, f in enumerate(ok): groups.setdefault(str(f.parent), []).append(i)
@@ -367,6 +368,12 @@ def main(argv:list[str]|None=None) -> int:
     except (AudioError, FileNotFoundError, RuntimeError, ValueError, ImportError, OSError) as e:
         print(f"sse {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        hint = {"train": f"; rerun the same command to resume from {Path(args.out) / 'train_state.pt'}",
+                "preprocess": "; rerun the same command to resume (finished files are kept)",
+                "teacher-targets": "; rerun the same command to resume (finished targets are kept)"}.get(args.command, "")
+        print(f"\nsse {args.command}: interrupted{hint}", file=sys.stderr)
+        return 130
     return 0
 
 def cli():

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from fastai.data.block import DataBlock, TransformBlock, CategoryBlock
 from fastai.data.core import TfmdDL, DataLoaders
 
-from .audio import AUDIO_EXTS, AudioError, MelHParams, TacotronMel, load_audio, resample, trim_silence
+from .audio import AUDIO_EXTS, find_audio, AudioError, MelHParams, TacotronMel, load_audio, resample, trim_silence
 from .model import resolve_device
 
 # %% auto #0
@@ -74,7 +74,7 @@ def preprocess(src, # `<src>/<dataset>/<speaker>/<utt>.<audio>`
     "Compute log-mels for a dataset tree (parallel, resumable, atomic writes); returns the manifest."
     src, dst = Path(src), Path(dst)
     if not src.is_dir(): raise FileNotFoundError(f"not a folder: {src}")
-    files = sorted(p for p in src.rglob('*') if p.suffix.lower() in AUDIO_EXTS and p.is_file())
+    files = find_audio(src)
     bad_depth = [p for p in files if len(p.relative_to(src).parts) != 3]
     if bad_depth: raise ValueError(f"expected <dataset>/<speaker>/<utterance> under {src}, e.g. not {bad_depth[0]}")
     if not files: raise ValueError(f"no audio files under {src}")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_evaluate.ipynb #4a89afa0
 from __future__ import annotations
-import itertools
+import itertools, sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_curve
 from tqdm.auto import tqdm
 
-from .audio import AUDIO_EXTS
+from .audio import AUDIO_EXTS, AudioError, find_audio
 from .model import GRUEmbedder
 
 # %% auto #0
@@ -30,7 +30,7 @@ def list_utterances(root, # `<root>/<speaker>/<utt>` or `<root>/<dataset>/<speak
     "Table of utterances with columns `path` and `speaker` (`dataset/speaker` at the dataset level)."
     root = Path(root)
     if not root.is_dir(): raise FileNotFoundError(f"not a folder: {root}")
-    files = sorted(p for p in root.rglob('*') if p.suffix.lower() in exts and p.is_file())
+    files = find_audio(root, exts)
     if not files: raise ValueError(f"no audio files ({', '.join(sorted(exts))}) under {root}")
     depth = {len(p.relative_to(root).parts) for p in files}
     if depth - {2, 3} or len(depth) > 1:
@@ -171,6 +171,7 @@ class EvalResult:
     trials: pd.DataFrame = field(repr=False)       # the trials, with a `score` column (and `cosine` under AS-norm)
     embeddings: dict = field(repr=False)           # path -> embedding (numpy)
     norm: str = 'cosine'   # what `score` and `threshold` are: 'cosine' or 'as-norm'
+    skipped: list = field(default_factory=list, repr=False)   # (path, reason) of files that could not be read
 
     def summary(self) -> str:
         lo, hi = self.eer_ci
@@ -187,16 +188,24 @@ def embed_paths(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
                 paths, # audio files
                 batch_size:int=32, # batch size for a `GRUEmbedder`
                 progress:bool=True,
+                skipped:list|None=None, # if given, (path, reason) of unreadable files are appended here
                ) -> dict:
-    "Embed each path once: `{path: unit-length numpy vector}`."
+    "Embed each path once: `{path: unit-length numpy vector}`; unreadable files are reported, skipped and listed in `skipped`."
     paths = list(dict.fromkeys(map(str, paths)))
+    ok, out, failed = [], [], [] if skipped is None else skipped
+    bar = lambda it, desc: tqdm(it, desc=desc, unit="file", leave=False, disable=not progress)
+    def attempt(f, p):
+        try: out.append(f(p)); ok.append(p)
+        except (AudioError, OSError, ValueError) as e:          # FileNotFoundError is an OSError
+            failed.append((p, str(e))); tqdm.write(f"skipped: {e}", file=sys.stderr)
     if isinstance(embedder, GRUEmbedder):
-        embs = embedder.embed_files(paths, batch_size=batch_size, progress=progress).numpy()
+        for p in bar(paths, "reading"): attempt(lambda q: embedder.melspec_from_file(q, trim=True), p)
+        embs = embedder.embed_mels(out, batch_size=batch_size, progress=progress).numpy()
     else:
-        embs = np.stack([np.asarray(embedder(p), dtype=np.float32).reshape(-1)
-                         for p in (tqdm(paths, desc="embedding", unit="file", leave=False) if progress else paths)])
+        for p in bar(paths, "embedding"): attempt(lambda q: np.asarray(embedder(q), dtype=np.float32).reshape(-1), p)
+        embs = np.stack(out) if out else np.zeros((0, 1), np.float32)
     embs = embs / np.linalg.norm(embs, axis=1, keepdims=True)
-    return dict(zip(paths, embs))
+    return dict(zip(ok, embs))
 
 def evaluate(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
              root_or_trials, # data folder, trial-list file, or a trials DataFrame
@@ -214,7 +223,11 @@ def evaluate(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
     elif Path(root_or_trials).is_dir(): trials = make_trials(root_or_trials, max_nontarget=max_nontarget, seed=seed)
     elif Path(root_or_trials).is_file(): trials = load_trials(root_or_trials, root=root)
     else: raise FileNotFoundError(f"neither a folder nor a trial list: {root_or_trials}")
-    embs = embed_paths(embedder, pd.concat([trials.path1, trials.path2]), batch_size, progress)
+    skipped = []
+    embs = embed_paths(embedder, pd.concat([trials.path1, trials.path2]), batch_size, progress, skipped=skipped)
+    if skipped:                                                  # drop the trials of files that could not be read
+        trials = trials[trials.path1.isin(embs) & trials.path2.isin(embs)].reset_index(drop=True)
+        if trials.label.nunique() < 2: raise ValueError(f"{len(skipped)} files could not be read; too few trials remain")
     trials['score'] = [float(embs[a] @ embs[b]) for a, b in zip(trials.path1, trials.path2)]
     if cohort is not None:
         ix = {p: i for i, p in enumerate(embs)}
@@ -226,7 +239,7 @@ def evaluate(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
     rate, th = eer(s, l)
     ci = bootstrap_eer(s, l, trials.spk1, trials.spk2, n=n_boot, seed=seed) if n_boot else (float('nan'),) * 2
     return EvalResult(rate, th, min_dcf(s, l)[0], int(l.sum()), int(len(l) - l.sum()), ci, trials, embs,
-                      'cosine' if cohort is None else 'as-norm')
+                      'cosine' if cohort is None else 'as-norm', skipped)
 
 def make_cohort(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
                 root, # audio of cohort speakers (see `list_utterances`); none of them may appear in trials

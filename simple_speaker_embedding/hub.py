@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_hub.ipynb #6dadd418
 from __future__ import annotations
-import hashlib
+import hashlib, warnings
 from importlib.resources import files as package_files
 from pathlib import Path
 import torch
@@ -58,13 +58,23 @@ def load_checkpoint(path, # checkpoint written by `export_checkpoint`
     if not path.exists(): raise FileNotFoundError(f"checkpoint not found: {path}")
     if sha256 is not None and (got := sha256_file(path)) != sha256:
         raise RuntimeError(f"checkpoint {path} is corrupt or was replaced: sha256 {got} != expected {sha256}")
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    if path.is_dir(): raise ValueError(f"{path} is a folder, not a checkpoint file (e.g. {path}/model.pt)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')                                   # torch's notes on pickle protocols
+            ckpt = torch.load(path, map_location='cpu', weights_only=True)   # tensors and plain types only: never code
+    except Exception as e:
+        raise ValueError(f"{path} is not a simple-speaker-embedding checkpoint ({type(e).__name__} when loading it as "
+                         "weights only; only files written by export_checkpoint load)") from None
     if not isinstance(ckpt, dict) or ckpt.get('format') != CHECKPOINT_FORMAT:
-        raise RuntimeError(f"{path} is not a simple-speaker-embedding checkpoint")
-    hp = ckpt['hparams']
-    model = GRUEmbedder(**hp['model'], normalize=hp['normalize'] if normalize is None else normalize,
-                        mel_hparams=MelHParams(**hp['mel']))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt['state_dict'].items()})
+        raise ValueError(f"{path} is not a simple-speaker-embedding checkpoint (no '{CHECKPOINT_FORMAT}' format tag)")
+    try:
+        hp = ckpt['hparams']
+        model = GRUEmbedder(**hp['model'], normalize=hp['normalize'] if normalize is None else normalize,
+                            mel_hparams=MelHParams(**hp['mel']))
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt['state_dict'].items()})
+    except (KeyError, TypeError, AttributeError, RuntimeError) as e:
+        raise ValueError(f"{path}: incomplete or mismatched checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
     model.threshold, model.meta = ckpt.get('threshold'), ckpt.get('meta', {})
     model.cohort = ckpt['cohort'].float() if ckpt.get('cohort') is not None else None
     return model.to(device).eval()

@@ -13,6 +13,7 @@ import torch.nn as nn
 from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback, CancelBatchException, CancelEpochException
 from fastai.optimizer import Adam
+from fastai.callback.progress import CSVLogger
 from fastcore.foundation import L
 import fastai.callback.schedule, fastai.callback.fp16  # add fit_one_cycle, lr_find, to_fp16 to Learner
 
@@ -21,7 +22,8 @@ from .evaluate import eer
 from .loss import GE2ELoss
 
 # %% auto #0
-__all__ = ['unwrap', 'GE2ECallback', 'ValidEER', 'CPUAutocast', 'CheckpointCallback', 'AccelerateDDP', 'ge2e_learner', 'train']
+__all__ = ['unwrap', 'GE2ECallback', 'ValidEER', 'CPUAutocast', 'CheckpointCallback', 'AccelerateDDP', 'ge2e_learner',
+           'HistoryCSV', 'train']
 
 # %% ../nbs/05_learner.ipynb #43f4a717
 def unwrap(model:nn.Module) -> nn.Module:
@@ -189,6 +191,17 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
     return learn
 
 # %% ../nbs/05_learner.ipynb #79eee5f1
+class HistoryCSV(CSVLogger):
+    "fastai's `CSVLogger`, but a resumed run appends rows under the existing header instead of writing a second one."
+    def before_fit(self):
+        if hasattr(self, "gather_preds"): return
+        f = self.path / self.fname
+        had = self.append and f.exists() and f.stat().st_size > 0
+        f.parent.mkdir(parents=True, exist_ok=True)
+        self.file = f.open('a' if self.append else 'w')
+        if not had: self.file.write(','.join(self.recorder.metric_names) + '\n')
+        self.old_logger, self.learn.logger = self.logger, self._write_line
+
 def train(mels, # folder written by `preprocess` (with manifest.csv)
           out, # folder for the training checkpoint and history.csv
           epochs:int=10, # passes over the training speakers (x `rounds`)
@@ -216,7 +229,6 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
           ge2e_weight:float=1.0, # weight of the GE2E loss (0 with a teacher: distillation alone)
          ) -> Learner:
     "Train a `GRUEmbedder` with GE2E and fit_one_cycle; returns the Learner (model in `learn.model`)."
-    from fastai.callback.progress import CSVLogger
     from simple_speaker_embedding.data import speaker_dataloaders, Augment
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
     torch.manual_seed(seed)
@@ -233,7 +245,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
     model = copy.deepcopy(init).train() if init is not None else GRUEmbedder(hidden=hidden, layers=layers, emb_dim=emb_dim)
     learn = ge2e_learner(dls, model, loss_method=loss_method, bf16=bf16, fp16=fp16, checkpoint=out / 'train_state.pt',
                          checkpoint_every=checkpoint_every, resume=resume, ddp=ddp,
-                         cbs=extra + ([CSVLogger(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))
+                         cbs=extra + ([HistoryCSV(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))
     with (learn.no_bar() if not progress or rank != 0 else contextlib.nullcontext()):
         learn.fit_one_cycle(epochs, lr)
     learn.model = unwrap(learn.model).eval()

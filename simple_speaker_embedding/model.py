@@ -142,16 +142,17 @@ def embed_mels(model:GRUEmbedder, # the embedder
                max_frames:int=860, # mels longer than this (about 10 s) are windowed...
                window:int=430, # ...into windows of this many frames (about 5 s), 50% overlap
                autocast:bool=False, # run the GRU in bfloat16 autocast (fast only on CPUs/GPUs with native bf16)
+               progress:bool=False, # show a progress bar over the batches
               ) -> torch.Tensor:
-    "Embed precomputed log-mels, batched by length: `(len(mels), emb_dim)` unit vectors on the CPU."
+    "Embed precomputed log-mels, batched by length: `(len(mels), emb_dim)` unit vectors on the CPU (no autograd)."
     if not len(mels): return torch.empty(0, model.model_hparams.emb_dim)
     owner, wins = [], []
     for i, m in enumerate(mels):
         for w in _windows(m, max_frames, window): owner.append(i); wins.append(w.to(model.device))
     order = sorted(range(len(wins)), key=lambda j: wins[j].shape[0])
     embs = torch.empty(len(wins), model.model_hparams.emb_dim)
-    with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=autocast):
-        for b in range(0, len(order), batch_size):
+    with torch.inference_mode(), torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=autocast):
+        for b in tqdm(range(0, len(order), batch_size), desc="embedding", unit="batch", disable=not progress, leave=False):
             idx = order[b:b + batch_size]
             batch = nn.utils.rnn.pad_sequence([wins[j] for j in idx], batch_first=True)
             lengths = torch.tensor([wins[j].shape[0] for j in idx], device=model.device)

@@ -72,3 +72,57 @@ def test_crafted_train_state_does_not_execute_code(tmp_path):
     cb.learn = FakeLearn(); cb.learn.dls = type("D", (), {"device": torch.device("cpu"), "train": []})()
     with pytest.raises(RuntimeError, match="--no-resume"): cb.before_fit()
     assert not marker.exists()
+
+
+def test_symlinked_speaker_folders_are_followed_once(fixture_root, tmp_path):
+    "data/README.md tells users to link corpora in: linked speaker folders count, and a link loop does not hang."
+    from simple_speaker_embedding.audio import find_audio
+    from simple_speaker_embedding.evaluate import list_utterances
+    spk = sorted(d for d in (fixture_root / "cv_en").iterdir() if d.is_dir())
+    root = tmp_path / "linked"; root.mkdir()
+    for d in spk[:3]: (root / d.name).symlink_to(d.resolve(), target_is_directory=True)
+    (root / spk[0].name / "..").resolve()
+    (tmp_path / "loop").mkdir(); (tmp_path / "loop" / "again").symlink_to(tmp_path / "loop", target_is_directory=True)
+    n = sum(len(list(d.glob("*.ogg"))) for d in spk[:3])
+    assert len(find_audio(root)) == n
+    assert find_audio(tmp_path / "loop") == []
+    utts = list_utterances(root)
+    assert len(utts) == n and utts.speaker.nunique() == 3
+
+
+def test_bad_model_files_give_one_line_errors(tmp_path):
+    import pickle
+    (tmp_path / "random.pt").write_bytes(np.random.default_rng(0).bytes(5000))
+    (tmp_path / "foreign.pt").write_bytes(pickle.dumps({"a": [1, 2]}))
+    torch.save({"format": "simple-speaker-embedding/1"}, tmp_path / "nohparams.pt")
+    from simple_speaker_embedding.hub import CHECKPOINT_FORMAT
+    torch.save({"format": CHECKPOINT_FORMAT, "state_dict": {}}, tmp_path / "incomplete.pt")
+    for f in ("random.pt", "foreign.pt", "nohparams.pt", "incomplete.pt"):
+        r = sse("verify", "a.wav", "b.wav", "--model", tmp_path / f)
+        assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert str(tmp_path / f) in r.stderr
+
+
+def test_resumed_history_has_one_header(fixture_root, tmp_path):
+    import warnings
+    from simple_speaker_embedding.data import preprocess
+    from simple_speaker_embedding.learner import train
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore"); preprocess(fixture_root, tmp_path / "mels", n_workers=1, progress=False)
+    kw = dict(epochs=1, hidden=8, layers=1, n_speakers=3, n_utterances=3, crop=(20, 30), valid_pct=0.34, progress=False)
+    train(tmp_path / "mels", tmp_path / "run", **kw)
+    train(tmp_path / "mels", tmp_path / "run", **kw)                  # a rerun resumes (here: nothing left to do)
+    lines = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert sum(l.startswith("epoch") for l in lines) == 1, lines
+
+
+def test_eval_skips_unreadable_files_like_embed(fixture_root, tmp_path):
+    import shutil
+    root = tmp_path / "dev"; shutil.copytree(fixture_root / "cv_en", root)
+    bad = sorted(root.glob("*/*.ogg"))[0]; bad.write_bytes(b"not audio at all")
+    r = sse("eval", root, "--bootstrap", "0", "--model", "untrained")
+    assert r.returncode == 0, r.stderr
+    assert "skipped files" in r.stdout and "1 unreadable" in r.stdout
+    assert r.stderr.count(str(bad)) == 1 and "Traceback" not in r.stderr       # reported once, with its path
+    r2 = sse("embed", root, "--out", tmp_path / "e")
+    assert r2.returncode == 0 and r2.stderr.count(str(bad)) == 1

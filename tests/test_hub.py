@@ -52,7 +52,7 @@ def test_checkpoint_sha_mismatch_and_garbage(tmp_path):
     with pytest.raises(RuntimeError, match="sha256"):
         load_checkpoint(tmp_path / "m.pt", sha256="0" * 64)
     torch.save({"something": torch.zeros(2)}, tmp_path / "other.pt")
-    with pytest.raises(RuntimeError, match="not a simple-speaker-embedding checkpoint"):
+    with pytest.raises(ValueError, match="not a simple-speaker-embedding checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "missing.pt")
