@@ -99,6 +99,23 @@ def resample(x:np.ndarray, # mono float32 waveform
     return soxr.resample(x, sr_in, sr_out).astype(np.float32, copy=False)
 
 # %% ../nbs/00_audio.ipynb #372e348d
+def _truncated(p:Path, fmt:str, declared:int, n_read:int) -> str|None:
+    "Why a file that decoded is nevertheless cut short, or None. libsndfile reads what is there and says nothing."
+    if declared > 0 and n_read < declared - 1152:                 # e.g. MP3 whose Xing header counts more frames
+        return f"{n_read} of the {declared} samples its header announces"
+    size = p.stat().st_size
+    with open(p, 'rb') as f:
+        if fmt in ('WAV', 'WAVEX', 'RF64'):                      # the data chunk's declared size vs the bytes present
+            head = f.read(1 << 16); i = head.find(b'data')
+            if i >= 0 and i + 8 <= len(head):
+                n = int.from_bytes(head[i + 4:i + 8], 'little')
+                if n not in (0, 0xFFFFFFFF) and i + 8 + n > size:
+                    return f"its data chunk announces {n} bytes, {size - i - 8} are present"
+        elif fmt == 'OGG':                                        # a complete Ogg stream ends with an end-of-stream page
+            f.seek(max(0, size - (1 << 16))); tail = f.read(); j = tail.rfind(b'OggS')
+            if j < 0 or j + 6 > len(tail) or not tail[j + 5] & 0x04: return "the Ogg stream has no end-of-stream page"
+    return None
+
 def load_audio(path_or_file, # path (str/Path) or a binary file-like object
                sr:int|None=22050, # sample rate to resample to; None keeps the file's rate
               ) -> tuple[np.ndarray, int]:
@@ -109,11 +126,16 @@ def load_audio(path_or_file, # path (str/Path) or a binary file-like object
         if not p.exists(): raise FileNotFoundError(f"audio file not found: {p}")
         if p.is_dir(): raise AudioError(f"{p} is a directory, not an audio file")
         if p.stat().st_size == 0: raise AudioError(f"{p}: the file is empty (0 bytes)")
-    try: x, file_sr = sf.read(path_or_file, dtype='float32', always_2d=True)
+    try:
+        with sf.SoundFile(path_or_file) as f:
+            fmt, declared = f.format, f.frames
+            x = f.read(dtype='float32', always_2d=True); file_sr = f.samplerate
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
         reason = str(e).replace(f"Error opening {name!r}: ", "").strip() or type(e).__name__   # the path once, not twice
         raise AudioError(f"{name}: not a readable audio file ({reason})") from e
     if x.shape[0] == 0: raise AudioError(f"{name}: the file holds no audio samples")
+    if isinstance(path_or_file, (str, os.PathLike)) and (why := _truncated(Path(path_or_file), fmt, declared, len(x))):
+        raise AudioError(f"{name}: the file is truncated ({why}); re-download or re-export it")
     x = to_float_audio(x.mean(axis=1), name)
     return (x, file_sr) if sr is None else (resample(x, file_sr, sr), sr)
 

@@ -126,3 +126,28 @@ def test_eval_skips_unreadable_files_like_embed(fixture_root, tmp_path):
     assert r.stderr.count(str(bad)) == 1 and "Traceback" not in r.stderr       # reported once, with its path
     r2 = sse("embed", root, "--out", tmp_path / "e")
     assert r2.returncode == 0 and r2.stderr.count(str(bad)) == 1
+
+
+@pytest.mark.parametrize("fmt,subtype,ext", [("WAV", "PCM_16", "wav"), ("MP3", "MPEG_LAYER_III", "mp3"),
+                                             ("OGG", "VORBIS", "ogg"), ("OGG", "OPUS", "opus"), ("FLAC", "PCM_16", "flac")])
+def test_truncated_files_raise(fixture_files, tmp_path, fmt, subtype, ext):
+    "A file cut in half must not be embedded silently from the part that decodes."
+    import soundfile as sf
+    from simple_speaker_embedding.audio import load_audio
+    x, sr = sf.read(fixture_files[0], dtype="float32")
+    full, cut = tmp_path / f"full.{ext}", tmp_path / f"cut.{ext}"
+    sf.write(full, x, 48000 if subtype == "OPUS" else sr, format=fmt, subtype=subtype)
+    data = full.read_bytes(); cut.write_bytes(data[:len(data) // 2])
+    assert len(load_audio(full)[0]) > 0                                  # the complete file reads
+    with pytest.raises(AudioError, match="truncated|not a readable"): load_audio(cut)
+
+
+def test_wav_header_claiming_more_samples(fixture_files, tmp_path):
+    import soundfile as sf
+    from simple_speaker_embedding.audio import load_audio
+    x, sr = sf.read(fixture_files[0], dtype="float32")
+    sf.write(tmp_path / "a.wav", x, sr, subtype="PCM_16")
+    b = bytearray((tmp_path / "a.wav").read_bytes()); i = b.find(b"data")
+    b[i + 4:i + 8] = (int.from_bytes(b[i + 4:i + 8], "little") + 40000).to_bytes(4, "little")
+    (tmp_path / "b.wav").write_bytes(bytes(b))
+    with pytest.raises(AudioError, match="data chunk announces"): load_audio(tmp_path / "b.wav")
