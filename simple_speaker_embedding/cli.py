@@ -78,13 +78,14 @@ def resolve_model(spec:str|None, allow_peer:bool=False, device=None):
     return load_checkpoint(spec).to(dev)
 
 def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarget=None, batch_size=32,
-             bootstrap=200, seed=0, root=None, norm=False, cohort=None, top_k=100, device=None):
+             bootstrap=200, seed=0, root=None, norm=False, cohort=None, top_k=100, device=None, cosine=False):
     "Implementation of `sse eval`; returns the `EvalResult`."
-    from simple_speaker_embedding.evaluate import evaluate, save_trials, plot_scores, plot_tsne, make_cohort
+    from simple_speaker_embedding.evaluate import evaluate, save_trials, plot_scores, plot_tsne, make_cohort, error_rates
     if not Path(root_or_trials).exists(): raise FileNotFoundError(f"not found: {root_or_trials}")
     embedder = resolve_model(model, allow_peer=True, device=device)
+    own = getattr(embedder, 'scoring', 'cosine') == 'as-norm' and not cosine    # score as the model decides
     if cohort is not None: cohort = make_cohort(embedder, cohort, batch_size=batch_size)
-    elif norm:
+    elif norm or own:
         cohort = getattr(embedder, 'cohort', None)
         if cohort is None: raise ValueError("this model carries no AS-norm cohort: give one with --cohort DIR "
                                             "(audio of speakers that are not in the trials)")
@@ -94,6 +95,10 @@ def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarg
     rows = [("scores", res.norm), ("EER (%)", f"{100*res.eer:.2f}"), ("95% CI (%)", f"{100*lo:.2f} - {100*hi:.2f}"),
             ("minDCF (p=0.01)", f"{res.min_dcf:.4f}"), ("threshold", f"{res.threshold:.4f}"),
             ("target trials", str(res.n_target)), ("non-target trials", str(res.n_nontarget))]
+    th = getattr(embedder, 'threshold', None)
+    if th is not None and res.norm == getattr(embedder, 'scoring', 'cosine'):    # the model's own decision rule
+        fa, fr = error_rates(res.trials.score, res.trials.label, th)
+        rows.append(("at model threshold", f"{th:.4f}: false accepts {100*fa:.2f}%, false rejects {100*fr:.2f}%"))
     if res.skipped: rows.append(("skipped files", f"{len(res.skipped)} unreadable (their trials are left out)"))
     print("\n".join(f"{k:<18} {v}" for k, v in rows))
     if trials_out:
@@ -166,14 +171,15 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
 def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
     "Implementation of `sse verify`: prints the cosine score and the decision; returns (score, same)."
     m = resolve_model(model, device=device)
-    ea, eb = m.embed_utterance(a), m.embed_utterance(b)
-    score = float(ea @ eb)
-    th = threshold if threshold is not None else getattr(m, 'threshold', None)
-    if th is None:
-        print(f"score {score:.4f} (no calibrated threshold for this model: pass --threshold to decide)")
+    if threshold is not None and m.scoring == 'cosine' and not -1 <= threshold <= 1:
+        raise ValueError(f"--threshold {threshold}: this model scores with cosine similarity, so it must be in [-1, 1]")
+    score, same = m.verify(a, b, threshold=threshold)
+    kind = 'AS-norm score' if m.scoring == 'as-norm' else 'cosine'
+    if same is None:
+        print(f"{kind} {score:.4f} (no calibrated threshold for this model: pass --threshold to decide)")
         return score, None
-    same = score >= th
-    print(f"score {score:.4f}  threshold {th:.4f}  -> {'same speaker' if same else 'different speakers'}")
+    th = m.threshold if threshold is None else threshold
+    print(f"{kind} {score:.4f}  threshold {th:.4f}  -> {'same speaker' if same else 'different speakers'}")
     return score, same
 
 # %% ../nbs/07_cli.ipynb #d56be626
@@ -267,7 +273,8 @@ def _parser() -> argparse.ArgumentParser:
     v = _add(sub, "verify", "cosine score of two recordings and a same/different decision",
              ["sse verify a.wav b.wav", "sse verify a.wav b.wav --threshold 0.7"])
     v.add_argument("a"); v.add_argument("b")
-    v.add_argument("--threshold", type=_number(float, -1, 1), default=None, help="decision threshold (default: the model's calibrated one)")
+    v.add_argument("--threshold", type=_number(float), default=None,
+                   help="decision threshold on the model's score scale (cosine: -1..1; AS-norm: z-score); default: the model's")
     v.add_argument("--model", default=None, help=model_help)
     v.add_argument("--device", default="cpu", help=dev_help)
     e = _add(sub, "eval", "EER / minDCF of a model on verification trials",
@@ -290,6 +297,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--cohort", default=None, metavar="DIR", help="AS-norm with a cohort made from this audio folder "
                    "(<speaker>/<utt>, speakers not in the trials); works with any --model")
     e.add_argument("--top-k", type=_count, default=100, help="cohort speakers per side for AS-norm")
+    e.add_argument("--cosine", action="store_true", help="raw cosine scores even if the model decides with AS-norm")
     e.add_argument("--device", default="cpu", help=dev_help)
     pp = _add(sub, "preprocess", "compute log-mels of <src>/<dataset>/<speaker>/<utt> into DST (parallel, resumable)",
               ["sse preprocess data/train mels/train", "sse preprocess data/train mels/train --speeds 0.9 1.0 1.1"])
@@ -345,7 +353,8 @@ def main(argv:list[str]|None=None) -> int:
         elif args.command == "hparams": print_hparams()
         elif args.command == "eval":
             eval_cmd(args.root_or_trials, args.model, args.trials_out, args.plot, args.max_nontarget,
-                     args.batch_size, args.bootstrap, args.seed, args.root, args.norm, args.cohort, args.top_k, args.device)
+                     args.batch_size, args.bootstrap, args.seed, args.root, args.norm, args.cohort, args.top_k, args.device,
+                     args.cosine)
         elif args.command == "embed": embed_cmd(args.paths, args.out, args.model, args.speaker, args.batch_size, device=args.device)
         elif args.command == "verify": verify_cmd(args.a, args.b, args.model, args.threshold, args.device)
         elif args.command == "preprocess":

@@ -16,11 +16,11 @@ from sklearn.metrics import roc_curve
 from tqdm.auto import tqdm
 
 from .audio import AUDIO_EXTS, AudioError, find_audio
-from .model import GRUEmbedder
+from .model import GRUEmbedder, cohort_stats, as_norm  # AS-norm lives with the model (verify needs it)
 
 # %% auto #0
-__all__ = ['list_utterances', 'make_trials', 'save_trials', 'load_trials', 'eer', 'min_dcf', 'bootstrap_eer', 'cohort_stats',
-           'as_norm', 'EvalResult', 'embed_paths', 'evaluate', 'make_cohort', 'resemblyzer_embedder', 'plot_tsne',
+__all__ = ['list_utterances', 'make_trials', 'save_trials', 'load_trials', 'eer', 'min_dcf', 'error_rates', 'threshold_at_fa',
+           'bootstrap_eer', 'EvalResult', 'embed_paths', 'evaluate', 'make_cohort', 'resemblyzer_embedder', 'plot_tsne',
            'plot_scores']
 
 # %% ../nbs/02_evaluate.ipynb #d24d267e
@@ -119,6 +119,21 @@ def min_dcf(scores, # similarity scores
     i = int(np.argmin(dcf))
     return float(dcf[i] / min(c_miss * p_target, c_fa * (1 - p_target))), float(thr[i])
 
+def error_rates(scores, labels, # trial scores and labels (1 target, 0 non-target)
+                threshold:float, # accept when `score >= threshold`
+               ) -> tuple[float, float]:
+    "False-accept rate (non-targets accepted) and false-reject rate (targets rejected) at `threshold`."
+    s, l = np.asarray(scores, float), np.asarray(labels).astype(bool)
+    return float((s[~l] >= threshold).mean()), float((s[l] < threshold).mean())
+
+def threshold_at_fa(scores, labels, # trial scores and labels
+                    fa:float=0.01, # wanted false-accept rate
+                   ) -> float:
+    "The lowest threshold whose false-accept rate is at most `fa` (the operating point for a stated FA)."
+    non = np.sort(np.asarray(scores, float)[~np.asarray(labels).astype(bool)])
+    k = int(np.floor(fa * len(non)))                  # at most k non-targets may score >= the threshold
+    return float(np.nextafter(non[len(non) - k - 1], np.inf)) if k < len(non) else float(non[0])
+
 # %% ../nbs/02_evaluate.ipynb #b4f353fe
 def bootstrap_eer(scores, labels, spk1, spk2, # one entry per trial
                   n:int=200, # bootstrap rounds
@@ -138,25 +153,6 @@ def bootstrap_eer(scores, labels, spk1, spk2, # one entry per trial
         out.append(eer(scores[keep], labels[keep], w[keep])[0])
     if not out: return (float('nan'), float('nan'))
     return float(np.quantile(out, alpha / 2)), float(np.quantile(out, 1 - alpha / 2))
-
-# %% ../nbs/02_evaluate.ipynb #99f0d12f
-def cohort_stats(embs, # (n, d) unit embeddings
-                 cohort, # (n_cohort, d) unit embeddings of cohort speakers
-                 top_k:int=100, # how many of the closest cohort speakers count
-                ) -> tuple[np.ndarray, np.ndarray]:
-    "Mean and standard deviation of each embedding's `top_k` highest cosines against the cohort."
-    c = np.asarray(embs, np.float32).reshape(-1, np.shape(cohort)[-1]) @ np.asarray(cohort, np.float32).T
-    k = min(top_k, c.shape[1])
-    if k < 2: raise ValueError("AS-norm needs a cohort of at least 2 speakers")
-    top = np.partition(c, c.shape[1] - k, axis=1)[:, -k:]
-    return top.mean(1), top.std(1) + 1e-6
-
-def as_norm(scores, # raw cosine of each trial
-            stats1, stats2, # `cohort_stats` of each trial's first and second side
-           ) -> np.ndarray:
-    "Adaptive symmetric normalisation: the mean of the trial's z-scores against both sides' cohort statistics."
-    (m1, s1), (m2, s2) = stats1, stats2
-    return 0.5 * ((np.asarray(scores) - m1) / s1 + (np.asarray(scores) - m2) / s2)
 
 # %% ../nbs/02_evaluate.ipynb #893a5eb8
 @dataclass

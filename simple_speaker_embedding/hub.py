@@ -42,7 +42,7 @@ def export_checkpoint(model:GRUEmbedder, # the embedder to save
     cohort = getattr(model, 'cohort', None)
     if cohort is not None: cohort = torch.as_tensor(cohort).to(torch.float16 if half else torch.float32).cpu().clone()
     ckpt = dict(format=CHECKPOINT_FORMAT, hparams=model.hparams, state_dict=sd,
-                threshold=model.threshold, cohort=cohort, meta=dict(meta or {}))
+                threshold=model.threshold, cohort=cohort, meta=dict(meta or {}), scoring=getattr(model, 'scoring', 'cosine'))
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(ckpt, tmp); tmp.replace(path)      # atomic: never a half-written checkpoint
@@ -77,6 +77,7 @@ def load_checkpoint(path, # checkpoint written by `export_checkpoint`
         raise ValueError(f"{path}: incomplete or mismatched checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
     model.threshold, model.meta = ckpt.get('threshold'), ckpt.get('meta', {})
     model.cohort = ckpt['cohort'].float() if ckpt.get('cohort') is not None else None
+    model.scoring = ckpt.get('scoring', 'cosine')             # what `model.score` and `model.threshold` mean
     return model.to(device).eval()
 
 # %% ../nbs/06_hub.ipynb #a72e47fa

@@ -15,7 +15,8 @@ from tqdm.auto import tqdm
 from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, load_audio, AudioError
 
 # %% auto #0
-__all__ = ['resolve_device', 'ModelHParams', 'GRUEmbedder', 'embed_mels', 'embed_files', 'embed_utterance', 'embed_speaker']
+__all__ = ['resolve_device', 'ModelHParams', 'GRUEmbedder', 'embed_mels', 'embed_files', 'embed_utterance', 'embed_speaker',
+           'cohort_stats', 'as_norm', 'score', 'verify']
 
 # %% ../nbs/01_model.ipynb #15859e04
 def resolve_device(device=None, # 'auto'/None (CUDA when available), 'cpu', 'cuda', 'cuda:N', or a torch.device
@@ -199,3 +200,52 @@ def embed_speaker(model:GRUEmbedder, # the embedder
     return F.normalize(embed_files(model, items, **kwargs).mean(0), dim=-1)
 
 GRUEmbedder.embed_mels, GRUEmbedder.embed_files, GRUEmbedder.embed_utterance, GRUEmbedder.embed_speaker = embed_mels, embed_files, embed_utterance, embed_speaker
+
+# %% ../nbs/01_model.ipynb #8e712b4d
+def cohort_stats(embs, # (n, d) unit embeddings
+                 cohort, # (n_cohort, d) unit embeddings of cohort speakers
+                 top_k:int=100, # how many of the closest cohort speakers count
+                ) -> tuple[np.ndarray, np.ndarray]:
+    "Mean and standard deviation of each embedding's `top_k` highest cosines against the cohort."
+    c = np.asarray(embs, np.float32).reshape(-1, np.shape(cohort)[-1]) @ np.asarray(cohort, np.float32).T
+    k = min(top_k, c.shape[1])
+    if k < 2: raise ValueError("AS-norm needs a cohort of at least 2 speakers")
+    top = np.partition(c, c.shape[1] - k, axis=1)[:, -k:]
+    return top.mean(1), top.std(1) + 1e-6
+
+def as_norm(scores, # raw cosine of each trial
+            stats1, stats2, # `cohort_stats` of each trial's first and second side
+           ) -> np.ndarray:
+    "Adaptive symmetric normalisation: the mean of the trial's z-scores against both sides' cohort statistics."
+    (m1, s1), (m2, s2) = stats1, stats2
+    return 0.5 * ((np.asarray(scores) - m1) / s1 + (np.asarray(scores) - m2) / s2)
+
+
+def score(model, # the embedder (its `scoring`, `cohort` and `meta['asnorm_top_k']` decide the scale)
+          e1, e2, # embeddings `(d,)` or `(n, d)`, unit length (numpy or torch)
+         ):
+    "Verification scores of embedding pairs on the scale of `model.threshold`: cosine, or AS-norm against `model.cohort`."
+    a = np.asarray(torch.as_tensor(e1).detach().float().cpu(), np.float32); b = np.asarray(torch.as_tensor(e2).detach().float().cpu(), np.float32)
+    single = a.ndim == 1 and b.ndim == 1
+    a, b = np.atleast_2d(a), np.atleast_2d(b)
+    if a.shape != b.shape: raise ValueError(f"score: embeddings of different shapes {a.shape} and {b.shape}")
+    s = (a * b).sum(-1)
+    if getattr(model, 'scoring', 'cosine') == 'as-norm':
+        if model.cohort is None: raise ValueError("this model scores with AS-norm but carries no cohort")
+        k = (getattr(model, 'meta', None) or {}).get('asnorm_top_k', 100)
+        coh = model.cohort.float().cpu().numpy()
+        s = as_norm(s, cohort_stats(a, coh, k), cohort_stats(b, coh, k))
+    return float(s[0]) if single else s
+
+def verify(model, # the embedder
+           x1, x2, # two recordings: paths or mono waveforms
+           sr:int|None=None, # sample rate of waveforms (default: the model's)
+           threshold:float|None=None, # decision threshold (default: `model.threshold`)
+          ) -> tuple:
+    "Embed two recordings and decide: `(score, same)`; `same` is None when there is no threshold."
+    s = score(model, model.embed_utterance(x1, sr=sr), model.embed_utterance(x2, sr=sr))
+    th = model.threshold if threshold is None else threshold
+    return s, (None if th is None else bool(s >= th))
+
+GRUEmbedder.score, GRUEmbedder.verify = score, verify
+GRUEmbedder.scoring = 'cosine'   # checkpoints that ship a cohort and an AS-norm threshold set 'as-norm' 

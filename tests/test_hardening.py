@@ -14,7 +14,7 @@ def sse(*args, cwd=None):
 
 
 @pytest.mark.parametrize("args,msg", [
-    (["verify", "a.wav", "b.wav", "--threshold", "5"], "--threshold: 5 is out of range"),
+    (["verify", "a.wav", "b.wav", "--threshold", "nan"], "--threshold: 'nan' is not a finite number"),
     (["preprocess", "a", "b", "--speeds", "0"], "--speeds: 0 is out of range"),
     (["preprocess", "a", "b", "--speeds", "-1"], "--speeds: -1 is out of range"),
     (["train", "m", "o", "--epochs", "0"], "--epochs: 0 is out of range"),
@@ -151,3 +151,8 @@ def test_wav_header_claiming_more_samples(fixture_files, tmp_path):
     b[i + 4:i + 8] = (int.from_bytes(b[i + 4:i + 8], "little") + 40000).to_bytes(4, "little")
     (tmp_path / "b.wav").write_bytes(bytes(b))
     with pytest.raises(AudioError, match="data chunk announces"): load_audio(tmp_path / "b.wav")
+
+
+def test_cosine_threshold_out_of_range(fixture_files):
+    r = sse("verify", fixture_files[0], fixture_files[1], "--threshold", "5", "--model", "untrained")
+    assert r.returncode == 1 and "must be in [-1, 1]" in r.stderr, r.stderr
