@@ -1,8 +1,10 @@
 """Turn a training run's export into the shipped `gru_embedder` checkpoint.
 
 Evaluates the run on each dev folder (raw cosine and AS-norm), builds the AS-norm cohort from the training
-audio, sets the threshold (EER point on the first dev folder), writes the metadata that `model.meta` shows and
-saves the checkpoint in float16. Prints the sha256 to record in `PRETRAINED` (nbs/06_hub.ipynb). Usage:
+audio, sets the decision rule: AS-norm scores (`model.scoring = 'as-norm'`) with the threshold at `--fa` false
+accepts (default 1%) on the dev trials pooled, and records false-accept and false-reject rates at it per dev set.
+Writes the metadata that `model.meta` shows and saves the checkpoint in float16. Prints the sha256 to record in
+`PRETRAINED` (nbs/06_hub.ipynb). Usage:
 
     python scripts/ship_weights.py runs/longcrop/model.pt --dev ../shared/data/dev/cv_en \\
         ../shared/data/dev/speechocean762 --cohort ../shared/data/train --recipe "sse preprocess ... && sse train ..."
@@ -13,7 +15,9 @@ from pathlib import Path
 
 import torch
 
-from simple_speaker_embedding.evaluate import evaluate, make_cohort
+import numpy as np
+
+from simple_speaker_embedding.evaluate import evaluate, make_cohort, error_rates, threshold_at_fa
 from simple_speaker_embedding.hub import WEIGHTS_DIR, export_checkpoint, load_checkpoint
 
 def stages(meta:dict) -> list[dict]:
@@ -28,7 +32,9 @@ def stages(meta:dict) -> list[dict]:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", help="a run's model.pt (from `sse train`)")
-    ap.add_argument("--dev", nargs="+", required=True, help="dev folders; the threshold comes from the first")
+    ap.add_argument("--dev", nargs="+", required=True, help="dev folders; their trials, pooled, set the threshold")
+    ap.add_argument("--fa", type=float, default=0.01, help="false-accept rate the threshold targets on the pooled dev trials")
+    ap.add_argument("--top-k", type=int, default=100, help="cohort speakers per side for AS-norm")
     ap.add_argument("--cohort", required=True, help="audio of the training speakers (<dataset>/<speaker>/<utt>)")
     ap.add_argument("--recipe", required=True, help="the commands that reproduce the run")
     ap.add_argument("--train-data", default="../shared/data/train: 599 speakers, 10 h (Common Voice 59 languages + "
@@ -44,17 +50,28 @@ if __name__ == "__main__":
                 architecture=f"GRUEmbedder: {hp.layers}-layer GRU, {hp.hidden} hidden, linear {hp.emb_dim}, L2 norm",
                 stages=stages(model.meta),
                 cohort=f"{len(model.cohort)} speakers of {args.cohort}, mean of up to 8 utterances each",
-                threshold_note=f"cosine threshold at the EER point on {args.dev[0]} (all pairs)")
+                asnorm_top_k=args.top_k)
+    normed_sets = {}
     for i, dev in enumerate(args.dev):
         name = Path(dev).name
         raw = evaluate(model, dev, n_boot=200)
-        normed = raw.as_normed(model.cohort)
+        normed = normed_sets[name] = raw.as_normed(model.cohort, top_k=args.top_k)
         print(f"{name}: {raw.summary()}\n{name} AS-norm: {normed.summary()}")
         for key, res in (('', raw), ('_asnorm', normed)):
             meta.setdefault(f'dev_eer{key}', {})[name] = round(res.eer, 4)
             meta.setdefault(f'dev_eer{key}_ci', {})[name] = [round(x, 4) for x in res.eer_ci]
             meta.setdefault(f'dev_min_dcf{key}', {})[name] = round(res.min_dcf, 4)
-        if i == 0: model.threshold, meta['asnorm_threshold'] = raw.threshold, normed.threshold
+        if i == 0: meta['cosine_eer_threshold'] = round(raw.threshold, 4)
+    # the decision rule: AS-norm scores, threshold at `fa` false accepts on all dev trials pooled
+    pooled = [(r.trials.score.to_numpy(), r.trials.label.to_numpy()) for r in normed_sets.values()]
+    s, l = np.concatenate([p[0] for p in pooled]), np.concatenate([p[1] for p in pooled])
+    model.scoring, model.threshold = 'as-norm', threshold_at_fa(s, l, args.fa)
+    meta['threshold_note'] = (f"AS-norm score (top {args.top_k} of the {len(model.cohort)}-speaker cohort) at "
+                              f"{100 * args.fa:g}% false accepts on the pooled all-pairs trials of {', '.join(normed_sets)}")
+    for name, r in normed_sets.items():
+        fa, fr = error_rates(r.trials.score, r.trials.label, model.threshold)
+        meta.setdefault('at_threshold', {})[name] = dict(false_accept=round(fa, 4), false_reject=round(fr, 4))
+        print(f"{name}: at threshold {model.threshold:.4f}: false accepts {100 * fa:.2f}%, false rejects {100 * fr:.2f}%")
     print(json.dumps(meta, indent=1))
     digest = export_checkpoint(model, args.out, half=True, meta=meta)
     print(f"threshold {model.threshold:.4f}; wrote {args.out}; sha256 {digest} (record it in PRETRAINED)")

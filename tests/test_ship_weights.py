@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from simple_speaker_embedding.hub import export_checkpoint, load_checkpoint
@@ -27,6 +28,12 @@ def test_ship_weights_on_a_tiny_run(fixture_root, tmp_path):
     assert s.cohort.shape == (6, 256) and s.threshold is not None
     assert [st["epochs"] for st in s.meta["stages"]] == [2, 3]            # oldest stage first
     assert set(s.meta["dev_eer"]) == {"cv_en"} and set(s.meta["dev_eer_asnorm"]) == {"cv_en"}
-    assert s.meta["recipe"] == "sse train ..." and "asnorm_threshold" in s.meta
+    assert s.meta["recipe"] == "sse train ..." and s.scoring == "as-norm"
+    # the operating point is recomputed from the dev trials: 1% false accepts on AS-norm scores (a constant would fail)
+    from simple_speaker_embedding.evaluate import evaluate, threshold_at_fa, error_rates
+    s.scoring = "cosine"; res = evaluate(s, fixture_root / "cv_en", n_boot=0, progress=False).as_normed(s.cohort, n_boot=0)
+    assert s.threshold == pytest.approx(threshold_at_fa(res.trials.score, res.trials.label, 0.01), abs=0.05)
+    fa, fr = error_rates(res.trials.score, res.trials.label, s.threshold)
+    assert fa <= 0.02 and s.meta["at_threshold"]["cv_en"]["false_accept"] <= 0.01
     x = torch.randn(2, 50, 80) - 5
     torch.testing.assert_close(s(x), m.eval()(x), atol=2e-3, rtol=0)   # the same weights, stored as float16
