@@ -113,7 +113,9 @@ def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarg
         paths = list(res.embeddings)
         spk = [Path(p).parent.name for p in paths]
         if len(paths) >= 3:
-            for ext in ('png', 'svg'): plot_tsne(np.stack([res.embeddings[p] for p in paths]), spk, path=out / f"tsne.{ext}")
+            title = f"t-SNE of {len(paths)} clips of {len(set(spk))} speakers ({Path(root_or_trials).name})"
+            for ext in ('png', 'svg'):
+                plot_tsne(np.stack([res.embeddings[p] for p in paths]), spk, path=out / f"tsne.{ext}", title=title)
         print(f"plots written to {out}/")
     return res
 

@@ -281,14 +281,18 @@ def plot_tsne(embeddings, # (n, d) array or tensor
     if len(X) < 3: raise ValueError("t-SNE needs at least 3 embeddings")
     Y = TSNE(n_components=2, perplexity=min(perplexity, (len(X) - 1) / 3), metric='cosine',
              init='pca', random_state=seed).fit_transform(X)
-    fig, ax = plt.subplots(figsize=(7, 6))
     uniq = list(dict.fromkeys(labels))
-    cmap = plt.get_cmap('tab20' if len(uniq) > 10 else 'tab10')
+    fig, ax = plt.subplots(figsize=(9 if len(uniq) > 12 else 7, 6))
+    colours = [plt.get_cmap(c)(i) for c in ('tab20', 'tab20b') for i in range(20)]     # 40 distinct colours
+    markers = 'os^DvP*Xh<>p'                                                           # x 12 markers: every speaker unique
     for k, u in enumerate(uniq):
         m = labels == u
-        ax.scatter(Y[m, 0], Y[m, 1], s=18, color=cmap(k % cmap.N), label=str(u) if len(uniq) <= 20 else None)
-    if len(uniq) <= 20: ax.legend(fontsize=7, markerscale=1, loc='best', frameon=False)
+        ax.scatter(Y[m, 0], Y[m, 1], s=20, color=colours[k % len(colours)], marker=markers[k // len(colours) % len(markers)],
+                   label=str(u), edgecolors='none')
+    ax.legend(fontsize=6, markerscale=1, loc='center left', bbox_to_anchor=(1.0, 0.5), frameon=False,
+              ncol=1 + len(uniq) // 25, title=f"{len(uniq)} speakers", title_fontsize=7)
     ax.set_title(title); ax.set_xticks([]); ax.set_yticks([])
+    fig.tight_layout()
     _save(fig, path)
     return fig
 
