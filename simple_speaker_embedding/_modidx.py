@@ -211,6 +211,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                              'simple_speaker_embedding/hub.py'),
                                               'simple_speaker_embedding.hub.load_checkpoint': ( 'hub.html#load_checkpoint',
                                                                                                 'simple_speaker_embedding/hub.py'),
+                                              'simple_speaker_embedding.hub.onnx_embed': ( 'hub.html#onnx_embed',
+                                                                                           'simple_speaker_embedding/hub.py'),
                                               'simple_speaker_embedding.hub.sha256_file': ( 'hub.html#sha256_file',
                                                                                             'simple_speaker_embedding/hub.py')},
             'simple_speaker_embedding.learner': { 'simple_speaker_embedding.learner.AccelerateDDP': ( 'learner.html#accelerateddp',

@@ -5,6 +5,7 @@
 # %% ../nbs/06_hub.ipynb #6dadd418
 from __future__ import annotations
 import hashlib, warnings
+import numpy as np
 from importlib.resources import files as package_files
 from pathlib import Path
 import torch
@@ -14,7 +15,7 @@ from .model import GRUEmbedder
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'WEIGHTS_DIR', 'PRETRAINED', 'sha256_file', 'export_checkpoint', 'load_checkpoint',
-           'gru_embedder', 'export_onnx']
+           'gru_embedder', 'export_onnx', 'onnx_embed']
 
 # %% ../nbs/06_hub.ipynb #7cd99e1f
 CHECKPOINT_FORMAT = "simple-speaker-embedding/1"
@@ -120,3 +121,17 @@ def export_onnx(model:GRUEmbedder, # the embedder to export
                           output_names=['embeddings'], opset_version=opset, dynamo=False,
                           dynamic_axes={'mels': {0: 'batch', 1: 'frames'}, 'lengths': {0: 'batch'}, 'embeddings': {0: 'batch'}})
     return path
+
+def onnx_embed(session, # an `onnxruntime.InferenceSession` of an `export_onnx` file
+               mels, # (batch, frames, n_mels) float32 log-mels, zero-padded
+               lengths=None, # (batch,) valid frames of each row (default: all frames)
+              ) -> np.ndarray:
+    "Run an exported embedder after checking its input contract: every length in [1, frames], at least one frame."
+    x = np.ascontiguousarray(mels, dtype=np.float32)
+    if x.ndim != 3 or x.shape[0] == 0: raise ValueError(f"mels must be (batch >= 1, frames, n_mels), got {x.shape}")
+    if x.shape[1] == 0: raise ValueError("mels have zero frames: nothing to embed")
+    l = np.full(len(x), x.shape[1], np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64).reshape(-1)
+    if len(l) != len(x): raise ValueError(f"{len(l)} lengths for a batch of {len(x)}")
+    if (l < 1).any() or (l > x.shape[1]).any():
+        raise ValueError(f"lengths must be in [1, {x.shape[1]}] (the graph aborts the process on 0), got {l.tolist()}")
+    return session.run(None, {'mels': x, 'lengths': l})[0]

@@ -33,3 +33,16 @@ def test_onnx_input_names(exported):
     _, sess = exported
     assert [i.name for i in sess.get_inputs()] == ["mels", "lengths"]
     assert sess.get_inputs()[0].shape[0] != 3 and sess.get_inputs()[0].shape[1] != 64   # symbolic, not traced sizes
+
+
+def test_onnx_embed_checks_the_contract(exported):
+    "lengths of 0 abort the whole onnxruntime process (SIGABRT): the helper refuses them before the graph runs."
+    from simple_speaker_embedding.hub import onnx_embed
+    model, sess = exported
+    x = torch.randn(2, 30, 80) - 5
+    np.testing.assert_allclose(onnx_embed(sess, x.numpy(), [30, 12]), model(x, torch.tensor([30, 12])).detach().numpy(), atol=1e-4)
+    np.testing.assert_allclose(onnx_embed(sess, x.numpy()), model(x).detach().numpy(), atol=1e-4)
+    for bad in ([0, 12], [31, 5], [-1, 3]):
+        with pytest.raises(ValueError, match="lengths must be in"): onnx_embed(sess, x.numpy(), bad)
+    with pytest.raises(ValueError, match="zero frames"): onnx_embed(sess, np.zeros((1, 0, 80), np.float32), [0])
+    with pytest.raises(ValueError, match="2 lengths for a batch of 1"): onnx_embed(sess, x[:1].numpy(), [3, 4])
