@@ -19,6 +19,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                         'simple_speaker_embedding/audio.py'),
                                                 'simple_speaker_embedding.audio.TacotronMel.n_frames': ( 'audio.html#tacotronmel.n_frames',
                                                                                                          'simple_speaker_embedding/audio.py'),
+                                                'simple_speaker_embedding.audio._melspec_stream': ( 'audio.html#_melspec_stream',
+                                                                                                    'simple_speaker_embedding/audio.py'),
                                                 'simple_speaker_embedding.audio._truncated': ( 'audio.html#_truncated',
                                                                                                'simple_speaker_embedding/audio.py'),
                                                 'simple_speaker_embedding.audio.find_audio': ( 'audio.html#find_audio',

@@ -16,8 +16,8 @@ import soxr
 import librosa
 
 # %% auto #0
-__all__ = ['AUDIO_EXTS', 'SILENCE_PEAK', 'MelHParams', 'find_audio', 'AudioError', 'to_float_audio', 'resample', 'load_audio',
-           'trim_silence', 'TacotronMel', 'melspec_from_array', 'melspec_from_file']
+__all__ = ['AUDIO_EXTS', 'SILENCE_PEAK', 'STREAM_CHUNK_S', 'MelHParams', 'find_audio', 'AudioError', 'to_float_audio', 'resample',
+           'load_audio', 'trim_silence', 'TacotronMel', 'melspec_from_array', 'melspec_from_file']
 
 # %% ../nbs/00_audio.ipynb #9378fba3
 @dataclass(frozen=True)
@@ -192,11 +192,42 @@ def melspec_from_array(x, # mono waveform (numpy or torch), float in [-1, 1] or 
     if trim: x = trim_silence(x)
     return mel(torch.from_numpy(x).to(mel.mel_basis.device)[None])[0]
 
+STREAM_CHUNK_S = 60.0   # files longer than twice this are read, resampled and turned into mels chunk by chunk
+
+def _melspec_stream(path:Path, mel:TacotronMel, trim:bool, chunk_s:float=STREAM_CHUNK_S) -> torch.Tensor:
+    "Log-mel of a long file in bounded memory: `chunk_s` seconds at a time (streaming resampler, silences trimmed per chunk)."
+    sr_out, mels, peak, n_read = mel.hp.sampling_rate, [], 0.0, 0
+    with sf.SoundFile(path) as f:
+        fmt, declared, sr_in = f.format, f.frames, f.samplerate
+        rs = soxr.ResampleStream(sr_in, sr_out, 1, dtype='float32') if sr_in != sr_out else None
+        block = int(chunk_s * sr_in)
+        while True:
+            b = f.read(block, dtype='float32', always_2d=True)
+            last = len(b) < block or f.tell() >= declared
+            x = b.mean(axis=1) if len(b) else np.zeros(0, np.float32)
+            n_read += len(b)
+            if not np.isfinite(x).all(): raise AudioError(f"{path}: the audio contains NaN or Inf samples")
+            peak = max(peak, float(np.abs(x).max()) if len(x) else 0.0)
+            y = rs.resample_chunk(x, last=last) if rs is not None else x
+            if trim and len(y) and np.abs(y).max() >= SILENCE_PEAK: y = trim_silence(y)
+            if len(y) >= mel.hp.win_length: mels.append(mel(torch.from_numpy(np.ascontiguousarray(y))[None].to(mel.mel_basis.device))[0])
+            if last: break
+    if n_read == 0: raise AudioError(f"{path}: the file holds no audio samples")
+    if (why := _truncated(path, fmt, declared, n_read)): raise AudioError(f"{path}: the file is truncated ({why}); re-download or re-export it")
+    if peak < SILENCE_PEAK: raise AudioError(f"{path}: the audio is silent (peak amplitude below {SILENCE_PEAK:g})")
+    if not mels: raise AudioError(f"{path}: no chunk long enough for one STFT frame")
+    return torch.cat(mels)
+
 def melspec_from_file(path, # audio file (any format soundfile reads) or file-like object
                       mel:TacotronMel|None=None, # transform to use
                       trim:bool=False, # remove silences first
                      ) -> torch.Tensor:
-    "Log-mel `(frames, n_mels)` of an audio file, resampled to the transform's rate."
+    "Log-mel `(frames, n_mels)` of an audio file, resampled to the transform's rate; long files are streamed in chunks."
     mel = mel or TacotronMel()
+    if isinstance(path, (str, os.PathLike)) and Path(path).is_file():
+        try:
+            info = sf.info(path)
+            if info.frames > 2 * STREAM_CHUNK_S * info.samplerate: return _melspec_stream(Path(path), mel, trim)
+        except (sf.LibsndfileError, RuntimeError): pass                # load_audio below says what is wrong
     x, sr = load_audio(path, sr=mel.hp.sampling_rate)
     return melspec_from_array(x, sr, mel=mel, trim=trim)

@@ -156,3 +156,22 @@ def test_wav_header_claiming_more_samples(fixture_files, tmp_path):
 def test_cosine_threshold_out_of_range(fixture_files):
     r = sse("verify", fixture_files[0], fixture_files[1], "--threshold", "5", "--model", "untrained")
     assert r.returncode == 1 and "must be in [-1, 1]" in r.stderr, r.stderr
+
+
+def test_long_files_are_streamed(fixture_files, tmp_path, monkeypatch):
+    "Files longer than 2 chunks go through the chunked reader; its mel matches the whole-file mel."
+    import soundfile as sf
+    from simple_speaker_embedding import audio
+    x = np.concatenate([audio.load_audio(f, sr=16000)[0] for f in fixture_files[:8]])
+    sf.write(tmp_path / "long.wav", x, 16000)
+    monkeypatch.setattr(audio, "STREAM_CHUNK_S", 5.0)                        # a 40-s file, 5-s chunks: streamed
+    calls = []
+    real = audio._melspec_stream
+    monkeypatch.setattr(audio, "_melspec_stream", lambda *a, **k: calls.append(1) or real(*a, chunk_s=5.0))
+    streamed = audio.melspec_from_file(tmp_path / "long.wav")
+    whole = audio.melspec_from_array(x, 16000)
+    assert calls and abs(len(streamed) - len(whole)) <= 8
+    assert (streamed[:100] - whole[:100]).abs().max() < 1e-3             # the first chunk is the same
+    assert (streamed.mean(0) - whole.mean(0)).abs().max() < 0.1          # and the whole file has the same spectrum
+    sf.write(tmp_path / "silent.wav", np.zeros(16000 * 12, np.float32), 16000)
+    with pytest.raises(AudioError, match="silent"): audio.melspec_from_file(tmp_path / "silent.wav")
