@@ -1,5 +1,6 @@
 "The `sse` command, called as a user would: as a subprocess."
 import shutil
+import pytest
 import subprocess
 import sys
 from pathlib import Path
@@ -137,7 +138,11 @@ def test_preprocess_train_export_onnx_end_to_end(fixture_root, tmp_path):
     assert (tmp_path / "run" / "model.pt").exists() and "EER" in r.stdout and "AS-norm: EER" in r.stdout
     from simple_speaker_embedding.hub import load_checkpoint
     m = load_checkpoint(tmp_path / "run" / "model.pt")
-    assert m.model_hparams.hidden == 16 and m.threshold is not None and m.meta["epochs"] == 1
+    assert m.model_hparams.hidden == 16 and m.meta["epochs"] == 1
+    from simple_speaker_embedding.evaluate import evaluate
+    m.cohort = None                                  # the stored threshold is the EER point of the dev trials (cosine)
+    assert m.threshold == pytest.approx(evaluate(m, fixture_root, progress=False, n_boot=0).threshold, abs=0.02)
+    m = load_checkpoint(tmp_path / "run" / "model.pt")
     assert m.cohort.shape == (6, 256) and "dev_eer_asnorm" in m.meta      # the cohort travels in the export
     r = sse("eval", str(fixture_root), "--model", str(tmp_path / "run" / "model.pt"), "--norm", "--bootstrap", "0")
     assert r.returncode == 0 and "as-norm" in r.stdout, r.stderr

@@ -120,7 +120,11 @@ def test_evaluate_any_callable_oracle_scores_zero(fixture_root):
 
 def test_evaluate_our_model_from_folder_and_trial_file(fixture_root, small_model, tmp_path):
     res = evaluate(small_model, fixture_root, progress=False, n_boot=0)
-    assert 0 <= res.eer <= 1 and len(res.embeddings) == 24
+    assert len(res.embeddings) == 24
+    from simple_speaker_embedding.evaluate import eer
+    assert res.eer == pytest.approx(eer(res.trials.score, res.trials.label)[0])          # the EER of its own trials
+    e = res.embeddings; t = res.trials.iloc[0]
+    assert t.score == pytest.approx(float(e[t.path1] @ e[t.path2]), abs=1e-5)              # scored by cosine
     save_trials(res.trials, tmp_path / "t.txt", root=fixture_root)
     again = evaluate(small_model, load_trials(tmp_path / "t.txt", root=fixture_root), progress=False, n_boot=0)
     assert again.eer == pytest.approx(res.eer)
