@@ -175,3 +175,16 @@ def test_long_files_are_streamed(fixture_files, tmp_path, monkeypatch):
     assert (streamed.mean(0) - whole.mean(0)).abs().max() < 0.1          # and the whole file has the same spectrum
     sf.write(tmp_path / "silent.wav", np.zeros(16000 * 12, np.float32), 16000)
     with pytest.raises(AudioError, match="silent"): audio.melspec_from_file(tmp_path / "silent.wav")
+
+
+def test_tsne_gives_every_speaker_its_own_look(tmp_path):
+    import matplotlib; matplotlib.use("Agg")
+    from simple_speaker_embedding.evaluate import plot_tsne
+    rng = np.random.default_rng(0)
+    labels = [f"spk{k:02d}" for k in range(45) for _ in range(3)]
+    fig = plot_tsne(rng.normal(size=(len(labels), 16)), labels, title="t-SNE of 135 clips of 45 speakers (test)")
+    ax = fig.axes[0]
+    looks = {(tuple(np.round(c.get_facecolor()[0], 3)), c.get_paths()[0].vertices.tobytes()) for c in ax.collections}
+    assert len(ax.collections) == 45 and len(looks) == 45                        # colour x marker: all distinct
+    assert ax.get_legend() is not None and len(ax.get_legend().get_texts()) == 45
+    assert "45 speakers" in ax.get_title()
