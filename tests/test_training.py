@@ -185,3 +185,53 @@ def test_loader_batches_are_reproducible_and_cropped_from_the_mels(mels):
         starts = [s for s in range(len(m)) if torch.equal(tiled[s:s + T], row)]
         assert starts and (len(m) < T or starts[0] + T <= len(m))   # long utterances are cropped without wrapping
         assert dl.vocab[y[list(idxs).index(i)]] == dl.speaker_names[dl.speaker_codes[i]] if hasattr(dl, 'vocab') else True
+
+
+DDP_GRAD_SCRIPT = r'''
+import os, sys, torch
+from fastai.callback.core import Callback, CancelFitException
+from simple_speaker_embedding.data import speaker_dataloaders
+from simple_speaker_embedding.learner import ge2e_learner, unwrap
+from simple_speaker_embedding.model import GRUEmbedder
+torch.set_num_threads(1)
+rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+class Grab(Callback):
+    order = 90                      # after AccelerateDDP averaged and before the optimizer steps
+    def before_step(self):
+        g = {f"model.{k}": p.grad.clone() for k, p in unwrap(self.model).named_parameters()}
+        g.update({f"loss.{k}": p.grad.clone() for k, p in self.loss_func.named_parameters()})
+        torch.save(dict(grads=g, xb=self.xb[0].cpu(), yb=self.yb[0].cpu()), f"{sys.argv[2]}/grads_rank{rank}.pt")
+        raise CancelFitException()
+dls = speaker_dataloaders(sys.argv[1], n_speakers=3, n_utterances=3, crop=(30, 40), valid_pct=0.34, progress=False,
+                          rank=rank, world=world, device="cpu")
+torch.manual_seed(0)
+model = GRUEmbedder(hidden=12, layers=1)
+if rank == 0: torch.save(model.state_dict(), f"{sys.argv[2]}/init.pt")
+learn = ge2e_learner(dls, model, clip=None, ddp=True, cbs=[Grab()])
+with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
+'''
+
+
+def test_ddp_gradients_are_the_average_of_the_ranks(mels, tmp_path):
+    "One DDP step on 2 ranks = the mean of the gradients each rank's batch gives in one process (model, w and b)."
+    from simple_speaker_embedding.loss import GE2ELoss
+    script = tmp_path / "ddp_grads.py"; script.write_text(DDP_GRAD_SCRIPT)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun) if torchrun.exists() else "torchrun", "--nproc_per_node", "2", "--master_port", "29544",
+           str(script), str(mels), str(tmp_path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"grads_rank{k}.pt") for k in (0, 1)]
+    assert not torch.equal(ranks[0]["yb"], ranks[1]["yb"])                   # the ranks saw different speakers
+    mean = {}
+    for rk in ranks:                                                         # each rank's batch, one process
+        model = GRUEmbedder(hidden=12, layers=1); model.load_state_dict(torch.load(tmp_path / "init.pt"))
+        loss = GE2ELoss()
+        loss(model(rk["xb"]), rk["yb"]).backward()
+        for k, p in list(model.named_parameters()) + [(f"{n}", q) for n, q in loss.named_parameters()]:
+            key = k if k in ("w", "b") else f"model.{k}"
+            key = f"loss.{k}" if k in ("w", "b") else key
+            mean[key] = mean.get(key, 0) + p.grad / 2
+    for k, g in ranks[0]["grads"].items():
+        torch.testing.assert_close(g, mean[k], atol=1e-6, rtol=1e-4, msg=k)
+        torch.testing.assert_close(ranks[1]["grads"][k], g, atol=1e-7, rtol=1e-5, msg=k)
