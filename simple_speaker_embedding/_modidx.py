@@ -243,6 +243,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                                    'simple_speaker_embedding/learner.py'),
                                                   'simple_speaker_embedding.learner.CheckpointCallback._is_main': ( 'learner.html#checkpointcallback._is_main',
                                                                                                                     'simple_speaker_embedding/learner.py'),
+                                                  'simple_speaker_embedding.learner.CheckpointCallback._smooth': ( 'learner.html#checkpointcallback._smooth',
+                                                                                                                   'simple_speaker_embedding/learner.py'),
                                                   'simple_speaker_embedding.learner.CheckpointCallback.after_batch': ( 'learner.html#checkpointcallback.after_batch',
                                                                                                                        'simple_speaker_embedding/learner.py'),
                                                   'simple_speaker_embedding.learner.CheckpointCallback.after_fit': ( 'learner.html#checkpointcallback.after_fit',

@@ -108,10 +108,15 @@ class CheckpointCallback(Callback):
         if not self._is_main() or not self._active(): return
         state = dict(model=unwrap(self.model).state_dict(), loss=self.loss_func.state_dict(), opt=_plain(self.opt.state_dict()),
                      epoch=epoch, iter=iter_done, n_epoch=self.n_epoch, n_iter=len(self.dls.train), train_iter=self.train_iter,
-                     time=time.time())
+                     time=time.time(), smooth_loss=self._smooth())
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + '.tmp')
         torch.save(state, tmp); os.replace(tmp, self.path)
+
+    def _smooth(self):
+        "The smoothed training loss the progress bar shows (None before the first step)."
+        rec = getattr(self.learn, 'recorder', None)
+        return float(rec.smooth_loss.value) if rec is not None and rec.smooth_loss.count else None
 
     def before_fit(self):
         self.start_epoch = self.start_iter = 0
@@ -127,6 +132,10 @@ class CheckpointCallback(Callback):
         unwrap(self.model).load_state_dict(st['model']); self.loss_func.load_state_dict(st['loss'])
         self.opt.load_state_dict({**st['opt'], 'hypers': L(st['opt']['hypers'])})
         self.start_epoch, self.start_iter = st['epoch'], st['iter']
+        if st.get('smooth_loss') is not None and getattr(self.learn, 'recorder', None) is not None:
+            # the steps replayed to reach the resume point show the loss reached there, not 0.0000
+            self.learn.loss = torch.tensor(st['smooth_loss'])
+            sl = self.learn.recorder.smooth_loss; sl.val, sl.count = torch.tensor(st['smooth_loss']), 10_000
         if self.start_iter >= n_iter: self.start_epoch, self.start_iter = self.start_epoch + 1, 0
         if self._is_main(): print(f"resuming from {self.path}: epoch {self.start_epoch}, step {self.start_iter}")
 

@@ -201,7 +201,7 @@ def embed_speaker(model:GRUEmbedder, # the embedder
 
 GRUEmbedder.embed_mels, GRUEmbedder.embed_files, GRUEmbedder.embed_utterance, GRUEmbedder.embed_speaker = embed_mels, embed_files, embed_utterance, embed_speaker
 
-# %% ../nbs/01_model.ipynb #51698498
+# %% ../nbs/01_model.ipynb #30d3b4cb
 def cohort_stats(embs, # (n, d) unit embeddings
                  cohort, # (n_cohort, d) unit embeddings of cohort speakers
                  top_k:int=100, # how many of the closest cohort speakers count

@@ -88,3 +88,29 @@ def test_hub_refuses_a_tampered_shipped_file(tmp_path, monkeypatch):
     monkeypatch.setattr(hub, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(RuntimeError, match="sha256"):
         hub.gru_embedder()
+
+
+def test_half_precision_export_keeps_embeddings(fixture_files, tmp_path):
+    "The README's claim for float16 storage: embeddings of a float32 model and its half export agree (cosine)."
+    from simple_speaker_embedding.hub import gru_embedder, export_checkpoint, load_checkpoint
+    m = gru_embedder()
+    torch.manual_seed(0)
+    with torch.no_grad():                                    # float32 weights that float16 cannot hold exactly
+        for p in m.parameters(): p.add_(torch.randn_like(p) * 1e-3)
+    export_checkpoint(m, tmp_path / "half.pt", half=True)
+    h = load_checkpoint(tmp_path / "half.pt")
+    mels = [m.melspec_from_file(f) for f in fixture_files]
+    cos = (m.embed_mels(mels) * h.embed_mels(mels)).sum(-1)
+    assert cos.min() > 0.99999, cos.min()
+
+
+def test_shipped_model_is_nearly_level_invariant():
+    "README failure modes: a clip at 1/4 of its amplitude keeps a high cosine with itself (margin below the stated value)."
+    from simple_speaker_embedding.hub import gru_embedder
+    from simple_speaker_embedding.cli import example_files
+    from simple_speaker_embedding.audio import load_audio
+    m = gru_embedder()
+    x, sr = load_audio(example_files()[0])
+    e = m.embed_utterance(x, sr=sr)
+    assert float(e @ m.embed_utterance(x / 4, sr=sr)) > 0.93
+    assert float(e @ m.embed_utterance(x / 2, sr=sr)) > 0.97

@@ -188,3 +188,27 @@ def test_tsne_gives_every_speaker_its_own_look(tmp_path):
     assert len(ax.collections) == 45 and len(looks) == 45                        # colour x marker: all distinct
     assert ax.get_legend() is not None and len(ax.get_legend().get_texts()) == 45
     assert "45 speakers" in ax.get_title()
+
+
+def test_resumed_run_shows_the_loss_it_had_reached(fixture_root, tmp_path):
+    "The steps replayed to reach the resume point report the saved smoothed loss, not 0.0000."
+    import warnings
+    from fastai.callback.core import Callback
+    from simple_speaker_embedding.data import preprocess, speaker_dataloaders
+    from simple_speaker_embedding.learner import ge2e_learner
+    from simple_speaker_embedding.model import GRUEmbedder
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore"); preprocess(fixture_root, tmp_path / "mels", n_workers=1, progress=False)
+    dls = speaker_dataloaders(tmp_path / "mels", n_speakers=3, n_utterances=3, crop=(20, 30), rounds=4,
+                              valid_pct=0.34, progress=False)
+    class Crash(Callback):
+        def after_batch(self):
+            if self.training and self.train_iter == 5: raise KeyboardInterrupt   # like Ctrl-C: no final save
+    ck = tmp_path / "state.pt"
+    learn = ge2e_learner(dls, GRUEmbedder(hidden=8, layers=1), checkpoint=ck, checkpoint_every=4, cbs=[Crash()])
+    with pytest.raises(KeyboardInterrupt), learn.no_bar(), learn.no_logging(): learn.fit(2, 1e-3)
+    saved = torch.load(ck, weights_only=True)
+    assert saved["train_iter"] == 4 and saved["smooth_loss"] > 0
+    learn = ge2e_learner(dls, GRUEmbedder(hidden=8, layers=1), checkpoint=ck, resume=True)
+    with learn.no_bar(), learn.no_logging(): learn.fit(2, 1e-3)
+    assert learn.recorder.losses[0] == pytest.approx(saved["smooth_loss"], rel=1e-4)   # replayed step: the saved loss
