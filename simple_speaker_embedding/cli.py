@@ -176,12 +176,12 @@ def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
     if threshold is not None and m.scoring == 'cosine' and not -1 <= threshold <= 1:
         raise ValueError(f"--threshold {threshold}: this model scores with cosine similarity, so it must be in [-1, 1]")
     score, same = m.verify(a, b, threshold=threshold)
-    kind = 'AS-norm score' if m.scoring == 'as-norm' else 'cosine'
+    kind = 'AS-norm' if m.scoring == 'as-norm' else 'cosine'
     if same is None:
-        print(f"{kind} {score:.4f} (no calibrated threshold for this model: pass --threshold to decide)")
+        print(f"score {score:.4f} ({kind}; no calibrated threshold for this model: pass --threshold to decide)")
         return score, None
     th = m.threshold if threshold is None else threshold
-    print(f"{kind} {score:.4f}  threshold {th:.4f}  -> {'same speaker' if same else 'different speakers'}")
+    print(f"score {score:.4f} ({kind})  threshold {th:.4f}  -> {'same speaker' if same else 'different speakers'}")
     return score, same
 
 # %% ../nbs/07_cli.ipynb #d56be626

@@ -120,8 +120,9 @@ def test_embed_nothing_readable_fails(tmp_path):
 def test_verify(fixture_files):
     r = sse("verify", str(fixture_files[0]), str(fixture_files[1]), "--model", "untrained", "--threshold", "0.5")
     assert r.returncode == 0, r.stderr
-    assert "score" in r.stdout and ("same speaker" in r.stdout or "different speakers" in r.stdout)
-    r = sse("verify", str(fixture_files[0]), str(fixture_files[1]), "--model", "untrained", "--threshold", "1.01")
+    score = float(r.stdout.split()[1])
+    assert ("same speaker" in r.stdout) == (score >= 0.5) and ("different speakers" in r.stdout) == (score < 0.5)
+    r = sse("verify", str(fixture_files[0]), str(fixture_files[1]), "--model", "untrained", "--threshold", "1.0")
     assert r.returncode == 0 and "different speakers" in r.stdout       # "different" is an answer, not an error
     r = sse("verify", str(fixture_files[0]), "/no/such.wav", "--model", "untrained")
     assert r.returncode == 1
