@@ -114,3 +114,16 @@ def test_shipped_model_is_nearly_level_invariant():
     e = m.embed_utterance(x, sr=sr)
     assert float(e @ m.embed_utterance(x / 4, sr=sr)) > 0.93
     assert float(e @ m.embed_utterance(x / 2, sr=sr)) > 0.97
+
+
+def test_as_norm_by_hand_with_different_statistics_per_side():
+    "Top-k (not all, not bottom-k) cohort cosines, each side its own statistics: hand-computed values."
+    from simple_speaker_embedding.model import cohort_stats, as_norm
+    coh = np.array([[1, 0], [0, 1], [-1, 0], [0.6, 0.8]], np.float32)
+    a, b = np.array([1, 0], np.float32), np.array([0, 1], np.float32)
+    ma, sa = cohort_stats(a[None], coh, top_k=2)                      # a's cosines: 1, 0, -1, 0.6 -> top 2: 1, 0.6
+    mb, sb = cohort_stats(b[None], coh, top_k=2)                      # b's cosines: 0, 1, 0, 0.8 -> top 2: 1, 0.8
+    assert ma[0] == pytest.approx(0.8) and sa[0] == pytest.approx(0.2, abs=1e-5)
+    assert mb[0] == pytest.approx(0.9) and sb[0] == pytest.approx(0.1, abs=1e-5)
+    z = as_norm(0.5, (ma, sa), (mb, sb))[0]
+    assert z == pytest.approx(0.5 * ((0.5 - 0.8) / 0.2 + (0.5 - 0.9) / 0.1), abs=1e-3)   # -2.75
