@@ -35,8 +35,10 @@ if __name__ == "__main__":
     ap.add_argument("--dev", nargs="+", required=True, help="dev folders; their trials, pooled, set the threshold")
     ap.add_argument("--fa", type=float, default=0.01, help="false-accept rate the threshold targets on the pooled dev trials")
     ap.add_argument("--top-k", type=int, default=100, help="cohort speakers per side for AS-norm")
-    ap.add_argument("--cohort", required=True, help="audio of the training speakers (<dataset>/<speaker>/<utt>)")
-    ap.add_argument("--recipe", required=True, help="the commands that reproduce the run")
+    ap.add_argument("--cohort", default=None, help="audio of the training speakers (<dataset>/<speaker>/<utt>); "
+                    "default: keep the cohort the checkpoint carries")
+    ap.add_argument("--recipe", default=None, help="the commands that reproduce the run (default: the checkpoint's own "
+                    "meta['recipe'], when re-shipping an already shipped file with a new decision rule)")
     ap.add_argument("--train-data", default="../shared/data/train: 599 speakers, 10 h (Common Voice 59 languages + "
                     "fa/uz/tw/vi, speechocean762, Malayalam Speech Corpus), speed-perturbed 0.9/1.0/1.1 (1797 "
                     "pseudo-speakers), 5% of real speakers held out for validation")
@@ -44,12 +46,17 @@ if __name__ == "__main__":
     args = ap.parse_args()
 
     model = load_checkpoint(args.checkpoint)
-    model.cohort = torch.from_numpy(make_cohort(model, args.cohort))
+    if args.cohort: model.cohort = torch.from_numpy(make_cohort(model, args.cohort))
+    elif model.cohort is None: ap.error("this checkpoint carries no cohort: give --cohort DIR")
     hp = model.model_hparams
-    meta = dict(name=Path(args.out).stem, recipe=args.recipe, train_data=args.train_data,
+    shipped = 'stages' in model.meta                      # re-shipping a shipped file: keep its recipe and stages
+    recipe = args.recipe or model.meta.get('recipe')
+    if not recipe: ap.error("--recipe is required for a training run's export")
+    meta = dict(name=Path(args.out).stem, recipe=recipe, train_data=args.train_data if not shipped else model.meta.get('train_data', args.train_data),
                 architecture=f"GRUEmbedder: {hp.layers}-layer GRU, {hp.hidden} hidden, linear {hp.emb_dim}, L2 norm",
-                stages=stages(model.meta),
-                cohort=f"{len(model.cohort)} speakers of {args.cohort}, mean of up to 8 utterances each",
+                stages=model.meta['stages'] if shipped else stages(model.meta),
+                cohort=f"{len(model.cohort)} speakers of {args.cohort}, mean of up to 8 utterances each" if args.cohort
+                       else model.meta.get('cohort', f"{len(model.cohort)} speakers"),
                 asnorm_top_k=args.top_k)
     normed_sets = {}
     for i, dev in enumerate(args.dev):
