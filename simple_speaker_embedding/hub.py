@@ -22,7 +22,7 @@ CHECKPOINT_FORMAT = "simple-speaker-embedding/1"
 WEIGHTS_DIR = Path(str(package_files("simple_speaker_embedding"))) / "weights"
 # name -> (file in WEIGHTS_DIR, sha256): the shipped checkpoints (see the README for how each was made)
 PRETRAINED: dict[str, tuple[str, str]] = {
-    "gru_embedder": ("gru_embedder.pt", "62c4be8f5ee2073b3dfb491230095eb58493cee0d0a16398b4738929c750a2b5"),
+    "gru_embedder": ("gru_embedder.pt", "58fdbc4d686dbb37fe90c01705880d5410934268f8bd77799e7d472093ffe5fe"),
 }
 
 def sha256_file(path) -> str:
