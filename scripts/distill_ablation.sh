@@ -25,7 +25,7 @@ for row in ge2e ge2e_distill distill ge2e_rw ge2e_distill_rw distill_rw; do
 done
 { printf "row\tcv_en EER\tcv_en CI\tcv_en minDCF\tso762 EER\tso762 CI\tso762 minDCF\n"
   for row in ge2e ge2e_distill distill ge2e_rw ge2e_distill_rw distill_rw; do
-    f() { grep "$2" "$OUT/$row/eval_$1.txt" | sed 's/^[^0-9]*//'; }
+    f() { grep "$2" "$OUT/$row/eval_$1.txt" | cut -c20-; }        # `sse eval` prints an 18-character label column
     printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$row" "$(f cv_en 'EER (%)')" "$(f cv_en '95% CI')" "$(f cv_en minDCF)" \
       "$(f speechocean762 'EER (%)')" "$(f speechocean762 '95% CI')" "$(f speechocean762 minDCF)"
   done; } > "$OUT/ablation.tsv"

@@ -252,6 +252,9 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
                               progress=progress and rank == 0, device=device, targets=targets)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(init).train() if init is not None else GRUEmbedder(hidden=hidden, layers=layers, emb_dim=emb_dim)
+    if init is not None:     # the init's cohort, threshold and decision rule describe its weights, not the ones trained here
+        model.cohort, model.threshold, model.scoring = None, None, 'cosine'
+        model.meta = {}
     learn = ge2e_learner(dls, model, loss_method=loss_method, bf16=bf16, fp16=fp16, checkpoint=out / 'train_state.pt',
                          checkpoint_every=checkpoint_every, resume=resume, ddp=ddp,
                          cbs=extra + ([HistoryCSV(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))

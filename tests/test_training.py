@@ -68,11 +68,14 @@ def test_fit_one_cycle_learns(mels):
 def test_warm_start_from_init(mels, tmp_path):
     torch.manual_seed(1)
     start = GRUEmbedder(hidden=20, layers=1)
+    start.cohort, start.threshold, start.scoring = torch.randn(5, 256), 2.0, "as-norm"   # like the shipped model
     before = {k: v.clone() for k, v in start.state_dict().items()}
     learn = train(mels, tmp_path, epochs=1, lr=1e-3, hidden=99, n_speakers=3, n_utterances=3, crop=(30, 40),
                   rounds=2, valid_pct=0.34, checkpoint_every=None, progress=False, init=start)
     after = learn.model.state_dict()
     assert learn.model.model_hparams.hidden == 20                                      # init's architecture
+    assert learn.model.cohort is None and learn.model.threshold is None and learn.model.scoring == "cosine"
+    assert start.scoring == "as-norm" and start.cohort is not None                      # the init keeps its own
     assert all(torch.equal(start.state_dict()[k], v) for k, v in before.items())         # init left untouched
     moved = max((after[k] - v).abs().max().item() for k, v in before.items() if v.is_floating_point())
     assert 0 < moved < 0.05                                 # trained a little, starting from init's weights
