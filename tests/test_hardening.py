@@ -212,3 +212,29 @@ def test_resumed_run_shows_the_loss_it_had_reached(fixture_root, tmp_path):
     learn = ge2e_learner(dls, GRUEmbedder(hidden=8, layers=1), checkpoint=ck, resume=True)
     with learn.no_bar(), learn.no_logging(): learn.fit(2, 1e-3)
     assert learn.recorder.losses[0] == pytest.approx(saved["smooth_loss"], rel=1e-4)   # replayed step: the saved loss
+
+
+def test_ctrl_c_in_train_says_how_to_resume(fixture_root, tmp_path):
+    import signal, time, warnings
+    from simple_speaker_embedding.data import preprocess
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore"); preprocess(fixture_root, tmp_path / "mels", n_workers=1, progress=False)
+    p = subprocess.Popen([sys.executable, "-c", "from simple_speaker_embedding.cli import cli; cli()", "train",
+                          str(tmp_path / "mels"), str(tmp_path / "run"), "--epochs", "200", "--hidden", "8", "--layers", "1",
+                          "--n-speakers", "3", "--n-utterances", "3", "--crop", "20", "30", "--valid-pct", "0.34",
+                          "--device", "cpu", "--checkpoint-every", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "run" / "train_state.pt").exists(): time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err[-2000:]
+    assert "interrupted; rerun the same command to resume" in err and "Traceback" not in err
+
+
+def test_embed_progress_covers_the_embedding_phase(fixture_files, tmp_path):
+    from simple_speaker_embedding.cli import embed_cmd
+    import contextlib, io
+    buf = io.StringIO()
+    with contextlib.redirect_stderr(buf): embed_cmd(fixture_files[:3], tmp_path / "e", progress=True)
+    assert "reading" in buf.getvalue() and "embedding" in buf.getvalue()
