@@ -63,8 +63,7 @@ def print_hparams():
 # %% ../nbs/07_cli.ipynb #78f15966
 def resolve_model(spec:str|None, allow_peer:bool=False, device=None):
     "Model or callable for `--model`: None/'shipped', 'untrained', a checkpoint path, or 'resemblyzer' (if `allow_peer`); on `device`."
-    from simple_speaker_embedding.evaluate import resemblyzer_embedder
-    from simple_speaker_embedding.model import resolve_device
+    from simple_speaker_embedding.model import resolve_device      # (evaluate, with pandas and sklearn, only for the peer)
     dev = resolve_device(device if device is not None else 'cpu')
     if spec in (None, 'shipped'):
         model, trained = load_model()
@@ -73,6 +72,7 @@ def resolve_model(spec:str|None, allow_peer:bool=False, device=None):
     if spec == 'untrained': return load_model(pretrained=False)[0].to(dev)
     if spec == 'resemblyzer':
         if not allow_peer: raise ValueError("--model resemblyzer works with `sse eval` only")
+        from simple_speaker_embedding.evaluate import resemblyzer_embedder
         return resemblyzer_embedder(device=str(dev))
     if spec in PRETRAINED: return gru_embedder(pretrained=True, name=spec).to(dev)
     return load_checkpoint(spec).to(dev)
