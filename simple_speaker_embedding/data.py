@@ -339,6 +339,8 @@ def speaker_dataloaders(root_or_manifest, # preprocessed folder (with manifest.c
                        splitter=lambda items: (tr, va))
     common = dict(n_speakers=n_speakers, n_utterances=n_utterances, crop=crop, seed=seed, rank=rank, world=world)
     tgt = (None, None) if targets is None else (targets[tr], targets[va])
-    return dblock.dataloaders(list(man.path), dl_type=SpeakerBatchDL, device=resolve_device(device),
-                              dl_kwargs=[dict(rounds=rounds, augment=augment, targets=tgt[0]),
-                                         dict(rounds=1, augment=None, targets=tgt[1])], **common)
+    dls = dblock.dataloaders(list(man.path), dl_type=SpeakerBatchDL, device=resolve_device(device),
+                             dl_kwargs=[dict(rounds=rounds, augment=augment, targets=tgt[0]),
+                                        dict(rounds=1, augment=None, targets=tgt[1])], **common)
+    cache.d.clear()      # each split now holds its mels in one buffer; keeping the per-file copies would double memory
+    return dls

@@ -152,7 +152,7 @@ def embed_mels(model:GRUEmbedder, # the embedder
         for w in _windows(m, max_frames, window): owner.append(i); wins.append(w.to(model.device))
     order = sorted(range(len(wins)), key=lambda j: wins[j].shape[0])
     embs = torch.empty(len(wins), model.model_hparams.emb_dim)
-    with torch.inference_mode(), torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=autocast):
+    with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=autocast):   # no autograd: @torch.no_grad
         for b in tqdm(range(0, len(order), batch_size), desc="embedding", unit="batch", disable=not progress, leave=False):
             idx = order[b:b + batch_size]
             batch = nn.utils.rnn.pad_sequence([wins[j] for j in idx], batch_first=True)
