@@ -188,7 +188,7 @@ def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
 def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_speakers=32, n_utterances=8,
               crop=(140, 180), rounds=1, augment=False, valid_pct=0.05, bf16=False, checkpoint_every=50,
               resume=True, seed=0, ddp=False, half=True, init=None, cohort=None, device=None, fp16=False,
-              real_world=False, teacher=None, distill_weight=10.0, ge2e_weight=1.0):
+              real_world=False, teacher=None, distill_weight=None, ge2e_weight=1.0, distill='embedding'):
     "Implementation of `sse train`: train, optionally evaluate on `dev`, export `out/model.pt`."
     import time, os
     from simple_speaker_embedding.learner import train
@@ -199,7 +199,7 @@ def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_sp
     learn = train(mels, out, epochs=epochs, lr=lr, hidden=hidden, layers=layers, n_speakers=n_speakers,
                   n_utterances=n_utterances, crop=tuple(crop), rounds=rounds, augment=augment, valid_pct=valid_pct,
                   bf16=bf16, checkpoint_every=checkpoint_every, resume=resume, seed=seed, ddp=ddp, init=start,
-                  device=device, fp16=fp16, real_world=real_world, teacher=teacher, distill_weight=distill_weight,
+                  device=device, fp16=fp16, real_world=real_world, teacher=teacher, distill=distill, distill_weight=distill_weight,
                   ge2e_weight=ge2e_weight)
     if int(os.environ.get('RANK', 0)) != 0: return learn.model
     model, minutes = learn.model, (time.time() - t0) / 60
@@ -207,7 +207,10 @@ def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_sp
                 n_utterances=n_utterances, crop=list(crop), rounds=rounds, augment=augment, valid_pct=valid_pct,
                 bf16=bf16, fp16=fp16, seed=seed, train_minutes=round(minutes, 1), device=str(learn.dls.device),
                 real_world=real_world)
-    if teacher: meta.update(teacher=teacher, distill_weight=distill_weight, ge2e_weight=ge2e_weight)
+    if teacher:
+        from simple_speaker_embedding.distill import DISTILL_WEIGHTS
+        meta.update(teacher=teacher, distill=distill, ge2e_weight=ge2e_weight,
+                    distill_weight=DISTILL_WEIGHTS[distill] if distill_weight is None else distill_weight)
     if start is not None: meta.update(init=str(init), init_meta=getattr(start, 'meta', {}))
     if cohort:
         from simple_speaker_embedding.evaluate import make_cohort
@@ -325,7 +328,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto (default: CUDA when available), cpu, cuda or cuda:N")
     t.add_argument("--real-world", action="store_true", help="with --augment: also reverberation, distortion, band-limiting")
     t.add_argument("--teacher", default=None, metavar="NAME", help="distil from MELS/teacher_NAME/ (see `sse teacher-targets`)")
-    t.add_argument("--distill-weight", type=_weight, default=10.0, help="weight of the distillation term")
+    t.add_argument("--distill", choices=["embedding", "similarity"], default="embedding",
+                   help="distillation term: each crop to its teacher embedding, or the batch's pairwise cosines")
+    t.add_argument("--distill-weight", type=_weight, default=None, help="weight of the distillation term "
+                   "(default: 3 for embedding, 10 for similarity)")
     t.add_argument("--ge2e-weight", type=_weight, default=1.0, help="weight of the GE2E loss (0 with --teacher: distillation alone)")
     t.add_argument("--checkpoint-every", type=_count, default=50)
     t.add_argument("--no-resume", action="store_true", help="start over even if OUT/train_state.pt exists")
@@ -368,7 +374,7 @@ def main(argv:list[str]|None=None) -> int:
                       args.n_utterances, args.crop, args.rounds, args.augment, args.valid_pct, args.bf16,
                       args.checkpoint_every, not args.no_resume, args.seed, args.ddp, init=args.init, cohort=args.cohort,
                       device=args.device, fp16=args.fp16, real_world=args.real_world, teacher=args.teacher,
-                      distill_weight=args.distill_weight, ge2e_weight=args.ge2e_weight)
+                      distill_weight=args.distill_weight, ge2e_weight=args.ge2e_weight, distill=args.distill)
         elif args.command == "teacher-targets":
             from simple_speaker_embedding.distill import teacher_targets, CampPlusTeacher
             rep = teacher_targets(args.src, args.mels, CampPlusTeacher(args.wheel), speeds=tuple(args.speeds), n_workers=args.workers)

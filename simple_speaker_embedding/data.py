@@ -108,6 +108,11 @@ def load_manifest(root) -> pd.DataFrame:
     return man
 
 # %% ../nbs/04_data.ipynb #841ec0d7
+def _rand(g:torch.Generator, like:torch.Tensor, *shape) -> torch.Tensor:
+    "Uniform draws from the CPU generator `g`, on `like`'s device: the same batches on a CPU and a GPU."
+    r = torch.rand(*shape, generator=g)
+    return r if like.device == r.device else r.to(like.device, non_blocking=True)
+
 @dataclass
 class Augment:
     "Batch augmentation of log-mels; set a field to 0/None to switch that part off."
@@ -134,11 +139,11 @@ class Augment:
     def _reverb(self, x, g, on):
         "Late reverberation in the energy domain: each frame's energy decays exponentially (RT60) into later frames."
         B, T, F_ = x.shape
-        rt = self.rt60[0] + (self.rt60[1] - self.rt60[0]) * torch.rand(B, generator=g)
+        rt = self.rt60[0] + (self.rt60[1] - self.rt60[0]) * _rand(g, x, B)
         a = 10 ** (-6 * self.hop_s / rt)                                     # energy decay per frame (-60 dB in rt60)
-        k = torch.arange(1, T + 1)
+        k = torch.arange(1, T + 1, device=x.device)
         h = a[:, None] ** k[None] * (1 - a[:, None])                         # (B, T) decay kernel, unit energy gain
-        level = 10 ** ((torch.rand(B, generator=g) * 12 - 6) / 10)           # reverberant-to-direct ratio -6..+6 dB
+        level = 10 ** ((_rand(g, x, B) * 12 - 6) / 10)                       # reverberant-to-direct ratio -6..+6 dB
         E = torch.exp(2 * x.double()).transpose(1, 2)                        # (B, F, T) energies; float64: FFT rounding
         n = 2 * T                                                            # must stay far below the -11.52 floor
         late = torch.fft.irfft(torch.fft.rfft(E, n) * torch.fft.rfft(h.double(), n)[:, None], n)[..., :T]
@@ -147,26 +152,26 @@ class Augment:
     def _distort(self, x, g, on):
         "Broadband distortion whose level follows each frame's energy, at a random SDR (loud frames distort most)."
         B, T, F_ = x.shape
-        sdr = self.sdr_db[0] + (self.sdr_db[1] - self.sdr_db[0]) * torch.rand(B, 1, 1, generator=g)
+        sdr = self.sdr_db[0] + (self.sdr_db[1] - self.sdr_db[0]) * _rand(g, x, B, 1, 1)
         E = torch.exp(2 * x)
         frame = E.mean(2, keepdim=True)
-        d = frame * 10 ** (-sdr / 10) * (0.5 + torch.rand(B, T, F_, generator=g)) * on[:, None, None]
+        d = frame * 10 ** (-sdr / 10) * (0.5 + _rand(g, x, B, T, F_)) * on[:, None, None]
         return 0.5 * torch.log(E + d)
 
     def _band(self, x, g, on):
         "Smooth low-pass (and for half of them high-pass) filtering of the mel channels (steep low-pass like a resampler or codec, gentle high-pass)."
         B, T, F_ = x.shape
         import librosa
-        f = torch.as_tensor(librosa.mel_frequencies(F_ + 2, fmin=0, fmax=self.fmax)[1:-1], dtype=x.dtype)
-        fc = self.cutoff_hz[0] + (self.cutoff_hz[1] - self.cutoff_hz[0]) * torch.rand(B, 1, generator=g)
-        fl = 100 + 300 * torch.rand(B, 1, generator=g)
-        hp = (torch.rand(B, 1, generator=g) < 0.5).float()
+        f = torch.as_tensor(librosa.mel_frequencies(F_ + 2, fmin=0, fmax=self.fmax)[1:-1], dtype=x.dtype, device=x.device)
+        fc = self.cutoff_hz[0] + (self.cutoff_hz[1] - self.cutoff_hz[0]) * _rand(g, x, B, 1)
+        fl = 100 + 300 * _rand(g, x, B, 1)
+        hp = (_rand(g, x, B, 1) < 0.5).float()
         att = -0.5 * torch.log1p((f[None] / fc) ** 48) - hp * 0.5 * torch.log1p((fl / f[None]) ** 16)
         return x + (att * on[:, None])[:, None, :]
 
     def __call__(self, x:torch.Tensor, g:torch.Generator) -> torch.Tensor:
         B, T, F = x.shape
-        u = lambda *s: torch.rand(*s, generator=g)
+        u = lambda *s: _rand(g, x, *s)
         if self.reverb_p: x = self._reverb(x, g, (u(B) < self.reverb_p).float())
         if self.distort_p: x = self._distort(x, g, (u(B) < self.distort_p).float())
         if self.gain_db:
@@ -183,12 +188,12 @@ class Augment:
         x = x.clamp(min=self.min_log_value)
         if self.freq_mask:
             w = (u(B) * (self.freq_mask + 1)).long(); f0 = (u(B) * (F - w)).long()
-            ch = torch.arange(F)[None]
+            ch = torch.arange(F, device=x.device)[None]
             mask = (ch >= f0[:, None]) & (ch < (f0 + w)[:, None])
             x = x.masked_fill(mask[:, None, :], 0.0) + mask[:, None, :] * x.mean((1, 2), keepdim=True)
         if self.time_mask:
             w = (u(B) * (self.time_mask + 1)).long().clamp(max=T - 1); t0 = (u(B) * (T - w)).long()
-            fr = torch.arange(T)[None]
+            fr = torch.arange(T, device=x.device)[None]
             mask = (fr >= t0[:, None]) & (fr < (t0 + w)[:, None])
             x = x.masked_fill(mask[..., None], 0.0) + mask[..., None] * x.mean((1, 2), keepdim=True)
         return x
@@ -281,7 +286,9 @@ class SpeakerBatchDL(TfmdDL):
         span = torch.where(L >= T, L - T + 1, L)                           # possible start offsets
         start = (torch.rand(len(idx), generator=g) * span).long()
         frames = self.offsets[idx, None] + (start[:, None] + torch.arange(T)) % L[:, None]   # wraps (tiles) short ones
-        xb = self.buffer.index_select(0, frames.flatten()).view(len(idx), T, -1).float()   # one gather (fast in float16)
+        dev = torch.device(self.device) if self.device is not None else self.buffer.device
+        if self.buffer.device != dev: self.buffer = self.buffer.to(dev)     # once: on a GPU, crops and augmentation run there
+        xb = self.buffer.index_select(0, frames.flatten().to(dev)).view(len(idx), T, -1).float()   # one gather (fast in float16)
         if self.augment is not None: xb = self.augment(xb, g)
         return (xb, self.labels[idx]) + (() if self.targets is None else (self.targets[idx],))
 

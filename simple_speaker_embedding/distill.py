@@ -19,8 +19,9 @@ from .audio import AUDIO_EXTS, find_audio, AudioError, load_audio, resample, tri
 from .data import _sp_suffix
 
 # %% auto #0
-__all__ = ['TEACHER_SR', 'CAMPP_CODE', 'CAMPP_WEIGHTS', 'kaldi_fbank', 'CampPlusTeacher', 'SpectralTeacher', 'targets_dir',
-           'teacher_targets', 'load_targets', 'similarity_distill_loss', 'DistillCallback']
+__all__ = ['TEACHER_SR', 'CAMPP_CODE', 'CAMPP_WEIGHTS', 'DISTILL_LOSSES', 'DISTILL_WEIGHTS', 'kaldi_fbank', 'CampPlusTeacher',
+           'SpectralTeacher', 'targets_dir', 'teacher_targets', 'load_targets', 'similarity_distill_loss',
+           'embedding_distill_loss', 'DistillCallback']
 
 # %% ../nbs/08_distill.ipynb #378bf4de
 TEACHER_SR = 16000
@@ -165,18 +166,34 @@ def similarity_distill_loss(student:torch.Tensor, # (n, d) student embeddings
     off = ~torch.eye(len(s), dtype=torch.bool, device=s.device)
     return ((s @ s.T - t @ t.T)[off] ** 2).mean()
 
+def embedding_distill_loss(student:torch.Tensor, # (n, d) student embeddings
+                           teacher:torch.Tensor, # (n, D) teacher embeddings of the same clips (constants), D <= d
+                          ) -> torch.Tensor:
+    "Mean cosine distance between each student embedding and its teacher's, placed in the student's first D dimensions."
+    s, t = F.normalize(student.float(), dim=-1), F.normalize(teacher.float().detach(), dim=-1)
+    D = t.shape[-1]
+    if D > s.shape[-1]: raise ValueError(f"teacher embeddings ({D}-d) do not fit in the student's {s.shape[-1]} dimensions: "
+                                         "use the 'similarity' term, or a student with emb_dim >= the teacher's")
+    return (1 - (s[:, :D] * t).sum(-1)).mean()
+
+DISTILL_LOSSES = dict(embedding=embedding_distill_loss, similarity=similarity_distill_loss)
+DISTILL_WEIGHTS = dict(embedding=3.0, similarity=10.0)   # default weight of each term next to GE2E (weight 1)
+
 # %% ../nbs/08_distill.ipynb #a3985873
 class DistillCallback(Callback):
-    "Add `weight` x `similarity_distill_loss(pred, teacher targets)` to the loss; batches are `(x, y, targets)`."
+    "Add `weight` x a distillation term (`kind`) between `pred` and the teacher targets to the loss; batches are `(x, y, targets)`."
     order = 20  # after MixedPrecision/CPUAutocast (10) have closed autocast in after_loss
-    def __init__(self, weight:float=10.0, # weight of the distillation term
-                 ge2e_weight:float=1.0): # weight of the GE2E loss (0: distillation alone)
-        self.weight, self.ge2e_weight = weight, ge2e_weight
+    def __init__(self, weight:float|None=None, # weight of the distillation term (None: `DISTILL_WEIGHTS[kind]`)
+                 ge2e_weight:float=1.0, # weight of the GE2E loss (0: distillation alone)
+                 kind:str='embedding'): # 'embedding' (each crop to its teacher embedding) or 'similarity' (pairwise cosines)
+        if kind not in DISTILL_LOSSES: raise ValueError(f"distillation kind must be one of {sorted(DISTILL_LOSSES)}, not {kind!r}")
+        self.weight = DISTILL_WEIGHTS[kind] if weight is None else weight
+        self.ge2e_weight, self.kind, self.term = ge2e_weight, kind, DISTILL_LOSSES[kind]
     def before_batch(self):
         if len(self.yb) < 2: raise RuntimeError("DistillCallback needs batches with teacher targets: "
                                                 "build the DataLoaders with speaker_dataloaders(..., targets=...)")
         self.targets, self.learn.yb = self.yb[1], self.yb[:1]
     def after_loss(self):
-        self.distill = similarity_distill_loss(self.pred, self.targets)
+        self.distill = self.term(self.pred, self.targets)
         self.learn.loss_grad = self.ge2e_weight * self.loss_grad + self.weight * self.distill
         self.learn.loss = self.loss_grad.clone().detach()

@@ -234,7 +234,8 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
           fp16:bool=False, # fp16 mixed precision with a gradient scaler (CUDA only)
           real_world:bool=False, # with `augment`: also reverberation, distortion and band-limiting (`Augment.real_world`)
           teacher:str|None=None, # distil from the targets in `mels/teacher_<teacher>/` (see `teacher_targets`)
-          distill_weight:float=10.0, # weight of the distillation term
+          distill:str='embedding', # distillation term: 'embedding' (each crop to its teacher embedding) or 'similarity'
+          distill_weight:float|None=None, # weight of the distillation term (None: the term's default)
           ge2e_weight:float=1.0, # weight of the GE2E loss (0 with a teacher: distillation alone)
          ) -> Learner:
     "Train a `GRUEmbedder` with GE2E and fit_one_cycle; returns the Learner (model in `learn.model`)."
@@ -245,7 +246,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
     man, targets, extra = load_manifest(mels), None, []
     if teacher:
         from simple_speaker_embedding.distill import load_targets, DistillCallback
-        targets, extra = load_targets(man, mels, teacher), [DistillCallback(distill_weight, ge2e_weight)]
+        targets, extra = load_targets(man, mels, teacher), [DistillCallback(distill_weight, ge2e_weight, distill)]
     aug = (Augment.real_world() if real_world else Augment()) if augment else None
     dls = speaker_dataloaders(man, n_speakers=n_speakers, n_utterances=n_utterances, crop=crop, rounds=rounds,
                               augment=aug, valid_pct=valid_pct, seed=seed, rank=rank, world=world,
