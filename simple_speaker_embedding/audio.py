@@ -13,11 +13,11 @@ import torch
 import torch.nn as nn
 import soundfile as sf
 import soxr
-import librosa
 
 # %% auto #0
 __all__ = ['AUDIO_EXTS', 'SILENCE_PEAK', 'STREAM_CHUNK_S', 'MelHParams', 'find_audio', 'AudioError', 'to_float_audio', 'resample',
-           'load_audio', 'trim_silence', 'TacotronMel', 'melspec_from_array', 'melspec_from_file']
+           'load_audio', 'nonsilent_intervals', 'trim_silence', 'mel_basis', 'TacotronMel', 'melspec_from_array',
+           'melspec_from_file']
 
 # %% ../nbs/00_audio.ipynb #9378fba3
 @dataclass(frozen=True)
@@ -140,25 +140,48 @@ def load_audio(path_or_file, # path (str/Path) or a binary file-like object
     return (x, file_sr) if sr is None else (resample(x, file_sr, sr), sr)
 
 # %% ../nbs/00_audio.ipynb #c521c789
+def nonsilent_intervals(x:np.ndarray, # mono waveform
+                        top_db:float=40, # frames this many dB below the loudest frame are silent
+                        frame_length:int=1024, hop_length:int=256,
+                       ) -> np.ndarray:
+    "`(m, 2)` sample intervals `[start, end)` of non-silent audio (the same as `librosa.effects.split`)."
+    x = np.asarray(x, dtype=np.float32)
+    n_frames = 1 + len(x) // hop_length
+    c = np.concatenate([[0.0], np.cumsum(np.pad(x, frame_length // 2).astype(np.float64) ** 2)])   # centred frames
+    starts = np.arange(n_frames) * hop_length
+    power = (c[starts + frame_length] - c[starts]) / frame_length                                     # mean square per frame
+    db = 10 * np.log10(np.maximum(power, 1e-10)) - 10 * np.log10(max(power.max(initial=0.0), 1e-10))
+    on = np.concatenate([[False], db > -top_db, [False]])
+    edges = np.flatnonzero(np.diff(on.astype(np.int8)))                                               # rises and falls
+    return np.minimum(edges * hop_length, len(x)).reshape(-1, 2)
+
 def trim_silence(x:np.ndarray, # mono float32 waveform
                  top_db:float=40, # stretches this many dB below the peak count as silence
                  min_keep:float=0.1, # if less than this fraction would remain, return `x` unchanged
                 ) -> np.ndarray:
-    "Drop leading, trailing and inner silences (energy-based, librosa.effects.split)."
+    "Drop leading, trailing and inner silences (energy-based, as librosa.effects.split)."
     x = np.asarray(x, dtype=np.float32)
-    intervals = librosa.effects.split(x, top_db=top_db, frame_length=1024, hop_length=256)
+    intervals = nonsilent_intervals(x, top_db=top_db)
     if len(intervals) == 0: return x
     y = np.concatenate([x[s:e] for s, e in intervals])
     return y if len(y) >= min_keep * len(x) else x
 
 # %% ../nbs/00_audio.ipynb #fda21e4f
+def mel_basis(hp:MelHParams) -> np.ndarray:
+    "librosa's Slaney-normalised mel filterbank `(n_mels, n_fft//2 + 1)` for `hp` (the default settings' copy ships in `weights/`)."
+    key = (hp.sampling_rate, hp.filter_length, hp.n_mel_channels, hp.mel_fmin, hp.mel_fmax)
+    from importlib.resources import files
+    f = files('simple_speaker_embedding') / 'weights' / ('mel_basis_' + '_'.join(f"{v:g}" for v in key) + '.npy')
+    if f.exists(): return np.load(f)                       # importing librosa.filters (numba) costs about a second
+    import librosa
+    return librosa.filters.mel(sr=hp.sampling_rate, n_fft=hp.filter_length, n_mels=hp.n_mel_channels, fmin=hp.mel_fmin, fmax=hp.mel_fmax)
+
 class TacotronMel(nn.Module):
     "Batched Tacotron-style log-mel spectrogram: `(batch, samples)` -> `(batch, frames, n_mels)`."
     def __init__(self, hp:MelHParams=MelHParams()):
         super().__init__()
         self.hp = hp
-        basis = librosa.filters.mel(sr=hp.sampling_rate, n_fft=hp.filter_length, n_mels=hp.n_mel_channels,
-                                    fmin=hp.mel_fmin, fmax=hp.mel_fmax)
+        basis = mel_basis(hp)
         # non-persistent: rebuilt from hp, so checkpoints hold only learned weights
         self.register_buffer('mel_basis', torch.from_numpy(basis).float(), persistent=False)
         self.register_buffer('window', torch.hann_window(hp.win_length), persistent=False)
