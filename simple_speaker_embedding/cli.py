@@ -4,7 +4,8 @@
 
 # %% ../nbs/07_cli.ipynb #369d737c
 from __future__ import annotations
-import argparse, sys
+import argparse, os, sys
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # before torch loads OpenMP: idle threads sleep instead of spinning
 import numpy as np
 from importlib.resources import files as package_files
 from pathlib import Path
@@ -15,7 +16,8 @@ from .hub import gru_embedder, load_checkpoint, PRETRAINED
 
 # %% auto #0
 __all__ = ['EXAMPLES_DIR', 'example_files', 'load_model', 'similarity_table', 'demo', 'print_hparams', 'resolve_model',
-           'eval_cmd', 'collect_audio', 'output_paths', 'embed_cmd', 'verify_cmd', 'train_cmd', 'main', 'cli']
+           'eval_cmd', 'collect_audio', 'output_paths', 'embed_cmd', 'verify_cmd', 'diarize_cmd', 'train_cmd', 'main',
+           'cli']
 
 # %% ../nbs/07_cli.ipynb #7f066c32
 EXAMPLES_DIR = Path(str(package_files("simple_speaker_embedding"))) / "examples"
@@ -184,6 +186,19 @@ def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
     print(f"score {score:.4f} ({kind})  threshold {th:.4f}  -> {'same speaker' if same else 'different speakers'}")
     return score, same
 
+def diarize_cmd(audio, model=None, speakers=None, threshold=None, window=1.5, hop=0.75, rttm=None, device=None) -> list:
+    "Implementation of `sse diarize`: prints `start end speaker` lines, optionally writes RTTM; returns the segments."
+    import os
+    from simple_speaker_embedding.diarize import diarize, to_rttm
+    m = resolve_model(model, device=device)
+    segs = diarize(m, audio, n_speakers=speakers, threshold=threshold, window=window, hop=hop)
+    for s, e, spk in segs: print(f"{s:9.2f} {e:9.2f}  {spk}")
+    n = len({spk for *_, spk in segs})
+    print(f"{n} speaker{'s' if n != 1 else ''}, {len(segs)} segments, {sum(e - s for s, e, _ in segs):.1f} s of speech", file=sys.stderr)
+    if rttm:
+        tmp = Path(f"{rttm}.tmp"); tmp.write_text(to_rttm(segs, Path(audio).stem)); os.replace(tmp, rttm)
+    return segs
+
 # %% ../nbs/07_cli.ipynb #d56be626
 def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_speakers=32, n_utterances=8,
               crop=(140, 180), rounds=1, augment=False, valid_pct=0.05, bf16=False, checkpoint_every=50,
@@ -264,6 +279,8 @@ def _parser() -> argparse.ArgumentParser:
     d = _add(sub, "demo", "embed example clips and print their cosine similarity matrix",
              ["sse demo                    # the bundled CC0 clips", "sse demo a.wav b.wav c.mp3"])
     d.add_argument("files", nargs="*", help="audio files (default: the bundled example clips)")
+    threads_help = "CPU threads for the model (default 1: the fastest per job on a busy machine; see README)"
+    d.add_argument("--threads", type=_count, default=1, help=threads_help)
     _add(sub, "hparams", "print the model's front-end and architecture settings", ["sse hparams"])
     e = _add(sub, "embed", "embed audio files (batched by length) into OUT.npy with an OUT.csv index",
              ["sse embed clip1.wav clip2.flac --out embs", "sse embed recordings/ --out embs      # every audio file below",
@@ -275,6 +292,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--model", default=None, help=model_help)
     e.add_argument("--batch-size", type=_count, default=32)
     e.add_argument("--device", default="cpu", help=dev_help)
+    e.add_argument("--threads", type=_count, default=1, help=threads_help)
     v = _add(sub, "verify", "cosine score of two recordings and a same/different decision",
              ["sse verify a.wav b.wav", "sse verify a.wav b.wav --threshold 0.7"])
     v.add_argument("a"); v.add_argument("b")
@@ -282,6 +300,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="decision threshold on the model's score scale (cosine: -1..1; AS-norm: z-score); default: the model's")
     v.add_argument("--model", default=None, help=model_help)
     v.add_argument("--device", default="cpu", help=dev_help)
+    v.add_argument("--threads", type=_count, default=1, help=threads_help)
+    dz = _add(sub, "diarize", "who spoke when: speaker segments of one recording (sliding-window embeddings, clustering)",
+              ["sse diarize meeting.wav", "sse diarize call.flac --speakers 2 --rttm call.rttm"])
+    dz.add_argument("audio", help="one audio file (long files are read in chunks)")
+    dz.add_argument("--speakers", type=_count, default=None, help="number of speakers, if known (default: estimated)")
+    dz.add_argument("--threshold", type=_number(float, 0, 2), default=None,
+                    help="cosine distance at which speaker clusters stop merging, when --speakers is not given")
+    dz.add_argument("--window", type=_positive, default=1.5, help="window length, seconds")
+    dz.add_argument("--hop", type=_positive, default=0.75, help="step between windows, seconds (<= --window)")
+    dz.add_argument("--rttm", default=None, help="also write the segments to this RTTM file")
+    dz.add_argument("--model", default=None, help=model_help)
+    dz.add_argument("--device", default="cpu", help=dev_help)
+    dz.add_argument("--threads", type=_count, default=1, help=threads_help)
     e = _add(sub, "eval", "EER / minDCF of a model on verification trials",
              ["sse eval data/dev/cv_en                      # all pairs of a <speaker>/<utt> tree",
               "sse eval data/dev --max-nontarget 100000     # <dataset>/<speaker>/<utt>, sampled pairs",
@@ -304,6 +335,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--top-k", type=_count, default=100, help="cohort speakers per side for AS-norm")
     e.add_argument("--cosine", action="store_true", help="raw cosine scores even if the model decides with AS-norm")
     e.add_argument("--device", default="cpu", help=dev_help)
+    e.add_argument("--threads", type=_count, default=1, help=threads_help)
     pp = _add(sub, "preprocess", "compute log-mels of <src>/<dataset>/<speaker>/<utt> into DST (parallel, resumable)",
               ["sse preprocess data/train mels/train", "sse preprocess data/train mels/train --speeds 0.9 1.0 1.1"])
     pp.add_argument("src"); pp.add_argument("dst")
@@ -355,6 +387,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `sse` console script; returns the exit code."
     p = _parser(); args = p.parse_args(argv)
+    if getattr(args, 'threads', None): torch.set_num_threads(args.threads)
     if getattr(args, 'crop', None) and args.crop[0] > args.crop[1]: p.error(f"--crop MIN MAX: {args.crop[0]} > {args.crop[1]}")
     try:
         if args.command == "demo": demo(args.files or None)
@@ -365,6 +398,8 @@ def main(argv:list[str]|None=None) -> int:
                      args.cosine)
         elif args.command == "embed": embed_cmd(args.paths, args.out, args.model, args.speaker, args.batch_size, device=args.device)
         elif args.command == "verify": verify_cmd(args.a, args.b, args.model, args.threshold, args.device)
+        elif args.command == "diarize":
+            diarize_cmd(args.audio, args.model, args.speakers, args.threshold, args.window, args.hop, args.rttm, args.device)
         elif args.command == "preprocess":
             from simple_speaker_embedding.data import preprocess
             man = preprocess(args.src, args.dst, speeds=tuple(args.speeds), trim=not args.no_trim, n_workers=args.workers)
