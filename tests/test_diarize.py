@@ -1,0 +1,76 @@
+"Diarization end to end on the CC0 fixture conversation: segments, speaker counts, RTTM, bad input, `sse diarize`."
+import shutil, subprocess, sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simple_speaker_embedding.audio import AudioError
+from simple_speaker_embedding.diarize import der, diarize, partial_embeddings, read_rttm, to_rttm, cluster_windows
+
+CONV = Path(__file__).parent / "fixtures" / "conversation" / "three_speakers.ogg"
+REF = read_rttm(CONV.with_suffix(".rttm"))
+SSE = str(Path(sys.executable).with_name("sse")) if Path(sys.executable).with_name("sse").exists() else shutil.which("sse")
+
+
+@pytest.fixture(scope="module")
+def model():
+    from simple_speaker_embedding.hub import gru_embedder
+    return gru_embedder()
+
+
+def test_reference_is_three_alternating_speakers():
+    assert len({s for *_, s in REF}) == 3 and all(a[2] != b[2] for a, b in zip(REF, REF[1:]))
+
+
+def test_known_speakers_recovered(model):
+    hyp = diarize(model, CONV, n_speakers=3)
+    assert len({s for *_, s in hyp}) == 3
+    d = der(REF, hyp)
+    assert d["der"] < 0.15, d                              # measured 5.4% with the shipped model
+    assert d["confusion"] < 0.05, d
+
+
+def test_speaker_count_estimated(model):
+    hyp = diarize(model, CONV)                             # threshold: DIARIZE_THRESHOLD
+    assert 2 <= len({s for *_, s in hyp}) <= 6
+    assert der(REF, hyp)["der"] < 0.5
+    one = diarize(model, CONV, threshold=2.0)              # nothing is too far apart: one speaker
+    assert len({s for *_, s in one}) == 1
+
+
+def test_segments_are_ordered_and_inside_the_recording(model):
+    hyp = diarize(model, CONV, n_speakers=3)
+    starts = [s for s, _, _ in hyp]
+    assert starts == sorted(starts) and all(e > s for s, e, _ in hyp)
+    assert hyp[-1][1] <= REF[-1][1] + 1.0
+
+
+def test_rttm_round_trip(tmp_path):
+    text = to_rttm(REF, "conv")
+    lines = text.splitlines()
+    assert len(lines) == len(REF) and all(len(l.split()) == 10 and l.startswith("SPEAKER conv 1 ") for l in lines)
+    (tmp_path / "x.rttm").write_text(text)
+    back = read_rttm(tmp_path / "x.rttm")
+    assert [(round(s, 3), round(e, 3), n) for s, e, n in REF] == [(round(s, 3), round(e, 3), n) for s, e, n in back]
+    assert der(REF, back, collar=0)["der"] < 1e-3
+
+
+def test_bad_input(model):
+    x = np.random.default_rng(0).standard_normal(22050 * 3).astype(np.float32) * 0.1
+    with pytest.raises(ValueError, match="1-D"): partial_embeddings(model, np.stack([x, x]))   # one channel only
+    with pytest.raises(AudioError, match="too short"): partial_embeddings(model, x[:4000])
+    with pytest.raises(ValueError, match="hop"): partial_embeddings(model, x, hop=3.0)
+    with pytest.raises(ValueError, match="n_speakers"): cluster_windows(np.eye(3), n_speakers=0)
+
+
+def test_cli_diarize_writes_rttm(tmp_path):
+    out = tmp_path / "conv.rttm"
+    r = subprocess.run([SSE, "diarize", str(CONV), "--speakers", "3",
+                        "--rttm", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "3 speakers" in r.stderr and len(r.stdout.splitlines()) == len(read_rttm(out))
+    assert der(REF, read_rttm(out))["der"] < 0.15
+    bad = subprocess.run([SSE, "diarize", str(tmp_path / "nope.wav")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "not found" in bad.stderr
