@@ -203,7 +203,7 @@ def diarize_cmd(audio, model=None, speakers=None, threshold=None, window=1.5, ho
 def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_speakers=32, n_utterances=8,
               crop=(140, 180), rounds=1, augment=False, valid_pct=0.05, bf16=False, checkpoint_every=50,
               resume=True, seed=0, ddp=False, half=True, init=None, cohort=None, device=None, fp16=False,
-              real_world=False, teacher=None, distill_weight=None, ge2e_weight=1.0, distill='embedding'):
+              real_world=False, teacher=None, distill_weight=None, ge2e_weight=1.0, distill='embedding', channel=None):
     "Implementation of `sse train`: train, optionally evaluate on `dev`, export `out/model.pt`."
     import time, os
     from simple_speaker_embedding.learner import train
@@ -214,14 +214,14 @@ def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_sp
     learn = train(mels, out, epochs=epochs, lr=lr, hidden=hidden, layers=layers, n_speakers=n_speakers,
                   n_utterances=n_utterances, crop=tuple(crop), rounds=rounds, augment=augment, valid_pct=valid_pct,
                   bf16=bf16, checkpoint_every=checkpoint_every, resume=resume, seed=seed, ddp=ddp, init=start,
-                  device=device, fp16=fp16, real_world=real_world, teacher=teacher, distill=distill, distill_weight=distill_weight,
+                  device=device, fp16=fp16, real_world=real_world, channel=channel, teacher=teacher, distill=distill, distill_weight=distill_weight,
                   ge2e_weight=ge2e_weight)
     if int(os.environ.get('RANK', 0)) != 0: return learn.model
     model, minutes = learn.model, (time.time() - t0) / 60
     meta = dict(mels=str(mels), epochs=epochs, lr=lr, hidden=hidden, layers=layers, n_speakers=n_speakers,
                 n_utterances=n_utterances, crop=list(crop), rounds=rounds, augment=augment, valid_pct=valid_pct,
                 bf16=bf16, fp16=fp16, seed=seed, train_minutes=round(minutes, 1), device=str(learn.dls.device),
-                real_world=real_world)
+                real_world=real_world, channel=channel or {})
     if teacher:
         from simple_speaker_embedding.distill import DISTILL_WEIGHTS
         meta.update(teacher=teacher, distill=distill, ge2e_weight=ge2e_weight,
@@ -359,6 +359,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--fp16", action="store_true", help="fp16 mixed precision with a gradient scaler (CUDA only)")
     t.add_argument("--device", default="auto", help="auto (default: CUDA when available), cpu, cuda or cuda:N")
     t.add_argument("--real-world", action="store_true", help="with --augment: also reverberation, distortion, band-limiting")
+    frac = _number(float, 0, 1)
+    t.add_argument("--band-p", type=frac, default=None, help="with --augment: fraction of crops band-limited like a phone "
+                   "line, a low sample rate or a codec (--real-world: 0.3)")
+    t.add_argument("--reverb-p", type=frac, default=None, help="with --augment: fraction in a simulated room (--real-world: 0.3)")
+    t.add_argument("--distort-p", type=frac, default=None, help="with --augment: fraction with clipping-like distortion (--real-world: 0.2)")
     t.add_argument("--teacher", default=None, metavar="NAME", help="distil from MELS/teacher_NAME/ (see `sse teacher-targets`)")
     t.add_argument("--distill", choices=["embedding", "similarity"], default="embedding",
                    help="distillation term: each crop to its teacher embedding, or the batch's pairwise cosines")
@@ -409,6 +414,7 @@ def main(argv:list[str]|None=None) -> int:
                       args.n_utterances, args.crop, args.rounds, args.augment, args.valid_pct, args.bf16,
                       args.checkpoint_every, not args.no_resume, args.seed, args.ddp, init=args.init, cohort=args.cohort,
                       device=args.device, fp16=args.fp16, real_world=args.real_world, teacher=args.teacher,
+                      channel={k: v for k in ('band_p', 'reverb_p', 'distort_p') if (v := getattr(args, k)) is not None},
                       distill_weight=args.distill_weight, ge2e_weight=args.ge2e_weight, distill=args.distill)
         elif args.command == "teacher-targets":
             from simple_speaker_embedding.distill import teacher_targets, CampPlusTeacher

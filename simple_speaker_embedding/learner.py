@@ -233,6 +233,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
           device=None, # 'auto'/None (CUDA when available), 'cpu', 'cuda', 'cuda:N'
           fp16:bool=False, # fp16 mixed precision with a gradient scaler (CUDA only)
           real_world:bool=False, # with `augment`: also reverberation, distortion and band-limiting (`Augment.real_world`)
+          channel:dict|None=None, # with `augment`: override `band_p`, `reverb_p`, `distort_p` of the augmentation
           teacher:str|None=None, # distil from the targets in `mels/teacher_<teacher>/` (see `teacher_targets`)
           distill:str='embedding', # distillation term: 'embedding' (each crop to its teacher embedding) or 'similarity'
           distill_weight:float|None=None, # weight of the distillation term (None: the term's default)
@@ -247,7 +248,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
     if teacher:
         from simple_speaker_embedding.distill import load_targets, DistillCallback
         targets, extra = load_targets(man, mels, teacher), [DistillCallback(distill_weight, ge2e_weight, distill)]
-    aug = (Augment.real_world() if real_world else Augment()) if augment else None
+    aug = (Augment.real_world(**(channel or {})) if real_world else Augment(**(channel or {}))) if augment else None
     dls = speaker_dataloaders(man, n_speakers=n_speakers, n_utterances=n_utterances, crop=crop, rounds=rounds,
                               augment=aug, valid_pct=valid_pct, seed=seed, rank=rank, world=world,
                               progress=progress and rank == 0, device=device, targets=targets)

@@ -8,7 +8,7 @@ import pytest
 from simple_speaker_embedding.audio import AudioError
 from simple_speaker_embedding.diarize import der, diarize, partial_embeddings, read_rttm, to_rttm, cluster_windows
 
-CONV = Path(__file__).parent / "fixtures" / "conversation" / "three_speakers.ogg"
+CONV = Path(__file__).parent / "conversation" / "three_speakers.ogg"
 REF = read_rttm(CONV.with_suffix(".rttm"))
 SSE = str(Path(sys.executable).with_name("sse")) if Path(sys.executable).with_name("sse").exists() else shutil.which("sse")
 
