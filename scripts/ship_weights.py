@@ -20,14 +20,18 @@ import numpy as np
 from simple_speaker_embedding.evaluate import evaluate, make_cohort, error_rates, threshold_at_fa
 from simple_speaker_embedding.hub import WEIGHTS_DIR, export_checkpoint, load_checkpoint
 
+STAGE_KEYS = ('epochs', 'rounds', 'lr', 'crop', 'augment', 'real_world', 'channel', 'aug', 'teacher', 'distill',
+              'distill_weight', 'ge2e_weight', 'seed', 'train_minutes', 'device', 'init')
+
 def stages(meta:dict) -> list[dict]:
-    "The training stages behind a run, oldest first, following the `init_meta` chain of warm starts."
+    "The training stages behind a run, oldest first, following the `init_meta` chain of warm starts (a shipped file's own `stages` included)."
     out = []
     while meta:
-        out.insert(0, {k: meta.get(k) for k in ('epochs', 'lr', 'crop', 'augment', 'seed', 'train_minutes', 'init')})
+        if 'stages' in meta:                       # a warm start from a shipped file: its stages are already listed
+            out[:0] = meta['stages']; break
+        out.insert(0, {k: meta[k] for k in STAGE_KEYS if meta.get(k) not in (None, {}, False) or k in ('epochs', 'lr', 'init')})
         meta = meta.get('init_meta')
     return out
-
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -55,6 +59,7 @@ if __name__ == "__main__":
     meta = dict(name=Path(args.out).stem, recipe=recipe, train_data=args.train_data if not shipped else model.meta.get('train_data', args.train_data),
                 architecture=f"GRUEmbedder: {hp.layers}-layer GRU, {hp.hidden} hidden, linear {hp.emb_dim}, L2 norm",
                 stages=model.meta['stages'] if shipped else stages(model.meta),
+                teacher=model.meta.get('teacher') if shipped else next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None),
                 cohort=f"{len(model.cohort)} speakers of {args.cohort}, mean of up to 8 utterances each" if args.cohort
                        else model.meta.get('cohort', f"{len(model.cohort)} speakers"),
                 asnorm_top_k=args.top_k)

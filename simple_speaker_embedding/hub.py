@@ -22,7 +22,7 @@ CHECKPOINT_FORMAT = "simple-speaker-embedding/1"
 WEIGHTS_DIR = Path(str(package_files("simple_speaker_embedding"))) / "weights"
 # name -> (file in WEIGHTS_DIR, sha256): the shipped checkpoints (see the README for how each was made)
 PRETRAINED: dict[str, tuple[str, str]] = {
-    "gru_embedder": ("gru_embedder.pt", "58fdbc4d686dbb37fe90c01705880d5410934268f8bd77799e7d472093ffe5fe"),
+    "gru_embedder": ("gru_embedder.pt", "24d1db53c038e36df603e73e145e7740a79f80c032d13d8e8d951552e431ade9"),
 }
 
 def sha256_file(path) -> str:

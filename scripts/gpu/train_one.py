@@ -1,0 +1,79 @@
+"""One training run of the GPU ablation, sized to a wall-clock deadline shared by all runs (equal steps for all):
+    python train_one.py NAME 'JSON config'      (env: MELS DEADLINE NPROCS BARRIER THREADS DEVICE OUTDIR PROBE)
+After a short probe (a throwaway copy, all runs probing together), every run takes the slowest run's rate, chooses
+the number of epochs that fits before DEADLINE, and trains exactly what `sse train ... --epochs E --rounds R` would."""
+import copy, json, math, os, sys, time
+from pathlib import Path
+import torch
+from fastai.callback.core import Callback, CancelFitException
+name, cfg = sys.argv[1], json.loads(sys.argv[2])
+MELS, DEADLINE, NPROCS = Path(os.environ['MELS']), float(os.environ['DEADLINE']), int(os.environ['NPROCS'])
+BAR, DEV, OUT, PROBE = Path(os.environ['BARRIER']), os.environ.get('DEVICE', 'cuda'), Path(os.environ['OUTDIR']), int(os.environ.get('PROBE', 30))
+torch.set_num_threads(int(os.environ.get('THREADS', 2)))
+from simple_speaker_embedding.data import load_manifest, speaker_dataloaders, Augment
+from simple_speaker_embedding.distill import load_targets, DistillCallback, DISTILL_WEIGHTS
+from simple_speaker_embedding.learner import ge2e_learner, HistoryCSV
+from simple_speaker_embedding.cli import resolve_model
+from simple_speaker_embedding.hub import export_checkpoint
+def log(*a): print(f"[{name} {time.strftime('%H:%M:%S')}]", *a, flush=True)
+t0 = time.time()
+lr, rounds, crop, seed = cfg.get('lr', 1e-3), cfg.get('rounds', 5), tuple(cfg.get('crop', (140, 240))), cfg.get('seed', 7)
+teacher = cfg.get('teacher')
+man = load_manifest(MELS)
+targets = load_targets(man, MELS, teacher) if teacher else None
+aug = Augment.real_world() if cfg.get('real_world') else Augment(**cfg.get('aug', {}))
+dls = speaker_dataloaders(man, n_speakers=32, n_utterances=8, crop=crop, rounds=rounds, augment=aug, valid_pct=0.05,
+                          seed=seed, progress=False, device=DEV, targets=targets)
+start = resolve_model(cfg.get('init', 'shipped'))
+def learner(cbs=()):
+    m = copy.deepcopy(start).train(); m.cohort, m.threshold, m.scoring, m.meta = None, None, 'cosine', {}
+    extra = [DistillCallback(cfg.get('distill_weight'), cfg.get('ge2e_weight', 1.0), cfg.get('distill', 'embedding'))] if teacher else []
+    return ge2e_learner(dls, m, cbs=extra + list(cbs))
+n_iter = len(dls.train)
+log(f"data ready in {time.time() - t0:.0f} s: {n_iter} steps per epoch")
+
+class Probe(Callback):
+    def after_batch(self):
+        if not self.training: return
+        warm = min(5, PROBE - 2)
+        if self.train_iter == warm: torch.cuda.synchronize() if DEV.startswith('cuda') else None; self.t0 = time.time()
+        if self.train_iter == PROBE:
+            torch.cuda.synchronize() if DEV.startswith('cuda') else None
+            self.steps_per_s = (PROBE - warm) / (time.time() - self.t0); raise CancelFitException()
+# everyone probes at the same time: wait for all runs to have their data ready
+BAR.mkdir(parents=True, exist_ok=True); (BAR / f"ready_{name}").touch()
+t_wait = time.time()
+while len(list(BAR.glob('ready_*'))) < NPROCS and time.time() - t_wait < 120: time.sleep(0.5)
+pl = learner([p := Probe()])
+with pl.no_bar(), pl.no_logging(): pl.fit(1, lr)
+(BAR / f"rate_{name}").write_text(str(p.steps_per_s)); log(f"probe: {p.steps_per_s:.2f} steps/s")
+t_wait = time.time()
+while len(list(BAR.glob('rate_*'))) < NPROCS and time.time() - t_wait < 60: time.sleep(0.5)
+rate = min(float(f.read_text()) for f in BAR.glob('rate_*'))
+steps = 0.85 * rate * (DEADLINE - 30 - time.time())
+epochs = max(1, int(steps // n_iter))
+log(f"slowest probe {rate:.2f} steps/s -> {epochs} epochs x {n_iter} steps = {epochs * n_iter} steps")
+del pl
+
+class HardStop(Callback):
+    "Safety net: stop (and still export) if the deadline comes first; the model is then marked truncated."
+    truncated = False
+    def after_batch(self):
+        if time.time() > DEADLINE - 15: HardStop.truncated = True; raise CancelFitException()
+out = OUT / name; out.mkdir(parents=True, exist_ok=True)
+learn = learner([HistoryCSV(out / 'history.csv'), HardStop()])
+t1 = time.time()
+with learn.no_bar(): learn.fit_one_cycle(epochs, lr)
+minutes = (time.time() - t1) / 60
+model = learn.model.eval().float().cpu()
+meta = dict(mels='train: 599 speakers x speeds 0.9/1.0/1.1 (sent to the GPU as JPEG q30 mel strips)', epochs=epochs, lr=lr,
+            hidden=start.model_hparams.hidden, layers=start.model_hparams.layers, n_speakers=32, n_utterances=8,
+            crop=list(crop), rounds=rounds, augment=True, valid_pct=0.05, bf16=False, fp16=False, seed=seed,
+            train_minutes=round(minutes, 2), device=torch.cuda.get_device_name() if DEV.startswith('cuda') else DEV,
+            real_world=bool(cfg.get('real_world')), steps=learn.train_iter, truncated=HardStop.truncated,
+            init=cfg.get('init', 'shipped'), init_meta=start.meta, aug=cfg.get('aug', {}))
+if teacher: meta.update(teacher=teacher, distill=cfg.get('distill', 'embedding'), ge2e_weight=cfg.get('ge2e_weight', 1.0),
+                        distill_weight=cfg.get('distill_weight') or DISTILL_WEIGHTS[cfg.get('distill', 'embedding')])
+export_checkpoint(model, OUT / f"{name}.pt", half=True, meta=meta)
+log(f"done: {learn.train_iter} steps in {minutes:.1f} min, truncated={HardStop.truncated}; "
+    f"last valid: {learn.recorder.values[-1] if learn.recorder.values else None}")
