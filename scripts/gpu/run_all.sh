@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# One GPU call: install carried wheels, unpack the data, 6 ablation runs side by side to a shared deadline, gpu_check.
+# One GPU call (run from the repo root there): install carried wheels (.whl/), unpack .gpu/data.zip, the runs of
+# CFG side by side to a shared deadline (TRAIN_S seconds after the start), then bench/gpu_check.py if time is left.
 START=$(date +%s)
 [ -n "$SKIP_PIP" ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch, fastai, librosa, soundfile, soxr, simple_speaker_embedding.learner, simple_speaker_embedding.distill; print('torch', torch.__version__, 'fastai', fastai.__version__, 'librosa', librosa.__version__)" || exit 1
 rm -rf /tmp/bar /tmp/gout /tmp/logs
-[ -d /tmp/mels ] || python3 .gpu/unpack.py .gpu/data.zip /tmp/mels || exit 1
+[ -d /tmp/mels ] || python3 scripts/gpu/unpack.py .gpu/data.zip /tmp/mels || exit 1
 echo "unpacked at +$(( $(date +%s) - START )) s"
-CFG=${CFG:-.gpu/cfg1.sh}; source $CFG
+CFG=${CFG:-scripts/gpu/cfg1.sh}; source $CFG
 export MELS=/tmp/mels DEADLINE=$((START + ${TRAIN_S:-455})) NPROCS=${#cfg[@]} BARRIER=/tmp/bar THREADS=${THREADS:-2} DEVICE=${DEVICE:-cuda} OUTDIR=/tmp/gout PROBE=${PROBE:-30}
 mkdir -p /tmp/gout /tmp/logs
-for n in "${!cfg[@]}"; do python3 .gpu/train_one.py "$n" "${cfg[$n]}" > /tmp/logs/$n.log 2>&1 & done
+for n in "${!cfg[@]}"; do python3 scripts/gpu/train_one.py "$n" "${cfg[$n]}" > /tmp/logs/$n.log 2>&1 & done
 while [ -n "$(jobs -r)" ]; do sleep 20; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; done
 wait
 echo "training done at +$(( $(date +%s) - START )) s"
