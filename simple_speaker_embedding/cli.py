@@ -67,6 +67,7 @@ def resolve_model(spec:str|None, allow_peer:bool=False, device=None):
     "Model or callable for `--model`: None/'shipped', 'untrained', a checkpoint path, or 'resemblyzer' (if `allow_peer`); on `device`."
     from simple_speaker_embedding.model import resolve_device      # (evaluate, with pandas and sklearn, only for the peer)
     dev = resolve_device(device if device is not None else 'cpu')
+    if isinstance(spec, torch.nn.Module): return spec.to(dev)     # already built (e.g. the --int8 copy)
     if spec in (None, 'shipped'):
         model, trained = load_model()
         if not trained: print("NOTE: no trained weights ship yet; evaluating an UNTRAINED model (seed 0).", file=sys.stderr)
@@ -280,6 +281,7 @@ def _parser() -> argparse.ArgumentParser:
              ["sse demo                    # the bundled CC0 clips", "sse demo a.wav b.wav c.mp3"])
     d.add_argument("files", nargs="*", help="audio files (default: the bundled example clips)")
     threads_help = "CPU threads for the model (default 1: the fastest per job on a busy machine; see README)"
+    int8_help = "run the GRU with int8 weights (CPU only; faster, dev EER within 0.1 point: see README)"
     d.add_argument("--threads", type=_count, default=1, help=threads_help)
     _add(sub, "hparams", "print the model's front-end and architecture settings", ["sse hparams"])
     e = _add(sub, "embed", "embed audio files (batched by length) into OUT.npy with an OUT.csv index",
@@ -293,6 +295,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=_count, default=32)
     e.add_argument("--device", default="cpu", help=dev_help)
     e.add_argument("--threads", type=_count, default=1, help=threads_help)
+    e.add_argument("--int8", action="store_true", help=int8_help)
     v = _add(sub, "verify", "cosine score of two recordings and a same/different decision",
              ["sse verify a.wav b.wav", "sse verify a.wav b.wav --threshold 0.7"])
     v.add_argument("a"); v.add_argument("b")
@@ -301,6 +304,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--model", default=None, help=model_help)
     v.add_argument("--device", default="cpu", help=dev_help)
     v.add_argument("--threads", type=_count, default=1, help=threads_help)
+    v.add_argument("--int8", action="store_true", help=int8_help)
     dz = _add(sub, "diarize", "who spoke when: speaker segments of one recording (sliding-window embeddings, clustering)",
               ["sse diarize meeting.wav", "sse diarize call.flac --speakers 2 --rttm call.rttm"])
     dz.add_argument("audio", help="one audio file (long files are read in chunks)")
@@ -313,6 +317,7 @@ def _parser() -> argparse.ArgumentParser:
     dz.add_argument("--model", default=None, help=model_help)
     dz.add_argument("--device", default="cpu", help=dev_help)
     dz.add_argument("--threads", type=_count, default=1, help=threads_help)
+    dz.add_argument("--int8", action="store_true", help=int8_help)
     e = _add(sub, "eval", "EER / minDCF of a model on verification trials",
              ["sse eval data/dev/cv_en                      # all pairs of a <speaker>/<utt> tree",
               "sse eval data/dev --max-nontarget 100000     # <dataset>/<speaker>/<utt>, sampled pairs",
@@ -336,6 +341,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--cosine", action="store_true", help="raw cosine scores even if the model decides with AS-norm")
     e.add_argument("--device", default="cpu", help=dev_help)
     e.add_argument("--threads", type=_count, default=1, help=threads_help)
+    e.add_argument("--int8", action="store_true", help=int8_help)
     pp = _add(sub, "preprocess", "compute log-mels of <src>/<dataset>/<speaker>/<utt> into DST (parallel, resumable)",
               ["sse preprocess data/train mels/train", "sse preprocess data/train mels/train --speeds 0.9 1.0 1.1"])
     pp.add_argument("src"); pp.add_argument("dst")
@@ -393,6 +399,13 @@ def main(argv:list[str]|None=None) -> int:
     "Entry point of the `sse` console script; returns the exit code."
     p = _parser(); args = p.parse_args(argv)
     if getattr(args, 'threads', None): torch.set_num_threads(args.threads)
+    if getattr(args, 'int8', False):
+        if args.device != 'cpu': p.error("--int8 runs on the CPU only: drop --device or --int8")
+        if args.model == 'resemblyzer': p.error("--int8 applies to our models, not --model resemblyzer")
+        from simple_speaker_embedding.model import quantize_int8
+        try: args.model = quantize_int8(resolve_model(args.model))
+        except (FileNotFoundError, RuntimeError, ValueError, OSError) as e:
+            print(f"sse {args.command}: error: {e}", file=sys.stderr); return 1
     if getattr(args, 'crop', None) and args.crop[0] > args.crop[1]: p.error(f"--crop MIN MAX: {args.crop[0]} > {args.crop[1]}")
     try:
         if args.command == "demo": demo(args.files or None)

@@ -16,7 +16,7 @@ from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_fil
 
 # %% auto #0
 __all__ = ['resolve_device', 'ModelHParams', 'GRUEmbedder', 'embed_mels', 'embed_files', 'embed_utterance', 'embed_speaker',
-           'cohort_stats', 'as_norm', 'score', 'verify']
+           'quantize_int8', 'cohort_stats', 'as_norm', 'score', 'verify']
 
 # %% ../nbs/01_model.ipynb #15859e04
 def resolve_device(device=None, # 'auto'/None (CUDA when available), 'cpu', 'cuda', 'cuda:N', or a torch.device
@@ -200,6 +200,14 @@ def embed_speaker(model:GRUEmbedder, # the embedder
     return F.normalize(embed_files(model, items, **kwargs).mean(0), dim=-1)
 
 GRUEmbedder.embed_mels, GRUEmbedder.embed_files, GRUEmbedder.embed_utterance, GRUEmbedder.embed_speaker = embed_mels, embed_files, embed_utterance, embed_speaker
+
+# %% ../nbs/01_model.ipynb #bc413d03
+def quantize_int8(model:GRUEmbedder) -> GRUEmbedder:
+    "A CPU copy of `model` whose GRU has int8 weights (dynamic quantisation): faster on CPUs, embeddings within ~0.999 cosine."
+    import copy, warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')            # torch.ao.quantization announces its move to torchao
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {nn.GRU}, dtype=torch.qint8)
 
 # %% ../nbs/01_model.ipynb #30d3b4cb
 def cohort_stats(embs, # (n, d) unit embeddings
