@@ -29,7 +29,7 @@ def stages(meta:dict) -> list[dict]:
     while meta:
         if 'stages' in meta:                       # a warm start from a shipped file: its stages are already listed
             out[:0] = meta['stages']; break
-        out.insert(0, {k: meta[k] for k in STAGE_KEYS if meta.get(k) not in (None, {}, False) or k in ('epochs', 'lr', 'init')})
+        out.insert(0, {k: meta.get(k) for k in STAGE_KEYS if meta.get(k) not in (None, {}, False) or k in ('epochs', 'lr', 'init')})
         meta = meta.get('init_meta')
     return out
 

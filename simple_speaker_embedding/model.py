@@ -201,7 +201,7 @@ def embed_speaker(model:GRUEmbedder, # the embedder
 
 GRUEmbedder.embed_mels, GRUEmbedder.embed_files, GRUEmbedder.embed_utterance, GRUEmbedder.embed_speaker = embed_mels, embed_files, embed_utterance, embed_speaker
 
-# %% ../nbs/01_model.ipynb #bc413d03
+# %% ../nbs/01_model.ipynb #357a5d4b
 def quantize_int8(model:GRUEmbedder) -> GRUEmbedder:
     "A CPU copy of `model` whose GRU has int8 weights (dynamic quantisation): faster on CPUs, embeddings within ~0.999 cosine."
     import copy, warnings
