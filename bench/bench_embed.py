@@ -54,7 +54,7 @@ def main():
     ap.add_argument("--no-int8", action="store_true", help="skip the `sse embed --int8` job")
     ap.add_argument("--no-peer", action="store_true", help="skip Resemblyzer even if installed")
     args = ap.parse_args()
-    files = find_audio(args.folder)
+    files = [p.resolve() for p in find_audio(args.folder)]
     audio_s = sum(sf.info(p).duration for p in files)
     try:
         import resemblyzer  # noqa: F401
