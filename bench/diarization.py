@@ -7,8 +7,9 @@ overlapping, levels +-6 dB) are built with seeds 1000+ (test). Both embedders se
 0.75 s for ours; Resemblyzer's own 1.6-s partials every 0.75 s, no VAD so times stay true), the same silence mask,
 the same agglomerative clustering and the same segment rules; only the embeddings differ. DER with a 0.25 s collar,
 pooled over the conversations (total error / total scored speech), with the number of speakers given and estimated.
-The distance threshold for "estimated" is chosen per embedder on other conversations (seeds 0+, `--n-calib` per
-speaker count) from a grid, so neither is tuned on the test conversations. Also prints `sse diarize`-style
+The affinity pruning (which sets the eigengap's speaker count and the spectral clustering) is chosen per embedder
+on other conversations (seeds 0+, `--n-calib` per speaker count) from a grid, so neither is tuned on the test
+conversations. Also prints `sse diarize`-style
 wall time for the longest conversation.
 """
 import argparse, time
@@ -21,7 +22,7 @@ from simple_speaker_embedding.diarize import (Partials, cluster_windows, der, pa
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 
 SR = 22050
-GRID = np.round(np.arange(0.2, 0.95, 0.05), 2)
+GRID = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)   # affinity pruning (`prune`)
 
 
 def resemblyzer_partials(enc, y, ours: Partials) -> Partials:
@@ -65,15 +66,15 @@ def main():
     calib = [windows(s, k) for k in args.speakers for s in range(args.n_calib)]
     th = {}
     for n in names:
-        ders = [pooled([der(ref, window_segments(w[n], cluster_windows(w[n].embs, threshold=t))) for ref, w in calib]) for t in GRID]
+        ders = [pooled([der(ref, window_segments(w[n], cluster_windows(w[n].embs, prune=t))) for ref, w in calib]) for t in GRID]
         th[n] = float(GRID[int(np.argmin(ders))])
-    print(f"{args.root}: thresholds chosen on {len(calib)} calibration conversations: " + ", ".join(f"{n} {t:.2f}" for n, t in th.items()))
+    print(f"{args.root}: affinity pruning chosen on {len(calib)} calibration conversations: " + ", ".join(f"{n} {t:.2f}" for n, t in th.items()))
     print(f"{'speakers':>8}  {'embedder':<12} {'DER, K given':>12} {'DER, K estimated':>16} {'speakers found':>14}")
     for k in args.speakers:
         test = [windows(1000 + s, k) for s in range(args.n)]
         for n in names:
-            given = pooled([der(ref, window_segments(w[n], cluster_windows(w[n].embs, k))) for ref, w in test])
-            labs = [cluster_windows(w[n].embs, threshold=th[n]) for _, w in test]
+            given = pooled([der(ref, window_segments(w[n], cluster_windows(w[n].embs, k, prune=th[n]))) for ref, w in test])
+            labs = [cluster_windows(w[n].embs, prune=th[n]) for _, w in test]
             est = pooled([der(ref, window_segments(w[n], l)) for (ref, w), l in zip(test, labs)])
             found = np.mean([l.max() + 1 for l in labs])
             print(f"{k:>8}  {n:<12} {100 * given:11.1f}% {100 * est:15.1f}% {found:14.1f}")

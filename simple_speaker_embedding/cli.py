@@ -310,7 +310,8 @@ def _parser() -> argparse.ArgumentParser:
     dz.add_argument("audio", help="one audio file (long files are read in chunks)")
     dz.add_argument("--speakers", type=_count, default=None, help="number of speakers, if known (default: estimated)")
     dz.add_argument("--threshold", type=_number(float, 0, 2), default=None,
-                    help="cosine distance at which speaker clusters stop merging, when --speakers is not given")
+                    help="without --speakers: count speakers by agglomerative clustering at this cosine distance "
+                         "instead of the eigengap (default)")
     dz.add_argument("--window", type=_positive, default=1.5, help="window length, seconds")
     dz.add_argument("--hop", type=_positive, default=0.75, help="step between windows, seconds (<= --window)")
     dz.add_argument("--rttm", default=None, help="also write the segments to this RTTM file")
