@@ -111,6 +111,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                      'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data.SpeakerBatchDL.set_epoch': ( 'data.html#speakerbatchdl.set_epoch',
                                                                                                            'simple_speaker_embedding/data.py'),
+                                               'simple_speaker_embedding.data._mel_centres': ( 'data.html#_mel_centres',
+                                                                                               'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data._mel_one': ( 'data.html#_mel_one',
                                                                                            'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data._mel_transform': ( 'data.html#_mel_transform',

@@ -108,6 +108,12 @@ def load_manifest(root) -> pd.DataFrame:
     return man
 
 # %% ../nbs/04_data.ipynb #841ec0d7
+@functools.lru_cache(maxsize=8)
+def _mel_centres(n_mels:int, fmax:float) -> np.ndarray:
+    "Centre frequencies (Hz) of the mel channels (computed once per setting, not per batch)."
+    import librosa
+    return librosa.mel_frequencies(n_mels + 2, fmin=0, fmax=fmax)[1:-1]
+
 def _rand(g:torch.Generator, like:torch.Tensor, *shape) -> torch.Tensor:
     "Uniform draws from the CPU generator `g`, on `like`'s device: the same batches on a CPU and a GPU."
     r = torch.rand(*shape, generator=g)
@@ -161,8 +167,7 @@ class Augment:
     def _band(self, x, g, on):
         "Smooth low-pass (and for half of them high-pass) filtering of the mel channels (steep low-pass like a resampler or codec, gentle high-pass)."
         B, T, F_ = x.shape
-        import librosa
-        f = torch.as_tensor(librosa.mel_frequencies(F_ + 2, fmin=0, fmax=self.fmax)[1:-1], dtype=x.dtype, device=x.device)
+        f = torch.as_tensor(_mel_centres(F_, self.fmax), dtype=x.dtype, device=x.device)
         fc = self.cutoff_hz[0] + (self.cutoff_hz[1] - self.cutoff_hz[0]) * _rand(g, x, B, 1)
         fl = 100 + 300 * _rand(g, x, B, 1)
         hp = (_rand(g, x, B, 1) < 0.5).float()
