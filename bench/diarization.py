@@ -1,18 +1,22 @@
 """Diarization error rate on conversations built from dev speakers: ours vs Resemblyzer's partial embeddings.
 
-    python bench/diarization.py ../shared/data/dev/cv_en [--n 10] [--speakers 2 3 4] [--model PATH]
+    python bench/diarization.py ../shared/data/dev/cv_en --cohort ../shared/data/train [--n 20] [--n-calib 10]
+        [--speakers 2 3 4] [--model PATH] [--cosine]
 
 For each number of speakers, `--n` conversations (`synth_conversation`: 12 turns of 1-8 s, pauses, 15% of turns
 overlapping, levels +-6 dB) are built with seeds 1000+ (test). Both embedders see the same windows (1.5 s every
 0.75 s for ours; Resemblyzer's own 1.6-s partials every 0.75 s, no VAD so times stay true), the same silence mask,
-the same agglomerative clustering and the same segment rules; only the embeddings differ. DER with a 0.25 s collar,
+the same clustering and the same segment rules; only the embeddings differ. The clustering scores window pairs
+with AS-norm (`sse diarize`'s default for the shipped model): ours against the cohort the model ships (its training
+speakers), Resemblyzer against a cohort built the same way from `--cohort` (mean embedding of up to 8 utterances per
+speaker, cached in `--peer-cohort`); `--cosine` scores both with plain cosines instead. DER with a 0.25 s collar,
 pooled over the conversations (total error / total scored speech), with the number of speakers given and estimated.
 The affinity pruning (which sets the eigengap's speaker count and the spectral clustering) is chosen per embedder
-on other conversations (seeds 0+, `--n-calib` per speaker count) from a grid, so neither is tuned on the test
+on other conversations (seeds 0+, `--n-calib` per speaker count; the method itself was chosen on seeds 0-9) from a grid, so neither is tuned on the test
 conversations. Also prints `sse diarize`-style
 wall time for the longest conversation.
 """
-import argparse, time
+import argparse, os, time
 
 import numpy as np
 
@@ -20,6 +24,7 @@ from simple_speaker_embedding.audio import resample
 from simple_speaker_embedding.diarize import (Partials, cluster_windows, der, partial_embeddings, synth_conversation,
                                               window_segments)
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
+from simple_speaker_embedding.evaluate import make_cohort, resemblyzer_embedder
 
 SR = 22050
 GRID = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)   # affinity pruning (`prune`)
@@ -46,9 +51,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("root", help="dev folder of <speaker>/<clip>")
     ap.add_argument("--n", type=int, default=10, help="test conversations per number of speakers")
-    ap.add_argument("--n-calib", type=int, default=5, help="calibration conversations per number of speakers")
+    ap.add_argument("--n-calib", type=int, default=10, help="calibration conversations per number of speakers")
     ap.add_argument("--speakers", type=int, nargs="+", default=[2, 3, 4])
     ap.add_argument("--model", default=None, help="our checkpoint (default: shipped)")
+    ap.add_argument("--cohort", default=None, help="training speakers' audio: Resemblyzer's AS-norm cohort")
+    ap.add_argument("--peer-cohort", default="runs/resemblyzer_cohort.npy", help="cache of Resemblyzer's cohort")
+    ap.add_argument("--cosine", action="store_true", help="cluster on cosines for both, not AS-norm")
     args = ap.parse_args()
     model = gru_embedder() if args.model is None else load_checkpoint(args.model)
     try:
@@ -57,6 +65,18 @@ def main():
     except ImportError:
         enc = None; print("Resemblyzer not installed: ours only")
     names = ['ours'] + (['resemblyzer'] if enc else [])
+    cohorts = {n: None for n in names}
+    if not args.cosine:
+        if model.cohort is None: ap.error("our model carries no cohort: use --cosine")
+        cohorts['ours'] = model.cohort.numpy()
+        if enc and os.path.exists(args.peer_cohort): cohorts['resemblyzer'] = np.load(args.peer_cohort)
+        elif enc:
+            if not args.cohort: ap.error("Resemblyzer needs a cohort for AS-norm: give --cohort DIR (or --cosine)")
+            cohorts['resemblyzer'] = make_cohort(resemblyzer_embedder(), args.cohort)
+            os.makedirs(os.path.dirname(args.peer_cohort) or '.', exist_ok=True); np.save(args.peer_cohort, cohorts['resemblyzer'])
+    top_k = (model.meta or {}).get('asnorm_top_k', 100)
+    def labels(n, w, k=None, prune=None):
+        return cluster_windows(w[n].embs, k, prune=prune, cohort=cohorts[n], top_k=top_k)
 
     def windows(seed, k):
         y, ref = synth_conversation(args.root, n_speakers=k, seed=seed)
@@ -64,22 +84,24 @@ def main():
         return ref, {'ours': p, **({'resemblyzer': resemblyzer_partials(enc, y, p)} if enc else {})}
 
     calib = [windows(s, k) for k in args.speakers for s in range(args.n_calib)]
+    calib_k = [k for k in args.speakers for s in range(args.n_calib)]
     th = {}
     for n in names:
-        ders = [pooled([der(ref, window_segments(w[n], cluster_windows(w[n].embs, prune=t))) for ref, w in calib]) for t in GRID]
+        ders = [pooled([der(ref, window_segments(w[n], labels(n, w, prune=t))) for ref, w in calib]
+                       + [der(ref, window_segments(w[n], labels(n, w, k, prune=t))) for (ref, w), k in zip(calib, calib_k)]) for t in GRID]
         th[n] = float(GRID[int(np.argmin(ders))])
-    print(f"{args.root}: affinity pruning chosen on {len(calib)} calibration conversations: " + ", ".join(f"{n} {t:.2f}" for n, t in th.items()))
+    print(f"{args.root}: {'cosine' if args.cosine else 'AS-norm'} affinities; pruning chosen on {len(calib)} calibration conversations (K given and estimated): " + ", ".join(f"{n} {t:.2f}" for n, t in th.items()))
     print(f"{'speakers':>8}  {'embedder':<12} {'DER, K given':>12} {'DER, K estimated':>16} {'speakers found':>14}")
     for k in args.speakers:
         test = [windows(1000 + s, k) for s in range(args.n)]
         for n in names:
-            given = pooled([der(ref, window_segments(w[n], cluster_windows(w[n].embs, k, prune=th[n]))) for ref, w in test])
-            labs = [cluster_windows(w[n].embs, prune=th[n]) for _, w in test]
+            given = pooled([der(ref, window_segments(w[n], labels(n, w, k, prune=th[n]))) for ref, w in test])
+            labs = [labels(n, w, prune=th[n]) for _, w in test]
             est = pooled([der(ref, window_segments(w[n], l)) for (ref, w), l in zip(test, labs)])
             found = np.mean([l.max() + 1 for l in labs])
             print(f"{k:>8}  {n:<12} {100 * given:11.1f}% {100 * est:15.1f}% {found:14.1f}")
     y, _ = synth_conversation(args.root, n_speakers=max(args.speakers), n_turns=40, seed=7)
-    t0 = time.perf_counter(); p = partial_embeddings(model, y, sr=SR); window_segments(p, cluster_windows(p.embs))
+    t0 = time.perf_counter(); p = partial_embeddings(model, y, sr=SR); window_segments(p, labels('ours', {'ours': p}, prune=th['ours']))
     print(f"ours on a {len(y) / SR:.0f}-s conversation: {time.perf_counter() - t0:.1f} s (embedding + clustering)")
 
 

@@ -31,8 +31,21 @@ def test_known_speakers_recovered(model):
     assert d["confusion"] < 0.05, d
 
 
+def test_scores_follow_the_models_rule(model, monkeypatch):
+    "The shipped model scores with AS-norm, so the clustering gets its cohort; `norm=False` (or a cosine model) does not."
+    import simple_speaker_embedding.diarize as dz
+    seen = []
+    real = dz.cluster_windows
+    monkeypatch.setattr(dz, "cluster_windows", lambda *a, **kw: seen.append(kw.get("cohort")) or real(*a, **kw))
+    assert model.scoring == "as-norm" and model.cohort is not None
+    normed = dz.diarize(model, CONV, n_speakers=3)
+    plain = dz.diarize(model, CONV, n_speakers=3, norm=False)
+    assert seen[0] is model.cohort and seen[1] is None
+    for hyp in (normed, plain): assert der(REF, hyp)["der"] < 0.15
+
+
 def test_speaker_count_estimated(model):
-    hyp = diarize(model, CONV)                             # threshold: DIARIZE_THRESHOLD
+    hyp = diarize(model, CONV)                             # count: eigengap of the cosine graph
     assert 2 <= len({s for *_, s in hyp}) <= 6
     assert der(REF, hyp)["der"] < 0.5
     one = diarize(model, CONV, threshold=2.0)              # nothing is too far apart: one speaker
