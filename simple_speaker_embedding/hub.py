@@ -22,7 +22,7 @@ CHECKPOINT_FORMAT = "simple-speaker-embedding/1"
 WEIGHTS_DIR = Path(str(package_files("simple_speaker_embedding"))) / "weights"
 # name -> (file in WEIGHTS_DIR, sha256): the shipped checkpoints (see the README for how each was made)
 PRETRAINED: dict[str, tuple[str, str]] = {
-    "gru_embedder": ("gru_embedder.pt", "24d1db53c038e36df603e73e145e7740a79f80c032d13d8e8d951552e431ade9"),
+    "gru_embedder": ("gru_embedder.pt", "13e041da9c45ef2738d6a8436cd0851270aeac2b82b7b9d286f0b7b69b600dc9"),
 }
 
 def sha256_file(path) -> str:
