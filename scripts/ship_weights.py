@@ -33,6 +33,13 @@ def stages(meta:dict) -> list[dict]:
         meta = meta.get('init_meta')
     return out
 
+def teacher_model(meta:dict) -> str|None:
+    "The teacher's description, from the run's own metadata or the shipped file it warm-started from."
+    while meta:
+        if meta.get('teacher_model'): return meta['teacher_model']
+        meta = meta.get('init_meta')
+    return None
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", help="a run's model.pt (from `sse train`)")
@@ -60,6 +67,7 @@ if __name__ == "__main__":
                 architecture=f"GRUEmbedder: {hp.layers}-layer GRU, {hp.hidden} hidden, linear {hp.emb_dim}, L2 norm",
                 stages=model.meta['stages'] if shipped else stages(model.meta),
                 teacher=model.meta.get('teacher') if shipped else next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None),
+                teacher_model=teacher_model(model.meta),
                 cohort=f"{len(model.cohort)} speakers of {args.cohort}, mean of up to 8 utterances each" if args.cohort
                        else model.meta.get('cohort', f"{len(model.cohort)} speakers"),
                 asnorm_top_k=args.top_k)

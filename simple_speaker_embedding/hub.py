@@ -22,7 +22,7 @@ CHECKPOINT_FORMAT = "simple-speaker-embedding/1"
 WEIGHTS_DIR = Path(str(package_files("simple_speaker_embedding"))) / "weights"
 # name -> (file in WEIGHTS_DIR, sha256): the shipped checkpoints (see the README for how each was made)
 PRETRAINED: dict[str, tuple[str, str]] = {
-    "gru_embedder": ("gru_embedder.pt", "13e041da9c45ef2738d6a8436cd0851270aeac2b82b7b9d286f0b7b69b600dc9"),
+    "gru_embedder": ("gru_embedder.pt", "d9e85eb792086ec5335e8dc631621fb00a005cd4975c44fb39bac4164ded43df"),
 }
 
 def sha256_file(path) -> str:
