@@ -15,7 +15,7 @@ SCRIPT = Path(__file__).parents[1] / "scripts" / "ship_weights.py"
 def test_ship_weights_on_a_tiny_run(fixture_root, tmp_path):
     torch.manual_seed(0)
     m = GRUEmbedder(hidden=16, layers=1)
-    stage1 = dict(epochs=2, lr=2e-3, crop=[140, 180], augment=False, seed=0, train_minutes=1.0)
+    stage1 = dict(epochs=2, lr=2e-3, crop=[140, 180], augment=False, seed=0, train_minutes=1.0, teacher_model="T (licence)")
     export_checkpoint(m, tmp_path / "run.pt", meta=dict(epochs=3, lr=1e-3, crop=[160, 400], augment=True, seed=3,
                                                         train_minutes=2.0, init="runs/a/model.pt", init_meta=stage1))
     out = tmp_path / "shipped.pt"
@@ -27,6 +27,7 @@ def test_ship_weights_on_a_tiny_run(fixture_root, tmp_path):
     s = load_checkpoint(out)
     assert s.cohort.shape == (6, 256) and s.threshold is not None
     assert [st["epochs"] for st in s.meta["stages"]] == [2, 3]            # oldest stage first
+    assert s.meta["teacher_model"] == "T (licence)"                        # found along the warm-start chain
     assert set(s.meta["dev_eer"]) == {"cv_en"} and set(s.meta["dev_eer_asnorm"]) == {"cv_en"}
     assert s.meta["recipe"] == "sse train ..." and s.scoring == "as-norm"
     # the operating point is recomputed from the dev trials: 1% false accepts on AS-norm scores (a constant would fail)
