@@ -371,6 +371,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                              'simple_speaker_embedding/model.py'),
                                                 'simple_speaker_embedding.model.as_norm': ( 'model.html#as_norm',
                                                                                             'simple_speaker_embedding/model.py'),
+                                                'simple_speaker_embedding.model.asnorm_cohort': ( 'model.html#asnorm_cohort',
+                                                                                                  'simple_speaker_embedding/model.py'),
                                                 'simple_speaker_embedding.model.cohort_stats': ( 'model.html#cohort_stats',
                                                                                                  'simple_speaker_embedding/model.py'),
                                                 'simple_speaker_embedding.model.embed_files': ( 'model.html#embed_files',

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .audio import AudioError, load_audio, melspec_from_array, melspec_from_file, trim_silence
-from .model import as_norm, cohort_stats, embed_mels
+from .model import as_norm, asnorm_cohort, cohort_stats, embed_mels
 
 # %% auto #0
 __all__ = ['DIARIZE_PRUNE', 'Partials', 'voiced_frames', 'partial_embeddings', 'affinity', 'estimate_speakers', 'cluster_windows',
@@ -69,14 +69,14 @@ DIARIZE_PRUNE = 0.2       # fraction of its strongest affinities each window kee
 
 def affinity(embs:np.ndarray, # (n, d) unit embeddings
              prune:float=DIARIZE_PRUNE, # keep this fraction of each row's strongest affinities
-             cohort:np.ndarray|None=None, # (n_cohort, d) unit embeddings of other speakers: AS-norm scores instead of cosines
+             cohort=None, # (n_cohort, d) unit embeddings of other speakers (numpy/torch): AS-norm scores instead of cosines
              top_k:int=100, # closest cohort speakers per window (AS-norm)
             ) -> np.ndarray:
     "Pruned, symmetric affinities `(n, n)`: cosines, or AS-norm scores against `cohort` (negatives set to 0; each row keeps at least 6)."
     e = np.asarray(embs, np.float64)
     a = e @ e.T
     if cohort is not None:
-        m, s = cohort_stats(e, np.asarray(torch.as_tensor(cohort).float().cpu()), top_k)
+        m, s = cohort_stats(e, cohort, top_k)
         a = as_norm(a, (m[:, None], s[:, None]), (m[None], s[None]))
     a = np.clip(a, 0, None)
     keep = min(len(a), max(6, int(round(prune * len(a)))))          # short recordings: at least 6 neighbours
@@ -180,8 +180,7 @@ def diarize(model, # the embedder
            ) -> list[tuple[float, float, str]]:
     "Who spoke when: `(start, end, speaker)` segments of a recording."
     p = partial_embeddings(model, x, sr=sr, window=window, hop=hop)
-    cohort = getattr(model, 'cohort', None) if norm and getattr(model, 'scoring', 'cosine') == 'as-norm' else None
-    top_k = (getattr(model, 'meta', None) or {}).get('asnorm_top_k', 100)
+    cohort, top_k = asnorm_cohort(model) if norm else (None, 100)
     labels = cluster_windows(p.embs, n_speakers, threshold, prune=prune, cohort=cohort, top_k=top_k)
     return window_segments(p, labels, min_dur=min_dur, min_silence=min_silence)
 

@@ -16,7 +16,7 @@ from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_fil
 
 # %% auto #0
 __all__ = ['resolve_device', 'ModelHParams', 'GRUEmbedder', 'embed_mels', 'embed_files', 'embed_utterance', 'embed_speaker',
-           'quantize_int8', 'cohort_stats', 'as_norm', 'score', 'verify']
+           'quantize_int8', 'cohort_stats', 'as_norm', 'asnorm_cohort', 'score', 'verify']
 
 # %% ../nbs/01_model.ipynb #15859e04
 def resolve_device(device=None, # 'auto'/None (CUDA when available), 'cpu', 'cuda', 'cuda:N', or a torch.device
@@ -214,7 +214,8 @@ def cohort_stats(embs, # (n, d) unit embeddings
                  cohort, # (n_cohort, d) unit embeddings of cohort speakers
                  top_k:int=100, # how many of the closest cohort speakers count
                 ) -> tuple[np.ndarray, np.ndarray]:
-    "Mean and standard deviation of each embedding's `top_k` highest cosines against the cohort."
+    "Mean and standard deviation of each embedding's `top_k` highest cosines against the cohort (numpy or torch, any device)."
+    if isinstance(cohort, torch.Tensor): cohort = cohort.detach().float().cpu().numpy()
     c = np.asarray(embs, np.float32).reshape(-1, np.shape(cohort)[-1]) @ np.asarray(cohort, np.float32).T
     k = min(top_k, c.shape[1])
     if k < 2: raise ValueError("AS-norm needs a cohort of at least 2 speakers")
@@ -229,6 +230,13 @@ def as_norm(scores, # raw cosine of each trial
     return 0.5 * ((np.asarray(scores) - m1) / s1 + (np.asarray(scores) - m2) / s2)
 
 
+def asnorm_cohort(model) -> tuple:
+    "`(cohort, top_k)` of the model's own scoring rule: its cohort when it scores with AS-norm, else `(None, top_k)`."
+    k = (getattr(model, 'meta', None) or {}).get('asnorm_top_k', 100)
+    if getattr(model, 'scoring', 'cosine') != 'as-norm': return None, k
+    if getattr(model, 'cohort', None) is None: raise ValueError("this model scores with AS-norm but carries no cohort")
+    return model.cohort, k
+
 def score(model, # the embedder (its `scoring`, `cohort` and `meta['asnorm_top_k']` decide the scale)
           e1, e2, # embeddings `(d,)` or `(n, d)`, unit length (numpy or torch)
          ):
@@ -238,11 +246,8 @@ def score(model, # the embedder (its `scoring`, `cohort` and `meta['asnorm_top_k
     a, b = np.atleast_2d(a), np.atleast_2d(b)
     if a.shape != b.shape: raise ValueError(f"score: embeddings of different shapes {a.shape} and {b.shape}")
     s = (a * b).sum(-1)
-    if getattr(model, 'scoring', 'cosine') == 'as-norm':
-        if model.cohort is None: raise ValueError("this model scores with AS-norm but carries no cohort")
-        k = (getattr(model, 'meta', None) or {}).get('asnorm_top_k', 100)
-        coh = model.cohort.float().cpu().numpy()
-        s = as_norm(s, cohort_stats(a, coh, k), cohort_stats(b, coh, k))
+    coh, k = asnorm_cohort(model)
+    if coh is not None: s = as_norm(s, cohort_stats(a, coh, k), cohort_stats(b, coh, k))
     return float(s[0]) if single else s
 
 def verify(model, # the embedder
