@@ -1,20 +1,20 @@
 """Diarization error rate on conversations built from dev speakers: ours vs Resemblyzer's partial embeddings.
 
-    python bench/diarization.py ../shared/data/dev/cv_en --cohort ../shared/data/train [--n 20] [--n-calib 10]
-        [--speakers 2 3 4] [--model PATH] [--cosine]
+    python bench/diarization.py ../shared/data/dev/* --cohort ../shared/data/train [--n 20] [--n-calib 10]
+        [--speakers 2 3 4] [--model PATH] [--cosine] [--test-seed 2000]
 
-For each number of speakers, `--n` conversations (`synth_conversation`: 12 turns of 1-8 s, pauses, 15% of turns
-overlapping, levels +-6 dB) are built with seeds 1000+ (test). Both embedders see the same windows (1.5 s every
-0.75 s for ours; Resemblyzer's own 1.6-s partials every 0.75 s, no VAD so times stay true), the same silence mask,
-the same clustering and the same segment rules; only the embeddings differ. The clustering scores window pairs
-with AS-norm (`sse diarize`'s default for the shipped model): ours against the cohort the model ships (its training
-speakers), Resemblyzer against a cohort built the same way from `--cohort` (mean embedding of up to 8 utterances per
-speaker, cached in `--peer-cohort`); `--cosine` scores both with plain cosines instead. DER with a 0.25 s collar,
-pooled over the conversations (total error / total scored speech), with the number of speakers given and estimated.
+For each dev set and each number of speakers, `--n` conversations (`synth_conversation`: 12 turns of 1-8 s, pauses,
+15% of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (test: 3000+; 1000+ were
+looked at in two earlier runs, 2000 in a smoke test). Both embedders see the same windows (1.5 s every 0.75 s for ours; Resemblyzer's own
+1.6-s partials every 0.75 s, no VAD so times stay true), the same silence mask, the same clustering and the same
+segment rules; only the embeddings differ. The clustering scores window pairs with AS-norm (`sse diarize`'s default
+for the shipped model): ours against the cohort the model ships (its training speakers), Resemblyzer against a cohort
+built the same way from `--cohort` (mean embedding of up to 8 utterances per speaker, cached in `--peer-cohort`);
+`--cosine` scores both with plain cosines instead. DER with a 0.25 s collar, pooled over conversations (total error /
+total scored speech), per set and over all sets, with the number of speakers given and estimated.
 The affinity pruning (which sets the eigengap's speaker count and the spectral clustering) is chosen per embedder
-on other conversations (seeds 0+, `--n-calib` per speaker count; the method itself was chosen on seeds 0-9) from a grid, so neither is tuned on the test
-conversations. Also prints `sse diarize`-style
-wall time for the longest conversation.
+on other conversations (seeds 0+, `--n-calib` per set and speaker count) from a grid, so neither is tuned on the
+test conversations. Also prints `sse diarize`-style wall time for a long conversation.
 """
 import argparse, os, time
 
@@ -49,7 +49,7 @@ def pooled(results):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("root", help="dev folder of <speaker>/<clip>")
+    ap.add_argument("roots", nargs="+", help="dev folders of <speaker>/<clip> (one table each, and one over all)")
     ap.add_argument("--n", type=int, default=10, help="test conversations per number of speakers")
     ap.add_argument("--n-calib", type=int, default=10, help="calibration conversations per number of speakers")
     ap.add_argument("--speakers", type=int, nargs="+", default=[2, 3, 4])
@@ -57,6 +57,7 @@ def main():
     ap.add_argument("--cohort", default=None, help="training speakers' audio: Resemblyzer's AS-norm cohort")
     ap.add_argument("--peer-cohort", default="runs/resemblyzer_cohort.npy", help="cache of Resemblyzer's cohort")
     ap.add_argument("--cosine", action="store_true", help="cluster on cosines for both, not AS-norm")
+    ap.add_argument("--test-seed", type=int, default=3000, help="first seed of the test conversations")
     args = ap.parse_args()
     model = gru_embedder() if args.model is None else load_checkpoint(args.model)
     try:
@@ -78,29 +79,37 @@ def main():
     def labels(n, w, k=None, prune=None):
         return cluster_windows(w[n].embs, k, prune=prune, cohort=cohorts[n], top_k=top_k)
 
-    def windows(seed, k):
-        y, ref = synth_conversation(args.root, n_speakers=k, seed=seed)
+    def windows(root, seed, k):
+        y, ref = synth_conversation(root, n_speakers=k, seed=seed)
         p = partial_embeddings(model, y, sr=SR)
         return ref, {'ours': p, **({'resemblyzer': resemblyzer_partials(enc, y, p)} if enc else {})}
 
-    calib = [windows(s, k) for k in args.speakers for s in range(args.n_calib)]
-    calib_k = [k for k in args.speakers for s in range(args.n_calib)]
+    calib = [(windows(r, s, k), k) for r in args.roots for k in args.speakers for s in range(args.n_calib)]
     th = {}
     for n in names:
-        ders = [pooled([der(ref, window_segments(w[n], labels(n, w, prune=t))) for ref, w in calib]
-                       + [der(ref, window_segments(w[n], labels(n, w, k, prune=t))) for (ref, w), k in zip(calib, calib_k)]) for t in GRID]
+        ders = [pooled([der(ref, window_segments(w[n], labels(n, w, prune=t))) for (ref, w), _ in calib]
+                       + [der(ref, window_segments(w[n], labels(n, w, k, prune=t))) for (ref, w), k in calib]) for t in GRID]
         th[n] = float(GRID[int(np.argmin(ders))])
-    print(f"{args.root}: {'cosine' if args.cosine else 'AS-norm'} affinities; pruning chosen on {len(calib)} calibration conversations (K given and estimated): " + ", ".join(f"{n} {t:.2f}" for n, t in th.items()))
-    print(f"{'speakers':>8}  {'embedder':<12} {'DER, K given':>12} {'DER, K estimated':>16} {'speakers found':>14}")
-    for k in args.speakers:
-        test = [windows(1000 + s, k) for s in range(args.n)]
-        for n in names:
-            given = pooled([der(ref, window_segments(w[n], labels(n, w, k, prune=th[n]))) for ref, w in test])
-            labs = [labels(n, w, prune=th[n]) for _, w in test]
-            est = pooled([der(ref, window_segments(w[n], l)) for (ref, w), l in zip(test, labs)])
-            found = np.mean([l.max() + 1 for l in labs])
-            print(f"{k:>8}  {n:<12} {100 * given:11.1f}% {100 * est:15.1f}% {found:14.1f}")
-    y, _ = synth_conversation(args.root, n_speakers=max(args.speakers), n_turns=40, seed=7)
+    print(f"{'cosine' if args.cosine else 'AS-norm'} affinities; pruning chosen on {len(calib)} calibration conversations "
+          f"(K given and estimated): " + ", ".join(f"{n} {t:.2f}" for n, t in th.items()), flush=True)
+    res = {}                                   # (root, k, embedder) -> (given, estimated, speakers found) per conversation
+    for r in args.roots:
+        for k in args.speakers:
+            for s in range(args.n):
+                ref, w = windows(r, args.test_seed + s, k)
+                for n in names:
+                    lab = labels(n, w, prune=th[n])
+                    res.setdefault((r, k, n), []).append((der(ref, window_segments(w[n], labels(n, w, k, prune=th[n]))),
+                                                          der(ref, window_segments(w[n], lab)), lab.max() + 1))
+    for title, roots in [(os.path.basename(os.path.normpath(r)), [r]) for r in args.roots] + [('all sets', args.roots)] * (len(args.roots) > 1):
+        print(f"\n{title}: {args.n * len(roots)} test conversations per count")
+        print(f"{'speakers':>8}  {'embedder':<12} {'DER, K given':>12} {'DER, K estimated':>16} {'speakers found':>14}")
+        for k in args.speakers:
+            for n in names:
+                rows = [x for r in roots for x in res[(r, k, n)]]
+                given, est = pooled([x[0] for x in rows]), pooled([x[1] for x in rows])
+                print(f"{k:>8}  {n:<12} {100 * given:11.1f}% {100 * est:15.1f}% {np.mean([x[2] for x in rows]):14.1f}")
+    y, _ = synth_conversation(args.roots[0], n_speakers=max(args.speakers), n_turns=40, seed=7)
     t0 = time.perf_counter(); p = partial_embeddings(model, y, sr=SR); window_segments(p, labels('ours', {'ours': p}, prune=th['ours']))
     print(f"ours on a {len(y) / SR:.0f}-s conversation: {time.perf_counter() - t0:.1f} s (embedding + clustering)")
 

@@ -129,15 +129,24 @@ def window_segments(p:Partials, # windows and the voiced mask
                     min_dur:float=0.3, # speaker turns shorter than this are absorbed by their neighbour
                     min_silence:float=0.3, # pauses shorter than this inside one speaker's turn are bridged
                     names:list|None=None, # speaker names by label (default: spk0, spk1, ...)
+                    fill:float=3.0, # voiced frames no kept window covers take the label of the nearest window within this many seconds
                    ) -> list[tuple[float, float, str]]:
     "`(start, end, speaker)` segments, seconds, in time order."
     n, k = len(p.voiced), int(labels.max()) + 1
     votes = np.zeros((n, k)); near = np.full(n, np.inf); nearest = np.full(n, -1)
     t = np.arange(n) + 0.5
-    for s, e, l in zip(np.round(p.starts * p.fps).astype(int), np.round(p.ends * p.fps).astype(int), labels):
+    s_fr, e_fr = np.round(p.starts * p.fps).astype(int), np.round(p.ends * p.fps).astype(int)
+    for s, e, l in zip(s_fr, e_fr, labels):
         votes[s:e, l] += 1
         d = np.abs(t[s:e] - (s + e) / 2); closer = d < near[s:e]
         near[s:e][closer] = d[closer]; nearest[s:e][closer] = l
+    gap = np.flatnonzero(p.voiced & (votes.sum(1) == 0))             # voiced, but in no kept window (mostly silent ones)
+    if len(gap) and fill > 0:
+        c = (s_fr + e_fr) / 2                                          # window centres, ascending
+        j = np.clip(np.searchsorted(c, t[gap]), 0, len(c) - 1)
+        j = np.where((j > 0) & (np.abs(c[j - 1] - t[gap]) <= np.abs(c[j] - t[gap])), j - 1, j)
+        ok = np.abs(c[j] - t[gap]) <= fill * p.fps
+        votes[gap[ok], labels[j[ok]]] = 1
     best = votes.argmax(1)
     tie = (votes == votes.max(1, keepdims=True)).sum(1) > 1
     best[tie] = nearest[tie]
