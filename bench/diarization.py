@@ -7,7 +7,7 @@ For each dev set and each number of speakers, `--n` conversations (`synth_conver
 15% of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (test: 3000+; 1000+ were
 looked at in two earlier runs, 2000 in a smoke test). Both embedders see the same windows (1.5 s every 0.75 s for ours; Resemblyzer's own
 1.6-s partials every 0.75 s, no VAD so times stay true), the same silence mask, the same clustering and the same
-segment rules; only the embeddings differ. The clustering scores window pairs with AS-norm (`sse diarize`'s default
+segment rules (and `resegment`, as `sse diarize`); only the embeddings differ. The clustering scores window pairs with AS-norm (`sse diarize`'s default
 for the shipped model): ours against the cohort the model ships (its training speakers), Resemblyzer against a cohort
 built the same way from `--cohort` (mean embedding of up to 8 utterances per speaker, cached in `--peer-cohort`);
 `--cosine` scores both with plain cosines instead. DER with a 0.25 s collar, pooled over conversations (total error /
@@ -21,8 +21,8 @@ import argparse, os, time
 import numpy as np
 
 from simple_speaker_embedding.audio import resample
-from simple_speaker_embedding.diarize import (Partials, cluster_windows, der, partial_embeddings, synth_conversation,
-                                              window_segments)
+from simple_speaker_embedding.diarize import (DIARIZE_SWITCH, Partials, cluster_windows, der, partial_embeddings,
+                                              resegment, synth_conversation, window_segments)
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 from simple_speaker_embedding.evaluate import make_cohort, resemblyzer_embedder
 
@@ -57,6 +57,7 @@ def main():
     ap.add_argument("--cohort", default=None, help="training speakers' audio: Resemblyzer's AS-norm cohort")
     ap.add_argument("--peer-cohort", default="runs/resemblyzer_cohort.npy", help="cache of Resemblyzer's cohort")
     ap.add_argument("--cosine", action="store_true", help="cluster on cosines for both, not AS-norm")
+    ap.add_argument("--no-reseg", action="store_true", help="skip the resegmentation (`resegment`) for both")
     ap.add_argument("--test-seed", type=int, default=3000, help="first seed of the test conversations")
     args = ap.parse_args()
     model = gru_embedder() if args.model is None else load_checkpoint(args.model)
@@ -77,7 +78,8 @@ def main():
             os.makedirs(os.path.dirname(args.peer_cohort) or '.', exist_ok=True); np.save(args.peer_cohort, cohorts['resemblyzer'])
     top_k = (model.meta or {}).get('asnorm_top_k', 100)
     def labels(n, w, k=None, prune=None):
-        return cluster_windows(w[n].embs, k, prune=prune, cohort=cohorts[n], top_k=top_k)
+        lab = cluster_windows(w[n].embs, k, prune=prune, cohort=cohorts[n], top_k=top_k)
+        return lab if args.no_reseg else resegment(w[n].embs, lab, DIARIZE_SWITCH)
 
     def windows(root, seed, k):
         y, ref = synth_conversation(root, n_speakers=k, seed=seed)

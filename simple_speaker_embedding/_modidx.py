@@ -155,6 +155,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                       'simple_speaker_embedding/diarize.py'),
                                                   'simple_speaker_embedding.diarize.read_rttm': ( 'diarize.html#read_rttm',
                                                                                                   'simple_speaker_embedding/diarize.py'),
+                                                  'simple_speaker_embedding.diarize.resegment': ( 'diarize.html#resegment',
+                                                                                                  'simple_speaker_embedding/diarize.py'),
                                                   'simple_speaker_embedding.diarize.synth_conversation': ( 'diarize.html#synth_conversation',
                                                                                                            'simple_speaker_embedding/diarize.py'),
                                                   'simple_speaker_embedding.diarize.to_rttm': ( 'diarize.html#to_rttm',

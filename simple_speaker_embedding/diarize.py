@@ -15,8 +15,9 @@ from .audio import AudioError, load_audio, melspec_from_array, melspec_from_file
 from .model import as_norm, asnorm_cohort, cohort_stats, embed_mels
 
 # %% auto #0
-__all__ = ['DIARIZE_PRUNE', 'Partials', 'voiced_frames', 'partial_embeddings', 'affinity', 'estimate_speakers', 'cluster_windows',
-           'window_segments', 'diarize', 'to_rttm', 'read_rttm', 'der', 'synth_conversation', 'plot_timeline']
+__all__ = ['DIARIZE_PRUNE', 'DIARIZE_SWITCH', 'Partials', 'voiced_frames', 'partial_embeddings', 'affinity', 'estimate_speakers',
+           'cluster_windows', 'resegment', 'window_segments', 'diarize', 'to_rttm', 'read_rttm', 'der',
+           'synth_conversation', 'plot_timeline']
 
 # %% ../nbs/09_diarize.ipynb #86eefced
 @dataclass
@@ -123,6 +124,33 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
     order = {c: i for i, c in enumerate(dict.fromkeys(raw))}
     return np.array([order[c] for c in raw])
 
+# %% ../nbs/09_diarize.ipynb #0b1a6c57
+DIARIZE_SWITCH = 0.1      # what a change of speaker costs in `resegment`, in cosine units (chosen by calibration)
+
+def resegment(embs:np.ndarray, # (n, d) unit embeddings of the windows, in time order
+              labels:np.ndarray, # their speaker labels (e.g. from `cluster_windows`)
+              penalty:float=DIARIZE_SWITCH, # cost of a change of speaker between consecutive windows
+              iters:int=3, # centroid / Viterbi rounds
+             ) -> np.ndarray:
+    "Window labels decoded again in time order: cosine to each speaker's centroid, minus `penalty` per change of speaker."
+    e, lab = np.asarray(embs, np.float64), np.asarray(labels).astype(int).copy()
+    if len(lab) < 2 or lab.max() < 1: return lab
+    k = int(lab.max()) + 1
+    cost = penalty * (1 - np.eye(k))                                    # from speaker i (rows) to j (columns)
+    for _ in range(iters):
+        mu = np.stack([e[lab == c].mean(0) if (lab == c).any() else np.zeros(e.shape[1]) for c in range(k)])
+        s = e @ (mu / (np.linalg.norm(mu, axis=1, keepdims=True) + 1e-12)).T
+        best, back = s[0].copy(), np.zeros((len(e), k), int)
+        for i in range(1, len(e)):
+            cand = best[:, None] - cost
+            back[i] = cand.argmax(0); best = cand.max(0) + s[i]
+        new = np.empty(len(e), int); new[-1] = best.argmax()
+        for i in range(len(e) - 1, 0, -1): new[i - 1] = back[i, new[i]]
+        if (new == lab).all(): break
+        lab = new
+    order = {c: i for i, c in enumerate(dict.fromkeys(lab))}              # numbered in order of first appearance
+    return np.array([order[c] for c in lab])
+
 # %% ../nbs/09_diarize.ipynb #8c0f2ad5
 def window_segments(p:Partials, # windows and the voiced mask
                     labels:np.ndarray, # speaker label of each window
@@ -185,12 +213,14 @@ def diarize(model, # the embedder
             min_dur:float=0.3, # shortest speaker turn kept
             min_silence:float=0.3, # shorter pauses inside a turn are bridged
             prune:float=DIARIZE_PRUNE, # affinity pruning of the clustering
+            switch:float|None=DIARIZE_SWITCH, # `resegment` the window labels with this cost of a speaker change (None: don't)
             norm:bool=True, # cluster on AS-norm scores against the model's cohort, when it scores that way (else cosines)
            ) -> list[tuple[float, float, str]]:
     "Who spoke when: `(start, end, speaker)` segments of a recording."
     p = partial_embeddings(model, x, sr=sr, window=window, hop=hop)
     cohort, top_k = asnorm_cohort(model) if norm else (None, 100)
     labels = cluster_windows(p.embs, n_speakers, threshold, prune=prune, cohort=cohort, top_k=top_k)
+    if switch is not None: labels = resegment(p.embs, labels, switch)
     return window_segments(p, labels, min_dur=min_dur, min_silence=min_silence)
 
 def to_rttm(segments, # `(start, end, speaker)` segments
