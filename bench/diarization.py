@@ -1,20 +1,21 @@
 """Diarization error rate on conversations built from dev speakers: ours vs Resemblyzer's partial embeddings.
 
     python bench/diarization.py ../shared/data/dev/* --cohort ../shared/data/train [--n 20] [--n-calib 10]
-        [--speakers 2 3 4] [--model PATH] [--cosine] [--test-seed 2000]
+        [--speakers 2 3 4] [--model PATH] [--cosine] [--no-reseg] [--test-seed 3000]
 
-For each dev set and each number of speakers, `--n` conversations (`synth_conversation`: 12 turns of 1-8 s, pauses,
-15% of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (test: 3000+; 1000+ were
-looked at in two earlier runs, 2000 in a smoke test). Both embedders see the same windows (1.5 s every 0.75 s for ours; Resemblyzer's own
-1.6-s partials every 0.75 s, no VAD so times stay true), the same silence mask, the same clustering and the same
-segment rules (and `resegment`, as `sse diarize`); only the embeddings differ. The clustering scores window pairs with AS-norm (`sse diarize`'s default
-for the shipped model): ours against the cohort the model ships (its training speakers), Resemblyzer against a cohort
-built the same way from `--cohort` (mean embedding of up to 8 utterances per speaker, cached in `--peer-cohort`);
-`--cosine` scores both with plain cosines instead. DER with a 0.25 s collar, pooled over conversations (total error /
-total scored speech), per set and over all sets, with the number of speakers given and estimated.
-The affinity pruning (which sets the eigengap's speaker count and the spectral clustering) is chosen per embedder
-on other conversations (seeds 0+, `--n-calib` per set and speaker count) from a grid, so neither is tuned on the
-test conversations. Also prints `sse diarize`-style wall time for a long conversation.
+For each dev set and each number of speakers, `--n` conversations (`synth_conversation`: 12 turns of 1-8 s,
+pauses, 15% of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (test: 3000+; 1000+ were
+looked at in two earlier runs, 2000 in a smoke test). Both embedders see the same windows (1.5 s every 0.75 s for
+ours; Resemblyzer's own 1.6-s partials every 0.75 s, no VAD so times stay true), the same silence mask, the same
+clustering, the same resegmentation (`resegment`, as `sse diarize`) and the same segment rules; only the
+embeddings differ. The clustering scores window pairs with AS-norm (`sse diarize`'s default for the shipped
+model): ours against the cohort the model ships (its training speakers), Resemblyzer against a cohort built the
+same way from `--cohort` (mean embedding of up to 8 utterances per speaker, cached in `--peer-cohort`); `--cosine`
+scores both with plain cosines instead. DER with a 0.25 s collar, pooled over conversations (total error / total
+scored speech), per set and over all sets, with the number of speakers given and estimated. The affinity pruning
+(which sets the eigengap's speaker count and the spectral clustering) is chosen per embedder on other
+conversations (seeds 0+, `--n-calib` per set and speaker count) from a grid, so neither is tuned on the test
+conversations. Also prints `sse diarize`-style wall time for a long conversation.
 """
 import argparse, os, time
 
