@@ -44,6 +44,20 @@ def test_scores_follow_the_models_rule(model, monkeypatch):
     for hyp in (normed, plain): assert der(REF, hyp)["der"] < 0.15
 
 
+def test_resegmentation_applied_and_optional(model, monkeypatch):
+    "`diarize` re-decodes the clustered labels in time order with the switch cost it is given; `switch=None` skips it."
+    import simple_speaker_embedding.diarize as dz
+    costs = []
+    real = dz.resegment
+    monkeypatch.setattr(dz, "resegment", lambda e, lab, penalty=dz.DIARIZE_SWITCH, **kw: costs.append(penalty) or real(e, lab, penalty, **kw))
+    default = dz.diarize(model, CONV, n_speakers=3)
+    stiff = dz.diarize(model, CONV, n_speakers=3, switch=5.0)
+    skipped = dz.diarize(model, CONV, n_speakers=3, switch=None)
+    assert costs == [dz.DIARIZE_SWITCH, 5.0]
+    assert der(REF, default)["der"] < 0.15 and der(REF, skipped)["der"] < 0.15
+    assert len({s for *_, s in stiff}) < 3                  # a change of speaker costing more than any cosine gain: turns merge
+
+
 def test_speaker_count_estimated(model):
     hyp = diarize(model, CONV)                             # count: eigengap of the cosine graph
     assert 2 <= len({s for *_, s in hyp}) <= 6
