@@ -137,6 +137,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                           'simple_speaker_embedding/diarize.py'),
                                                   'simple_speaker_embedding.diarize._bridge': ( 'diarize.html#_bridge',
                                                                                                 'simple_speaker_embedding/diarize.py'),
+                                                  'simple_speaker_embedding.diarize._renumber': ( 'diarize.html#_renumber',
+                                                                                                  'simple_speaker_embedding/diarize.py'),
                                                   'simple_speaker_embedding.diarize._runs': ( 'diarize.html#_runs',
                                                                                               'simple_speaker_embedding/diarize.py'),
                                                   'simple_speaker_embedding.diarize.affinity': ( 'diarize.html#affinity',

@@ -95,6 +95,11 @@ def estimate_speakers(embs:np.ndarray, # (n, d) unit embeddings
     ev = np.linalg.eigvalsh(np.eye(len(a)) - d[:, None] * a * d[None])[:max_speakers + 1]
     return int(np.argmax(np.diff(ev)) + 1) if len(ev) > 1 else 1
 
+def _renumber(labels) -> np.ndarray:
+    "Labels renumbered 0, 1, ... in order of first appearance."
+    order = {c: i for i, c in enumerate(dict.fromkeys(labels))}
+    return np.array([order[c] for c in labels], dtype=int)
+
 def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
                     n_speakers:int|None=None, # number of speakers, if known
                     threshold:float|None=None, # if given (and n_speakers not): count speakers by agglomerative clustering at this cosine distance
@@ -121,8 +126,7 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
         with warnings.catch_warnings():          # a pruned graph of well-separated speakers may fall apart: expected
             warnings.filterwarnings('ignore', message='Graph is not fully connected')
             raw = SpectralClustering(n_clusters=k, affinity='precomputed', random_state=0).fit_predict(affinity(embs, prune, cohort, top_k))
-    order = {c: i for i, c in enumerate(dict.fromkeys(raw))}
-    return np.array([order[c] for c in raw])
+    return _renumber(raw)
 
 # %% ../nbs/09_diarize.ipynb #0b1a6c57
 DIARIZE_SWITCH = 0.1      # what a change of speaker costs in `resegment`, in cosine units (chosen by calibration)
@@ -148,8 +152,7 @@ def resegment(embs:np.ndarray, # (n, d) unit embeddings of the windows, in time 
         for i in range(len(e) - 1, 0, -1): new[i - 1] = back[i, new[i]]
         if (new == lab).all(): break
         lab = new
-    order = {c: i for i, c in enumerate(dict.fromkeys(lab))}              # numbered in order of first appearance
-    return np.array([order[c] for c in lab])
+    return _renumber(lab)
 
 # %% ../nbs/09_diarize.ipynb #8c0f2ad5
 def window_segments(p:Partials, # windows and the voiced mask
