@@ -1,18 +1,20 @@
 """Diarization error rate on conversations built from dev speakers: ours vs Resemblyzer's partial embeddings.
 
     python bench/diarization.py ../shared/data/dev/* --cohort ../shared/data/train [--n 20] [--n-calib 10]
-        [--speakers 2 3 4] [--model PATH] [--cosine] [--no-reseg] [--test-seed 3000]
+        [--speakers 2 3 4] [--model PATH] [--cosine] [--no-reseg] [--test-seed 4000] [--one-way] [--peer-both-ways]
 
 For each dev set and each number of speakers, `--n` conversations (`synth_conversation`: 12 turns of 1-8 s,
-pauses, 15% of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (test: 3000+; 1000+ were
-looked at in two earlier runs, 2000 in a smoke test). Both embedders see the same windows (1.5 s every 0.75 s for
-ours; Resemblyzer's own 1.6-s partials every 0.75 s, no VAD so times stay true), the same silence mask, the same
-clustering, the same resegmentation (`resegment`, as `sse diarize`) and the same segment rules; only the
-embeddings differ. The clustering scores window pairs with AS-norm (`sse diarize`'s default for the shipped
+pauses, 15% of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (test: 4000+; 1000+ and 3000+
+were the test seeds of earlier runs, 2000 a smoke test). Both embedders see the same windows (1.5 s every 0.75 s for
+ours, forwards and played backwards as `sse diarize` does, `--one-way` for forwards only; Resemblyzer's own 1.6-s
+partials every 0.75 s, no VAD so times stay true, `--peer-both-ways` to give it the backward view too), the same
+silence mask, the same clustering, the same resegmentation (`resegment`, as `sse diarize`) and the same segment
+rules; only the embeddings differ. The clustering scores window pairs with AS-norm (`sse diarize`'s default for the shipped
 model): ours against the cohort the model ships (its training speakers), Resemblyzer against a cohort built the
 same way from `--cohort` (mean embedding of up to 8 utterances per speaker, cached in `--peer-cohort`); `--cosine`
 scores both with plain cosines instead. DER with a 0.25 s collar, pooled over conversations (total error / total
-scored speech), per set and over all sets, with the number of speakers given and estimated. The affinity pruning
+scored speech), per set and over all sets, with the number of speakers given and estimated, and the difference
+ours - Resemblyzer with a 95% paired bootstrap interval over the conversations. The affinity pruning
 (which sets the eigengap's speaker count and the spectral clustering) is chosen per embedder on other
 conversations (seeds 0+, `--n-calib` per set and speaker count) from a grid, so neither is tuned on the test
 conversations. Also prints `sse diarize`-style wall time for a long conversation.
@@ -31,21 +33,38 @@ SR = 22050
 GRID = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)   # affinity pruning (`prune`)
 
 
-def resemblyzer_partials(enc, y, ours: Partials) -> Partials:
-    "Resemblyzer's partial embeddings at a 0.75-s hop (no VAD), with our silence mask and windows kept alike."
+def resemblyzer_partials(enc, y, ours: Partials, both_ways: bool = False) -> Partials:
+    "Resemblyzer's partial embeddings at a 0.75-s hop (no VAD), with our silence mask; `both_ways`: also played backwards."
+    import torch
+    from resemblyzer import audio
     from resemblyzer.voice_encoder import sampling_rate as rsr
     wav = resample(y, SR, rsr)
-    _, partials, splits = enc.embed_utterance(wav, return_partials=True, rate=1 / 0.75, min_coverage=0.5)
+    splits, mel_slices = enc.compute_partial_slices(len(wav), rate=1 / 0.75, min_coverage=0.5)   # as embed_utterance
+    if splits[-1].stop >= len(wav): wav = np.pad(wav, (0, splits[-1].stop - len(wav)))
+    mel = audio.wav_to_mel_spectrogram(wav)
     starts = np.array([s.start for s in splits]) / rsr; ends = np.array([s.stop for s in splits]) / rsr
     ends = np.minimum(ends, ours.duration)
     fr = lambda t: np.clip(np.round(t * ours.fps).astype(int), 0, len(ours.voiced))
     keep = np.array([ours.voiced[a:b].mean() >= 0.5 if b > a else False for a, b in zip(fr(starts), fr(ends))])
-    return Partials(starts[keep], ends[keep], partials[keep], ours.voiced, ours.fps)
+    mels = np.array([mel[m] for m, k in zip(mel_slices, keep) if k])
+    with torch.no_grad():
+        embs = enc(torch.from_numpy(mels).to(enc.device)).cpu().numpy()
+        rev = enc(torch.from_numpy(mels[:, ::-1].copy()).to(enc.device)).cpu().numpy() if both_ways else None
+    return Partials(starts[keep], ends[keep], embs, ours.voiced, ours.fps, rev)
 
 
 def pooled(results):
     tot = sum(r['speech'] for r in results)
     return sum(r['der'] * r['speech'] for r in results) / tot
+
+
+def diff_ci(a, b, n_boot=2000, seed=0):
+    "Pooled DER of `a` minus that of `b` (paired per-conversation results) and its 95% bootstrap interval over conversations."
+    da, db = np.array([r['der'] * r['speech'] for r in a]), np.array([r['der'] * r['speech'] for r in b])
+    sp = np.array([r['speech'] for r in a])
+    idx = np.random.default_rng(seed).integers(0, len(sp), (n_boot, len(sp)))
+    d = (da[idx].sum(1) - db[idx].sum(1)) / sp[idx].sum(1)
+    return (da.sum() - db.sum()) / sp.sum(), np.percentile(d, 2.5), np.percentile(d, 97.5)
 
 
 def main():
@@ -59,7 +78,9 @@ def main():
     ap.add_argument("--peer-cohort", default="runs/resemblyzer_cohort.npy", help="cache of Resemblyzer's cohort")
     ap.add_argument("--cosine", action="store_true", help="cluster on cosines for both, not AS-norm")
     ap.add_argument("--no-reseg", action="store_true", help="skip the resegmentation (`resegment`) for both")
-    ap.add_argument("--test-seed", type=int, default=3000, help="first seed of the test conversations")
+    ap.add_argument("--test-seed", type=int, default=4000, help="first seed of the test conversations")
+    ap.add_argument("--one-way", action="store_true", help="ours: forward embeddings only (`both_ways=False`)")
+    ap.add_argument("--peer-both-ways", action="store_true", help="Resemblyzer: also its windows played backwards")
     args = ap.parse_args()
     model = gru_embedder() if args.model is None else load_checkpoint(args.model)
     try:
@@ -79,13 +100,13 @@ def main():
             os.makedirs(os.path.dirname(args.peer_cohort) or '.', exist_ok=True); np.save(args.peer_cohort, cohorts['resemblyzer'])
     top_k = (model.meta or {}).get('asnorm_top_k', 100)
     def labels(n, w, k=None, prune=None):
-        lab = cluster_windows(w[n].embs, k, prune=prune, cohort=cohorts[n], top_k=top_k)
-        return lab if args.no_reseg else resegment(w[n].embs, lab, DIARIZE_SWITCH)
+        lab = cluster_windows(w[n].features, k, prune=prune, cohort=cohorts[n], top_k=top_k)
+        return lab if args.no_reseg else resegment(w[n].features, lab, DIARIZE_SWITCH)
 
     def windows(root, seed, k):
         y, ref = synth_conversation(root, n_speakers=k, seed=seed)
-        p = partial_embeddings(model, y, sr=SR)
-        return ref, {'ours': p, **({'resemblyzer': resemblyzer_partials(enc, y, p)} if enc else {})}
+        p = partial_embeddings(model, y, sr=SR, both_ways=not args.one_way)
+        return ref, {'ours': p, **({'resemblyzer': resemblyzer_partials(enc, y, p, args.peer_both_ways)} if enc else {})}
 
     calib = [(windows(r, s, k), k) for r in args.roots for k in args.speakers for s in range(args.n_calib)]
     th = {}
@@ -112,8 +133,14 @@ def main():
                 rows = [x for r in roots for x in res[(r, k, n)]]
                 given, est = pooled([x[0] for x in rows]), pooled([x[1] for x in rows])
                 print(f"{k:>8}  {n:<12} {100 * given:11.1f}% {100 * est:15.1f}% {np.mean([x[2] for x in rows]):14.1f}")
+            if len(names) > 1:
+                pair = [[x for r in roots for x in res[(r, k, n)]] for n in names]
+                for j, mode in enumerate(('K given', 'K estimated')):
+                    d, lo, hi = diff_ci(*[[x[j] for x in rows] for rows in pair])
+                    print(f"{'':>8}  ours - resemblyzer, {mode}: {100 * d:+.2f} points (95% CI {100 * lo:+.2f} to {100 * hi:+.2f}, "
+                          f"bootstrap over conversations)")
     y, _ = synth_conversation(args.roots[0], n_speakers=max(args.speakers), n_turns=40, seed=7)
-    t0 = time.perf_counter(); p = partial_embeddings(model, y, sr=SR); window_segments(p, labels('ours', {'ours': p}, prune=th['ours']))
+    t0 = time.perf_counter(); p = partial_embeddings(model, y, sr=SR, both_ways=not args.one_way); window_segments(p, labels('ours', {'ours': p}, prune=th['ours']))
     print(f"ours on a {len(y) / SR:.0f}-s conversation: {time.perf_counter() - t0:.1f} s (embedding + clustering)")
 
 

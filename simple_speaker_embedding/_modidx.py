@@ -135,6 +135,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                  'simple_speaker_embedding/diarize.py'),
                                                   'simple_speaker_embedding.diarize.Partials.duration': ( 'diarize.html#partials.duration',
                                                                                                           'simple_speaker_embedding/diarize.py'),
+                                                  'simple_speaker_embedding.diarize.Partials.features': ( 'diarize.html#partials.features',
+                                                                                                          'simple_speaker_embedding/diarize.py'),
                                                   'simple_speaker_embedding.diarize._bridge': ( 'diarize.html#_bridge',
                                                                                                 'simple_speaker_embedding/diarize.py'),
                                                   'simple_speaker_embedding.diarize._renumber': ( 'diarize.html#_renumber',

@@ -28,8 +28,13 @@ class Partials:
     embs: np.ndarray     # (n, d) unit embeddings of the voiced windows
     voiced: np.ndarray   # (frames,) bool: frame voiced (energy within top_db of the loudest)
     fps: float           # mel frames per second
+    rev: np.ndarray|None = None  # (n, d) unit embeddings of the same windows played backwards, if computed
     @property
     def duration(self) -> float: return len(self.voiced) / self.fps
+    @property
+    def features(self) -> np.ndarray:
+        "What the clustering compares: `embs`, or `embs` and `rev` side by side, `(n, 2d)` of unit length."
+        return self.embs if self.rev is None else np.concatenate([self.embs, self.rev], 1) / np.sqrt(2)
 
 def voiced_frames(mel:torch.Tensor, # (frames, n_mels) log-mel
                   top_db:float=40, # frames this many dB below the loudest are silent
@@ -46,6 +51,7 @@ def partial_embeddings(model, # the embedder
                        min_voiced:float=0.5, # keep windows with at least this fraction of voiced frames
                        top_db:float=40, # silence: frames this many dB below the loudest
                        batch_size:int=64, # windows per forward pass
+                       both_ways:bool=True, # also embed each window played backwards (`Partials.rev`)
                       ) -> Partials:
     "Embeddings of overlapping windows of a recording, with their times; silent windows are skipped."
     if not 0 < hop <= window: raise ValueError(f"need 0 < hop <= window, got hop={hop}, window={window}")
@@ -61,9 +67,11 @@ def partial_embeddings(model, # the embedder
     if starts[-1] != n - win: starts.append(n - win)                      # the last window ends with the recording
     keep = [s for s in starts if voiced[s:s + win].mean() >= min_voiced]
     if not keep: raise AudioError("no window holds enough voiced audio to diarize")
-    embs = embed_mels(model, [mel[s:s + win] for s in keep], batch_size=batch_size, max_frames=max(win, 1))
+    wins = [mel[s:s + win] for s in keep]
+    embs = embed_mels(model, wins, batch_size=batch_size, max_frames=max(win, 1)).numpy()
+    rev = embed_mels(model, [w.flip(0) for w in wins], batch_size=batch_size, max_frames=max(win, 1)).numpy() if both_ways else None
     s = np.asarray(keep, dtype=np.float64)
-    return Partials(s / fps, (s + win) / fps, embs.numpy(), voiced, fps)
+    return Partials(s / fps, (s + win) / fps, embs, voiced, fps, rev)
 
 # %% ../nbs/09_diarize.ipynb #c391a6ca
 DIARIZE_PRUNE = 0.2       # fraction of its strongest affinities each window keeps (chosen by bench/diarization.py)
@@ -77,7 +85,10 @@ def affinity(embs:np.ndarray, # (n, d) unit embeddings
     e = np.asarray(embs, np.float64)
     a = e @ e.T
     if cohort is not None:
-        m, s = cohort_stats(e, cohort, top_k)
+        c = np.asarray(torch.as_tensor(cohort).float().cpu(), np.float64)
+        if e.shape[1] != c.shape[1] and e.shape[1] % c.shape[1] == 0:    # features of several views (`Partials.features`):
+            v = e.shape[1] // c.shape[1]; c = np.tile(c, (1, v)) / np.sqrt(v) # each cohort speaker in every view
+        m, s = cohort_stats(e, c, top_k)
         a = as_norm(a, (m[:, None], s[:, None]), (m[None], s[None]))
     a = np.clip(a, 0, None)
     keep = min(len(a), max(6, int(round(prune * len(a)))))          # short recordings: at least 6 neighbours
@@ -218,12 +229,13 @@ def diarize(model, # the embedder
             prune:float=DIARIZE_PRUNE, # affinity pruning of the clustering
             switch:float|None=DIARIZE_SWITCH, # `resegment` the window labels with this cost of a speaker change (None: don't)
             norm:bool=True, # cluster on AS-norm scores against the model's cohort, when it scores that way (else cosines)
+            both_ways:bool=True, # compare windows forwards and played backwards (see `partial_embeddings`)
            ) -> list[tuple[float, float, str]]:
     "Who spoke when: `(start, end, speaker)` segments of a recording."
-    p = partial_embeddings(model, x, sr=sr, window=window, hop=hop)
+    p = partial_embeddings(model, x, sr=sr, window=window, hop=hop, both_ways=both_ways)
     cohort, top_k = asnorm_cohort(model) if norm else (None, 100)
-    labels = cluster_windows(p.embs, n_speakers, threshold, prune=prune, cohort=cohort, top_k=top_k)
-    if switch is not None: labels = resegment(p.embs, labels, switch)
+    labels = cluster_windows(p.features, n_speakers, threshold, prune=prune, cohort=cohort, top_k=top_k)
+    if switch is not None: labels = resegment(p.features, labels, switch)
     return window_segments(p, labels, min_dur=min_dur, min_silence=min_silence)
 
 def to_rttm(segments, # `(start, end, speaker)` segments
