@@ -17,7 +17,7 @@ scored speech), per set and over all sets, with the number of speakers given and
 ours - Resemblyzer with a 95% paired bootstrap interval over the conversations. The affinity pruning
 (which sets the eigengap's speaker count and the spectral clustering) is chosen per embedder on other
 conversations (seeds 0+, `--n-calib` per set and speaker count) from a grid, so neither is tuned on the test
-conversations. Also prints `sse diarize`-style wall time for a long conversation.
+conversations (`--prune P` fixes ours instead). Also prints `sse diarize`-style wall time for a long conversation.
 """
 import argparse, os, time
 
@@ -79,6 +79,8 @@ def main():
     ap.add_argument("--cosine", action="store_true", help="cluster on cosines for both, not AS-norm")
     ap.add_argument("--no-reseg", action="store_true", help="skip the resegmentation (`resegment`) for both")
     ap.add_argument("--test-seed", type=int, default=4000, help="first seed of the test conversations")
+    ap.add_argument("--prune", type=float, default=None,
+                    help="ours: this affinity pruning (e.g. `sse diarize`'s DIARIZE_PRUNE) instead of the calibrated one")
     ap.add_argument("--one-way", action="store_true", help="ours: forward embeddings only (`both_ways=False`)")
     ap.add_argument("--peer-both-ways", action="store_true", help="Resemblyzer: also its windows played backwards")
     args = ap.parse_args()
@@ -109,13 +111,14 @@ def main():
         return ref, {'ours': p, **({'resemblyzer': resemblyzer_partials(enc, y, p, args.peer_both_ways)} if enc else {})}
 
     calib = [(windows(r, s, k), k) for r in args.roots for k in args.speakers for s in range(args.n_calib)]
-    th = {}
-    for n in names:
+    th = {'ours': args.prune} if args.prune is not None else {}
+    for n in [n for n in names if n not in th]:
         ders = [pooled([der(ref, window_segments(w[n], labels(n, w, prune=t))) for (ref, w), _ in calib]
                        + [der(ref, window_segments(w[n], labels(n, w, k, prune=t))) for (ref, w), k in calib]) for t in GRID]
         th[n] = float(GRID[int(np.argmin(ders))])
     print(f"{'cosine' if args.cosine else 'AS-norm'} affinities; pruning chosen on {len(calib)} calibration conversations "
-          f"(K given and estimated): " + ", ".join(f"{n} {t:.2f}" for n, t in th.items()), flush=True)
+          f"(K given and estimated): " + ", ".join(f"{n} {t:.2f}" + (" (fixed by --prune)" if n == 'ours' and args.prune is not None else "")
+                                                   for n, t in th.items()), flush=True)
     res = {}                                   # (root, k, embedder) -> (given, estimated, speakers found) per conversation
     for r in args.roots:
         for k in args.speakers:
