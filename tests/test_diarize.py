@@ -115,14 +115,15 @@ def test_cli_diarize_writes_rttm(tmp_path):
     assert bad.returncode == 1 and "not found" in bad.stderr
 
 
-def test_cli_diarize_cosine_flag(monkeypatch, capsys):
-    "`sse diarize` scores with the model's rule by default; `--cosine` asks for raw cosines."
+def test_cli_diarize_cosine_and_one_way_flags(monkeypatch, capsys):
+    "`sse diarize` scores with the model's rule, windows both ways, by default; `--cosine` / `--one-way` switch each off."
     import simple_speaker_embedding.diarize as dz
     from simple_speaker_embedding.cli import main
     seen = []
     real = dz.diarize
-    monkeypatch.setattr(dz, "diarize", lambda *a, **kw: seen.append(kw["norm"]) or real(*a, **kw))
+    monkeypatch.setattr(dz, "diarize", lambda *a, **kw: seen.append((kw["norm"], kw["both_ways"])) or real(*a, **kw))
     assert main(["diarize", str(CONV), "--speakers", "3"]) == 0
     assert main(["diarize", str(CONV), "--speakers", "3", "--cosine"]) == 0
-    assert seen == [True, False]
-    assert len(capsys.readouterr().out.splitlines()) >= 6             # segments printed by both runs
+    assert main(["diarize", str(CONV), "--speakers", "3", "--one-way"]) == 0
+    assert seen == [(True, True), (False, True), (True, False)]
+    assert len(capsys.readouterr().out.splitlines()) >= 9             # segments printed by every run
