@@ -102,8 +102,9 @@ def main():
             os.makedirs(os.path.dirname(args.peer_cohort) or '.', exist_ok=True); np.save(args.peer_cohort, cohorts['resemblyzer'])
     top_k = (model.meta or {}).get('asnorm_top_k', 100)
     def labels(n, w, k=None, prune=None):
-        lab = cluster_windows(w[n].features, k, prune=prune, cohort=cohorts[n], top_k=top_k)
-        return lab if args.no_reseg else resegment(w[n].features, lab, DIARIZE_SWITCH)
+        f = w[n].features
+        lab = cluster_windows(f, k, prune=prune, cohort=cohorts[n], top_k=top_k)
+        return lab if args.no_reseg else resegment(f, lab, DIARIZE_SWITCH)
 
     def windows(root, seed, k):
         y, ref = synth_conversation(root, n_speakers=k, seed=seed)

@@ -234,8 +234,9 @@ def diarize(model, # the embedder
     "Who spoke when: `(start, end, speaker)` segments of a recording."
     p = partial_embeddings(model, x, sr=sr, window=window, hop=hop, both_ways=both_ways)
     cohort, top_k = asnorm_cohort(model) if norm else (None, 100)
-    labels = cluster_windows(p.features, n_speakers, threshold, prune=prune, cohort=cohort, top_k=top_k)
-    if switch is not None: labels = resegment(p.features, labels, switch)
+    f = p.features                                                       # (built once: both steps compare the same)
+    labels = cluster_windows(f, n_speakers, threshold, prune=prune, cohort=cohort, top_k=top_k)
+    if switch is not None: labels = resegment(f, labels, switch)
     return window_segments(p, labels, min_dur=min_dur, min_silence=min_silence)
 
 def to_rttm(segments, # `(start, end, speaker)` segments
