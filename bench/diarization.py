@@ -2,6 +2,7 @@
 
     python bench/diarization.py ../shared/data/dev/* --cohort ../shared/data/train [--n 20] [--n-calib 10]
         [--speakers 2 3 4] [--model PATH] [--cosine] [--no-reseg] [--test-seed 4000] [--one-way] [--peer-both-ways]
+        [--save results.csv]
 
 For each dev set and each number of speakers, `--n` conversations (`synth_conversation`: 12 turns of 1-8 s,
 pauses, 15% of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (test: 4000+; 1000+ and 3000+
@@ -83,6 +84,7 @@ def main():
                     help="ours: this affinity pruning (e.g. `sse diarize`'s DIARIZE_PRUNE) instead of the calibrated one")
     ap.add_argument("--one-way", action="store_true", help="ours: forward embeddings only (`both_ways=False`)")
     ap.add_argument("--peer-both-ways", action="store_true", help="Resemblyzer: also its windows played backwards")
+    ap.add_argument("--save", default=None, help="CSV of every test conversation's result (to pool runs later)")
     args = ap.parse_args()
     model = gru_embedder() if args.model is None else load_checkpoint(args.model)
     try:
@@ -129,6 +131,14 @@ def main():
                     lab = labels(n, w, prune=th[n])
                     res.setdefault((r, k, n), []).append((der(ref, window_segments(w[n], labels(n, w, k, prune=th[n]))),
                                                           der(ref, window_segments(w[n], lab)), lab.max() + 1))
+    if args.save:
+        import csv
+        with open(args.save, 'w', newline='') as f:
+            out = csv.writer(f); out.writerow(['set', 'speakers', 'seed', 'embedder', 'prune', 'der_given', 'der_estimated',
+                                               'scored_speech', 'speakers_found'])
+            for (r, k, n), rows in res.items():
+                for s, (g, e, found) in enumerate(rows):
+                    out.writerow([os.path.basename(os.path.normpath(r)), k, args.test_seed + s, n, th[n], g['der'], e['der'], g['speech'], found])
     for title, roots in [(os.path.basename(os.path.normpath(r)), [r]) for r in args.roots] + [('all sets', args.roots)] * (len(args.roots) > 1):
         print(f"\n{title}: {args.n * len(roots)} test conversations per count")
         print(f"{'speakers':>8}  {'embedder':<12} {'DER, K given':>12} {'DER, K estimated':>16} {'speakers found':>14}")
