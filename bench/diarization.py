@@ -3,6 +3,7 @@
     python bench/diarization.py ../shared/data/dev/* --cohort ../shared/data/train [--n 20] [--n-calib 10]
         [--speakers 2 3 4] [--model PATH] [--cosine] [--no-reseg] [--test-seed 4000] [--one-way] [--peer-both-ways]
         [--save results.csv]
+    python bench/diarization.py --pool results.csv [more.csv ...]
 
 For each dev set and each number of speakers, `--n` conversations (`synth_conversation`: 12 turns of 1-8 s,
 pauses, 15% of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (test: 4000+; 1000+ and 3000+
@@ -18,9 +19,10 @@ scored speech), per set and over all sets, with the number of speakers given and
 ours - Resemblyzer with a 95% paired bootstrap interval over the conversations. The affinity pruning
 (which sets the eigengap's speaker count and the spectral clustering) is chosen per embedder on other
 conversations (seeds 0+, `--n-calib` per set and speaker count) from a grid, so neither is tuned on the test
-conversations (`--prune P` fixes ours instead). Also prints `sse diarize`-style wall time for a long conversation.
+conversations (`--prune P` fixes ours instead). `--save` writes every test conversation's result, `--pool` prints
+the tables of saved runs together (more conversations, narrower intervals). Also prints `sse diarize`-style wall time for a long conversation.
 """
-import argparse, os, time
+import argparse, csv, os, time
 
 import numpy as np
 
@@ -68,9 +70,53 @@ def diff_ci(a, b, n_boot=2000, seed=0):
     return (da.sum() - db.sum()) / sp.sum(), np.percentile(d, 2.5), np.percentile(d, 97.5)
 
 
+COLUMNS = ['set', 'speakers', 'seed', 'embedder', 'prune', 'der_given', 'der_estimated', 'scored_speech', 'speakers_found']
+
+
+def save(path, res):
+    "Every test conversation's result, one CSV row per conversation and embedder (`--pool` reads them back)."
+    with open(path, 'w', newline='') as f:
+        out = csv.writer(f); out.writerow(COLUMNS)
+        for (name, k, n), rows in res.items():
+            for seed, t, g, e, found in rows: out.writerow([name, k, seed, n, t, g['der'], e['der'], g['speech'], found])
+
+
+def load(paths):
+    "The results of saved runs, pooled (conversations sorted by seed, so both embedders stay paired)."
+    res = {}
+    for path in paths:
+        with open(path, newline='') as f:
+            for row in csv.DictReader(f):
+                sp = float(row['scored_speech'])
+                res.setdefault((row['set'], int(row['speakers']), row['embedder']), []).append(
+                    (int(row['seed']), float(row['prune']), dict(der=float(row['der_given']), speech=sp),
+                     dict(der=float(row['der_estimated']), speech=sp), int(row['speakers_found'])))
+    return {key: sorted(rows, key=lambda x: x[0]) for key, rows in res.items()}
+
+
+def report(res):
+    "Pooled DER per set and over all sets, K given and estimated, and ours - Resemblyzer with a paired bootstrap interval."
+    sets, counts = list(dict.fromkeys(key[0] for key in res)), sorted({key[1] for key in res})
+    names = [n for n in ('ours', 'resemblyzer') if any(key[2] == n for key in res)]
+    for title, group in [(name, [name]) for name in sets] + [('all sets', sets)] * (len(sets) > 1):
+        n_conv = sum(len(res.get((name, counts[0], names[0]), [])) for name in group)
+        print(f"\n{title}: {n_conv} test conversations per count")
+        print(f"{'speakers':>8}  {'embedder':<12} {'DER, K given':>12} {'DER, K estimated':>16} {'speakers found':>14}")
+        for k in counts:
+            pair = [[x for name in group for x in res[(name, k, n)]] for n in names]
+            for n, rows in zip(names, pair):
+                given, est = pooled([x[2] for x in rows]), pooled([x[3] for x in rows])
+                print(f"{k:>8}  {n:<12} {100 * given:11.1f}% {100 * est:15.1f}% {np.mean([x[4] for x in rows]):14.1f}")
+            if len(names) > 1:
+                for j, mode in ((2, 'K given'), (3, 'K estimated')):
+                    d, lo, hi = diff_ci(*[[x[j] for x in rows] for rows in pair])
+                    print(f"{'':>8}  ours - resemblyzer, {mode}: {100 * d:+.2f} points (95% CI {100 * lo:+.2f} to {100 * hi:+.2f}, "
+                          f"bootstrap over conversations)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("roots", nargs="+", help="dev folders of <speaker>/<clip> (one table each, and one over all)")
+    ap.add_argument("roots", nargs="*", help="dev folders of <speaker>/<clip> (one table each, and one over all)")
     ap.add_argument("--n", type=int, default=10, help="test conversations per number of speakers")
     ap.add_argument("--n-calib", type=int, default=10, help="calibration conversations per number of speakers")
     ap.add_argument("--speakers", type=int, nargs="+", default=[2, 3, 4])
@@ -85,7 +131,10 @@ def main():
     ap.add_argument("--one-way", action="store_true", help="ours: forward embeddings only (`both_ways=False`)")
     ap.add_argument("--peer-both-ways", action="store_true", help="Resemblyzer: also its windows played backwards")
     ap.add_argument("--save", default=None, help="CSV of every test conversation's result (to pool runs later)")
+    ap.add_argument("--pool", nargs="+", default=None, metavar="CSV", help="only print the tables of runs saved with --save, pooled")
     args = ap.parse_args()
+    if args.pool: return report(load(args.pool))
+    if not args.roots: ap.error("give dev folders (or --pool CSV ...)")
     model = gru_embedder() if args.model is None else load_checkpoint(args.model)
     try:
         from resemblyzer import VoiceEncoder
@@ -122,37 +171,18 @@ def main():
     print(f"{'cosine' if args.cosine else 'AS-norm'} affinities; pruning chosen on {len(calib)} calibration conversations "
           f"(K given and estimated): " + ", ".join(f"{n} {t:.2f}" + (" (fixed by --prune)" if n == 'ours' and args.prune is not None else "")
                                                    for n, t in th.items()), flush=True)
-    res = {}                                   # (root, k, embedder) -> (given, estimated, speakers found) per conversation
+    res = {}                                   # (set, k, embedder) -> [(seed, pruning, given, estimated, speakers found)]
     for r in args.roots:
         for k in args.speakers:
-            for s in range(args.n):
-                ref, w = windows(r, args.test_seed + s, k)
+            for s in range(args.test_seed, args.test_seed + args.n):
+                ref, w = windows(r, s, k)
                 for n in names:
                     lab = labels(n, w, prune=th[n])
-                    res.setdefault((r, k, n), []).append((der(ref, window_segments(w[n], labels(n, w, k, prune=th[n]))),
-                                                          der(ref, window_segments(w[n], lab)), lab.max() + 1))
-    if args.save:
-        import csv
-        with open(args.save, 'w', newline='') as f:
-            out = csv.writer(f); out.writerow(['set', 'speakers', 'seed', 'embedder', 'prune', 'der_given', 'der_estimated',
-                                               'scored_speech', 'speakers_found'])
-            for (r, k, n), rows in res.items():
-                for s, (g, e, found) in enumerate(rows):
-                    out.writerow([os.path.basename(os.path.normpath(r)), k, args.test_seed + s, n, th[n], g['der'], e['der'], g['speech'], found])
-    for title, roots in [(os.path.basename(os.path.normpath(r)), [r]) for r in args.roots] + [('all sets', args.roots)] * (len(args.roots) > 1):
-        print(f"\n{title}: {args.n * len(roots)} test conversations per count")
-        print(f"{'speakers':>8}  {'embedder':<12} {'DER, K given':>12} {'DER, K estimated':>16} {'speakers found':>14}")
-        for k in args.speakers:
-            for n in names:
-                rows = [x for r in roots for x in res[(r, k, n)]]
-                given, est = pooled([x[0] for x in rows]), pooled([x[1] for x in rows])
-                print(f"{k:>8}  {n:<12} {100 * given:11.1f}% {100 * est:15.1f}% {np.mean([x[2] for x in rows]):14.1f}")
-            if len(names) > 1:
-                pair = [[x for r in roots for x in res[(r, k, n)]] for n in names]
-                for j, mode in enumerate(('K given', 'K estimated')):
-                    d, lo, hi = diff_ci(*[[x[j] for x in rows] for rows in pair])
-                    print(f"{'':>8}  ours - resemblyzer, {mode}: {100 * d:+.2f} points (95% CI {100 * lo:+.2f} to {100 * hi:+.2f}, "
-                          f"bootstrap over conversations)")
+                    res.setdefault((os.path.basename(os.path.normpath(r)), k, n), []).append(
+                        (s, th[n], der(ref, window_segments(w[n], labels(n, w, k, prune=th[n]))), der(ref, window_segments(w[n], lab)),
+                         lab.max() + 1))
+    if args.save: save(args.save, res)
+    report(res)
     y, _ = synth_conversation(args.roots[0], n_speakers=max(args.speakers), n_turns=40, seed=7)
     t0 = time.perf_counter(); p = partial_embeddings(model, y, sr=SR, both_ways=not args.one_way); window_segments(p, labels('ours', {'ours': p}, prune=th['ours']))
     print(f"ours on a {len(y) / SR:.0f}-s conversation: {time.perf_counter() - t0:.1f} s (embedding + clustering)")
