@@ -6,8 +6,8 @@
     python bench/diarization.py --pool results.csv [more.csv ...]
 
 For each dev set and each number of speakers, `--n` conversations (`synth_conversation`: 12 turns of 1-8 s,
-pauses, 15% of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (test: 4000+; 1000+ and 3000+
-were the test seeds of earlier runs, 2000 a smoke test). Both embedders see the same windows (1.5 s every 0.75 s for
+pauses, 15% of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (the saved test runs in
+`docs/results/`: 3000+, 4000+, 5000+; 1000+ an earlier cv_en-only test, 2000 a smoke test; a new test: 6000+). Both embedders see the same windows (1.5 s every 0.75 s for
 ours, forwards and played backwards as `sse diarize` does, `--one-way` for forwards only; Resemblyzer's own 1.6-s
 partials every 0.75 s, no VAD so times stay true, `--peer-both-ways` to give it the backward view too), the same
 silence mask, the same clustering, the same resegmentation (`resegment`, as `sse diarize`) and the same segment
