@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .audio import AudioError, load_audio, melspec_from_array, melspec_from_file, trim_silence
-from .model import as_norm, asnorm_cohort, cohort_stats, embed_mels
+from .model import as_norm, asnorm_cohort, cohort_stats, window_starts
 
 # %% auto #0
 __all__ = ['DIARIZE_PRUNE', 'DIARIZE_SWITCH', 'Partials', 'voiced_frames', 'partial_embeddings', 'affinity', 'estimate_speakers',
@@ -63,13 +63,12 @@ def partial_embeddings(model, # the embedder
     if n < win:
         if n < 0.5 * win: raise AudioError(f"recording too short to diarize: {n / fps:.2f} s (at least {window / 2:g} s)")
         win = n
-    starts = list(range(0, n - win + 1, step))
-    if starts[-1] != n - win: starts.append(n - win)                      # the last window ends with the recording
+    starts = window_starts(n, win, step)                                  # the last window ends with the recording
     keep = [s for s in starts if voiced[s:s + win].mean() >= min_voiced]
     if not keep: raise AudioError("no window holds enough voiced audio to diarize")
     wins = [mel[s:s + win] for s in keep]
-    embs = embed_mels(model, wins, batch_size=batch_size, max_frames=max(win, 1)).numpy()
-    rev = embed_mels(model, [w.flip(0) for w in wins], batch_size=batch_size, max_frames=max(win, 1)).numpy() if both_ways else None
+    embs = model.embed_mels(wins, batch_size=batch_size, max_frames=max(win, 1)).numpy()
+    rev = model.embed_mels([w.flip(0) for w in wins], batch_size=batch_size, max_frames=max(win, 1)).numpy() if both_ways else None
     s = np.asarray(keep, dtype=np.float64)
     return Partials(s / fps, (s + win) / fps, embs, voiced, fps, rev)
 

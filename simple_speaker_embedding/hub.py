@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_hub.ipynb #6dadd418
 from __future__ import annotations
-import hashlib, warnings
+import hashlib, sys, warnings
 import numpy as np
 from importlib.resources import files as package_files
 from pathlib import Path
@@ -14,8 +14,9 @@ from .audio import MelHParams
 from .model import GRUEmbedder
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'WEIGHTS_DIR', 'PRETRAINED', 'sha256_file', 'export_checkpoint', 'load_checkpoint',
-           'gru_embedder', 'export_onnx', 'onnx_embed']
+__all__ = ['CHECKPOINT_FORMAT', 'WEIGHTS_DIR', 'PRETRAINED', 'EXAMPLES_DIR', 'sha256_file', 'export_checkpoint',
+           'load_checkpoint', 'gru_embedder', 'example_files', 'load_model', 'resolve_model', 'export_onnx',
+           'onnx_embed']
 
 # %% ../nbs/06_hub.ipynb #7cd99e1f
 CHECKPOINT_FORMAT = "simple-speaker-embedding/1"
@@ -40,10 +41,10 @@ def export_checkpoint(model:GRUEmbedder, # the embedder to save
                      ) -> str:
     "Save `model` with its hyperparameters and metadata; returns the file's sha256."
     sd = {k: (v.half() if half and v.is_floating_point() else v).cpu().clone() for k, v in model.state_dict().items()}
-    cohort = getattr(model, 'cohort', None)
+    cohort = model.cohort
     if cohort is not None: cohort = torch.as_tensor(cohort).to(torch.float16 if half else torch.float32).cpu().clone()
     ckpt = dict(format=CHECKPOINT_FORMAT, hparams=model.hparams, state_dict=sd,
-                threshold=model.threshold, cohort=cohort, meta=dict(meta or {}), scoring=getattr(model, 'scoring', 'cosine'))
+                threshold=model.threshold, cohort=cohort, meta=dict(meta or {}), scoring=model.scoring)
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(ckpt, tmp); tmp.replace(path)      # atomic: never a half-written checkpoint
@@ -99,6 +100,41 @@ def gru_embedder(pretrained:bool=True, # load the shipped trained weights
         fname, digest = PRETRAINED[name]
         return load_checkpoint(WEIGHTS_DIR / fname, sha256=digest, device=device, normalize=normalize)
     return GRUEmbedder(normalize=normalize, **kwargs).to(device).eval()
+
+# %% ../nbs/06_hub.ipynb #1b2c3d4e
+EXAMPLES_DIR = Path(str(package_files("simple_speaker_embedding"))) / "examples"
+
+def example_files() -> list[Path]:
+    "The CC0 example clips bundled with the package (see examples/README.md)."
+    return sorted(EXAMPLES_DIR.glob("*.ogg"))
+
+def load_model(pretrained:bool=True, # the shipped weights when they ship
+               seed:int=0, # seed of the untrained model's initialisation otherwise
+              ) -> tuple:
+    "`(model, trained)`: the shipped model if weights ship, otherwise an untrained one (seeded) and `trained=False`."
+    if pretrained and PRETRAINED: return gru_embedder(pretrained=True), True
+    torch.manual_seed(seed)
+    return gru_embedder(pretrained=False), False
+
+def resolve_model(spec=None, # None/'shipped', 'untrained', a shipped name, a checkpoint path, 'resemblyzer', or a model
+                  allow_peer:bool=False, # accept 'resemblyzer' (the peer model, for evaluation)
+                  device=None, # where to put it (default: the CPU)
+                 ):
+    "The model a `--model` value names, on `device`."
+    from simple_speaker_embedding.model import resolve_device
+    dev = resolve_device(device if device is not None else 'cpu')
+    if isinstance(spec, torch.nn.Module): return spec.to(dev)     # already built (e.g. the --int8 copy)
+    if spec in (None, 'shipped'):
+        model, trained = load_model()
+        if not trained: print("NOTE: no trained weights ship yet; using an UNTRAINED model (seed 0).", file=sys.stderr)
+        return model.to(dev)
+    if spec == 'untrained': return load_model(pretrained=False)[0].to(dev)
+    if spec == 'resemblyzer':
+        if not allow_peer: raise ValueError("--model resemblyzer works with `sse eval` only")
+        from simple_speaker_embedding.evaluate import resemblyzer_embedder   # (pandas and sklearn only for the peer)
+        return resemblyzer_embedder(device=str(dev))
+    if spec in PRETRAINED: return gru_embedder(pretrained=True, name=spec).to(dev)
+    return load_checkpoint(spec).to(dev)
 
 # %% ../nbs/06_hub.ipynb #75fa727e
 class _ExportWrapper(torch.nn.Module):

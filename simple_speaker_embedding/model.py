@@ -12,11 +12,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, load_audio, AudioError
+from fastcore.basics import patch
+from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, AudioError
 
 # %% auto #0
-__all__ = ['resolve_device', 'ModelHParams', 'GRUEmbedder', 'embed_mels', 'embed_files', 'embed_utterance', 'embed_speaker',
-           'quantize_int8', 'cohort_stats', 'as_norm', 'asnorm_cohort', 'score', 'verify']
+__all__ = ['resolve_device', 'ModelHParams', 'GRUEmbedder', 'window_starts', 'quantize_int8', 'cohort_stats', 'as_norm',
+           'asnorm_cohort']
 
 # %% ../nbs/01_model.ipynb #15859e04
 def resolve_device(device=None, # 'auto'/None (CUDA when available), 'cpu', 'cuda', 'cuda:N', or a torch.device
@@ -60,8 +61,10 @@ class GRUEmbedder(nn.Module):
         if self.mel_hparams.n_mel_channels != n_mels:
             raise ValueError(f"n_mels={n_mels} but mel_hparams.n_mel_channels={self.mel_hparams.n_mel_channels}")
         self.normalize = normalize
-        self.threshold: float|None = None  # calibrated same-speaker cosine threshold, set by trained checkpoints
+        self.scoring: str = 'cosine'  # what `score` and `threshold` mean: 'cosine', or 'as-norm' against `cohort`
+        self.threshold: float|None = None  # calibrated same-speaker threshold on the `scoring` scale, set by trained checkpoints
         self.cohort: torch.Tensor|None = None  # (n, emb_dim) training-speaker embeddings for AS-norm, set by trained checkpoints
+        self.meta: dict = {}  # how the weights were made (recipe, data, dev numbers), set by checkpoints
         self.gru = nn.GRU(n_mels, hidden, num_layers=layers, batch_first=True)
         self.proj = nn.Linear(hidden, emb_dim)
         self.mel = TacotronMel(self.mel_hparams)
@@ -127,17 +130,24 @@ class GRUEmbedder(nn.Module):
         for k, v in asdict(self.mel_hparams).items(): print(f"{k}  :  {v}")
 
 # %% ../nbs/01_model.ipynb #30947589
-def _windows(mel:torch.Tensor, max_frames:int, window:int) -> list[torch.Tensor]:
-    "Cut a long mel into overlapping windows (hop = window/2, the last one flush with the end)."
-    n = mel.shape[0]
-    if n <= max_frames: return [mel]
-    hop = max(1, window // 2)
+def window_starts(n:int, # frames in the sequence
+                  window:int, # frames per window
+                  hop:int, # frames between window starts
+                 ) -> list[int]:
+    "Start frames of `window`-long windows every `hop` frames over `n` frames, the last one flush with the end."
+    if n <= window: return [0]
     starts = list(range(0, n - window + 1, hop))
     if starts[-1] != n - window: starts.append(n - window)
-    return [mel[s:s + window] for s in starts]
+    return starts
 
+def _windows(mel:torch.Tensor, max_frames:int, window:int) -> list[torch.Tensor]:
+    "Cut a long mel into overlapping windows (hop = window/2, the last one flush with the end)."
+    if mel.shape[0] <= max_frames: return [mel]
+    return [mel[s:s + window] for s in window_starts(mel.shape[0], window, max(1, window // 2))]
+
+@patch
 @torch.no_grad()
-def embed_mels(model:GRUEmbedder, # the embedder
+def embed_mels(self:GRUEmbedder,
                mels:list, # log-mel tensors `(frames, n_mels)`, any lengths
                batch_size:int=32, # windows per forward pass
                max_frames:int=860, # mels longer than this (about 10 s) are windowed...
@@ -146,22 +156,23 @@ def embed_mels(model:GRUEmbedder, # the embedder
                progress:bool=False, # show a progress bar over the batches
               ) -> torch.Tensor:
     "Embed precomputed log-mels, batched by length: `(len(mels), emb_dim)` unit vectors on the CPU (no autograd)."
-    if not len(mels): return torch.empty(0, model.model_hparams.emb_dim)
+    if not len(mels): return torch.empty(0, self.model_hparams.emb_dim)
     owner, wins = [], []
     for i, m in enumerate(mels):
-        for w in _windows(m, max_frames, window): owner.append(i); wins.append(w.to(model.device))
+        for w in _windows(m, max_frames, window): owner.append(i); wins.append(w.to(self.device))
     order = sorted(range(len(wins)), key=lambda j: wins[j].shape[0])
-    embs = torch.empty(len(wins), model.model_hparams.emb_dim)
-    with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=autocast):   # no autograd: @torch.no_grad
+    embs = torch.empty(len(wins), self.model_hparams.emb_dim)
+    with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):   # no autograd: @torch.no_grad
         for b in tqdm(range(0, len(order), batch_size), desc="embedding", unit="batch", disable=not progress, leave=False):
             idx = order[b:b + batch_size]
             batch = nn.utils.rnn.pad_sequence([wins[j] for j in idx], batch_first=True)
-            lengths = torch.tensor([wins[j].shape[0] for j in idx], device=model.device)
-            embs[idx] = model(batch, lengths).float().cpu()
+            lengths = torch.tensor([wins[j].shape[0] for j in idx], device=self.device)
+            embs[idx] = self(batch, lengths).float().cpu()
     sums = torch.zeros(len(mels), embs.shape[1]).index_add_(0, torch.tensor(owner), embs)
     return F.normalize(sums, dim=-1)
 
-def embed_files(model:GRUEmbedder, # the embedder
+@patch
+def embed_files(self:GRUEmbedder,
                 items, # paths (str/Path) or mono waveforms (numpy/torch), or a mix
                 batch_size:int=32, # windows per forward pass
                 sr:int|None=None, # sample rate of waveform items (default: the model's, 22050)
@@ -170,36 +181,36 @@ def embed_files(model:GRUEmbedder, # the embedder
                 **kwargs, # passed to `embed_mels`: max_frames, window, autocast
                ) -> torch.Tensor:
     "Embed many utterances, batched by length: `(len(items), emb_dim)` unit vectors on the CPU."
-    sr = model.mel_hparams.sampling_rate if sr is None else sr
+    sr = self.mel_hparams.sampling_rate if sr is None else sr
     if sr <= 0: raise AudioError(f"invalid sample rate {sr}: give the waveform's rate in Hz (e.g. sr=16000)")
     def mel_of(it):
-        if isinstance(it, (np.ndarray, torch.Tensor)): return model.melspec_from_array(it, sr=sr, trim=trim)
+        if isinstance(it, (np.ndarray, torch.Tensor)): return self.melspec_from_array(it, sr=sr, trim=trim)
         if not isinstance(it, (str, os.PathLike)) and not hasattr(it, 'read'):
             raise AudioError(f"expected a path, a file object or a 1-D numpy/torch waveform, got {type(it).__name__}"
                              + (f" of {len(it)} items (use np.asarray(x, dtype=np.float32))" if hasattr(it, '__len__') else ""))
-        return model.melspec_from_file(it, trim=trim)
+        return self.melspec_from_file(it, trim=trim)
     items = list(items)
     mels = [mel_of(it) for it in (tqdm(items, desc="embedding", unit="file", leave=False) if progress else items)]
-    return embed_mels(model, mels, batch_size=batch_size, **kwargs)
+    return self.embed_mels(mels, batch_size=batch_size, **kwargs)
 
-def embed_utterance(model:GRUEmbedder, # the embedder
+@patch
+def embed_utterance(self:GRUEmbedder,
                     x, # path or mono waveform
                     sr:int|None=None, # sample rate of a waveform (default: the model's, 22050)
                     **kwargs, # passed to `embed_files` (trim, max_frames, window, autocast)
                    ) -> torch.Tensor:
     "Embedding `(emb_dim,)` of one utterance; long ones are windowed and averaged."
-    return embed_files(model, [x], sr=sr, **kwargs)[0]
+    return self.embed_files([x], sr=sr, **kwargs)[0]
 
-def embed_speaker(model:GRUEmbedder, # the embedder
+@patch
+def embed_speaker(self:GRUEmbedder,
                   items, # several utterances (paths or waveforms) of one speaker
                   **kwargs, # passed to `embed_files`
                  ) -> torch.Tensor:
     "Speaker embedding `(emb_dim,)`: the normalised mean of the utterance embeddings."
     items = list(items)
     if not items: raise ValueError("embed_speaker needs at least one utterance")
-    return F.normalize(embed_files(model, items, **kwargs).mean(0), dim=-1)
-
-GRUEmbedder.embed_mels, GRUEmbedder.embed_files, GRUEmbedder.embed_utterance, GRUEmbedder.embed_speaker = embed_mels, embed_files, embed_utterance, embed_speaker
+    return F.normalize(self.embed_files(items, **kwargs).mean(0), dim=-1)
 
 # %% ../nbs/01_model.ipynb #357a5d4b
 def quantize_int8(model:GRUEmbedder) -> GRUEmbedder:
@@ -229,36 +240,34 @@ def as_norm(scores, # raw cosine of each trial
     (m1, s1), (m2, s2) = stats1, stats2
     return 0.5 * ((np.asarray(scores) - m1) / s1 + (np.asarray(scores) - m2) / s2)
 
-
-def asnorm_cohort(model) -> tuple:
+def asnorm_cohort(model:GRUEmbedder) -> tuple:
     "`(cohort, top_k)` of the model's own scoring rule: its cohort when it scores with AS-norm, else `(None, top_k)`."
-    k = (getattr(model, 'meta', None) or {}).get('asnorm_top_k', 100)
-    if getattr(model, 'scoring', 'cosine') != 'as-norm': return None, k
-    if getattr(model, 'cohort', None) is None: raise ValueError("this model scores with AS-norm but carries no cohort")
+    k = model.meta.get('asnorm_top_k', 100)
+    if model.scoring != 'as-norm': return None, k
+    if model.cohort is None: raise ValueError("this model scores with AS-norm but carries no cohort")
     return model.cohort, k
 
-def score(model, # the embedder (its `scoring`, `cohort` and `meta['asnorm_top_k']` decide the scale)
+@patch
+def score(self:GRUEmbedder,
           e1, e2, # embeddings `(d,)` or `(n, d)`, unit length (numpy or torch)
          ):
-    "Verification scores of embedding pairs on the scale of `model.threshold`: cosine, or AS-norm against `model.cohort`."
+    "Verification scores of embedding pairs on the scale of `threshold`: cosine, or AS-norm against `cohort` (top `meta['asnorm_top_k']`)."
     a = np.asarray(torch.as_tensor(e1).detach().float().cpu(), np.float32); b = np.asarray(torch.as_tensor(e2).detach().float().cpu(), np.float32)
     single = a.ndim == 1 and b.ndim == 1
     a, b = np.atleast_2d(a), np.atleast_2d(b)
     if a.shape != b.shape: raise ValueError(f"score: embeddings of different shapes {a.shape} and {b.shape}")
     s = (a * b).sum(-1)
-    coh, k = asnorm_cohort(model)
+    coh, k = asnorm_cohort(self)
     if coh is not None: s = as_norm(s, cohort_stats(a, coh, k), cohort_stats(b, coh, k))
     return float(s[0]) if single else s
 
-def verify(model, # the embedder
+@patch
+def verify(self:GRUEmbedder,
            x1, x2, # two recordings: paths or mono waveforms
            sr:int|None=None, # sample rate of waveforms (default: the model's)
-           threshold:float|None=None, # decision threshold (default: `model.threshold`)
+           threshold:float|None=None, # decision threshold (default: `threshold`)
           ) -> tuple:
     "Embed two recordings and decide: `(score, same)`; `same` is None when there is no threshold."
-    s = score(model, model.embed_utterance(x1, sr=sr), model.embed_utterance(x2, sr=sr))
-    th = model.threshold if threshold is None else threshold
+    s = self.score(self.embed_utterance(x1, sr=sr), self.embed_utterance(x2, sr=sr))
+    th = self.threshold if threshold is None else threshold
     return s, (None if th is None else bool(s >= th))
-
-GRUEmbedder.score, GRUEmbedder.verify = score, verify
-GRUEmbedder.scoring = 'cosine'   # checkpoints that ship a cohort and an AS-norm threshold set 'as-norm' 
