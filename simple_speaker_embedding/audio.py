@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_audio.ipynb #09d36586
 from __future__ import annotations
-import io, math, os, warnings
+import contextlib, io, math, os, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -15,9 +15,9 @@ import soundfile as sf
 import soxr
 
 # %% auto #0
-__all__ = ['AUDIO_EXTS', 'SILENCE_PEAK', 'STREAM_CHUNK_S', 'MelHParams', 'find_audio', 'AudioError', 'to_float_audio', 'resample',
-           'load_audio', 'nonsilent_intervals', 'trim_silence', 'mel_basis', 'TacotronMel', 'melspec_from_array',
-           'melspec_from_file']
+__all__ = ['AUDIO_EXTS', 'SILENCE_PEAK', 'STREAM_CHUNK_S', 'MelHParams', 'atomic_write', 'find_audio', 'AudioError',
+           'to_float_audio', 'resample', 'load_audio', 'nonsilent_intervals', 'trim_silence', 'mel_basis',
+           'TacotronMel', 'melspec_from_array', 'melspec_from_file']
 
 # %% ../nbs/00_audio.ipynb #9378fba3
 @dataclass(frozen=True)
@@ -42,6 +42,19 @@ class MelHParams:
         return self.sampling_rate / self.hop_length
 
     def as_dict(self) -> dict: return asdict(self)
+
+# %% ../nbs/00_audio.ipynb #aa11bb23
+@contextlib.contextmanager
+def atomic_write(path, # destination file (its folder is created)
+                 mode:str='wb', # 'wb' for bytes, 'w' for text
+                ):
+    "Open a temporary file beside `path` for writing; it replaces `path` only if the `with` block succeeds."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, mode) as f: yield f
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/00_audio.ipynb #a3f80b90
 AUDIO_EXTS = {'.wav', '.flac', '.ogg', '.opus', '.mp3'}  # file suffixes the folder-reading tools pick up

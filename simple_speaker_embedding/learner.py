@@ -19,11 +19,13 @@ import fastai.callback.schedule, fastai.callback.fp16  # add fit_one_cycle, lr_f
 
 from .model import GRUEmbedder
 from .evaluate import eer
+from .hub import export_checkpoint, resolve_model
 from .loss import GE2ELoss
+from .config import TrainConfig
 
 # %% auto #0
 __all__ = ['unwrap', 'GE2ECallback', 'ValidEER', 'CPUAutocast', 'CheckpointCallback', 'AccelerateDDP', 'ge2e_learner',
-           'HistoryCSV', 'train']
+           'HistoryCSV', 'train', 'finish_training']
 
 # %% ../nbs/05_learner.ipynb #43f4a717
 def unwrap(model:nn.Module) -> nn.Module:
@@ -213,54 +215,70 @@ class HistoryCSV(CSVLogger):
 
 def train(mels, # folder written by `preprocess` (with manifest.csv)
           out, # folder for the training checkpoint and history.csv
-          epochs:int=10, # passes over the training speakers (x `rounds`)
-          lr:float=1e-3, # peak learning rate of the one-cycle schedule
-          hidden:int=256, layers:int=3, emb_dim:int=256, # architecture
-          n_speakers:int=32, n_utterances:int=8, # N x M batches
-          crop:tuple=(140, 180), # crop length range in frames
-          rounds:int=1, # visits of each speaker per epoch
-          augment:bool=False, # gain, noise and SpecAugment-style masking
-          valid_pct:float=0.05, # held-out fraction of real speakers (validation EER)
-          loss_method:str='softmax',
-          bf16:bool=False, # bf16 autocast (only fast on CPUs with native bf16)
-          checkpoint_every:int|None=50, # steps between training checkpoints
+          cfg:TrainConfig|None=None, # the settings (default: `TrainConfig()`, as `sse train`)
           resume:bool=True, # continue from out/train_state.pt if present
-          seed:int=0,
-          ddp:bool=False, # DDP through accelerate (launch with torchrun)
           progress:bool=True,
           cbs=None, # more fastai callbacks
-          init:GRUEmbedder|None=None, # warm start from this model's weights (its architecture wins over hidden/layers/emb_dim)
-          device=None, # 'auto'/None (CUDA when available), 'cpu', 'cuda', 'cuda:N'
-          fp16:bool=False, # fp16 mixed precision with a gradient scaler (CUDA only)
-          real_world:bool=False, # with `augment`: also reverberation, distortion and band-limiting (`Augment.real_world`)
-          channel:dict|None=None, # with `augment`: override `band_p`, `reverb_p`, `distort_p` of the augmentation
-          teacher:str|None=None, # distil from the targets in `mels/teacher_<teacher>/` (see `teacher_targets`)
-          distill:str='embedding', # distillation term: 'embedding' (each crop to its teacher embedding) or 'similarity'
-          distill_weight:float|None=None, # weight of the distillation term (None: the term's default)
-          ge2e_weight:float=1.0, # weight of the GE2E loss (0 with a teacher: distillation alone)
+          init:GRUEmbedder|None=None, # warm start from this model (instead of `cfg.init`, which names a checkpoint)
+          **settings, # `TrainConfig` fields that override `cfg` (e.g. `epochs=3`)
          ) -> Learner:
-    "Train a `GRUEmbedder` with GE2E and fit_one_cycle; returns the Learner (model in `learn.model`)."
-    from simple_speaker_embedding.data import speaker_dataloaders, Augment
+    "Train a `GRUEmbedder` with GE2E (and distillation) and fit_one_cycle; returns the Learner (`learn.model`, `learn.cfg`, `learn.start`)."
+    from simple_speaker_embedding.data import speaker_dataloaders, load_manifest, Augment
+    cfg = (cfg or TrainConfig()).with_(**settings)
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
-    torch.manual_seed(seed)
-    from simple_speaker_embedding.data import load_manifest
+    start = init if init is not None else resolve_model(cfg.init) if cfg.init else None
+    torch.manual_seed(cfg.seed)
     man, targets, extra = load_manifest(mels), None, []
-    if teacher:
+    if cfg.teacher:
         from simple_speaker_embedding.distill import load_targets, DistillCallback
-        targets, extra = load_targets(man, mels, teacher), [DistillCallback(distill_weight, ge2e_weight, distill)]
-    aug = (Augment.real_world(**(channel or {})) if real_world else Augment(**(channel or {}))) if augment else None
-    dls = speaker_dataloaders(man, n_speakers=n_speakers, n_utterances=n_utterances, crop=crop, rounds=rounds,
-                              augment=aug, valid_pct=valid_pct, seed=seed, rank=rank, world=world,
-                              progress=progress and rank == 0, device=device, targets=targets)
+        targets, extra = load_targets(man, mels, cfg.teacher), [DistillCallback(cfg.distill_weight, cfg.ge2e_weight, cfg.distill)]
+    aug = ((Augment.real_world if cfg.real_world else Augment)(**cfg.channel)) if cfg.augment else None
+    dls = speaker_dataloaders(man, n_speakers=cfg.n_speakers, n_utterances=cfg.n_utterances, crop=cfg.crop, rounds=cfg.rounds,
+                              augment=aug, valid_pct=cfg.valid_pct, seed=cfg.seed, rank=rank, world=world,
+                              progress=progress and rank == 0, device=cfg.device, targets=targets)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    model = copy.deepcopy(init).train() if init is not None else GRUEmbedder(hidden=hidden, layers=layers, emb_dim=emb_dim)
-    if init is not None:     # the init's cohort, threshold and decision rule describe its weights, not the ones trained here
-        model.cohort, model.threshold, model.scoring = None, None, 'cosine'
-        model.meta = {}
-    learn = ge2e_learner(dls, model, loss_method=loss_method, bf16=bf16, fp16=fp16, checkpoint=out / 'train_state.pt',
-                         checkpoint_every=checkpoint_every, resume=resume, ddp=ddp,
+    if start is not None:    # its weights and architecture; its cohort, threshold and decision rule describe other weights
+        model = copy.deepcopy(start).train()
+        model.cohort, model.threshold, model.scoring, model.meta = None, None, 'cosine', {}
+    else: model = GRUEmbedder(hidden=cfg.hidden, layers=cfg.layers, emb_dim=cfg.emb_dim)
+    learn = ge2e_learner(dls, model, loss_method=cfg.loss_method, bf16=cfg.bf16, fp16=cfg.fp16, checkpoint=out / 'train_state.pt',
+                         checkpoint_every=cfg.checkpoint_every, resume=resume, ddp=cfg.ddp,
                          cbs=extra + ([HistoryCSV(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))
+    t0 = time.time()
     with (learn.no_bar() if not progress or rank != 0 else contextlib.nullcontext()):
-        learn.fit_one_cycle(epochs, lr)
+        learn.fit_one_cycle(cfg.epochs, cfg.lr)
     learn.model = unwrap(learn.model).eval()
+    learn.cfg, learn.start, learn.train_minutes = cfg, start, (time.time() - t0) / 60
     return learn
+
+# %% ../nbs/05_learner.ipynb #f1a2b3c5
+def finish_training(model:GRUEmbedder, # the trained embedder (e.g. `learn.model`)
+                    out, # run folder: the checkpoint goes to `out/model.pt`
+                    cfg:TrainConfig, # the settings it was trained with
+                    mels=None, # the training data (recorded in `meta`)
+                    start:GRUEmbedder|None=None, # the model it warm-started from (its `meta` is kept as `init_meta`)
+                    half:bool=True, # store weights as float16
+                    **meta, # more metadata (train_minutes, device, steps, ...)
+                   ) -> tuple:
+    "AS-norm cohort (`cfg.cohort`), dev EER and threshold (`cfg.dev`), metadata, export: `(path, sha256)`."
+    from simple_speaker_embedding.evaluate import evaluate, make_cohort
+    model = model.eval()
+    if cfg.teacher and cfg.distill_weight is None:
+        from simple_speaker_embedding.distill import DISTILL_WEIGHTS
+        cfg = cfg.with_(distill_weight=DISTILL_WEIGHTS[cfg.distill])      # record the weight that was used
+    meta = dict(recipe=cfg.recipe(), **({'mels': str(mels)} if mels is not None else {}), **meta)
+    if start is not None: meta['init_meta'] = start.meta
+    if cfg.cohort:
+        model.cohort = torch.from_numpy(make_cohort(model, cfg.cohort))
+        meta['cohort'] = f"{len(model.cohort)} speakers of {cfg.cohort}, mean of up to 8 utterances each"
+    if cfg.dev:
+        res = evaluate(model, cfg.dev, n_boot=200)
+        print(f"dev ({cfg.dev}): {res.summary()}")
+        model.threshold = res.threshold
+        meta.update(dev_eer=res.eer, dev_eer_ci=list(res.eer_ci), dev_min_dcf=res.min_dcf)
+        if model.cohort is not None:
+            res = res.as_normed(model.cohort)
+            print(f"dev ({cfg.dev}), AS-norm: {res.summary()}")
+            meta.update(dev_eer_asnorm=res.eer, asnorm_threshold=res.threshold)
+    path = Path(out) / 'model.pt'
+    return path, export_checkpoint(model, path, half=half, meta=meta)
