@@ -18,7 +18,7 @@ import torch
 
 from simple_speaker_embedding.audio import find_audio, trim_silence
 from simple_speaker_embedding.hub import gru_embedder
-from simple_speaker_embedding.model import embed_mels, quantize_int8
+from simple_speaker_embedding.model import quantize_int8
 
 
 def main():
@@ -52,7 +52,7 @@ def main():
     gru = {}
     for name, m in (('fp32', model), ('int8', q)):
         for bs in args.batch_sizes:
-            t0 = time.perf_counter(); embed_mels(m, mels, batch_size=bs); gru[(name, bs)] = time.perf_counter() - t0
+            t0 = time.perf_counter(); m.embed_mels(mels, batch_size=bs); gru[(name, bs)] = time.perf_counter() - t0
     print(f"{args.folder}: {len(files)} files, {audio_s:.0f} s of audio, {frames} mel frames after trimming; one thread")
     for k, v in t.items(): print(f"  {k:<30} {v:6.2f} s")
     for (name, bs), v in gru.items(): print(f"  {'GRU ' + name + ', batch ' + str(bs):<30} {v:6.2f} s  ({frames / v:,.0f} frames/s)")

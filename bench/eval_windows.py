@@ -13,7 +13,7 @@ import torch
 
 from simple_speaker_embedding.evaluate import evaluate, make_trials
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
-from simple_speaker_embedding.model import embed_mels
+
 
 SETTINGS = [(860, 430), (300, 200), (240, 160), (200, 160), (160, 120)]   # (max_frames, window); first = default
 
@@ -31,6 +31,6 @@ if __name__ == "__main__":
         n = np.array([m.shape[0] for m in mels])
         print(f"{root}: {len(paths)} clips, frames median {np.median(n):.0f} (min {n.min()}, max {n.max()})")
         for max_frames, window in SETTINGS:        # mels computed once; `evaluate` scores the same trials each time
-            e = dict(zip(paths, embed_mels(model, mels, max_frames=max_frames, window=window)))
+            e = dict(zip(paths, model.embed_mels(mels, max_frames=max_frames, window=window)))
             res = evaluate(lambda p: e[p], trials, n_boot=0, progress=False)
             print(f"  windows above {max_frames:4d} frames, {window:3d}-frame windows: EER {100 * res.eer:.2f}%")

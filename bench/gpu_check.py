@@ -19,7 +19,7 @@ import torch
 from fastai.callback.core import Callback, CancelFitException
 
 from simple_speaker_embedding.hub import gru_embedder
-from simple_speaker_embedding.cli import example_files
+from simple_speaker_embedding.hub import example_files
 from simple_speaker_embedding.model import GRUEmbedder
 from simple_speaker_embedding.loss import GE2ELoss
 from simple_speaker_embedding.data import speaker_dataloaders

@@ -23,7 +23,7 @@ import torch
 from scipy.signal import butter, sosfilt, fftconvolve
 
 from simple_speaker_embedding.audio import load_audio, resample, AUDIO_EXTS
-from simple_speaker_embedding.cli import resolve_model
+from simple_speaker_embedding.hub import resolve_model
 
 
 def roundtrip(x, sr, fmt, subtype, rate=None):

@@ -20,8 +20,8 @@ import numpy as np
 from simple_speaker_embedding.evaluate import evaluate, make_cohort, error_rates, threshold_at_fa
 from simple_speaker_embedding.hub import WEIGHTS_DIR, export_checkpoint, load_checkpoint
 
-STAGE_KEYS = ('epochs', 'rounds', 'lr', 'crop', 'augment', 'real_world', 'channel', 'aug', 'teacher', 'distill',
-              'distill_weight', 'ge2e_weight', 'seed', 'train_minutes', 'device', 'init')
+STAGE_KEYS = ('epochs', 'rounds', 'lr', 'crop', 'augment', 'real_world', 'channel', 'aug', 'band_p', 'reverb_p', 'distort_p',
+              'teacher', 'distill', 'distill_weight', 'ge2e_weight', 'seed', 'train_minutes', 'device', 'init')
 
 def stages(meta:dict) -> list[dict]:
     "The training stages behind a run, oldest first, following the `init_meta` chain of warm starts (a shipped file's own `stages` included)."
@@ -29,7 +29,8 @@ def stages(meta:dict) -> list[dict]:
     while meta:
         if 'stages' in meta:                       # a warm start from a shipped file: its stages are already listed
             out[:0] = meta['stages']; break
-        out.insert(0, {k: meta.get(k) for k in STAGE_KEYS if meta.get(k) not in (None, {}, False) or k in ('epochs', 'lr', 'init')})
+        st = {**meta, **meta['recipe']} if isinstance(meta.get('recipe'), dict) else meta   # sse train's TrainConfig, or older flat keys
+        out.insert(0, {k: st.get(k) for k in STAGE_KEYS if st.get(k) not in (None, {}, False) or k in ('epochs', 'lr', 'init')})
         meta = meta.get('init_meta')
     return out
 
@@ -64,7 +65,7 @@ if __name__ == "__main__":
     elif model.cohort is None: ap.error("this checkpoint carries no cohort: give --cohort DIR")
     hp = model.model_hparams
     shipped = 'stages' in model.meta                      # re-shipping a shipped file: keep its recipe and stages
-    recipe = args.recipe or model.meta.get('recipe')
+    recipe = args.recipe or (model.meta.get('recipe') if shipped else None)
     if not recipe: ap.error("--recipe is required for a training run's export")
     meta = dict(name=Path(args.out).stem, recipe=recipe, train_data=args.train_data if not shipped else model.meta.get('train_data', args.train_data),
                 architecture=f"GRUEmbedder: {hp.layers}-layer GRU, {hp.hidden} hidden, linear {hp.emb_dim}, L2 norm",

@@ -227,6 +227,8 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
     cfg = (cfg or TrainConfig()).with_(**settings)
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
     start = init if init is not None else resolve_model(cfg.init) if cfg.init else None
+    if start is not None:    # a warm start keeps its architecture
+        hp = start.model_hparams; cfg = cfg.with_(hidden=hp.hidden, layers=hp.layers, emb_dim=hp.emb_dim)
     torch.manual_seed(cfg.seed)
     man, targets, extra = load_manifest(mels), None, []
     if cfg.teacher:

@@ -139,7 +139,7 @@ def test_preprocess_train_export_onnx_end_to_end(fixture_root, tmp_path):
     assert (tmp_path / "run" / "model.pt").exists() and "EER" in r.stdout and "AS-norm: EER" in r.stdout
     from simple_speaker_embedding.hub import load_checkpoint
     m = load_checkpoint(tmp_path / "run" / "model.pt")
-    assert m.model_hparams.hidden == 16 and m.meta["epochs"] == 1
+    assert m.model_hparams.hidden == 16 and m.meta["recipe"]["epochs"] == 1
     from simple_speaker_embedding.evaluate import evaluate
     m.cohort = None                                  # the stored threshold is the EER point of the dev trials (cosine)
     assert m.threshold == pytest.approx(evaluate(m, fixture_root, progress=False, n_boot=0).threshold, abs=0.02)
@@ -155,7 +155,8 @@ def test_preprocess_train_export_onnx_end_to_end(fixture_root, tmp_path):
             "--valid-pct", "0.34")                                            # warm start: architecture from --init
     assert r.returncode == 0, r.stderr[-2000:]
     m2 = load_checkpoint(tmp_path / "run2" / "model.pt")
-    assert m2.model_hparams.hidden == 16 and m2.meta["init"].endswith("model.pt") and m2.meta["init_meta"]["epochs"] == 1
+    assert m2.model_hparams.hidden == 16 and m2.meta["recipe"]["init"].endswith("model.pt") and m2.meta["init_meta"]["recipe"]["epochs"] == 1
+    assert m2.meta["recipe"]["hidden"] == 16                                 # the recipe records the architecture trained
     r = sse("export-onnx", str(tmp_path / "m.onnx"), "--model", str(tmp_path / "run" / "model.pt"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "m.onnx").stat().st_size > 1000

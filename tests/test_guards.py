@@ -107,7 +107,7 @@ def test_half_precision_export_keeps_embeddings(fixture_files, tmp_path):
 def test_shipped_model_is_nearly_level_invariant():
     "README failure modes: a clip at 1/4 of its amplitude keeps a high cosine with itself (margin below the stated value)."
     from simple_speaker_embedding.hub import gru_embedder
-    from simple_speaker_embedding.cli import example_files
+    from simple_speaker_embedding.hub import example_files
     from simple_speaker_embedding.audio import load_audio
     m = gru_embedder()
     x, sr = load_audio(example_files()[0])

@@ -11,23 +11,27 @@ MELS, DEADLINE, NPROCS = Path(os.environ['MELS']), float(os.environ['DEADLINE'])
 BAR, DEV, OUT, PROBE = Path(os.environ['BARRIER']), os.environ.get('DEVICE', 'cuda'), Path(os.environ['OUTDIR']), int(os.environ.get('PROBE', 30))
 torch.set_num_threads(int(os.environ.get('THREADS', 2)))
 from simple_speaker_embedding.data import load_manifest, speaker_dataloaders, Augment
-from simple_speaker_embedding.distill import load_targets, DistillCallback, DISTILL_WEIGHTS
-from simple_speaker_embedding.learner import ge2e_learner, HistoryCSV
-from simple_speaker_embedding.cli import resolve_model
-from simple_speaker_embedding.hub import export_checkpoint
+from simple_speaker_embedding.distill import load_targets, DistillCallback
+from simple_speaker_embedding.config import TrainConfig
+from simple_speaker_embedding.learner import ge2e_learner, HistoryCSV, finish_training
+from simple_speaker_embedding.hub import resolve_model
 def log(*a): print(f"[{name} {time.strftime('%H:%M:%S')}]", *a, flush=True)
 t0 = time.time()
-lr, rounds, crop, seed = cfg.get('lr', 1e-3), cfg.get('rounds', 5), tuple(cfg.get('crop', (140, 240))), cfg.get('seed', 7)
-teacher = cfg.get('teacher')
+# the run's settings as a TrainConfig (recipes/stage4-6.toml hold the ones that made the shipped weights); epochs set below
+tc = TrainConfig(lr=cfg.get('lr', 1e-3), rounds=cfg.get('rounds', 5), crop=cfg.get('crop', (140, 240)), seed=cfg.get('seed', 7),
+                 augment=True, real_world=bool(cfg.get('real_world')), **cfg.get('aug', {}), teacher=cfg.get('teacher'),
+                 distill=cfg.get('distill', 'embedding'), distill_weight=cfg.get('distill_weight'),
+                 ge2e_weight=cfg.get('ge2e_weight', 1.0), init=cfg.get('init', 'shipped'), device=DEV)
+lr, rounds, crop, seed, teacher = tc.lr, tc.rounds, tc.crop, tc.seed, tc.teacher
 man = load_manifest(MELS)
 targets = load_targets(man, MELS, teacher) if teacher else None
-aug = Augment.real_world() if cfg.get('real_world') else Augment(**cfg.get('aug', {}))
-dls = speaker_dataloaders(man, n_speakers=32, n_utterances=8, crop=crop, rounds=rounds, augment=aug, valid_pct=0.05,
+aug = (Augment.real_world if tc.real_world else Augment)(**tc.channel)
+dls = speaker_dataloaders(man, n_speakers=tc.n_speakers, n_utterances=tc.n_utterances, crop=crop, rounds=rounds, augment=aug, valid_pct=tc.valid_pct,
                           seed=seed, progress=False, device=DEV, targets=targets)
-start = resolve_model(cfg.get('init', 'shipped'))
+start = resolve_model(tc.init)
 def learner(cbs=()):
     m = copy.deepcopy(start).train(); m.cohort, m.threshold, m.scoring, m.meta = None, None, 'cosine', {}
-    extra = [DistillCallback(cfg.get('distill_weight'), cfg.get('ge2e_weight', 1.0), cfg.get('distill', 'embedding'))] if teacher else []
+    extra = [DistillCallback(tc.distill_weight, tc.ge2e_weight, tc.distill)] if teacher else []
     return ge2e_learner(dls, m, cbs=extra + list(cbs))
 n_iter = len(dls.train)
 log(f"data ready in {time.time() - t0:.0f} s: {n_iter} steps per epoch")
@@ -66,14 +70,11 @@ t1 = time.time()
 with learn.no_bar(): learn.fit_one_cycle(epochs, lr)
 minutes = (time.time() - t1) / 60
 model = learn.model.eval().float().cpu()
-meta = dict(mels='train: 599 speakers x speeds 0.9/1.0/1.1 (sent to the GPU as JPEG q30 mel strips)', epochs=epochs, lr=lr,
-            hidden=start.model_hparams.hidden, layers=start.model_hparams.layers, n_speakers=32, n_utterances=8,
-            crop=list(crop), rounds=rounds, augment=True, valid_pct=0.05, bf16=False, fp16=False, seed=seed,
-            train_minutes=round(minutes, 2), device=torch.cuda.get_device_name() if DEV.startswith('cuda') else DEV,
-            real_world=bool(cfg.get('real_world')), steps=learn.train_iter, truncated=HardStop.truncated,
-            init=cfg.get('init', 'shipped'), init_meta=start.meta, aug=cfg.get('aug', {}))
-if teacher: meta.update(teacher=teacher, distill=cfg.get('distill', 'embedding'), ge2e_weight=cfg.get('ge2e_weight', 1.0),
-                        distill_weight=cfg.get('distill_weight') or DISTILL_WEIGHTS[cfg.get('distill', 'embedding')])
-export_checkpoint(model, OUT / f"{name}.pt", half=True, meta=meta)
+hp = start.model_hparams
+path, _ = finish_training(model, OUT / name, tc.with_(epochs=epochs, hidden=hp.hidden, layers=hp.layers, emb_dim=hp.emb_dim),
+                          mels='train: 599 speakers x speeds 0.9/1.0/1.1 (sent to the GPU as JPEG q30 mel strips)', start=start,
+                          train_minutes=round(minutes, 2), steps=learn.train_iter, truncated=HardStop.truncated,
+                          device=torch.cuda.get_device_name() if DEV.startswith('cuda') else DEV)
+(OUT / f"{name}.pt").write_bytes(path.read_bytes())                  # run_all.sh copies OUT/NAME.pt back
 log(f"done: {learn.train_iter} steps in {minutes:.1f} min, truncated={HardStop.truncated}; "
     f"last valid: {learn.recorder.values[-1] if learn.recorder.values else None}")
