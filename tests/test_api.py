@@ -15,3 +15,46 @@ def test_shipped_embeddings_unchanged(fixture_files):
     long = torch.cat([m.melspec_from_file(f, trim=True) for f in fixture_files[:6]])   # 1826 frames: windowed
     np.testing.assert_array_equal(m.embed_mels([long]).numpy(), ref['long'])
     np.testing.assert_allclose([m.score(e[0], e[1]), m.score(e[0], e[5])], ref['scores'], rtol=0, atol=1e-12)
+
+
+RECIPES = Path(__file__).parents[1] / "recipes"
+
+
+def _given(args) -> dict:
+    from simple_speaker_embedding.cli import TRAIN_SETTINGS
+    return {k: v for k, v in vars(args).items() if k in TRAIN_SETTINGS}
+
+
+def test_parser_defaults_are_train_config():
+    "`sse train` with no flags trains with exactly TrainConfig(); each flag reaches its field."
+    from simple_speaker_embedding.cli import _parser
+    from simple_speaker_embedding.config import TrainConfig
+    from dataclasses import fields
+    p = _parser()
+    assert TrainConfig(**_given(p.parse_args(["train", "m", "o"]))) == TrainConfig()
+    for f in fields(TrainConfig):                                   # every setting has a flag
+        assert f"--{f.name.replace('_', '-')}" in p._subparsers._group_actions[0].choices["train"].format_help()
+
+
+def test_recipes_reproduce_the_shipped_stages():
+    "recipes/stage1-6.toml hold the settings behind the shipped weights: its meta['stages'] and the commands in meta['recipe']."
+    import shlex
+    from simple_speaker_embedding import gru_embedder, load_recipe, TrainConfig
+    from simple_speaker_embedding.cli import _parser
+    meta = gru_embedder().meta
+    cfgs = [load_recipe(RECIPES / f"stage{i}.toml") for i in range(1, 7)]
+    assert len(meta["stages"]) == 6
+    for cfg, st in zip(cfgs, meta["stages"]):
+        st = {**st, **st.get("aug", {})}
+        for k in ("epochs", "lr", "crop", "augment", "seed", "rounds", "teacher", "distill", "distill_weight", "ge2e_weight", "band_p"):
+            want = st.get(k, getattr(TrainConfig(), k) if k != "crop" else (140, 180))
+            assert getattr(cfg, k) == (tuple(want) if k == "crop" else want), (cfg, k, st)
+    # the GPU stages' command lines in meta['recipe'], parsed by today's parser, are recipes 4-6 (paths aside)
+    cmds = [c.strip() for c in meta["recipe"].split("&&") if c.strip().startswith("sse train")]
+    assert len(cmds) == 3
+    for cmd, cfg in zip(cmds, cfgs[3:]):
+        args = _parser().parse_args(shlex.split(cmd.split(" (")[0])[1:])
+        from simple_speaker_embedding.distill import DISTILL_WEIGHTS
+        got = TrainConfig(**_given(args))
+        got = got.with_(init=cfg.init, distill_weight=got.distill_weight or DISTILL_WEIGHTS[got.distill])   # the default weight, as used
+        assert got == cfg, cmd
