@@ -4,10 +4,8 @@
 
 # %% ../nbs/04_data.ipynb #c2fcccf9
 from __future__ import annotations
-import functools, os, re, warnings
-from operator import itemgetter
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, asdict
+import functools, json, re, warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +15,13 @@ from tqdm.auto import tqdm
 from fastai.data.block import DataBlock, TransformBlock, CategoryBlock
 from fastai.data.core import TfmdDL, DataLoaders
 
-from .audio import AUDIO_EXTS, find_audio, AudioError, MelHParams, TacotronMel, load_audio, resample, trim_silence
+from .audio import AudioError, MelHParams, TacotronMel, atomic_write, load_audio, resample, trim_silence
+from .corpus import corpus_files, map_files, speaker_key
 from .model import resolve_device
 
 # %% auto #0
-__all__ = ['base_speaker', 'preprocess', 'load_manifest', 'Augment', 'SpeakerBatchDL', 'MelCache', 'split_by_speaker',
-           'speaker_dataloaders']
+__all__ = ['MANIFEST_COLUMNS', 'base_speaker', 'mel_relpath', 'preprocess', 'load_manifest', 'Augment', 'SpeakerBatchDL',
+           'MelCache', 'split_by_speaker', 'speaker_dataloaders']
 
 # %% ../nbs/04_data.ipynb #834531e0
 def _sp_suffix(speed:float) -> str: return '' if speed == 1 else f"_sp{speed:g}"
@@ -30,6 +29,10 @@ def _sp_suffix(speed:float) -> str: return '' if speed == 1 else f"_sp{speed:g}"
 def base_speaker(speaker:str) -> str:
     "The real speaker behind a speed-perturbed pseudo-speaker id (`spk_sp0.9` -> `spk`)."
     return re.sub(r'_sp[0-9.]+$', '', speaker)
+
+def mel_relpath(dataset:str, speaker:str, session:str, utt:str, speed:float=1.0) -> Path:
+    "Where a clip's mel (and its teacher target) lives below the output folder: `<dataset>/<speaker>[_sp<f>]/[<session>/]<utt>.npy`."
+    return Path(dataset, f"{speaker}{_sp_suffix(speed)}", *([session] if session else []), f"{utt}.npy")
 
 @functools.lru_cache(maxsize=4)
 def _mel_transform(hp:MelHParams) -> TacotronMel:
@@ -51,59 +54,53 @@ def _mel_one(job):
                 y = x if speed == 1 else resample(x, hp.sampling_rate, int(round(hp.sampling_rate / speed)))
                 m = mel(torch.from_numpy(y)[None])[0].numpy().astype(np.float16)
                 if len(m) < min_frames: raise AudioError(f"only {len(m)} frames after trimming (< {min_frames})")
-                Path(out).parent.mkdir(parents=True, exist_ok=True)
-                tmp = f"{out}.{os.getpid()}.tmp"
-                with open(tmp, 'wb') as f: np.save(f, m)
-                os.replace(tmp, out)                      # atomic: never a half-written .npy
-                rows.append((out, len(m)))
-            else: rows.append((out, int(np.load(out, mmap_mode='r').shape[0])))
+                with atomic_write(out) as f: np.save(f, m)
+                rows.append(len(m))
+            else: rows.append(int(np.load(out, mmap_mode='r').shape[0]))
         return 'ok', src, rows
     except (AudioError, FileNotFoundError, OSError, ValueError, RuntimeError) as e:
         return 'error', src, f"{type(e).__name__}: {e}"
 
 # %% ../nbs/04_data.ipynb #f91860fd
-def preprocess(src, # `<src>/<dataset>/<speaker>/<utt>.<audio>`
-               dst, # where to write `<dst>/<dataset>/<speaker>/<utt>.npy`, manifest.csv, preprocess_report.csv
+MANIFEST_COLUMNS = ['path', 'dataset', 'speaker', 'session', 'speed', 'frames', 'source']
+
+def preprocess(src, # a corpus laid out as `layout` says (default `<src>/<dataset>/<speaker>/<utt>`)
+               dst, # where to write `<dst>/<dataset>/<speaker>/[<session>/]<utt>.npy`, manifest.csv, preprocess_report.csv
                speeds=(1.0,), # speed-perturbation factors; each factor != 1 makes pseudo-speakers `<spk>_sp<f>`
                trim:bool=True, # remove silences before computing mels (as the embed helpers do)
                hp:MelHParams=MelHParams(), # front-end settings
                n_workers:int|None=None, # processes (default: all cores)
                min_frames:int=20, # utterances shorter than this after trimming are reported and skipped
                progress:bool=True,
+               layout:str='dataset-speaker', # how the corpus names speakers and sessions (see `LAYOUTS`)
+               dataset:str|None=None, # dataset name for layouts without a dataset level (default: SRC's folder name)
               ) -> pd.DataFrame:
-    "Compute log-mels for a dataset tree (parallel, resumable, atomic writes); returns the manifest."
+    "Compute log-mels for a corpus (parallel, resumable, atomic writes); returns the manifest (one row per clip and speed)."
     src, dst = Path(src), Path(dst)
-    if not src.is_dir(): raise FileNotFoundError(f"not a folder: {src}")
-    files = find_audio(src)
-    bad_depth = [p for p in files if len(p.relative_to(src).parts) != 3]
-    if bad_depth: raise ValueError(f"expected <dataset>/<speaker>/<utterance> under {src}, e.g. not {bad_depth[0]}")
-    if not files: raise ValueError(f"no audio files under {src}")
-    jobs = []
-    for p in files:
-        ds, spk, _ = p.relative_to(src).parts
-        outs = [str(dst / ds / f"{spk}{_sp_suffix(s)}" / f"{p.stem}.npy") for s in speeds]
-        jobs.append((str(p), outs, tuple(speeds), hp, trim, min_frames))
-    n_workers = n_workers or os.cpu_count() or 1
-    ok, errors = [], []
-    with ProcessPoolExecutor(n_workers) as ex:
-        results = ex.map(_mel_one, jobs, chunksize=16)
-        for status, s, payload in tqdm(results, total=len(jobs), desc="mels", unit="file", disable=not progress):
-            if status == 'ok': ok += [(o, n, s) for o, n in payload]
-            else: errors.append((s, payload))
-    man = pd.DataFrame([dict(path=str(Path(o).relative_to(dst)), dataset=Path(o).parts[-3], speaker=Path(o).parts[-2],
-                             frames=n, source=s) for o, n, s in ok], columns=['path', 'dataset', 'speaker', 'frames', 'source'])
+    files = corpus_files(src, layout, dataset)
+    jobs = [(s, [str(dst / mel_relpath(d, k, e, u, sp)) for sp in speeds], tuple(speeds), hp, trim, min_frames)
+            for s, d, k, e, u in files.itertuples(index=False)]
+    ok, errors = map_files(_mel_one, jobs, n_workers, desc="mels", progress=progress)
+    clip = {s: (d, k, e, u) for s, d, k, e, u in files.itertuples(index=False)}
+    rows = []
+    for s, frames in ok:
+        d, k, e, u = clip[s]
+        rows += [(str(mel_relpath(d, k, e, u, sp)), d, f"{k}{_sp_suffix(sp)}", e, sp, n, s) for sp, n in zip(speeds, frames)]
+    man = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     rep = pd.DataFrame(errors, columns=['source', 'reason'])
-    dst.mkdir(parents=True, exist_ok=True)
     for df, name in ((man, 'manifest.csv'), (rep, 'preprocess_report.csv')):
-        df.to_csv(dst / f"{name}.tmp", index=False); os.replace(dst / f"{name}.tmp", dst / name)
+        with atomic_write(dst / name, 'w') as f: df.to_csv(f, index=False)
+    with atomic_write(dst / 'preprocess.json', 'w') as f:
+        json.dump(dict(layout=layout, dataset=dataset, speeds=list(speeds), trim=trim, src=str(src)), f, indent=1)
     if errors: warnings.warn(f"{len(errors)} of {len(files)} files skipped; reasons in {dst / 'preprocess_report.csv'}")
     return man
 
 def load_manifest(root) -> pd.DataFrame:
-    "Read `<root>/manifest.csv`, with absolute paths."
+    "Read `<root>/manifest.csv`, with absolute paths (manifests from before sessions get `session=''`, `speed=1`)."
     root = Path(root)
     if not (root / 'manifest.csv').exists(): raise FileNotFoundError(f"no manifest.csv in {root}: run preprocess first")
-    man = pd.read_csv(root / 'manifest.csv')
+    man = pd.read_csv(root / 'manifest.csv', dtype={'dataset': str, 'speaker': str, 'session': str}, keep_default_na=False)
+    if 'session' not in man: man.insert(3, 'session', '')
     man['path'] = [str(root / p) for p in man.path]
     return man
 
@@ -127,15 +124,15 @@ class Augment:
     noise_p:float = 0.5        # fraction of utterances that get noise
     freq_mask:int = 8          # width (mel channels) of at most one frequency mask; 0: off
     time_mask:int = 20         # length (frames) of at most one time mask; 0: off
-    min_log_value:float = -11.52
+    min_log_value:float = MelHParams.min_log_value   # the front-end's facts: the log floor,
     reverb_p:float = 0.0       # fraction of utterances in a simulated room (exponential late reverberation)
     rt60:tuple = (0.2, 0.9)    # reverberation time range (s)
     distort_p:float = 0.0      # fraction with level-dependent broadband distortion (the spectral effect of clipping)
     sdr_db:tuple = (3.0, 20.0) # signal-to-distortion ratio range (dB)
     band_p:float = 0.0         # fraction band-limited as by a phone line, a low sample rate or a lossy codec
     cutoff_hz:tuple = (3000.0, 7500.0)  # low-pass cutoff range; half of them also get a high-pass at 100-400 Hz
-    fmax:float = 8000.0        # the mel front-end's top frequency (channel centres are computed from it)
-    hop_s:float = 256 / 22050  # frame hop in seconds
+    fmax:float = MelHParams.mel_fmax   # its top frequency (channel centres are computed from it),
+    hop_s:float = MelHParams.hop_length / MelHParams.sampling_rate   # and its frame hop in seconds
 
     @classmethod
     def real_world(cls, **kwargs):
@@ -310,15 +307,17 @@ class MelCache:
 
 def split_by_speaker(man:pd.DataFrame, # manifest
                      valid_pct:float=0.1, # fraction of (real) speakers held out
-                     valid_speakers=None, # or: exactly these (real) speakers
+                     valid_speakers=None, # or: exactly these (real) speakers, as `dataset/speaker` or bare names
                      seed:int=0):
-    "Train/valid index lists that keep each real speaker (and its pseudo-speakers) on one side."
-    base = man.speaker.map(base_speaker).to_numpy()
+    "Train/valid index lists that keep each real speaker (and its pseudo-speakers) on one side; speakers are keyed by dataset."
+    bare = man.speaker.map(base_speaker).to_numpy()
+    base = speaker_key(man.dataset.to_numpy().astype(str), bare.astype(str))
     uniq = np.unique(base)
     if valid_speakers is None:
         n_valid = max(2, int(round(valid_pct * len(uniq)))) if valid_pct > 0 else 0
         valid_speakers = np.random.default_rng(seed).choice(uniq, n_valid, replace=False) if n_valid else []
-    is_valid = np.isin(base, np.asarray(list(valid_speakers)))
+    chosen = np.asarray(list(valid_speakers), dtype=str)
+    is_valid = np.isin(base, chosen) | np.isin(bare, chosen)
     return list(np.flatnonzero(~is_valid)), list(np.flatnonzero(is_valid))
 
 def speaker_dataloaders(root_or_manifest, # preprocessed folder (with manifest.csv) or a manifest DataFrame
@@ -345,8 +344,8 @@ def speaker_dataloaders(root_or_manifest, # preprocessed folder (with manifest.c
     if man.empty: raise ValueError("no utterances to train on")
     cache = MelCache(); cache.preload(man.path, progress=progress)
     tr, va = split_by_speaker(man, valid_pct, valid_speakers, seed)
-    speaker_of = dict(zip(man.path, man.speaker))
-    vocab = list(np.unique(man.speaker))             # all speakers, validation ones included
+    speaker_of = dict(zip(man.path, speaker_key(man.dataset, man.speaker)))   # `dataset/speaker`: a name reused by two datasets is two speakers
+    vocab = sorted(set(speaker_of.values()))        # all speakers, validation ones included
     dblock = DataBlock(blocks=(TransformBlock(), CategoryBlock(vocab=vocab)), get_x=cache, get_y=lambda p: speaker_of[p],
                        splitter=lambda items: (tr, va))
     common = dict(n_speakers=n_speakers, n_utterances=n_utterances, crop=crop, seed=seed, rank=rank, world=world)

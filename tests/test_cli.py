@@ -169,8 +169,8 @@ def test_every_subcommand_has_help_with_examples():
 
 
 def test_demo_says_untrained_when_no_weights_ship(monkeypatch, capsys):
-    import simple_speaker_embedding.cli as cli
-    monkeypatch.setattr(cli, "PRETRAINED", {})
+    import simple_speaker_embedding.cli as cli, simple_speaker_embedding.hub as hub
+    monkeypatch.setattr(hub, "PRETRAINED", {})
     sims = cli.demo()
     out = capsys.readouterr().out
     assert "UNTRAINED" in out and sims.shape == (6, 6)
