@@ -98,7 +98,7 @@ def bare_rate(dls, hidden, steps, bf16=False):
 def training(steps):
     root = Path(tempfile.mkdtemp()); fake_mels(root)
     dls = speaker_dataloaders(root, n_speakers=32, n_utterances=8, crop=(140, 180), valid_pct=0.1, progress=False, device='cuda')
-    print(f"3. training, N32 x M8, 140-180 frames: steps/s (peak GPU memory)")
+    print("3. training, N32 x M8, 140-180 frames: steps/s (peak GPU memory)")
     for hidden in (256, 768):
         for name, kw in (('fp32', {}), ('bf16', dict(bf16=True)), ('fp16', dict(fp16=True))):
             r, mem, learn = learner_rate(dls, hidden, steps, **kw)

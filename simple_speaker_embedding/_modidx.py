@@ -21,6 +21,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                          'simple_speaker_embedding/audio.py'),
                                                 'simple_speaker_embedding.audio._melspec_stream': ( 'audio.html#_melspec_stream',
                                                                                                     'simple_speaker_embedding/audio.py'),
+                                                'simple_speaker_embedding.audio._read_ffmpeg': ( 'audio.html#_read_ffmpeg',
+                                                                                                 'simple_speaker_embedding/audio.py'),
                                                 'simple_speaker_embedding.audio._truncated': ( 'audio.html#_truncated',
                                                                                                'simple_speaker_embedding/audio.py'),
                                                 'simple_speaker_embedding.audio.atomic_write': ( 'audio.html#atomic_write',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_audio.ipynb #09d36586
 from __future__ import annotations
-import contextlib, io, math, os, warnings
+import contextlib, os
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -15,8 +15,8 @@ import soundfile as sf
 import soxr
 
 # %% auto #0
-__all__ = ['AUDIO_EXTS', 'SILENCE_PEAK', 'STREAM_CHUNK_S', 'MelHParams', 'atomic_write', 'find_audio', 'AudioError',
-           'to_float_audio', 'resample', 'load_audio', 'nonsilent_intervals', 'trim_silence', 'mel_basis',
+__all__ = ['AUDIO_EXTS', 'SILENCE_PEAK', 'FFMPEG_EXTS', 'STREAM_CHUNK_S', 'MelHParams', 'atomic_write', 'find_audio',
+           'AudioError', 'to_float_audio', 'resample', 'load_audio', 'nonsilent_intervals', 'trim_silence', 'mel_basis',
            'TacotronMel', 'melspec_from_array', 'melspec_from_file']
 
 # %% ../nbs/00_audio.ipynb #9378fba3
@@ -111,6 +111,25 @@ def resample(x:np.ndarray, # mono float32 waveform
     if sr_in == sr_out: return x
     return soxr.resample(x, sr_in, sr_out).astype(np.float32, copy=False)
 
+# %% ../nbs/00_audio.ipynb #aa11bb30
+FFMPEG_EXTS = {'.m4a'}   # AAC (VoxCeleb2): soundfile cannot read it; decoded through PyAV when it is installed
+
+def _read_ffmpeg(p:Path) -> tuple[np.ndarray, int]:
+    "Decode an AAC/.m4a file with PyAV (an optional extra: `pip install av`) to mono float32."
+    try: import av
+    except ImportError: raise AudioError(f"{p}: .m4a (AAC) audio needs PyAV: pip install av "
+                                         "(or convert the corpus to flac/wav first)") from None
+    try:
+        with av.open(str(p)) as c:
+            s = c.streams.audio[0]; rate = s.rate
+            chunks = [f.to_ndarray().reshape(f.layout.nb_channels if f.format.is_planar else 1, -1) if f.format.is_planar
+                      else f.to_ndarray().reshape(-1, f.layout.nb_channels).T for f in c.decode(s)]
+    except (av.FFmpegError, IndexError, ValueError) as e: raise AudioError(f"{p}: not a readable audio file ({e})") from None
+    if not chunks: raise AudioError(f"{p}: the file holds no audio samples")
+    x = np.concatenate(chunks, axis=1).astype(np.float32)
+    if np.issubdtype(chunks[0].dtype, np.integer): x /= float(np.iinfo(chunks[0].dtype).max) + 1
+    return to_float_audio(x.mean(axis=0), str(p)), rate
+
 # %% ../nbs/00_audio.ipynb #372e348d
 def _truncated(p:Path, fmt:str, declared:int, n_read:int) -> str|None:
     "Why a file that decoded is nevertheless cut short, or None. libsndfile reads what is there and says nothing."
@@ -139,6 +158,9 @@ def load_audio(path_or_file, # path (str/Path) or a binary file-like object
         if not p.exists(): raise FileNotFoundError(f"audio file not found: {p}")
         if p.is_dir(): raise AudioError(f"{p} is a directory, not an audio file")
         if p.stat().st_size == 0: raise AudioError(f"{p}: the file is empty (0 bytes)")
+    if isinstance(path_or_file, (str, os.PathLike)) and Path(path_or_file).suffix.lower() in FFMPEG_EXTS:
+        x, file_sr = _read_ffmpeg(Path(path_or_file))
+        return (x, file_sr) if sr is None else (resample(x, file_sr, sr), sr)
     try:
         with sf.SoundFile(path_or_file) as f:
             fmt, declared = f.format, f.frames

@@ -15,7 +15,7 @@ __all__ = ['TRAIN_SETTINGS', 'similarity_table', 'demo', 'print_hparams', 'eval_
            'embed_cmd', 'verify_cmd', 'diarize_cmd', 'train_cmd', 'main', 'cli']
 
 # %% ../nbs/07_cli.ipynb #31ddccde
-def similarity_table(names:list[str], embs:torch.Tensor) -> str:
+def similarity_table(names:list[str], embs) -> str:
     "Cosine similarity matrix of unit embeddings as an aligned text table."
     sims = (embs @ embs.T).tolist()
     w = max(len(n) for n in names)
@@ -24,7 +24,7 @@ def similarity_table(names:list[str], embs:torch.Tensor) -> str:
     return "\n".join(lines)
 
 def demo(files:list|None=None, # audio files to compare (default: the bundled examples)
-        ) -> torch.Tensor:
+        ):
     "Embed the example clips and print their cosine similarity matrix; returns the matrix."
     from simple_speaker_embedding.hub import example_files, load_model
     files = [Path(f) for f in files] if files else example_files()

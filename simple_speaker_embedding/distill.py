@@ -4,19 +4,18 @@
 
 # %% ../nbs/08_distill.ipynb #14c2babf
 from __future__ import annotations
-import io, os, importlib.util, warnings, zipfile, zipimport
-from concurrent.futures import ProcessPoolExecutor
+import io, importlib.util, json, warnings, zipfile, zipimport
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 from fastai.callback.core import Callback
 
-from .audio import AUDIO_EXTS, find_audio, AudioError, load_audio, resample, trim_silence
-from .data import _sp_suffix
+from .audio import AudioError, atomic_write, load_audio, resample, trim_silence
+from .corpus import corpus_files, map_files
+from .data import mel_relpath
 
 # %% auto #0
 __all__ = ['TEACHER_SR', 'CAMPP_CODE', 'CAMPP_WEIGHTS', 'DISTILL_LOSSES', 'DISTILL_WEIGHTS', 'kaldi_fbank', 'CampPlusTeacher',
@@ -98,46 +97,35 @@ def _target_one(job):
             y = resample(x, sr, int(round(TEACHER_SR / speed)))      # = played `speed` times faster, at 16 kHz
             e = np.asarray(_TEACHER['t'](y), dtype=np.float32)
             if e.ndim != 1 or not np.isfinite(e).all(): raise ValueError(f"teacher returned a bad embedding {e.shape}")
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            tmp = f"{out}.{os.getpid()}.tmp"
-            with open(tmp, 'wb') as f: np.save(f, e)
-            os.replace(tmp, out)                                     # atomic: never a half-written target
+            with atomic_write(out) as f: np.save(f, e)                # never a half-written target
         return 'ok', src, len(todo)
     except (AudioError, FileNotFoundError, OSError, ValueError, RuntimeError) as e:
         return 'error', src, f"{type(e).__name__}: {e}"
 
 def targets_dir(mels, teacher_name:str) -> Path: return Path(mels) / f"teacher_{teacher_name}"
 
-def teacher_targets(src, # audio tree `<src>/<dataset>/<speaker>/<utt>.<audio>`, as given to `preprocess`
-                    mels, # the folder `preprocess` wrote; targets go to `<mels>/teacher_<name>/`
+def teacher_targets(src, # the corpus given to `preprocess`
+                    mels, # the folder `preprocess` wrote; targets go to `<mels>/teacher_<name>/`, mirroring its mels
                     teacher, # callable `wav16k -> (D,)` with a `name` (e.g. `CampPlusTeacher(wheel)`)
                     speeds=(1.0,), # the speed factors given to `preprocess`
                     trim:bool=True, # trim silences as `preprocess` did
                     sr:int=22050, # rate the audio is first read at (as `preprocess`), before going to 16 kHz
                     n_workers:int|None=None, # processes (default: all cores; 0: in this process)
                     progress:bool=True,
+                    layout:str|None=None, # corpus layout (default: the one `preprocess` recorded in `mels`)
+                    dataset:str|None=None, # dataset name given to `preprocess` (default: as recorded)
                    ) -> pd.DataFrame:
     "Teacher embedding of every clip and speed-perturbed copy (parallel, resumable, atomic); returns the report of failures."
-    src, out = Path(src), targets_dir(mels, teacher.name)
-    if not src.is_dir(): raise FileNotFoundError(f"not a folder: {src}")
-    files = find_audio(src)
-    if not files: raise ValueError(f"no audio files under {src}")
-    jobs = []
-    for p in files:
-        parts = p.relative_to(src).parts
-        if len(parts) != 3: raise ValueError(f"expected <dataset>/<speaker>/<utterance> under {src}, e.g. not {p}")
-        ds, spk, _ = parts
-        jobs.append((str(p), [str(out / ds / f"{spk}{_sp_suffix(s)}" / f"{p.stem}.npy") for s in speeds], tuple(speeds), trim, sr))
-    n_workers = os.cpu_count() or 1 if n_workers is None else n_workers
-    bar = dict(total=len(jobs), desc=f"teacher {teacher.name}", unit="file", disable=not progress)
-    if n_workers == 0:
-        _set_teacher(teacher); results = list(tqdm(map(_target_one, jobs), **bar))
-    else:
-        with ProcessPoolExecutor(n_workers, initializer=_set_teacher, initargs=(teacher,)) as ex:
-            results = list(tqdm(ex.map(_target_one, jobs, chunksize=8), **bar))
-    rep = pd.DataFrame([(s, r) for st, s, r in results if st == 'error'], columns=['source', 'reason'])
-    out.mkdir(parents=True, exist_ok=True)
-    rep.to_csv(out / 'report.csv', index=False)
+    out = targets_dir(mels, teacher.name)
+    rec = Path(mels) / 'preprocess.json'
+    done = json.loads(rec.read_text()) if rec.exists() else {}
+    files = corpus_files(src, layout or done.get('layout', 'dataset-speaker'), dataset or done.get('dataset'))
+    jobs = [(s, [str(out / mel_relpath(d, k, e, u, sp)) for sp in speeds], tuple(speeds), trim, sr)
+            for s, d, k, e, u in files.itertuples(index=False)]
+    _, errors = map_files(_target_one, jobs, n_workers, desc=f"teacher {teacher.name}", progress=progress,
+                          initializer=_set_teacher, initargs=(teacher,))
+    rep = pd.DataFrame(errors, columns=['source', 'reason'])
+    with atomic_write(out / 'report.csv', 'w') as f: rep.to_csv(f, index=False)
     if len(rep): warnings.warn(f"{len(rep)} of {len(files)} files have no teacher target; reasons in {out / 'report.csv'}")
     return rep
 

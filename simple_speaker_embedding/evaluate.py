@@ -4,14 +4,13 @@
 
 # %% ../nbs/02_evaluate.ipynb #4a89afa0
 from __future__ import annotations
-import itertools, sys
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from sklearn.metrics import roc_curve
 from tqdm.auto import tqdm
 

@@ -15,7 +15,7 @@ from fastai.callback.core import Callback, CancelBatchException, CancelEpochExce
 from fastai.optimizer import Adam
 from fastai.callback.progress import CSVLogger
 from fastcore.foundation import L
-import fastai.callback.schedule, fastai.callback.fp16  # add fit_one_cycle, lr_find, to_fp16 to Learner
+import fastai.callback.schedule, fastai.callback.fp16  # noqa: F401 -- add fit_one_cycle, lr_find, to_fp16 to Learner
 
 from .model import GRUEmbedder
 from .evaluate import eer

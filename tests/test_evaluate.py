@@ -4,7 +4,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.metrics import roc_curve
 
 from simple_speaker_embedding.evaluate import (bootstrap_eer, eer, evaluate, list_utterances, load_trials,

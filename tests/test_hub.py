@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from simple_speaker_embedding.hub import PRETRAINED, export_checkpoint, gru_embedder, load_checkpoint
+from simple_speaker_embedding.hub import export_checkpoint, gru_embedder, load_checkpoint
 from simple_speaker_embedding.model import GRUEmbedder
 
 REPO = Path(__file__).parents[1]

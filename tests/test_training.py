@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from simple_speaker_embedding.data import preprocess, speaker_dataloaders
-from simple_speaker_embedding.learner import CheckpointCallback, ge2e_learner, train
+from simple_speaker_embedding.learner import ge2e_learner, train
 from simple_speaker_embedding.model import GRUEmbedder
 
 SCRIPT = r'''

@@ -2,7 +2,7 @@
     python train_one.py NAME 'JSON config'      (env: MELS DEADLINE NPROCS BARRIER THREADS DEVICE OUTDIR PROBE)
 After a short probe (a throwaway copy, all runs probing together), every run takes the slowest run's rate, chooses
 the number of epochs that fits before DEADLINE, and trains exactly what `sse train ... --epochs E --rounds R` would."""
-import copy, json, math, os, sys, time
+import copy, json, os, sys, time
 from pathlib import Path
 import torch
 from fastai.callback.core import Callback, CancelFitException
