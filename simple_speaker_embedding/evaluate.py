@@ -15,6 +15,7 @@ from sklearn.metrics import roc_curve
 from tqdm.auto import tqdm
 
 from .audio import AUDIO_EXTS, AudioError, find_audio
+from .corpus import corpus_files, speaker_key
 from .model import GRUEmbedder, cohort_stats, as_norm  # AS-norm lives with the model (verify needs it)
 
 # %% auto #0
@@ -23,10 +24,14 @@ __all__ = ['list_utterances', 'make_trials', 'save_trials', 'load_trials', 'eer'
            'plot_scores']
 
 # %% ../nbs/02_evaluate.ipynb #d24d267e
-def list_utterances(root, # `<root>/<speaker>/<utt>` or `<root>/<dataset>/<speaker>/<utt>`
+def list_utterances(root, # `<root>/<speaker>/<utt>` or `<root>/<dataset>/<speaker>/<utt>` (or as `layout` says)
                     exts=AUDIO_EXTS, # file suffixes that count as utterances
+                    layout:str|None=None, # a corpus layout (`LAYOUTS`): speakers as `dataset/speaker`, sessions merged
                    ) -> pd.DataFrame:
     "Table of utterances with columns `path` and `speaker` (`dataset/speaker` at the dataset level)."
+    if layout is not None:
+        f = corpus_files(root, layout)
+        return pd.DataFrame(dict(path=f.source, speaker=speaker_key(f.dataset, f.speaker)))
     root = Path(root)
     if not root.is_dir(): raise FileNotFoundError(f"not a folder: {root}")
     files = find_audio(root, exts)
@@ -212,10 +217,12 @@ def evaluate(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
              root=None, # folder that a trial list's relative paths start from (default: the list's folder)
              cohort=None, # (n_cohort, d) cohort speaker embeddings: AS-norm scores instead of raw cosines
              top_k:int=100, # cohort speakers per side for AS-norm
+             layout:str|None=None, # corpus layout of a data folder (see `list_utterances`)
             ) -> EvalResult:
     "Score every trial (cosine, or AS-norm with a `cohort`) and measure EER, threshold, minDCF and a bootstrap CI."
     if isinstance(root_or_trials, pd.DataFrame): trials = root_or_trials.copy()
-    elif Path(root_or_trials).is_dir(): trials = make_trials(root_or_trials, max_nontarget=max_nontarget, seed=seed)
+    elif Path(root_or_trials).is_dir():
+        trials = make_trials(list_utterances(root_or_trials, layout=layout), max_nontarget=max_nontarget, seed=seed)
     elif Path(root_or_trials).is_file(): trials = load_trials(root_or_trials, root=root)
     else: raise FileNotFoundError(f"neither a folder nor a trial list: {root_or_trials}")
     skipped = []
