@@ -1,0 +1,109 @@
+"""Corpora as they come: LibriSpeech, VoxCeleb, VCTK and Common Voice layouts built from the fixtures; speakers keyed by dataset."""
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def sse(*args):
+    return subprocess.run([sys.executable, "-c", "from simple_speaker_embedding.cli import cli; cli()", *map(str, args)],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def clips(fixture_root):
+    "Two speakers' clips: {speaker folder: [4 paths]}."
+    spk = sorted(p for p in (fixture_root / "cv_en").iterdir() if p.is_dir())[:2]
+    return {s.name: sorted(s.glob("*.ogg")) for s in spk}
+
+
+def _put(src, dst):
+    dst.parent.mkdir(parents=True, exist_ok=True); shutil.copy(src, dst)
+
+
+def test_librispeech_chapters_are_sessions_of_one_speaker(clips, tmp_path):
+    (a, fa), (b, fb) = clips.items()
+    root = tmp_path / "train-clean-100"
+    for i, f in enumerate(fa): _put(f, root / "19" / ("198" if i < 2 else "227") / f"19-{i}.ogg")
+    for i, f in enumerate(fb): _put(f, root / "26" / "495" / f"26-{i}.ogg")
+    r = sse("preprocess", root, tmp_path / "mels", "--layout", "librispeech", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    assert "8 mels of 2 speakers" in r.stdout
+    man = pd.read_csv(tmp_path / "mels" / "manifest.csv", dtype=str)
+    assert list(man.columns[:6]) == ["path", "dataset", "speaker", "session", "speed", "frames"]
+    assert set(man.dataset) == {"train-clean-100"}
+    assert man[man.speaker == "19"].session.tolist().count("198") == 2 and set(man[man.speaker == "19"].session) == {"198", "227"}
+    # given the corpus root with the default layout it is refused in one line naming the layout that fits
+    r = sse("preprocess", root, tmp_path / "m2", "--layout", "speaker")
+    err = [l for l in r.stderr.splitlines() if l.startswith("sse preprocess: error:")]
+    assert r.returncode == 1 and len(err) == 1 and "--layout dataset-speaker or librispeech or voxceleb fits it" in err[0], r.stderr
+    assert "Traceback" not in r.stderr
+    # sse eval with the layout: a speaker's two chapters are one speaker (target trials across chapters)
+    from simple_speaker_embedding.evaluate import list_utterances, make_trials
+    t = make_trials(list_utterances(root, layout="librispeech"))
+    assert set(t.spk1) | set(t.spk2) == {"train-clean-100/19", "train-clean-100/26"} and t.label.sum() == 6 + 6
+    r = sse("eval", root, "--layout", "librispeech", "--model", "untrained", "--bootstrap", "0")
+    assert r.returncode == 0 and "target trials      12" in r.stdout, r.stdout + r.stderr
+    r = sse("embed", root, "--speaker", "--layout", "librispeech", "--model", "untrained", "--out", tmp_path / "spk")
+    assert r.returncode == 0, r.stderr
+    idx = pd.read_csv(tmp_path / "spk.csv", dtype=str)
+    assert sorted(idx.speaker) == ["train-clean-100/19", "train-clean-100/26"] and sorted(idx.n_files) == ["4", "4"]
+
+
+def test_voxceleb_vctk_commonvoice(clips, tmp_path):
+    from simple_speaker_embedding.data import preprocess
+    (a, fa), (b, fb) = clips.items()
+    vox = tmp_path / "vox1" / "wav"
+    for i, f in enumerate(fa + fb): _put(f, vox / ("id10001" if i < 4 else "id10002") / f"vid{i % 2}" / f"{i // 2 % 2:05d}.ogg")
+    man = preprocess(vox, tmp_path / "mv", layout="voxceleb", dataset="voxceleb1", n_workers=1, progress=False)
+    assert len(man) == 8 and set(man.speaker) == {"id10001", "id10002"} and set(man.session) == {"vid0", "vid1"}
+    assert man.path.nunique() == 8                  # 00000.ogg of two videos are two mels (sessions in the path)
+    vctk = tmp_path / "wav48_silence_trimmed"
+    for i, f in enumerate(fa): _put(f, vctk / "p225" / f"p225_{i:03d}_mic1.ogg"); _put(f, vctk / "p225" / f"p225_{i:03d}_mic2.ogg")
+    for i, f in enumerate(fb): _put(f, vctk / "p226" / f"p226_{i:03d}_mic1.ogg")
+    man = preprocess(vctk, tmp_path / "mk", layout="vctk", n_workers=1, progress=False, speeds=(1.0, 1.1))
+    assert len(man) == 16 and set(man.speaker) == {"p225", "p226", "p225_sp1.1", "p226_sp1.1"}   # mic2 copies left out
+    assert sorted(set(man.speed)) == [1.0, 1.1]
+    cv = tmp_path / "cv-corpus" / "en"
+    rows = []
+    for k, (s, fs) in enumerate(clips.items()):
+        for i, f in enumerate(fs):
+            _put(f, cv / "clips" / f"common_voice_en_{k}{i}.mp3.ogg"); rows.append((f"client{k}", f"common_voice_en_{k}{i}.mp3.ogg"))
+    pd.DataFrame(rows, columns=["client_id", "path"]).assign(sentence="x").to_csv(cv / "validated.tsv", sep="\t", index=False)
+    man = preprocess(cv, tmp_path / "mc", layout="commonvoice", dataset="cv_en", n_workers=1, progress=False)
+    assert len(man) == 8 and sorted(man.groupby("speaker").size()) == [4, 4] and set(man.dataset) == {"cv_en"}
+    with pytest.raises(ValueError, match="commonvoice"):
+        preprocess(cv, tmp_path / "mx", n_workers=1, progress=False)   # the default layout: one line naming the fit
+
+
+def test_same_folder_name_in_two_datasets_stays_two_speakers(clips, tmp_path):
+    from simple_speaker_embedding.data import preprocess, speaker_dataloaders
+    from simple_speaker_embedding.evaluate import list_utterances
+    (a, fa), (b, fb) = clips.items()
+    root = tmp_path / "src"
+    for i, f in enumerate(fa): _put(f, root / "LibriSpeech" / "19" / f"a{i}.ogg")
+    for i, f in enumerate(fb): _put(f, root / "other" / "19" / f"b{i}.ogg")
+    for s, fs in list(clips.items()):
+        for i, f in enumerate(fs): _put(f, root / "third" / s / f"c{i}.ogg")
+    man = preprocess(root, tmp_path / "mels", n_workers=1, progress=False)
+    assert man.groupby(["dataset", "speaker"]).ngroups == 4
+    dls = speaker_dataloaders(tmp_path / "mels", n_speakers=2, n_utterances=2, crop=(20, 30), progress=False, device="cpu",
+                              valid_speakers=[f"third/{a}", f"third/{b}"])
+    assert list(dls.train.speaker_names) == ["LibriSpeech/19", "other/19"]
+    x, y = next(iter(dls.train))
+    assert len(np.unique(y.numpy())) == 2                         # the two "19"s are two classes in one batch
+    spk = set(list_utterances(root).speaker)
+    assert {"LibriSpeech/19", "other/19"} <= spk
+
+
+def test_m4a_without_pyav_fails_in_one_line(tmp_path, monkeypatch):
+    from simple_speaker_embedding.audio import load_audio, AudioError
+    import builtins
+    real = builtins.__import__
+    monkeypatch.setattr(builtins, "__import__", lambda n, *a, **k: (_ for _ in ()).throw(ImportError(n)) if n == "av" else real(n, *a, **k))
+    p = tmp_path / "00001.m4a"; p.write_bytes(b"\0" * 64)
+    with pytest.raises(AudioError, match="PyAV: pip install av"):
+        load_audio(p)
