@@ -311,7 +311,7 @@ def split_by_speaker(man:pd.DataFrame, # manifest
                      seed:int=0):
     "Train/valid index lists that keep each real speaker (and its pseudo-speakers) on one side; speakers are keyed by dataset."
     bare = man.speaker.map(base_speaker).to_numpy()
-    base = speaker_key(man.dataset.to_numpy().astype(str), bare.astype(str))
+    base = speaker_key(man.dataset.to_numpy().astype(str), bare.astype(str)) if 'dataset' in man else bare   # (a bare table: names)
     uniq = np.unique(base)
     if valid_speakers is None:
         n_valid = max(2, int(round(valid_pct * len(uniq)))) if valid_pct > 0 else 0
@@ -344,7 +344,8 @@ def speaker_dataloaders(root_or_manifest, # preprocessed folder (with manifest.c
     if man.empty: raise ValueError("no utterances to train on")
     cache = MelCache(); cache.preload(man.path, progress=progress)
     tr, va = split_by_speaker(man, valid_pct, valid_speakers, seed)
-    speaker_of = dict(zip(man.path, speaker_key(man.dataset, man.speaker)))   # `dataset/speaker`: a name reused by two datasets is two speakers
+    keys = speaker_key(man.dataset.astype(str), man.speaker.astype(str)) if 'dataset' in man else man.speaker
+    speaker_of = dict(zip(man.path, keys))           # `dataset/speaker`: a name reused by two datasets is two speakers
     vocab = sorted(set(speaker_of.values()))        # all speakers, validation ones included
     dblock = DataBlock(blocks=(TransformBlock(), CategoryBlock(vocab=vocab)), get_x=cache, get_y=lambda p: speaker_of[p],
                        splitter=lambda items: (tr, va))
