@@ -18,7 +18,7 @@ def sse(*args, cwd=None):
     (["preprocess", "a", "b", "--speeds", "0"], "--speeds: 0 is out of range"),
     (["preprocess", "a", "b", "--speeds", "-1"], "--speeds: -1 is out of range"),
     (["train", "m", "o", "--epochs", "0"], "--epochs: 0 is out of range"),
-    (["train", "m", "o", "--crop", "50", "20"], "--crop MIN MAX: 50 > 20"),
+    (["train", "m", "o", "--crop", "50", "20"], "crop must be (MIN, MAX) with MIN <= MAX, got [50, 20]"),
     (["embed", "x.wav", "--out", "e", "--batch-size", "-1"], "--batch-size: -1 is out of range"),
     (["embed", "x.wav", "--out", "e", "--batch-size", "0"], "--batch-size: 0 is out of range"),
     (["eval", "d", "--bootstrap", "x"], "'x' is not an integer"),
