@@ -114,6 +114,11 @@ def resample(x:np.ndarray, # mono float32 waveform
 # %% ../nbs/00_audio.ipynb #aa11bb30
 FFMPEG_EXTS = {'.m4a'}   # AAC (VoxCeleb2): soundfile cannot read it; decoded through PyAV when it is installed
 
+def _channels_first(frame) -> np.ndarray:
+    "A PyAV audio frame as `(channels, samples)`: planar formats are already so, packed ones interleave the channels."
+    a, n = frame.to_ndarray(), frame.layout.nb_channels
+    return a.reshape(n, -1) if frame.format.is_planar else a.reshape(-1, n).T
+
 def _read_ffmpeg(p:Path) -> tuple[np.ndarray, int]:
     "Decode an AAC/.m4a file with PyAV (an optional extra: `pip install av`) to mono float32."
     try: import av
@@ -122,8 +127,7 @@ def _read_ffmpeg(p:Path) -> tuple[np.ndarray, int]:
     try:
         with av.open(str(p)) as c:
             s = c.streams.audio[0]; rate = s.rate
-            chunks = [f.to_ndarray().reshape(f.layout.nb_channels if f.format.is_planar else 1, -1) if f.format.is_planar
-                      else f.to_ndarray().reshape(-1, f.layout.nb_channels).T for f in c.decode(s)]
+            chunks = [_channels_first(f) for f in c.decode(s)]
     except (av.FFmpegError, IndexError, ValueError) as e: raise AudioError(f"{p}: not a readable audio file ({e})") from None
     if not chunks: raise AudioError(f"{p}: the file holds no audio samples")
     x = np.concatenate(chunks, axis=1).astype(np.float32)

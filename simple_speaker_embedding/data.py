@@ -21,7 +21,7 @@ from .model import resolve_device
 
 # %% auto #0
 __all__ = ['MANIFEST_COLUMNS', 'base_speaker', 'mel_relpath', 'preprocess', 'load_manifest', 'Augment', 'SpeakerBatchDL',
-           'MelCache', 'split_by_speaker', 'speaker_dataloaders']
+           'MelCache', 'speaker_keys', 'split_by_speaker', 'speaker_dataloaders']
 
 # %% ../nbs/04_data.ipynb #834531e0
 def _sp_suffix(speed:float) -> str: return '' if speed == 1 else f"_sp{speed:g}"
@@ -101,6 +101,7 @@ def load_manifest(root) -> pd.DataFrame:
     if not (root / 'manifest.csv').exists(): raise FileNotFoundError(f"no manifest.csv in {root}: run preprocess first")
     man = pd.read_csv(root / 'manifest.csv', dtype={'dataset': str, 'speaker': str, 'session': str}, keep_default_na=False)
     if 'session' not in man: man.insert(3, 'session', '')
+    if 'speed' not in man: man.insert(4, 'speed', 1.0)
     man['path'] = [str(root / p) for p in man.path]
     return man
 
@@ -305,13 +306,17 @@ class MelCache:
         for p in tqdm(paths, desc="loading mels", unit="file", disable=not progress):
             if p not in self.d: self.d[p] = np.load(p)
 
+def speaker_keys(man:pd.DataFrame) -> pd.Series:
+    "Each row's speaker as training knows it: `dataset/speaker` (a bare table without a `dataset` column: the name)."
+    return speaker_key(man.dataset.astype(str), man.speaker.astype(str)) if 'dataset' in man else man.speaker.astype(str)
+
 def split_by_speaker(man:pd.DataFrame, # manifest
                      valid_pct:float=0.1, # fraction of (real) speakers held out
                      valid_speakers=None, # or: exactly these (real) speakers, as `dataset/speaker` or bare names
                      seed:int=0):
     "Train/valid index lists that keep each real speaker (and its pseudo-speakers) on one side; speakers are keyed by dataset."
-    bare = man.speaker.map(base_speaker).to_numpy()
-    base = speaker_key(man.dataset.to_numpy().astype(str), bare.astype(str)) if 'dataset' in man else bare   # (a bare table: names)
+    base = speaker_keys(man).map(base_speaker).to_numpy()
+    bare = man.speaker.astype(str).map(base_speaker).to_numpy()
     uniq = np.unique(base)
     if valid_speakers is None:
         n_valid = max(2, int(round(valid_pct * len(uniq)))) if valid_pct > 0 else 0
@@ -344,8 +349,7 @@ def speaker_dataloaders(root_or_manifest, # preprocessed folder (with manifest.c
     if man.empty: raise ValueError("no utterances to train on")
     cache = MelCache(); cache.preload(man.path, progress=progress)
     tr, va = split_by_speaker(man, valid_pct, valid_speakers, seed)
-    keys = speaker_key(man.dataset.astype(str), man.speaker.astype(str)) if 'dataset' in man else man.speaker
-    speaker_of = dict(zip(man.path, keys))           # `dataset/speaker`: a name reused by two datasets is two speakers
+    speaker_of = dict(zip(man.path, speaker_keys(man)))   # `dataset/speaker`: a name reused by two datasets is two speakers
     vocab = sorted(set(speaker_of.values()))        # all speakers, validation ones included
     dblock = DataBlock(blocks=(TransformBlock(), CategoryBlock(vocab=vocab)), get_x=cache, get_y=lambda p: speaker_of[p],
                        splitter=lambda items: (tr, va))
