@@ -17,7 +17,7 @@ _API = {  # name -> module that defines it
     'AudioError': 'audio',
     'make_cohort': 'evaluate', 'to_rttm': 'diarize',   # (evaluate() and diarize() share their modules' names: import them from there)
     'TrainConfig': 'config', 'load_recipe': 'config',
-    'preprocess': 'data', 'train': 'learner', 'finish_training': 'learner',   # training: these import fastai
+    'preprocess': 'store', 'MelStore': 'store', 'train': 'learner', 'finish_training': 'learner',   # training: these import fastai
 }
 __all__ = ['__version__', *_API]
 

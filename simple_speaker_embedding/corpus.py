@@ -92,15 +92,16 @@ def corpus_files(src, # the corpus root, as the layout describes it
 
 # %% ../nbs/00a_corpus.ipynb #944dd827
 def map_files(fn, # worker: job -> ('ok' | 'error', source, payload); must be picklable (a module-level function)
-              jobs:list, # one job per file
+              jobs:list, # one job per file (or per group of files)
               n_workers:int|None=None, # processes (default: all cores; 0: in this process)
               desc:str="files", # progress-bar label
+              unit:str="file", # what one job is, for the progress bar
               progress:bool=True,
               initializer=None, initargs=(), # run once in each worker process (e.g. to load a model)
              ) -> tuple[list, list]:
     "Run `fn` over `jobs` in a process pool: `(ok, errors)`, lists of `(source, payload)`, in job order."
     n = os.cpu_count() or 1 if n_workers is None else n_workers
-    bar = dict(total=len(jobs), desc=desc, unit="file", disable=not progress)
+    bar = dict(total=len(jobs), desc=desc, unit=unit, disable=not progress)
     if n == 0:
         if initializer: initializer(*initargs)
         results = list(tqdm(map(fn, jobs), **bar))

@@ -4,106 +4,22 @@
 
 # %% ../nbs/04_data.ipynb #c2fcccf9
 from __future__ import annotations
-import functools, json, re, warnings
+import functools, os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
-from fastai.data.block import DataBlock, TransformBlock, CategoryBlock
 from fastai.data.core import TfmdDL, DataLoaders
+from fastai.data.load import _loaders
 
-from .audio import AudioError, MelHParams, TacotronMel, atomic_write, load_audio, resample, trim_silence
-from .corpus import corpus_files, map_files, speaker_key
+from .audio import MelHParams
+from .corpus import speaker_key
+from .store import MelStore, base_speaker, load_manifest
 from .model import resolve_device
 
 # %% auto #0
-__all__ = ['MANIFEST_COLUMNS', 'base_speaker', 'mel_relpath', 'preprocess', 'load_manifest', 'Augment', 'SpeakerBatchDL',
-           'MelCache', 'speaker_keys', 'split_by_speaker', 'speaker_dataloaders']
-
-# %% ../nbs/04_data.ipynb #834531e0
-def _sp_suffix(speed:float) -> str: return '' if speed == 1 else f"_sp{speed:g}"
-
-def base_speaker(speaker:str) -> str:
-    "The real speaker behind a speed-perturbed pseudo-speaker id (`spk_sp0.9` -> `spk`)."
-    return re.sub(r'_sp[0-9.]+$', '', speaker)
-
-def mel_relpath(dataset:str, speaker:str, session:str, utt:str, speed:float=1.0) -> Path:
-    "Where a clip's mel (and its teacher target) lives below the output folder: `<dataset>/<speaker>[_sp<f>]/[<session>/]<utt>.npy`."
-    return Path(dataset, f"{speaker}{_sp_suffix(speed)}", *([session] if session else []), f"{utt}.npy")
-
-@functools.lru_cache(maxsize=4)
-def _mel_transform(hp:MelHParams) -> TacotronMel:
-    "One transform per worker process and settings (its mel filterbank is built once, not per file)."
-    return TacotronMel(hp)
-
-def _mel_one(job):
-    "Worker: audio file -> mel .npy for each speed; returns rows for the manifest or the report."
-    src, outs, speeds, hp, trim, min_frames = job
-    torch.set_num_threads(1)
-    try:
-        x, sr = load_audio(src, sr=hp.sampling_rate)
-        if trim: x = trim_silence(x)
-        mel = _mel_transform(hp)
-        rows = []
-        for out, speed in zip(outs, speeds):
-            if not Path(out).exists():
-                # playing the audio `speed` times faster: resample to sr/speed, read back at sr
-                y = x if speed == 1 else resample(x, hp.sampling_rate, int(round(hp.sampling_rate / speed)))
-                m = mel(torch.from_numpy(y)[None])[0].numpy().astype(np.float16)
-                if len(m) < min_frames: raise AudioError(f"only {len(m)} frames after trimming (< {min_frames})")
-                with atomic_write(out) as f: np.save(f, m)
-                rows.append(len(m))
-            else: rows.append(int(np.load(out, mmap_mode='r').shape[0]))
-        return 'ok', src, rows
-    except (AudioError, FileNotFoundError, OSError, ValueError, RuntimeError) as e:
-        return 'error', src, f"{type(e).__name__}: {e}"
-
-# %% ../nbs/04_data.ipynb #f91860fd
-MANIFEST_COLUMNS = ['path', 'dataset', 'speaker', 'session', 'speed', 'frames', 'source']
-
-def preprocess(src, # a corpus laid out as `layout` says (default `<src>/<dataset>/<speaker>/<utt>`)
-               dst, # where to write `<dst>/<dataset>/<speaker>/[<session>/]<utt>.npy`, manifest.csv, preprocess_report.csv
-               speeds=(1.0,), # speed-perturbation factors; each factor != 1 makes pseudo-speakers `<spk>_sp<f>`
-               trim:bool=True, # remove silences before computing mels (as the embed helpers do)
-               hp:MelHParams=MelHParams(), # front-end settings
-               n_workers:int|None=None, # processes (default: all cores)
-               min_frames:int=20, # utterances shorter than this after trimming are reported and skipped
-               progress:bool=True,
-               layout:str='dataset-speaker', # how the corpus names speakers and sessions (see `LAYOUTS`)
-               dataset:str|None=None, # dataset name for layouts without a dataset level (default: SRC's folder name)
-              ) -> pd.DataFrame:
-    "Compute log-mels for a corpus (parallel, resumable, atomic writes); returns the manifest (one row per clip and speed)."
-    src, dst = Path(src), Path(dst)
-    files = corpus_files(src, layout, dataset)
-    jobs = [(s, [str(dst / mel_relpath(d, k, e, u, sp)) for sp in speeds], tuple(speeds), hp, trim, min_frames)
-            for s, d, k, e, u in files.itertuples(index=False)]
-    ok, errors = map_files(_mel_one, jobs, n_workers, desc="mels", progress=progress)
-    clip = {s: (d, k, e, u) for s, d, k, e, u in files.itertuples(index=False)}
-    rows = []
-    for s, frames in ok:
-        d, k, e, u = clip[s]
-        rows += [(str(mel_relpath(d, k, e, u, sp)), d, f"{k}{_sp_suffix(sp)}", e, sp, n, s) for sp, n in zip(speeds, frames)]
-    man = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-    rep = pd.DataFrame(errors, columns=['source', 'reason'])
-    for df, name in ((man, 'manifest.csv'), (rep, 'preprocess_report.csv')):
-        with atomic_write(dst / name, 'w') as f: df.to_csv(f, index=False)
-    with atomic_write(dst / 'preprocess.json', 'w') as f:
-        json.dump(dict(layout=layout, dataset=dataset, speeds=list(speeds), trim=trim, src=str(src)), f, indent=1)
-    if errors: warnings.warn(f"{len(errors)} of {len(files)} files skipped; reasons in {dst / 'preprocess_report.csv'}")
-    return man
-
-def load_manifest(root) -> pd.DataFrame:
-    "Read `<root>/manifest.csv`, with absolute paths (manifests from before sessions get `session=''`, `speed=1`)."
-    root = Path(root)
-    if not (root / 'manifest.csv').exists(): raise FileNotFoundError(f"no manifest.csv in {root}: run preprocess first")
-    man = pd.read_csv(root / 'manifest.csv', dtype={'dataset': str, 'speaker': str, 'session': str}, keep_default_na=False)
-    if 'session' not in man: man.insert(3, 'session', '')
-    if 'speed' not in man: man.insert(4, 'speed', 1.0)
-    man['path'] = [str(root / p) for p in man.path]
-    return man
+__all__ = ['Augment', 'default_workers', 'SpeakerBatchDL', 'speaker_keys', 'split_by_speaker', 'speaker_dataloaders']
 
 # %% ../nbs/04_data.ipynb #841ec0d7
 @functools.lru_cache(maxsize=8)
@@ -202,61 +118,73 @@ class Augment:
         return x
 
 # %% ../nbs/04_data.ipynb #2ae82370
+def _use_memory(store:MelStore, device:torch.device) -> bool:
+    "Keep the frames in one tensor on the batch device? On a GPU when they take less than a quarter of its free memory."
+    if device is None or device.type != 'cuda': return False
+    return store.nbytes < torch.cuda.mem_get_info(device)[0] / 4
+
+def default_workers() -> int:
+    "Worker processes that read crops from disk: up to 4, leaving most cores to the model (at least 1)."
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
 class SpeakerBatchDL(TfmdDL):
-    "fastai DataLoader yielding N speakers x M utterances per batch, cropped to a random common length in one gather."
-    def __init__(self, dataset=None,
+    "fastai DataLoader of N speakers x M utterances per batch, cropped to one random length, read from a `MelStore`."
+    n_inp = 1   # batches are (x, y) or (x, y, teacher targets): one input
+    def __init__(self, dataset=None, # the store rows of this split (ints)
+                 store:MelStore|None=None, # where the frames are
+                 labels=None, # per row of `dataset`: its speaker's index in `vocab`
+                 vocab=None, # speaker names (`dataset/speaker`) of all splits
                  n_speakers:int=32, # N: speakers per batch
                  n_utterances:int=8, # M: utterances per speaker
                  crop:tuple=(140, 180), # range of crop lengths in frames (one length per batch)
                  rounds:int=1, # times each speaker is visited per epoch
-                 augment:Augment|None=None, # batch augmentation (training only)
-                 seed:int=0, # base seed of the shuffles and crops
+                 augment:Augment|None=None, # batch augmentation (training only), run on the batch device
+                 seed:int=0, # base seed of the shuffles, crops and augmentation
                  rank:int=0, world:int=1, # DDP shard of this process
-                 targets:np.ndarray|None=None, # per-item teacher embeddings `(len(dataset), D)`: batches become `(x, y, t)`
+                 targets=None, # teacher embeddings by store row (array or `TeacherTargets`): batches become `(x, y, t)`
+                 in_memory:bool|None=None, # frames in one tensor on the batch device (None: by size, see `_use_memory`)
                  **kwargs):
-        self.speaker_codes = None
+        if store is None: raise ValueError("SpeakerBatchDL reads a MelStore: pass store=")
+        self.store, self.vocab = store, np.asarray(vocab if vocab is not None else [], dtype=str)
+        self.rows = np.asarray(dataset if dataset is not None else [], dtype=np.int64)
+        self.labels = torch.as_tensor(np.asarray(labels if labels is not None else [], dtype=np.int64))
         self.n_speakers, self.n_utterances, self.crop, self.rounds = n_speakers, n_utterances, tuple(crop), rounds
-        self.augment, self.seed, self.rank, self.world, self.epoch = augment, seed, rank, world, 0
-        self.targets = None if targets is None else torch.as_tensor(np.asarray(targets, dtype=np.float32))
-        kwargs.pop('n', None); kwargs.pop('drop_last', None); kwargs.pop('bs', None)
-        kwargs.setdefault('num_workers', 0)     # batches are one gather: worker processes would only add copies
-        super().__init__(dataset, bs=n_speakers * n_utterances, drop_last=True, **kwargs)
+        self.augment, self.seed, self.rank, self.world, self.epoch, self.targets = augment, seed, rank, world, 0, targets
+        if targets is not None and len(targets) != len(store): raise ValueError(f"{len(targets)} teacher targets for {len(store)} store rows")
+        device = kwargs.get('device')
+        self.in_memory = _use_memory(store, device) if in_memory is None else in_memory
+        for k in ('n', 'drop_last', 'bs'): kwargs.pop(k, None)
+        if kwargs.get('num_workers') is None: kwargs['num_workers'] = 0 if self.in_memory else default_workers()
+        if kwargs.get('pin_memory') is None: kwargs['pin_memory'] = not self.in_memory and device is not None and device.type == 'cuda'
+        super().__init__(self.rows, bs=n_speakers * n_utterances, drop_last=True, **kwargs)
         self._setup_speakers()
 
     def _setup_speakers(self):
-        items = self.dataset.items
-        spk = np.asarray([self.dataset.tls[1].tfms[0](p) for p in items])   # get_y of each item
-        self.speaker_names, self.speaker_codes = np.unique(spk, return_inverse=True)
-        self.by_speaker = [np.flatnonzero(self.speaker_codes == k) for k in range(len(self.speaker_names))]
-        if len(self.by_speaker) < 2: raise ValueError("speaker batches need at least 2 speakers")
-        if self.targets is not None and len(self.targets) != len(items):
-            raise ValueError(f"{len(self.targets)} teacher targets for {len(items)} utterances")
-        self.n_speakers = min(self.n_speakers, len(self.by_speaker))
+        codes = self.labels.numpy()
+        spk, local, counts = np.unique(codes, return_inverse=True, return_counts=True)
+        if len(spk) < 2: raise ValueError("speaker batches need at least 2 speakers")
+        self.speaker_names = self.vocab[spk] if len(self.vocab) else spk.astype(str)
+        self.by_speaker = np.split(np.argsort(local, kind='stable'), np.cumsum(counts)[:-1])   # positions in `rows`
+        self.n_speakers = min(self.n_speakers, len(spk))
         self.bs = self.n_speakers * self.n_utterances
-        n_groups = self.rounds * -(-len(self.by_speaker) // self.n_speakers)
-        self.n_batches = n_groups // self.world
+        self.n_batches = self.rounds * -(-len(spk) // self.n_speakers) // self.world
         self.n = self.n_batches * self.bs
-        # every mel of this split in one contiguous float16 buffer: a batch of crops is a single gather
-        mels = [np.asarray(self.dataset.tls[0].tfms[0](p)) for p in items]       # get_x of each item
-        self.lengths = torch.as_tensor([len(m) for m in mels])
-        self.offsets = torch.cumsum(self.lengths, 0) - self.lengths
-        self.buffer = torch.from_numpy(np.ascontiguousarray(np.concatenate(mels), dtype=np.float16))   # row-major: frames are rows
-        o2i = self.dataset.tls[1].tfms[1].vocab.o2i                              # Categorize's vocabulary
-        self.labels = torch.as_tensor([o2i[s] for s in spk])
 
     def new(self, dataset=None, cls=None, **kwargs):
-        keep = dict(n_speakers=self.n_speakers, n_utterances=self.n_utterances, crop=self.crop, rounds=self.rounds,
-                    augment=self.augment, seed=self.seed, rank=self.rank, world=self.world)
-        if dataset is None: keep['targets'] = self.targets   # targets belong to this dataset's items
+        if dataset is not None and 'labels' not in kwargs: raise ValueError("a new split needs its labels")
+        keep = dict(store=self.store, labels=self.labels, vocab=self.vocab, n_speakers=self.n_speakers,
+                    n_utterances=self.n_utterances, crop=self.crop, rounds=self.rounds, augment=self.augment, seed=self.seed,
+                    rank=self.rank, world=self.world, targets=self.targets, in_memory=self.in_memory)
         return super().new(dataset, cls, **{**keep, **kwargs})
 
     def set_epoch(self, epoch:int):
         "Choose the epoch whose batches the next iteration yields (like DistributedSampler.set_epoch)."
         self.epoch = epoch
 
-    def __len__(self): return self.n_batches if self.speaker_codes is not None else 0
+    def __len__(self): return getattr(self, 'n_batches', 0)
 
     def get_idxs(self):
+        "The epoch's samples `(position in rows, crop start, crop length)`, N x M per batch; also seeds the augmentation."
         rng = np.random.default_rng([self.seed, self.epoch])
         n_spk = len(self.by_speaker)
         groups = []
@@ -269,43 +197,43 @@ class SpeakerBatchDL(TfmdDL):
                     if c not in grp: grp.append(c)
                 groups.append(grp)
         groups = groups[:self.n_batches * self.world][self.rank::self.world]
-        idxs = []
-        for grp in groups:
-            for k in grp:
-                u = self.by_speaker[k]
-                idxs += list(rng.choice(u, self.n_utterances, replace=len(u) < self.n_utterances))
-        self._crop_rng = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        return idxs
-
-    def create_item(self, s): return 0 if s is None else int(s)   # items are indices; `create_batch` reads the mels
-
-    def create_batch(self, idxs):
-        "Crop every utterance to one random length at a random offset (short ones tiled), augment: `(N*M, T, n_mels)`, labels[, targets]."
-        g = getattr(self, '_crop_rng', None) or torch.Generator().manual_seed(self.seed)
+        picks = [rng.choice(self.by_speaker[k], self.n_utterances, replace=len(self.by_speaker[k]) < self.n_utterances)
+                 for grp in groups for k in grp]
+        idx = np.concatenate(picks) if picks else np.zeros(0, np.int64)
         lo, hi = self.crop
-        T = int(torch.randint(lo, hi + 1, (1,), generator=g))
-        idx = torch.as_tensor(np.asarray(idxs, dtype=np.int64))
-        L = self.lengths[idx]
-        span = torch.where(L >= T, L - T + 1, L)                           # possible start offsets
-        start = (torch.rand(len(idx), generator=g) * span).long()
-        frames = self.offsets[idx, None] + (start[:, None] + torch.arange(T)) % L[:, None]   # wraps (tiles) short ones
-        dev = torch.device(self.device) if self.device is not None else self.buffer.device
-        if self.buffer.device != dev: self.buffer = self.buffer.to(dev)     # once: on a GPU, crops and augmentation run there
-        xb = self.buffer.index_select(0, frames.flatten().to(dev)).view(len(idx), T, -1).float()   # one gather (fast in float16)
-        if self.augment is not None: xb = self.augment(xb, g)
-        return (xb, self.labels[idx]) + (() if self.targets is None else (self.targets[idx],))
+        T = rng.integers(lo, hi + 1, len(groups)).repeat(self.bs)          # one length per batch
+        L = self.store.lengths[self.rows[idx]]
+        starts = (rng.random(len(idx)) * np.where(L >= T, L - T + 1, L)).astype(np.int64)   # short ones: any phase
+        self._aug_rng = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        return list(zip(idx.tolist(), starts.tolist(), T.tolist()))
+
+    def create_item(self, s): return (0, 0, self.crop[0]) if s is None else s   # the crop is decided by the sampler
+
+    def create_batch(self, items):
+        "Read one batch of crops: `(N*M, T, n_mels)` float16, labels[, targets] (in a worker process when reading from disk)."
+        i, starts, T = (np.asarray(v) for v in zip(*items))
+        rows, T = self.rows[i], int(T[0])
+        if self.in_memory:
+            buf, bases = self.store.in_memory(self.device or 'cpu')
+            idx = torch.as_tensor(bases[self.store.shard_of[rows], None] + self.store.frame_index(rows, starts, T))
+            xb = buf.index_select(0, idx.flatten().to(buf.device)).view(len(rows), T, -1)
+        else: xb = torch.from_numpy(self.store.crops(rows, starts, T))
+        out = (xb, self.labels[torch.as_tensor(i)])
+        return out if self.targets is None else out + (torch.as_tensor(np.asarray(self.targets[rows]), dtype=torch.float32),)
+
+    def __iter__(self):
+        "fastai's loop, but the transfer to the device does not wait (pinned memory), and augmentation runs there."
+        self.randomize(); self.before_iter()
+        self._DataLoader__idxs = self.get_idxs()    # fastai's `sample` reads this in each worker (forked after this line)
+        dev = self.device
+        for b in _loaders[self.fake_l.num_workers == 0](self.fake_l):
+            x, *rest = (o.to(dev, non_blocking=True) if dev is not None else o for o in b)
+            x = x.float()
+            if self.augment is not None: x = self.augment(x, self._aug_rng)
+            yield (x, *rest)
+        self.after_iter()
 
 # %% ../nbs/04_data.ipynb #c7c071a6
-class MelCache:
-    "Mel arrays by path, loaded on first use and kept in memory (float16)."
-    def __init__(self): self.d = {}
-    def __call__(self, p):
-        if p not in self.d: self.d[p] = np.load(p)
-        return self.d[p]
-    def preload(self, paths, progress=True):
-        for p in tqdm(paths, desc="loading mels", unit="file", disable=not progress):
-            if p not in self.d: self.d[p] = np.load(p)
-
 def speaker_keys(man:pd.DataFrame) -> pd.Series:
     "Each row's speaker as training knows it: `dataset/speaker` (a bare table without a `dataset` column: the name)."
     return speaker_key(man.dataset.astype(str), man.speaker.astype(str)) if 'dataset' in man else man.speaker.astype(str)
@@ -325,7 +253,7 @@ def split_by_speaker(man:pd.DataFrame, # manifest
     is_valid = np.isin(base, chosen) | np.isin(bare, chosen)
     return list(np.flatnonzero(~is_valid)), list(np.flatnonzero(is_valid))
 
-def speaker_dataloaders(root_or_manifest, # preprocessed folder (with manifest.csv) or a manifest DataFrame
+def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s output) or its manifest (`load_manifest`)
                         n_speakers:int=32, # N speakers per batch
                         n_utterances:int=8, # M utterances per speaker
                         crop:tuple=(140, 180), # crop length range in frames
@@ -336,27 +264,23 @@ def speaker_dataloaders(root_or_manifest, # preprocessed folder (with manifest.c
                         seed:int=0,
                         rank:int=0, world:int=1, # DDP shard
                         min_frames:int=20, # drop utterances shorter than this
-                        progress:bool=True,
+                        progress:bool=True, # progress bar when an older per-clip folder is packed
                         device=None, # where batches go: 'cpu', 'cuda', 'cuda:1', ... (None/'auto': CUDA when available)
-                        targets:np.ndarray|None=None, # teacher embeddings aligned with the manifest rows (distillation)
+                        targets=None, # teacher embeddings aligned with the manifest rows (distillation)
+                        in_memory:bool|None=None, # frames in memory on the batch device (None: by size)
+                        num_workers:int|None=None, # processes reading crops from disk (None: `default_workers()`)
                        ) -> DataLoaders:
-    "fastai DataLoaders of N x M speaker batches: training speakers and held-out validation speakers."
-    man = root_or_manifest if isinstance(root_or_manifest, pd.DataFrame) else load_manifest(root_or_manifest)
+    "fastai DataLoaders of N x M speaker batches read from a mel store: training speakers and held-out validation speakers."
+    man = root_or_manifest if isinstance(root_or_manifest, pd.DataFrame) else load_manifest(root_or_manifest, progress)
     if targets is not None and len(targets) != len(man): raise ValueError(f"{len(targets)} targets for {len(man)} manifest rows")
-    keep = (man.frames >= min_frames).to_numpy()
-    man = man[keep].reset_index(drop=True)
-    if targets is not None: targets = np.asarray(targets)[keep]
-    if man.empty: raise ValueError("no utterances to train on")
-    cache = MelCache(); cache.preload(man.path, progress=progress)
-    tr, va = split_by_speaker(man, valid_pct, valid_speakers, seed)
-    speaker_of = dict(zip(man.path, speaker_keys(man)))   # `dataset/speaker`: a name reused by two datasets is two speakers
-    vocab = sorted(set(speaker_of.values()))        # all speakers, validation ones included
-    dblock = DataBlock(blocks=(TransformBlock(), CategoryBlock(vocab=vocab)), get_x=cache, get_y=lambda p: speaker_of[p],
-                       splitter=lambda items: (tr, va))
-    common = dict(n_speakers=n_speakers, n_utterances=n_utterances, crop=crop, seed=seed, rank=rank, world=world)
-    tgt = (None, None) if targets is None else (targets[tr], targets[va])
-    dls = dblock.dataloaders(list(man.path), dl_type=SpeakerBatchDL, device=resolve_device(device),
-                             dl_kwargs=[dict(rounds=rounds, augment=augment, targets=tgt[0]),
-                                        dict(rounds=1, augment=None, targets=tgt[1])], **common)
-    cache.d.clear()      # each split now holds its mels in one buffer; keeping the per-file copies would double memory
-    return dls
+    keep = np.flatnonzero((man.frames >= min_frames).to_numpy())
+    if not len(keep): raise ValueError("no utterances to train on")
+    sub = man.iloc[keep]
+    tr, va = split_by_speaker(sub, valid_pct, valid_speakers, seed)
+    vocab, codes = np.unique(speaker_keys(sub).to_numpy(dtype=str), return_inverse=True)   # all speakers, validation ones too
+    dev = resolve_device(device)
+    common = dict(store=MelStore(man), vocab=vocab, n_speakers=n_speakers, n_utterances=n_utterances, crop=crop, seed=seed,
+                  rank=rank, world=world, targets=targets, in_memory=in_memory, num_workers=num_workers, device=dev)
+    trn = SpeakerBatchDL(keep[tr], labels=codes[tr], rounds=rounds, augment=augment, **common)
+    val = SpeakerBatchDL(keep[va], labels=codes[va], rounds=1, augment=None, **common)
+    return DataLoaders(trn, val, device=dev)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_distill.ipynb #14c2babf
 from __future__ import annotations
-import io, importlib.util, json, warnings, zipfile, zipimport
+import io, importlib.util, json, os, warnings, zipfile, zipimport
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +14,13 @@ import torch.nn.functional as F
 from fastai.callback.core import Callback
 
 from .audio import AudioError, atomic_write, load_audio, resample, trim_silence
-from .corpus import corpus_files, map_files
-from .data import mel_relpath
+from .corpus import map_files
+from .store import load_manifest
 
 # %% auto #0
 __all__ = ['TEACHER_SR', 'CAMPP_CODE', 'CAMPP_WEIGHTS', 'DISTILL_LOSSES', 'DISTILL_WEIGHTS', 'kaldi_fbank', 'CampPlusTeacher',
-           'SpectralTeacher', 'targets_dir', 'teacher_targets', 'load_targets', 'similarity_distill_loss',
-           'embedding_distill_loss', 'DistillCallback']
+           'SpectralTeacher', 'targets_dir', 'teacher_targets', 'TeacherTargets', 'load_targets',
+           'similarity_distill_loss', 'embedding_distill_loss', 'DistillCallback']
 
 # %% ../nbs/08_distill.ipynb #378bf4de
 TEACHER_SR = 16000
@@ -85,65 +85,104 @@ def _set_teacher(teacher):
     "Worker initialiser: one teacher per process (CAM++ loads its weights once, on first use)."
     torch.set_num_threads(1); _TEACHER['t'] = teacher
 
-def _target_one(job):
-    "Worker: one audio file -> the teacher's embedding of each speed-perturbed copy."
-    src, outs, speeds, trim, sr = job
-    try:
-        todo = [(o, s) for o, s in zip(outs, speeds) if not Path(o).exists()]
-        if not todo: return 'ok', src, 0
-        x, _ = load_audio(src, sr=sr)
-        if trim: x = trim_silence(x)
-        for out, speed in todo:
-            y = resample(x, sr, int(round(TEACHER_SR / speed)))      # = played `speed` times faster, at 16 kHz
-            e = np.asarray(_TEACHER['t'](y), dtype=np.float32)
-            if e.ndim != 1 or not np.isfinite(e).all(): raise ValueError(f"teacher returned a bad embedding {e.shape}")
-            with atomic_write(out) as f: np.save(f, e)                # never a half-written target
-        return 'ok', src, len(todo)
-    except (AudioError, FileNotFoundError, OSError, ValueError, RuntimeError) as e:
-        return 'error', src, f"{type(e).__name__}: {e}"
+def _target_shard(job):
+    "Worker: the teacher's embedding of every row (clip and speed) of one shard, in its row order: `part-NNNNN.npy`."
+    out, clips, n_rows, trim, sr = job
+    out, log = Path(out), Path(out).with_suffix('.json')
+    if out.exists() and log.exists():
+        try:
+            if np.load(out, mmap_mode='r').shape[0] == n_rows: return 'ok', str(out), json.loads(log.read_text())
+        except (ValueError, OSError): pass                    # unreadable: computed again
+    got, errors = {}, []
+    for src, todo in clips:                                   # todo: (row in the shard, speed) of each copy of `src`
+        try:
+            if not src: raise FileNotFoundError("the manifest has no source audio for this clip")
+            x, _ = load_audio(src, sr=sr)
+            if trim: x = trim_silence(x)
+            for r, speed in todo:
+                y = resample(x, sr, int(round(TEACHER_SR / speed)))      # = played `speed` times faster, at 16 kHz
+                e = np.asarray(_TEACHER['t'](y), dtype=np.float32)
+                if e.ndim != 1 or not np.isfinite(e).all(): raise ValueError(f"teacher returned a bad embedding {e.shape}")
+                got[r] = e
+        except (AudioError, FileNotFoundError, OSError, ValueError, RuntimeError) as ex:
+            errors.append([src, f"{type(ex).__name__}: {ex}"])
+    D = len(next(iter(got.values()))) if got else 1
+    E = np.full((n_rows, D), np.nan, np.float32)                         # rows without a target stay NaN
+    for r, e in got.items(): E[r] = e
+    with atomic_write(log, 'w') as f: json.dump(errors, f)
+    with atomic_write(out) as f: np.save(f, E)                           # last: the part is finished
+    return 'ok', str(out), errors
 
 def targets_dir(mels, teacher_name:str) -> Path: return Path(mels) / f"teacher_{teacher_name}"
 
-def teacher_targets(src, # the corpus given to `preprocess`
-                    mels, # the folder `preprocess` wrote; targets go to `<mels>/teacher_<name>/`, mirroring its mels
+def teacher_targets(mels, # the store `preprocess` wrote; targets go to `<mels>/teacher_<name>/part-NNNNN.npy`, one per shard
                     teacher, # callable `wav16k -> (D,)` with a `name` (e.g. `CampPlusTeacher(wheel)`)
-                    speeds=(1.0,), # the speed factors given to `preprocess`
-                    trim:bool=True, # trim silences as `preprocess` did
+                    trim:bool|None=None, # trim silences (default: as `preprocess` did)
                     sr:int=22050, # rate the audio is first read at (as `preprocess`), before going to 16 kHz
                     n_workers:int|None=None, # processes (default: all cores; 0: in this process)
                     progress:bool=True,
-                    layout:str|None=None, # corpus layout (default: the one `preprocess` recorded in `mels`)
-                    dataset:str|None=None, # dataset name given to `preprocess` (default: as recorded)
                    ) -> pd.DataFrame:
-    "Teacher embedding of every clip and speed-perturbed copy (parallel, resumable, atomic); returns the report of failures."
-    out = targets_dir(mels, teacher.name)
-    rec = Path(mels) / 'preprocess.json'
-    done = json.loads(rec.read_text()) if rec.exists() else {}
-    files = corpus_files(src, layout or done.get('layout', 'dataset-speaker'), dataset or done.get('dataset'))
-    jobs = [(s, [str(out / mel_relpath(d, k, e, u, sp)) for sp in speeds], tuple(speeds), trim, sr)
-            for s, d, k, e, u in files.itertuples(index=False)]
-    _, errors = map_files(_target_one, jobs, n_workers, desc=f"teacher {teacher.name}", progress=progress,
-                          initializer=_set_teacher, initargs=(teacher,))
-    rep = pd.DataFrame(errors, columns=['source', 'reason'])
+    "Teacher embedding of every row of the store (each clip at each speed), shard by shard (parallel, resumable, atomic); returns the failures."
+    root = Path(mels); man = load_manifest(root, progress)
+    rec = root / 'preprocess.json'
+    if trim is None: trim = json.loads(rec.read_text()).get('trim', True) if rec.exists() else True
+    out = targets_dir(root, teacher.name)
+    man = man.assign(row=man.groupby('shard').cumcount())
+    jobs = [(str(out / Path(shard).name), [(src, list(zip(c.row, c.speed))) for src, c in g.groupby('source', sort=False)],
+             len(g), trim, sr) for shard, g in man.groupby('shard', sort=True)]
+    done, _ = map_files(_target_shard, jobs, n_workers, desc=f"teacher {teacher.name}", unit="shard", progress=progress,
+                        initializer=_set_teacher, initargs=(teacher,))
+    rep = pd.DataFrame([e for _, errs in done for e in errs], columns=['source', 'reason'])
     with atomic_write(out / 'report.csv', 'w') as f: rep.to_csv(f, index=False)
-    if len(rep): warnings.warn(f"{len(rep)} of {len(files)} files have no teacher target; reasons in {out / 'report.csv'}")
+    if len(rep): warnings.warn(f"{len(rep)} of {man.source.nunique()} files have no teacher target; reasons in {out / 'report.csv'}")
     return rep
 
-def load_targets(man:pd.DataFrame, # manifest with absolute mel paths (`load_manifest`)
-                 mels, # the preprocessed folder
+class TeacherTargets:
+    "Teacher targets by manifest row, read through memory maps of the per-shard files: centred (optionally), unit length."
+    def __init__(self, man:pd.DataFrame, # the store's manifest (`load_manifest`)
+                 tdir, # `targets_dir(mels, name)`
+                 center:bool=True, # subtract the mean target (over all rows) before normalising
+                ):
+        self.parts, code = np.unique([str(Path(tdir) / Path(s).name) for s in man.shard], return_inverse=True)
+        self.part_of, self.row_in = code.astype(np.int32), man.groupby('shard').cumcount().to_numpy(dtype=np.int64)
+        self._maps, self._pid = None, None
+        missing = [p for p in self.parts if not Path(p).exists()]
+        if missing: raise FileNotFoundError(f"{len(missing)} of {len(self.parts)} shards have no teacher targets, e.g. "
+                                            f"{missing[0]}: run `sse teacher-targets` (it resumes)")
+        total, n, bad = 0., 0, 0
+        for m in self.maps:                                   # one pass, a shard at a time: the mean and the holes
+            ok = np.isfinite(m).all(1); bad += int((~ok).sum())
+            total = total + m[ok].astype(np.float64).sum(0); n += int(ok.sum())
+        if bad: raise FileNotFoundError(f"{bad} of {len(man)} clips have no teacher target (see {Path(tdir) / 'report.csv'})")
+        self.mean = (total / n).astype(np.float32) if center else np.zeros_like(total, dtype=np.float32)
+
+    @property
+    def maps(self) -> list:
+        if self._maps is None or self._pid != os.getpid():
+            self._maps, self._pid = [np.load(p, mmap_mode='r') for p in self.parts], os.getpid()
+        return self._maps
+
+    def __len__(self): return len(self.part_of)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        "Targets of manifest rows `(len(rows), D)` float32."
+        rows = np.atleast_1d(np.asarray(rows))
+        part, r = self.part_of[rows], self.row_in[rows]
+        out = np.empty((len(rows), len(self.mean)), np.float32)
+        for p in np.unique(part):
+            m = part == p; out[m] = self.maps[p][r[m]]
+        out -= self.mean
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+def load_targets(man:pd.DataFrame, # the store's manifest (`load_manifest`)
+                 mels, # the store folder
                  teacher_name:str, # which targets (`teacher_<name>`)
                  center:bool=True, # subtract the mean target before normalising
-                ) -> np.ndarray:
-    "Teacher targets aligned with the manifest rows: `(len(man), D)` float32, unit length, centred by default."
-    root = Path(mels); tdir = targets_dir(root, teacher_name)
+                ) -> TeacherTargets:
+    "Teacher targets aligned with the manifest rows (`targets[rows]` -> `(n, D)` float32, unit length), read from disk."
+    tdir = targets_dir(mels, teacher_name)
     if not tdir.is_dir(): raise FileNotFoundError(f"no teacher targets in {tdir}: run `sse teacher-targets` first")
-    paths = [tdir / Path(p).relative_to(root) for p in man.path]
-    missing = [p for p in paths if not p.exists()]
-    if missing: raise FileNotFoundError(f"{len(missing)} of {len(paths)} clips have no teacher target, e.g. {missing[0]} "
-                                        "(rerun teacher targets with the speeds given to preprocess)")
-    T = np.stack([np.load(p) for p in paths]).astype(np.float32)
-    if center: T = T - T.mean(0, keepdims=True)
-    return T / np.linalg.norm(T, axis=1, keepdims=True)
+    return TeacherTargets(man, tdir, center)
 
 # %% ../nbs/08_distill.ipynb #92d0ee88
 def similarity_distill_loss(student:torch.Tensor, # (n, d) student embeddings

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 from fastai.learner import Learner, Metric
-from fastai.callback.core import Callback, CancelBatchException, CancelEpochException
+from fastai.callback.core import Callback, CancelBatchException, CancelEpochException, CancelFitException
 from fastai.optimizer import Adam
 from fastai.callback.progress import CSVLogger
 from fastcore.foundation import L
@@ -24,8 +24,8 @@ from .loss import GE2ELoss
 from .config import TrainConfig
 
 # %% auto #0
-__all__ = ['unwrap', 'GE2ECallback', 'ValidEER', 'CPUAutocast', 'CheckpointCallback', 'AccelerateDDP', 'ge2e_learner',
-           'HistoryCSV', 'train', 'finish_training']
+__all__ = ['unwrap', 'GE2ECallback', 'ValidEER', 'CPUAutocast', 'CheckpointCallback', 'StopAfter', 'AccelerateDDP',
+           'ge2e_learner', 'HistoryCSV', 'train', 'finish_training']
 
 # %% ../nbs/05_learner.ipynb #43f4a717
 def unwrap(model:nn.Module) -> nn.Module:
@@ -121,7 +121,7 @@ class CheckpointCallback(Callback):
         return float(rec.smooth_loss.value) if rec is not None and rec.smooth_loss.count else None
 
     def before_fit(self):
-        self.start_epoch = self.start_iter = 0
+        self.start_epoch = self.start_iter = 0; self.stopped = None
         if not (self.resume and self.path.exists() and self._active()): return
         try: st = torch.load(self.path, map_location=self.dls.device, weights_only=True)   # tensors and plain types only: never code
         except Exception as e:
@@ -153,7 +153,17 @@ class CheckpointCallback(Callback):
            not (self.epoch == self.start_epoch and self.iter < self.start_iter):
             self.save(self.epoch, self.iter + 1)
 
-    def after_fit(self): self.save(self.n_epoch - 1, len(self.dls.train))
+    def after_cancel_fit(self):   # stopped early (`StopAfter`): record where, so that a rerun knows the work is done
+        if self.training: self.stopped = (self.epoch, self.iter + 1)
+
+    def after_fit(self): self.save(*(self.stopped or (self.n_epoch - 1, len(self.dls.train))))
+
+class StopAfter(Callback):
+    "End the fit after `n` optimiser steps (counting steps done before a resume); what follows the fit runs as usual."
+    order = 60  # after CheckpointCallback has saved the step
+    def __init__(self, n:int): self.n = n
+    def after_batch(self):
+        if self.training and self.train_iter >= self.n: raise CancelFitException()
 
 # %% ../nbs/05_learner.ipynb #f15aa1f8
 class AccelerateDDP(Callback):
@@ -222,7 +232,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
           init:GRUEmbedder|None=None, # warm start from this model (instead of `cfg.init`, which names a checkpoint)
           **settings, # `TrainConfig` fields that override `cfg` (e.g. `epochs=3`)
          ) -> Learner:
-    "Train a `GRUEmbedder` with GE2E (and distillation) and fit_one_cycle; returns the Learner (`learn.model`, `learn.cfg`, `learn.start`)."
+    "Train a `GRUEmbedder` with GE2E (and distillation) and fit_one_cycle (up to `cfg.max_steps`); returns the Learner (`learn.model`, `learn.cfg`, `learn.start`)."
     from simple_speaker_embedding.data import speaker_dataloaders, load_manifest, Augment
     cfg = (cfg or TrainConfig()).with_(**settings)
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
@@ -237,7 +247,11 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
     aug = ((Augment.real_world if cfg.real_world else Augment)(**cfg.channel)) if cfg.augment else None
     dls = speaker_dataloaders(man, n_speakers=cfg.n_speakers, n_utterances=cfg.n_utterances, crop=cfg.crop, rounds=cfg.rounds,
                               augment=aug, valid_pct=cfg.valid_pct, seed=cfg.seed, rank=rank, world=world,
-                              progress=progress and rank == 0, device=cfg.device, targets=targets)
+                              progress=progress and rank == 0, device=cfg.device, targets=targets, in_memory=cfg.in_memory,
+                              num_workers=cfg.workers)
+    epochs, steps = cfg.epochs, len(dls.train)
+    if cfg.max_steps:        # the schedule spans the epochs the steps need; the run stops at the step
+        epochs = min(cfg.epochs, -(-cfg.max_steps // steps)); extra = extra + [StopAfter(cfg.max_steps)]
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if start is not None:    # its weights and architecture; its cohort, threshold and decision rule describe other weights
         model = copy.deepcopy(start).train()
@@ -248,7 +262,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
                          cbs=extra + ([HistoryCSV(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))
     t0 = time.time()
     with (learn.no_bar() if not progress or rank != 0 else contextlib.nullcontext()):
-        learn.fit_one_cycle(cfg.epochs, cfg.lr)
+        learn.fit_one_cycle(epochs, cfg.lr)
     learn.model = unwrap(learn.model).eval()
     learn.cfg, learn.start, learn.train_minutes = cfg, start, (time.time() - t0) / 60
     return learn

@@ -162,6 +162,22 @@ def test_preprocess_train_export_onnx_end_to_end(fixture_root, tmp_path):
     assert (tmp_path / "m.onnx").stat().st_size > 1000
 
 
+def test_train_max_steps_stops_exports_and_resumes_as_done(fixture_root, tmp_path):
+    "`sse train --max-steps N` as users run it (progress bars on): N steps, the usual export; a rerun has nothing to do."
+    assert sse("preprocess", str(fixture_root), str(tmp_path / "mels"), "--workers", "1").returncode == 0
+    args = ["train", str(tmp_path / "mels"), str(tmp_path / "run"), "--max-steps", "3", "--hidden", "16", "--layers", "1",
+            "--n-speakers", "3", "--n-utterances", "3", "--crop", "30", "40", "--rounds", "4", "--valid-pct", "0.34"]
+    r = sse(*args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    from simple_speaker_embedding.hub import load_checkpoint
+    m = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert m.meta["steps"] == 3 and m.meta["recipe"]["max_steps"] == 3
+    r = sse(*args)                                                   # resumes at step 3 of 3: exports the same weights
+    assert r.returncode == 0 and "resuming from" in r.stdout, r.stderr[-2000:]
+    m2 = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert m2.meta["steps"] == 3 and all((a == b).all() for a, b in zip(m.state_dict().values(), m2.state_dict().values()))
+
+
 def test_every_subcommand_has_help_with_examples():
     for cmd in ("demo", "hparams", "embed", "verify", "eval", "preprocess", "train", "export-onnx"):
         r = sse(cmd, "--help")

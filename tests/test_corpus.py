@@ -33,7 +33,7 @@ def test_librispeech_chapters_are_sessions_of_one_speaker(clips, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "8 mels of 2 speakers" in r.stdout
     man = pd.read_csv(tmp_path / "mels" / "manifest.csv", dtype=str)
-    assert list(man.columns[:6]) == ["path", "dataset", "speaker", "session", "speed", "frames"]
+    assert list(man.columns[:6]) == ["key", "dataset", "speaker", "session", "speed", "frames"]
     assert set(man.dataset) == {"train-clean-100"}
     assert man[man.speaker == "19"].session.tolist().count("198") == 2 and set(man[man.speaker == "19"].session) == {"198", "227"}
     # given the corpus root with the default layout it is refused in one line naming the layout that fits
@@ -54,13 +54,13 @@ def test_librispeech_chapters_are_sessions_of_one_speaker(clips, tmp_path):
 
 
 def test_voxceleb_vctk_commonvoice(clips, tmp_path):
-    from simple_speaker_embedding.data import preprocess
+    from simple_speaker_embedding.store import preprocess
     (a, fa), (b, fb) = clips.items()
     vox = tmp_path / "vox1" / "wav"
     for i, f in enumerate(fa + fb): _put(f, vox / ("id10001" if i < 4 else "id10002") / f"vid{i % 2}" / f"{i // 2 % 2:05d}.ogg")
     man = preprocess(vox, tmp_path / "mv", layout="voxceleb", dataset="voxceleb1", n_workers=1, progress=False)
     assert len(man) == 8 and set(man.speaker) == {"id10001", "id10002"} and set(man.session) == {"vid0", "vid1"}
-    assert man.path.nunique() == 8                  # 00000.ogg of two videos are two mels (sessions in the path)
+    assert man.key.nunique() == 8                  # 00000.ogg of two videos are two mels (sessions in the path)
     vctk = tmp_path / "wav48_silence_trimmed"
     for i, f in enumerate(fa): _put(f, vctk / "p225" / f"p225_{i:03d}_mic1.ogg"); _put(f, vctk / "p225" / f"p225_{i:03d}_mic2.ogg")
     for i, f in enumerate(fb): _put(f, vctk / "p226" / f"p226_{i:03d}_mic1.ogg")
@@ -80,7 +80,8 @@ def test_voxceleb_vctk_commonvoice(clips, tmp_path):
 
 
 def test_same_folder_name_in_two_datasets_stays_two_speakers(clips, tmp_path):
-    from simple_speaker_embedding.data import preprocess, speaker_dataloaders
+    from simple_speaker_embedding.data import speaker_dataloaders
+    from simple_speaker_embedding.store import preprocess
     from simple_speaker_embedding.evaluate import list_utterances
     (a, fa), (b, fb) = clips.items()
     root = tmp_path / "src"

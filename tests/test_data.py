@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from simple_speaker_embedding.data import (Augment, base_speaker, load_manifest, preprocess, speaker_dataloaders,
-                                           split_by_speaker)
+from simple_speaker_embedding.data import Augment, speaker_dataloaders, split_by_speaker
+from simple_speaker_embedding.store import base_speaker, load_manifest, preprocess
 
 
 @pytest.fixture(scope="module")
@@ -19,11 +19,12 @@ def mels(fixture_root, tmp_path_factory):
     return dst
 
 
-def test_manifest_and_files(mels):
+def test_manifest_and_shards(mels):
     man = load_manifest(mels)
     assert len(man) == 48 and man.speaker.nunique() == 12 and set(man.dataset) == {"cv_en"}
-    m = np.load(man.path[0])
-    assert m.dtype == np.float16 and m.shape == (man.frames[0], 80)
+    frames = np.load(man.shard[0], mmap_mode="r")
+    assert frames.dtype == np.float16 and frames.shape == (man.frames.sum(), 80)      # one shard holds every clip
+    assert (man.offset == man.frames.cumsum() - man.frames).all()                      # back to back, in manifest order
     sped = man[man.speaker.str.endswith("_sp1.1")]
     assert len(sped) == 24 and sped.frames.sum() < man[~man.speaker.str.endswith("_sp1.1")].frames.sum()
     assert base_speaker("cv_abc_sp0.9") == "cv_abc" and base_speaker("cv_abc") == "cv_abc"
@@ -48,16 +49,21 @@ def test_bad_files_are_reported_not_fatal(fixture_root, tmp_path):
 
 def test_resumable_and_atomic(fixture_root, tmp_path):
     dst = tmp_path / "mels"
-    first = preprocess(fixture_root, dst, n_workers=1, progress=False)
-    victim = dst / first.path[3]
-    victim.unlink()                                            # as if the run had been killed before this file
+    first = preprocess(fixture_root, dst, n_workers=1, progress=False, files_per_shard=8)
+    shards = sorted((dst / "shards").glob("part-*.npy"))
+    assert len(shards) == 3 and first.shard.nunique() == 3
+    victim = shards[1]
+    victim.with_suffix(".json").unlink()                       # killed after its frames, before its index: unfinished
     (victim.parent / (victim.name + ".12345.tmp")).write_bytes(b"half")   # a leftover from a killed writer
-    mtimes = {p: (dst / p).stat().st_mtime_ns for p in first.path if p != first.path[3]}
-    again = preprocess(fixture_root, dst, n_workers=2, progress=False)
-    assert victim.exists() and len(again) == len(first)
-    assert all((dst / p).stat().st_mtime_ns == t for p, t in mtimes.items())   # finished files were skipped
-    pd.testing.assert_frame_equal(again.sort_values("path").reset_index(drop=True),
-                                  first.sort_values("path").reset_index(drop=True))
+    mtimes = {p: p.stat().st_mtime_ns for p in shards if p != victim}
+    again = preprocess(fixture_root, dst, n_workers=2, progress=False, files_per_shard=8)
+    assert victim.with_suffix(".json").exists() and len(again) == len(first)
+    assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items())   # finished shards were skipped
+    pd.testing.assert_frame_equal(again, first)
+    # a different plan (another speed) rebuilds every shard; a smaller corpus removes the shards it no longer needs
+    assert len(preprocess(fixture_root, dst, speeds=(1.0, 1.1), n_workers=2, progress=False, files_per_shard=8)) == 48
+    preprocess(fixture_root, dst, n_workers=1, progress=False, files_per_shard=12)
+    assert sorted(p.name for p in (dst / "shards").iterdir()) == ["part-00000.json", "part-00000.npy", "part-00001.json", "part-00001.npy"]
 
 
 def test_preprocess_input_errors(tmp_path, fixture_root):

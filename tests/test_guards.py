@@ -49,7 +49,7 @@ def test_preprocess_trims_silence(fixture_files, tmp_path):
     "Mels written by preprocess have exactly the frames of the trimmed audio (the embed helpers trim too)."
     import soundfile as sf, shutil, warnings
     from simple_speaker_embedding.audio import load_audio, trim_silence, TacotronMel
-    from simple_speaker_embedding.data import preprocess
+    from simple_speaker_embedding.store import preprocess
     x, sr = load_audio(fixture_files[0])
     padded = np.concatenate([np.zeros(sr, np.float32), x, np.zeros(2 * sr, np.float32)])
     d = tmp_path / "src" / "ds" / "spk"; d.mkdir(parents=True)

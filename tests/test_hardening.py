@@ -105,7 +105,7 @@ def test_bad_model_files_give_one_line_errors(tmp_path):
 
 def test_resumed_history_has_one_header(fixture_root, tmp_path):
     import warnings
-    from simple_speaker_embedding.data import preprocess
+    from simple_speaker_embedding.store import preprocess
     from simple_speaker_embedding.learner import train
     with warnings.catch_warnings():
         warnings.simplefilter("ignore"); preprocess(fixture_root, tmp_path / "mels", n_workers=1, progress=False)
@@ -194,7 +194,8 @@ def test_resumed_run_shows_the_loss_it_had_reached(fixture_root, tmp_path):
     "The steps replayed to reach the resume point report the saved smoothed loss, not 0.0000."
     import warnings
     from fastai.callback.core import Callback
-    from simple_speaker_embedding.data import preprocess, speaker_dataloaders
+    from simple_speaker_embedding.data import speaker_dataloaders
+    from simple_speaker_embedding.store import preprocess
     from simple_speaker_embedding.learner import ge2e_learner
     from simple_speaker_embedding.model import GRUEmbedder
     with warnings.catch_warnings():
@@ -216,7 +217,7 @@ def test_resumed_run_shows_the_loss_it_had_reached(fixture_root, tmp_path):
 
 def test_ctrl_c_in_train_says_how_to_resume(fixture_root, tmp_path):
     import signal, time, warnings
-    from simple_speaker_embedding.data import preprocess
+    from simple_speaker_embedding.store import preprocess
     with warnings.catch_warnings():
         warnings.simplefilter("ignore"); preprocess(fixture_root, tmp_path / "mels", n_workers=1, progress=False)
     p = subprocess.Popen([sys.executable, "-c", "from simple_speaker_embedding.cli import cli; cli()", "train",

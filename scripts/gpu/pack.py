@@ -1,21 +1,21 @@
-"""Pack training mels (JPEG, quality Q, in 65,000-frame strips) and their CAM++ targets (int8) into .gpu/data.zip:
-    python scripts/gpu/pack.py MELS [Q]       (MELS: `sse preprocess` output with teacher_campplus/)
+"""Pack a mel store (JPEG, quality Q, in 65,000-frame strips) and its CAM++ targets (int8) into .gpu/data.zip:
+    python scripts/gpu/pack.py MELS [Q]       (MELS: `sse preprocess` output with `sse teacher-targets` done)
 """
-import io, sys, zipfile, numpy as np, pandas as pd
+import io, sys, zipfile, numpy as np
 from PIL import Image
 from pathlib import Path
+from simple_speaker_embedding.store import MelStore, load_manifest
+from simple_speaker_embedding.distill import load_targets
 root = Path(sys.argv[1]); Q = int(sys.argv[2]) if len(sys.argv) > 2 else 30
 OUT = Path('.gpu/data.zip'); OUT.parent.mkdir(exist_ok=True)
 LO, HI, W = -11.52, 2.0, 65000
-man = pd.read_csv(root / 'manifest.csv')
-mels = [np.load(root / p) for p in man.path]
-assert all(len(m) == f for m, f in zip(mels, man.frames))
-cat = np.concatenate(mels).astype(np.float32)
+man = load_manifest(root); store = MelStore(man)
+cat = np.concatenate([store.maps[s][o:o + f] for s, o, f in zip(store.shard_of, store.offsets, store.lengths)]).astype(np.float32)
 u = np.clip(np.round((cat - LO) / (HI - LO) * 255), 0, 255).astype(np.uint8)
-T = np.stack([np.load(root / 'teacher_campplus' / p) for p in man.path]).astype(np.float32)
+T = load_targets(man, root, 'campplus', center=False)[np.arange(len(man))]
 scale = np.abs(T).max() / 127
 with zipfile.ZipFile(OUT, 'w', zipfile.ZIP_STORED) as z:
-    z.writestr('manifest.csv', man[['path', 'dataset', 'speaker', 'frames']].to_csv(index=False))
+    z.writestr('manifest.csv', man[['key', 'dataset', 'speaker', 'session', 'speed', 'frames']].to_csv(index=False))
     for k, s in enumerate(range(0, len(u), W)):
         b = io.BytesIO(); Image.fromarray(u[s:s + W].T).save(b, format='JPEG', quality=Q, optimize=True)
         z.writestr(f'mel_{k:04d}.jpg', b.getvalue())

@@ -10,7 +10,8 @@ name, cfg = sys.argv[1], json.loads(sys.argv[2])
 MELS, DEADLINE, NPROCS = Path(os.environ['MELS']), float(os.environ['DEADLINE']), int(os.environ['NPROCS'])
 BAR, DEV, OUT, PROBE = Path(os.environ['BARRIER']), os.environ.get('DEVICE', 'cuda'), Path(os.environ['OUTDIR']), int(os.environ.get('PROBE', 30))
 torch.set_num_threads(int(os.environ.get('THREADS', 2)))
-from simple_speaker_embedding.data import load_manifest, speaker_dataloaders, Augment
+from simple_speaker_embedding.data import speaker_dataloaders, Augment
+from simple_speaker_embedding.store import load_manifest
 from simple_speaker_embedding.distill import load_targets, DistillCallback
 from simple_speaker_embedding.config import TrainConfig
 from simple_speaker_embedding.learner import ge2e_learner, HistoryCSV, finish_training
