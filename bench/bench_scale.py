@@ -28,6 +28,10 @@ CORPORA = {                # published sizes: speakers, utterances, hours (one s
 }
 
 
+COLS = ['scale', 'speakers', 'clips', 'hours', 'shards', 'disk_gb', 'preprocess_s', 'h_per_min_core', 'peak_main_gb',
+        'peak_workers_gb', 'first_step_s', 'steps_per_s', 'wall_s']
+
+
 def replicate(src:Path, dst:Path, k:int) -> int:
     "Hard-link every speaker folder of a `<dataset>/<speaker>/<clip>` tree k times under new speaker names."
     if (dst / '.done').exists(): return k
@@ -94,7 +98,7 @@ t0 = time.time()
 from fastai.callback.core import Callback
 from simple_speaker_embedding import learner
 class Clock(Callback):
-    order = 99
+    order = 1     # before StopAfter (60) ends the fit in the same after_batch
     t = []
     def after_batch(self):
         if self.training: Clock.t.append(time.time())
@@ -131,7 +135,11 @@ def main():
     ap.add_argument('--workers', type=int, default=None, help='sse train --workers (default: its own)')
     ap.add_argument('--cores', type=int, default=os.cpu_count(), help='processes for sse preprocess')
     ap.add_argument('--json', default=None)
+    ap.add_argument('--report', default=None, help='print the tables of an earlier --json FILE without measuring')
     a = ap.parse_args()
+    if a.report:
+        df = pd.DataFrame(json.loads(Path(a.report).read_text()))
+        print(md(df[[c for c in COLS if c in df]])); extrapolate(df, a.cores); return
     work, src = Path(a.work), Path(a.src)
     rows = []
     for k in a.scales:
@@ -154,9 +162,7 @@ def main():
         rows.append(row)
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
     df = pd.DataFrame(rows)
-    cols = ['scale', 'speakers', 'clips', 'hours', 'shards', 'disk_gb', 'preprocess_s', 'h_per_min_core', 'peak_main_gb',
-            'peak_workers_gb', 'first_step_s', 'steps_per_s', 'wall_s']
-    print('\n' + md(df[[c for c in cols if c in df]]))
+    print('\n' + md(df[[c for c in COLS if c in df]]))
     extrapolate(df, a.cores)
     if a.json: Path(a.json).write_text(df.to_json(orient='records', indent=1))
 
@@ -171,13 +177,16 @@ def extrapolate(df:pd.DataFrame, cores:int):
     print(f"\nslopes: preprocessing {rate:.2f} h of audio per minute per core; disk {disk_per_h:.3f} GB per hour per speed; "
           f"peak memory {a_mem:.2f} GB + {b_mem * 1e6:.0f} GB per million clips; first step {a_t:.0f} s + "
           f"{b_t * 1e6:.0f} s per million clips")
-    print("\nextrapolated (3 speeds: 0.9/1.0/1.1; preprocessing on 16 cores, or 8 x 16 cores for the 8-GPU machine):")
+    print("\nextrapolated: 3 speeds (0.9/1.0/1.1: three mels per decoded clip, counted as three times the work);"
+          " preprocessing on one 16-core machine, or on 8 such (an 8-GPU machine's 128 cores); an epoch is every"
+          " (pseudo-)speaker once in batches of 32, split over the ranks with --ddp")
     out = []
     for name, (spk, utt, hours) in CORPORA.items():
         clips, h = 3 * utt, 3 * hours
         out.append({'corpus': name, 'speakers': spk, 'clips (3 speeds)': clips, 'disk GB': h * disk_per_h,
                     'train RAM GB': a_mem + b_mem * clips, 'first step min': (a_t + b_t * clips) / 60,
-                    'preprocess h, 16 cores': hours / (rate * 16) / 60, 'preprocess h, 128 cores': hours / (rate * 128) / 60})
+                    'preprocess h, 16 cores': h / (rate * 16) / 60, 'preprocess h, 128 cores': h / (rate * 128) / 60,
+                    'steps per epoch': -(-3 * spk // 32), 'per rank, 8 GPUs': -(-3 * spk // 32 // 8)})
     print(md(pd.DataFrame(out)))
 
 

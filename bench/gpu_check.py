@@ -23,10 +23,13 @@ from simple_speaker_embedding.hub import example_files
 from simple_speaker_embedding.model import GRUEmbedder
 from simple_speaker_embedding.loss import GE2ELoss
 from simple_speaker_embedding.data import speaker_dataloaders
+from simple_speaker_embedding.store import MANIFEST_COLUMNS, write_frames
 from simple_speaker_embedding.learner import ge2e_learner
 
 
-def sync(): torch.cuda.synchronize()
+DEVICE = 'cuda'
+def sync():
+    if DEVICE == 'cuda': torch.cuda.synchronize()
 
 
 def agreement():
@@ -54,13 +57,16 @@ def inference():
 
 
 def fake_mels(root, n_spk=64, n_utt=10, seed=0):
-    rng = np.random.default_rng(seed); rows = []
+    "A mel store of synthetic log-mels (one shard), as `sse preprocess` writes it."
+    rng = np.random.default_rng(seed); rows, arrays, offset = [], [], 0
     for s in range(n_spk):
         for u in range(n_utt):
-            p = root / 'synth' / f'spk{s:03d}' / f'u{u}.npy'; p.parent.mkdir(parents=True, exist_ok=True)
             m = (rng.standard_normal((int(rng.integers(200, 500)), 80)) - 5 + s % 7 * 0.1).astype(np.float16)
-            np.save(p, m); rows.append(dict(path=str(p.relative_to(root)), dataset='synth', speaker=f'spk{s:03d}', frames=len(m), source=''))
-    pd.DataFrame(rows).to_csv(root / 'manifest.csv', index=False)
+            rows.append(dict(key=f'synth/spk{s:03d}/u{u}', dataset='synth', speaker=f'spk{s:03d}', session='', speed=1.0,
+                             frames=len(m), source='', shard='shards/part-00000.npy', offset=offset))
+            arrays.append(m); offset += len(m)
+    write_frames(root / 'shards' / 'part-00000.npy', arrays)
+    pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(root / 'manifest.csv', index=False)
 
 
 class Timer(Callback):
@@ -75,43 +81,52 @@ class Timer(Callback):
 def learner_rate(dls, hidden, steps, **kw):
     torch.manual_seed(0)
     learn = ge2e_learner(dls, GRUEmbedder(hidden=hidden), **kw); tm = Timer(steps)
-    torch.cuda.reset_peak_memory_stats()
+    if DEVICE == 'cuda': torch.cuda.reset_peak_memory_stats()
     with learn.no_bar(), learn.no_logging(): learn.fit(100, 1e-3, cbs=tm)
-    return (len(tm.t) - 2) / (tm.t[-1] - tm.t[1]), torch.cuda.max_memory_allocated() / 2**20, learn
+    mem = torch.cuda.max_memory_allocated() / 2**20 if DEVICE == 'cuda' else float('nan')
+    return (len(tm.t) - 2) / (tm.t[-1] - tm.t[1]), mem, learn
 
 
 def bare_rate(dls, hidden, steps, bf16=False):
     torch.manual_seed(0)
-    model, loss = GRUEmbedder(hidden=hidden).cuda(), GE2ELoss().cuda()
+    model, loss = GRUEmbedder(hidden=hidden).to(DEVICE), GE2ELoss().to(DEVICE)
     opt = torch.optim.Adam([{'params': model.parameters()}, {'params': loss.parameters(), 'lr': 1e-5}], lr=1e-3)
     batches = [b for _, b in zip(range(4), dls.train)]
     t = []
     for i in range(steps):
         x, y = batches[i % len(batches)]
-        with torch.autocast('cuda', dtype=torch.bfloat16, enabled=bf16): l = loss(model(x), y)
+        with torch.autocast(DEVICE, dtype=torch.bfloat16, enabled=bf16): l = loss(model(x), y)
         opt.zero_grad(); l.backward()
         torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(loss.parameters()), 3.0); opt.step()
         sync(); t.append(time.perf_counter())
     return (len(t) - 2) / (t[-1] - t[1])
 
 
-def training(steps):
+def training(steps, hiddens=(256, 768)):
     root = Path(tempfile.mkdtemp()); fake_mels(root)
-    dls = speaker_dataloaders(root, n_speakers=32, n_utterances=8, crop=(140, 180), valid_pct=0.1, progress=False, device='cuda')
-    print("3. training, N32 x M8, 140-180 frames: steps/s (peak GPU memory)")
-    for hidden in (256, 768):
+    common = dict(n_speakers=32, n_utterances=8, crop=(140, 180), valid_pct=0.1, progress=False, device=DEVICE)
+    dls = speaker_dataloaders(root, **common)          # a small store: copied to GPU memory, one gather per batch
+    disk = speaker_dataloaders(root, in_memory=False, **common)   # read from the shard by DataLoader workers, pinned
+    print(f"3. training, N32 x M8, 140-180 frames: steps/s (peak GPU memory); store in GPU memory: {dls.train.in_memory}")
+    for hidden in hiddens:
         for name, kw in (('fp32', {}), ('bf16', dict(bf16=True)), ('fp16', dict(fp16=True))):
+            if DEVICE != 'cuda' and name != 'fp32': continue
             r, mem, learn = learner_rate(dls, hidden, steps, **kw)
             bare = bare_rate(dls, hidden, steps, bf16=name == 'bf16') if name != 'fp16' else float('nan')
             losses = [float(l) for l in learn.recorder.losses]
             print(f"   hidden {hidden:>3} {name}: Learner {r:6.1f} ({mem:6.0f} MiB), bare loop {bare:6.1f}, "
                   f"Learner/bare {r / bare:5.2f}; train loss first/last {losses[0]:.3f}/{losses[-1]:.3f}")
+        r, _, _ = learner_rate(disk, hidden, steps)
+        print(f"   hidden {hidden:>3} fp32, crops read from disk by {disk.train.fake_l.num_workers} workers: Learner {r:6.1f}")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--cpu-smoke", action="store_true", help="only part 3, on the CPU, 256 units: checks the script runs")
     a = ap.parse_args()
+    if a.cpu_smoke:
+        global DEVICE; DEVICE = 'cpu'; training(a.steps, hiddens=(256,)); return
     if not torch.cuda.is_available(): raise SystemExit("gpu_check: no CUDA device here")
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}")
     agreement(); inference(); training(a.steps)

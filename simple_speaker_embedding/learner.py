@@ -17,7 +17,7 @@ from fastai.callback.progress import CSVLogger
 from fastcore.foundation import L
 import fastai.callback.schedule, fastai.callback.fp16  # noqa: F401 -- add fit_one_cycle, lr_find, to_fp16 to Learner
 
-from .model import GRUEmbedder
+from .model import GRUEmbedder, resolve_device
 from .evaluate import eer
 from .hub import export_checkpoint, resolve_model
 from .loss import GE2ELoss
@@ -236,6 +236,9 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
     from simple_speaker_embedding.data import speaker_dataloaders, load_manifest, Augment
     cfg = (cfg or TrainConfig()).with_(**settings)
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
+    device = resolve_device(cfg.device)
+    if world > 1 and device.type == 'cuda' and device.index is None:     # torchrun: one GPU per process on this node
+        device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))); torch.cuda.set_device(device)
     start = init if init is not None else resolve_model(cfg.init) if cfg.init else None
     if start is not None:    # a warm start keeps its architecture
         hp = start.model_hparams; cfg = cfg.with_(hidden=hp.hidden, layers=hp.layers, emb_dim=hp.emb_dim)
@@ -247,7 +250,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
     aug = ((Augment.real_world if cfg.real_world else Augment)(**cfg.channel)) if cfg.augment else None
     dls = speaker_dataloaders(man, n_speakers=cfg.n_speakers, n_utterances=cfg.n_utterances, crop=cfg.crop, rounds=cfg.rounds,
                               augment=aug, valid_pct=cfg.valid_pct, seed=cfg.seed, rank=rank, world=world,
-                              progress=progress and rank == 0, device=cfg.device, targets=targets, in_memory=cfg.in_memory,
+                              progress=progress and rank == 0, device=device, targets=targets, in_memory=cfg.in_memory,
                               num_workers=cfg.workers)
     epochs, steps = cfg.epochs, len(dls.train)
     if cfg.max_steps:        # the schedule spans the epochs the steps need; the run stops at the step

@@ -124,3 +124,15 @@ def test_m4a_decodes_through_pyav(fixture_files, tmp_path):
     assert r == sr and y.dtype == np.float32 and abs(len(y) - len(x)) < 4096    # AAC adds priming and padding
     m = gru_embedder()
     assert float(m.embed_utterance(p) @ m.embed_utterance(fixture_files[0])) > 0.95
+
+
+def test_librispeech_subsets_joined_by_links(clips, tmp_path):
+    "The README's LibriSpeech 960 h recipe: one folder of links to the speakers of several subsets is one corpus."
+    from simple_speaker_embedding.corpus import corpus_files
+    (a, fa), (b, fb) = clips.items()
+    for i, f in enumerate(fa): _put(f, tmp_path / "LibriSpeech" / "train-clean-100" / "19" / "198" / f"19-198-{i}.ogg")
+    for i, f in enumerate(fb): _put(f, tmp_path / "LibriSpeech" / "train-other-500" / "26" / "495" / f"26-495-{i}.ogg")
+    r = subprocess.run(f'mkdir ls960 && ln -s "$PWD"/LibriSpeech/train-*/* ls960/', shell=True, cwd=tmp_path)
+    assert r.returncode == 0
+    files = corpus_files(tmp_path / "ls960", "librispeech", "librispeech")
+    assert sorted(set(files.speaker)) == ["19", "26"] and len(files) == 8 and set(files.dataset) == {"librispeech"}
