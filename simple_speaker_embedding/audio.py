@@ -15,9 +15,9 @@ import soundfile as sf
 import soxr
 
 # %% auto #0
-__all__ = ['AUDIO_EXTS', 'SILENCE_PEAK', 'FFMPEG_EXTS', 'STREAM_CHUNK_S', 'MelHParams', 'atomic_write', 'find_audio',
-           'AudioError', 'to_float_audio', 'resample', 'load_audio', 'nonsilent_intervals', 'trim_silence', 'mel_basis',
-           'TacotronMel', 'melspec_from_array', 'melspec_from_file']
+__all__ = ['AUDIO_EXTS', 'SILENCE_PEAK', 'FFMPEG_EXTS', 'STREAM_CHUNK_S', 'MIN_FRAMES', 'MelHParams', 'atomic_write',
+           'find_audio', 'AudioError', 'to_float_audio', 'resample', 'load_audio', 'nonsilent_intervals',
+           'trim_silence', 'mel_basis', 'TacotronMel', 'melspec_from_array', 'melspec_from_file', 'require_speech']
 
 # %% ../nbs/00_audio.ipynb #9378fba3
 @dataclass(frozen=True)
@@ -293,3 +293,15 @@ def melspec_from_file(path, # audio file (any format soundfile reads) or file-li
         except (sf.LibsndfileError, RuntimeError): pass                # load_audio below says what is wrong
     x, sr = load_audio(path, sr=mel.hp.sampling_rate)
     return melspec_from_array(x, sr, mel=mel, trim=trim)
+
+# %% ../nbs/00_audio.ipynb #b1a2c3d5
+MIN_FRAMES = 20   # the least speech (frames after silence trimming, 0.23 s) that is embedded for a decision or trained on
+
+def require_speech(mel:torch.Tensor, # log-mel `(frames, n_mels)` (of trimmed audio)
+                   what:str='audio', # what it is, for the message (e.g. the file name)
+                   hp:MelHParams=MelHParams()) -> torch.Tensor:
+    "`mel` itself if it holds at least `MIN_FRAMES` frames, else an `AudioError` saying that it is too short to judge."
+    if len(mel) < MIN_FRAMES:
+        s = lambda n: f"{n * hp.hop_length / hp.sampling_rate:.2f} s"
+        raise AudioError(f"{what}: too short to judge: {s(len(mel))} of speech after trimming silence (at least {s(MIN_FRAMES)})")
+    return mel

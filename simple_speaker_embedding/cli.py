@@ -128,7 +128,7 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
     if not files: raise ValueError("no audio files found in the given paths")
     m = resolve_model(model, device=device)
     mels, ok, failed = [], [], []
-    for f in tqdm(files, desc="reading", unit="file", disable=not progress):
+    for f in tqdm(files, desc="reading", unit="file", disable=None if progress else True):
         try: mels.append(m.melspec_from_file(f, trim=True)); ok.append(f)
         except (AudioError, FileNotFoundError, OSError, ValueError) as e:
             failed.append((f, str(e))); tqdm.write(f"skipped: {e}", file=sys.stderr)   # the message names the file
@@ -399,10 +399,14 @@ def main(argv:list[str]|None=None) -> int:
             from simple_speaker_embedding.hub import export_onnx
             print(f"wrote {export_onnx(resolve_model(args.model), args.out, args.opset)}")
     except (AudioError, FileNotFoundError, RuntimeError, ValueError, ImportError, OSError) as e:
-        print(f"sse {args.command}: error: {e}", file=sys.stderr)
+        msg = str(e)      # fastai prefixes errors raised in a callback with where they happened: the cause is the message
+        if msg.startswith("Exception occured in `"): msg = msg.split("\n\t", 1)[-1]
+        print(f"sse {args.command}: error: {msg}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        hint = {"train": f"; rerun the same command to resume from {Path(args.out) / 'train_state.pt'}",
+    except KeyboardInterrupt as e:
+        state = Path(getattr(args, 'out', '.')) / 'train_state.pt'
+        hint = {"train": f"; {e}" if str(e) else f"; rerun the same command to resume from {state}" if state.exists()
+                         else "; nothing was saved (training had not started); a rerun starts over",
                 "preprocess": "; rerun the same command to resume (finished shards are kept)",
                 "teacher-targets": "; rerun the same command to resume (finished shards are kept)"}.get(args.command, "")
         print(f"\nsse {args.command}: interrupted{hint}", file=sys.stderr)

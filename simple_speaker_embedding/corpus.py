@@ -103,7 +103,7 @@ def map_files(fn, # worker: job -> ('ok' | 'error', source, payload); must be pi
              ) -> tuple[list, list]:
     "Run `fn` over `jobs` in a process pool: `(ok, errors)`, lists of `(source, payload)`, in job order."
     n = os.cpu_count() or 1 if n_workers is None else n_workers
-    bar = dict(total=len(jobs), desc=desc, unit=unit, disable=not progress)
+    bar = dict(total=len(jobs), desc=desc, unit=unit, disable=None if progress else True)   # None: bars only on a terminal
     if n == 0:
         if initializer: initializer(*initargs)
         results = list(tqdm(map(fn, jobs), **bar))

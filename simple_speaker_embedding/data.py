@@ -4,16 +4,18 @@
 
 # %% ../nbs/04_data.ipynb #c2fcccf9
 from __future__ import annotations
-import functools, os
+import functools, os, warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
-from fastai.data.core import TfmdDL, DataLoaders
-from fastai.data.load import _loaders
+with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
+    warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
+    from fastai.data.core import TfmdDL, DataLoaders
+    from fastai.data.load import _loaders
 
-from .audio import MelHParams
+from .audio import MIN_FRAMES, MelHParams
 from .corpus import speaker_key
 from .store import MelStore, base_speaker, load_manifest
 from .model import resolve_device
@@ -263,7 +265,7 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
                         valid_speakers=None, # or explicit held-out speakers
                         seed:int=0,
                         rank:int=0, world:int=1, # DDP shard
-                        min_frames:int=20, # drop utterances shorter than this
+                        min_frames:int=MIN_FRAMES, # drop utterances shorter than this (the tools' speech minimum)
                         progress:bool=True, # progress bar when an older per-clip folder is packed
                         device=None, # where batches go: 'cpu', 'cuda', 'cuda:1', ... (None/'auto': CUDA when available)
                         targets=None, # teacher embeddings aligned with the manifest rows (distillation)

@@ -4,14 +4,16 @@
 
 # %% ../nbs/08_distill.ipynb #14c2babf
 from __future__ import annotations
-import io, importlib.util, json, os, warnings, zipfile, zipimport
+import io, importlib.util, json, os, sys, warnings, zipfile, zipimport
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from fastai.callback.core import Callback
+with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
+    warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
+    from fastai.callback.core import Callback
 
 from .audio import AudioError, atomic_write, load_audio, resample, trim_silence
 from .corpus import map_files
@@ -134,7 +136,7 @@ def teacher_targets(mels, # the store `preprocess` wrote; targets go to `<mels>/
                         initializer=_set_teacher, initargs=(teacher,))
     rep = pd.DataFrame([e for _, errs in done for e in errs], columns=['source', 'reason'])
     with atomic_write(out / 'report.csv', 'w') as f: rep.to_csv(f, index=False)
-    if len(rep): warnings.warn(f"{len(rep)} of {man.source.nunique()} files have no teacher target; reasons in {out / 'report.csv'}")
+    if len(rep): print(f"{len(rep)} of {man.source.nunique()} files have no teacher target; reasons in {out / 'report.csv'}", file=sys.stderr)
     return rep
 
 class TeacherTargets:

@@ -14,7 +14,7 @@ import torch
 from sklearn.metrics import roc_curve
 from tqdm.auto import tqdm
 
-from .audio import AUDIO_EXTS, AudioError, find_audio
+from .audio import AUDIO_EXTS, AudioError, find_audio, melspec_from_file, require_speech
 from .corpus import corpus_files, speaker_key
 from .model import GRUEmbedder, cohort_stats, as_norm  # AS-norm lives with the model (verify needs it)
 
@@ -193,7 +193,7 @@ def embed_paths(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
     "Embed each path once: `{path: unit-length numpy vector}`; unreadable files are reported, skipped and listed in `skipped`."
     paths = list(dict.fromkeys(map(str, paths)))
     ok, out, failed = [], [], [] if skipped is None else skipped
-    bar = lambda it, desc: tqdm(it, desc=desc, unit="file", leave=False, disable=not progress)
+    bar = lambda it, desc: tqdm(it, desc=desc, unit="file", leave=False, disable=None if progress else True)
     def attempt(f, p):
         try: out.append(f(p)); ok.append(p)
         except (AudioError, OSError, ValueError) as e:          # FileNotFoundError is an OSError
@@ -202,7 +202,10 @@ def embed_paths(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
         for p in bar(paths, "reading"): attempt(lambda q: embedder.melspec_from_file(q, trim=True), p)
         embs = embedder.embed_mels(out, batch_size=batch_size, progress=progress).numpy()
     else:
-        for p in bar(paths, "embedding"): attempt(lambda q: np.asarray(embedder(q), dtype=np.float32).reshape(-1), p)
+        def peer(q):   # the same speech rule as for our model, so that both are scored on the same trials
+            require_speech(melspec_from_file(q, trim=True), q)
+            return np.asarray(embedder(q), dtype=np.float32).reshape(-1)
+        for p in bar(paths, "embedding"): attempt(peer, p)
         embs = np.stack(out) if out else np.zeros((0, 1), np.float32)
     embs = embs / np.linalg.norm(embs, axis=1, keepdims=True)
     return dict(zip(ok, embs))

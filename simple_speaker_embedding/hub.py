@@ -74,9 +74,18 @@ def load_checkpoint(path, # checkpoint written by `export_checkpoint`
         hp = ckpt['hparams']
         model = GRUEmbedder(**hp['model'], normalize=hp['normalize'] if normalize is None else normalize,
                             mel_hparams=MelHParams(**hp['mel']))
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt['state_dict'].items()})
+        sd = {k: v.float() if v.is_floating_point() else v for k, v in ckpt['state_dict'].items()}
+        want = model.state_dict()
+        missing, unexpected = sorted(set(want) - set(sd)), sorted(set(sd) - set(want))
+        if missing or unexpected:
+            raise ValueError(f"{path}: incomplete or mismatched checkpoint: " + "; ".join(
+                f"{what} {', '.join(keys[:6])}{' ...' if len(keys) > 6 else ''}" for what, keys in
+                ((f'{len(missing)} missing tensor(s):', missing), (f'{len(unexpected)} unexpected tensor(s):', unexpected)) if keys))
+        bad = [f"{k} {tuple(v.shape)} (model: {tuple(want[k].shape)})" for k, v in sd.items() if v.shape != want[k].shape]
+        if bad: raise ValueError(f"{path}: incomplete or mismatched checkpoint: {len(bad)} tensor(s) of the wrong shape: {', '.join(bad[:4])}")
+        model.load_state_dict(sd)
     except (KeyError, TypeError, AttributeError, RuntimeError) as e:
-        raise ValueError(f"{path}: incomplete or mismatched checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
+        raise ValueError(f"{path}: incomplete or mismatched checkpoint ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]})") from None
     model.threshold, model.meta = ckpt.get('threshold'), ckpt.get('meta', {})
     model.cohort = ckpt['cohort'].float() if ckpt.get('cohort') is not None else None
     model.scoring = ckpt.get('scoring', 'cosine')             # what `model.score` and `model.threshold` mean
@@ -138,8 +147,14 @@ def resolve_model(spec=None, # None/'shipped', 'untrained', a shipped name, a ch
 
 # %% ../nbs/06_hub.ipynb #75fa727e
 class _ExportWrapper(torch.nn.Module):
+    "The graph that is exported: safe for any input shape. One frame of silence is appended (a GRU step after every "
+    "valid frame, which no valid length reads) and lengths are clamped into [1, frames]: zero frames or lengths outside "
+    "that range give a defined output (zero frames: the embedding of that silent frame), never an error or an abort."
     def __init__(self, model): super().__init__(); self.model = model
-    def forward(self, mels, lengths): return self.model.embed_batch(mels, lengths)
+    def forward(self, mels, lengths):
+        T = torch._shape_as_tensor(mels)[1]                                       # traced as a shape, not a constant
+        silence = torch.zeros_like(mels.sum(1, keepdim=True)) + self.model.mel_hparams.min_log_value   # (batch, 1, n_mels), even from 0 frames
+        return self.model.embed_batch(torch.cat([mels, silence], 1), torch.minimum(lengths, T).clamp(min=1))
 
 def export_onnx(model:GRUEmbedder, # the embedder to export
                 path, # destination .onnx file
@@ -169,5 +184,5 @@ def onnx_embed(session, # an `onnxruntime.InferenceSession` of an `export_onnx` 
     l = np.full(len(x), x.shape[1], np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64).reshape(-1)
     if len(l) != len(x): raise ValueError(f"{len(l)} lengths for a batch of {len(x)}")
     if (l < 1).any() or (l > x.shape[1]).any():
-        raise ValueError(f"lengths must be in [1, {x.shape[1]}] (the graph aborts the process on 0), got {l.tolist()}")
+        raise ValueError(f"lengths must be in [1, {x.shape[1]}] (the graph would clamp them), got {l.tolist()}")
     return session.run(None, {'mels': x, 'lengths': l})[0]

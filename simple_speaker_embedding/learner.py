@@ -4,20 +4,24 @@
 
 # %% ../nbs/05_learner.ipynb #8a3e305a
 from __future__ import annotations
-import contextlib, copy, os, time
+import contextlib, copy, os, sys, time, warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
-from fastai.learner import Learner, Metric
+with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
+    warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
+    from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback, CancelBatchException, CancelEpochException, CancelFitException
 from fastai.optimizer import Adam
 from fastai.callback.progress import CSVLogger
 from fastcore.foundation import L
+from fastcore.basics import noop
 import fastai.callback.schedule, fastai.callback.fp16  # noqa: F401 -- add fit_one_cycle, lr_find, to_fp16 to Learner
 
 from .model import GRUEmbedder, resolve_device
+from .audio import atomic_write
 from .evaluate import eer
 from .hub import export_checkpoint, resolve_model
 from .loss import GE2ELoss
@@ -25,7 +29,7 @@ from .config import TrainConfig
 
 # %% auto #0
 __all__ = ['unwrap', 'GE2ECallback', 'ValidEER', 'CPUAutocast', 'CheckpointCallback', 'StopAfter', 'AccelerateDDP',
-           'ge2e_learner', 'HistoryCSV', 'train', 'finish_training']
+           'ge2e_learner', 'HistoryCSV', 'epoch_line', 'train', 'finish_training']
 
 # %% ../nbs/05_learner.ipynb #43f4a717
 def unwrap(model:nn.Module) -> nn.Module:
@@ -93,13 +97,13 @@ def _plain(o):
     return o
 
 class CheckpointCallback(Callback):
-    "Save training state every `every` steps and at the end; with `resume`, continue from the last save."
-    order = 52  # after TrainEvalCallback (-10) counted the step, before GE2ECallback.before_epoch seeds the data
+    "Save training state every `every` steps, at the end and on Ctrl-C (`interrupted`); with `resume`, continue from the last save."
+    order = 61  # after TrainEvalCallback (-10) counted the step, and after the progress bar (60) has started its epoch
     def __init__(self, path, # checkpoint file (written atomically)
                  every:int|None=100, # save every this many training steps (None: only at the end)
                  resume:bool=False): # load `path` if it exists and skip the work already done
         self.path, self.every, self.resume = Path(path), every, resume
-        self.start_epoch, self.start_iter = 0, 0
+        self.start_epoch, self.start_iter, self.stopped, self.done, self.in_step = 0, 0, None, None, False
 
     def _is_main(self): return int(os.environ.get('RANK', 0)) == 0
 
@@ -121,12 +125,13 @@ class CheckpointCallback(Callback):
         return float(rec.smooth_loss.value) if rec is not None and rec.smooth_loss.count else None
 
     def before_fit(self):
-        self.start_epoch = self.start_iter = 0; self.stopped = None
+        self.start_epoch = self.start_iter = 0; self.stopped = self.done = None; self.in_step = False
         if not (self.resume and self.path.exists() and self._active()): return
         try: st = torch.load(self.path, map_location=self.dls.device, weights_only=True)   # tensors and plain types only: never code
         except Exception as e:
             raise RuntimeError(f"cannot resume from {self.path}: not a readable training state ({type(e).__name__}: "
-                               f"{str(e).splitlines()[0][:200]}); delete it or pass --no-resume to start over") from e
+                               f"{(str(e).splitlines() or ['empty file' if self.path.stat().st_size == 0 else ''])[0][:200]}); delete it or "
+                               "pass --no-resume to start over") from e
         n_iter = len(self.dls.train)
         if (st['n_epoch'], st['n_iter']) != (self.n_epoch, n_iter):
             raise RuntimeError(f"checkpoint {self.path} is from a run of {st['n_epoch']} epochs x {st['n_iter']} steps, "
@@ -139,10 +144,28 @@ class CheckpointCallback(Callback):
             self.learn.loss = torch.tensor(st['smooth_loss'])
             sl = self.learn.recorder.smooth_loss; sl.val, sl.count = torch.tensor(st['smooth_loss']), 10_000
         if self.start_iter >= n_iter: self.start_epoch, self.start_iter = self.start_epoch + 1, 0
+        self.done = (self.start_epoch, self.start_iter)
         if self._is_main(): print(f"resuming from {self.path}: epoch {self.start_epoch}, step {self.start_iter}")
 
     def before_epoch(self):
-        if self.epoch < self.start_epoch: raise CancelEpochException()
+        if self.epoch < self.start_epoch:   # done before the interruption: no progress-bar row, no history row
+            self._logger, self.learn.logger = self.learn.logger, noop
+            raise CancelEpochException()
+
+    def after_epoch(self):
+        if getattr(self, '_logger', None) is not None: self.learn.logger, self._logger = self._logger, None
+
+    def before_step(self): self.in_step = True
+    def after_step(self):
+        if self.training: self.in_step, self.done = False, (self.epoch, self.iter + 1)
+
+    def interrupted(self) -> str:
+        "After Ctrl-C: save the last finished step (unless the optimiser was mid-step) and say what a rerun will do."
+        saved = self._is_main() and self._active() and self.done is not None and not self.in_step
+        if saved: self.save(*self.done)
+        if not self.path.exists(): return "nothing was saved (no training step had finished); a rerun starts over"
+        where = f"epoch {self.done[0]}, step {self.done[1]}" if saved else "its last checkpoint"
+        return f"rerun the same command to resume from {self.path} ({where})"
 
     def before_batch(self):
         if self.training and self.epoch == self.start_epoch and self.iter < self.start_iter:
@@ -160,7 +183,7 @@ class CheckpointCallback(Callback):
 
 class StopAfter(Callback):
     "End the fit after `n` optimiser steps (counting steps done before a resume); what follows the fit runs as usual."
-    order = 60  # after CheckpointCallback has saved the step
+    order = 62  # after CheckpointCallback (61) has saved the step
     def __init__(self, n:int): self.n = n
     def after_batch(self):
         if self.training and self.train_iter >= self.n: raise CancelFitException()
@@ -213,15 +236,31 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
 
 # %% ../nbs/05_learner.ipynb #79eee5f1
 class HistoryCSV(CSVLogger):
-    "fastai's `CSVLogger`, but a resumed run appends rows under the existing header instead of writing a second one."
+    "fastai's `CSVLogger` (one row per epoch), rewritten atomically each epoch; with `append` a resumed run keeps the rows "
+    "of earlier epochs and replaces those of the epochs it runs again: a rerun never duplicates a row."
     def before_fit(self):
         if hasattr(self, "gather_preds"): return
         f = self.path / self.fname
-        had = self.append and f.exists() and f.stat().st_size > 0
-        f.parent.mkdir(parents=True, exist_ok=True)
-        self.file = f.open('a' if self.append else 'w')
-        if not had: self.file.write(','.join(self.recorder.metric_names) + '\n')
+        old = f.read_text().splitlines()[1:] if self.append and f.exists() else []
+        self.header, self.rows = ','.join(self.recorder.metric_names), [r for r in old if r.split(',')[0].isdigit()]
         self.old_logger, self.learn.logger = self.logger, self._write_line
+
+    def _write_line(self, log):
+        e = int(log[0])
+        self.rows = [r for r in self.rows if int(r.split(',')[0]) < e] + [','.join(str(t) for t in log)]
+        with atomic_write(self.path / self.fname, 'w') as f: f.write('\n'.join([self.header] + self.rows) + '\n')
+        self.old_logger(log)
+
+    def after_fit(self):
+        if not hasattr(self, "gather_preds"): self.learn.logger = self.old_logger
+
+def epoch_line(learn:Learner):
+    "A logger printing one plain line per epoch (what training shows instead of progress bars when stdout is not a terminal)."
+    def log(row):
+        if row and isinstance(row[0], int):
+            names = learn.recorder.metric_names
+            print(' '.join(f"{n} {v:.4f}" if isinstance(v, float) else f"{n} {v}" for n, v in zip(names, row)), flush=True)
+    return log
 
 def train(mels, # folder written by `preprocess` (with manifest.csv)
           out, # folder for the training checkpoint and history.csv
@@ -264,8 +303,12 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
                          checkpoint_every=cfg.checkpoint_every, resume=resume, ddp=cfg.ddp,
                          cbs=extra + ([HistoryCSV(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))
     t0 = time.time()
-    with (learn.no_bar() if not progress or rank != 0 else contextlib.nullcontext()):
-        learn.fit_one_cycle(epochs, cfg.lr)
+    bars = progress and rank == 0 and sys.stdout.isatty()     # bars on a terminal; in a log file one line per epoch
+    if not bars: learn.logger = epoch_line(learn) if progress and rank == 0 else noop
+    ckpt = next(c for c in learn.cbs if isinstance(c, CheckpointCallback))
+    try:
+        with (learn.no_bar() if not bars else contextlib.nullcontext()): learn.fit_one_cycle(epochs, cfg.lr)
+    except KeyboardInterrupt: raise KeyboardInterrupt(ckpt.interrupted()) from None
     learn.model = unwrap(learn.model).eval()
     learn.cfg, learn.start, learn.train_minutes = cfg, start, (time.time() - t0) / 60
     return learn

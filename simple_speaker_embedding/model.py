@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from fastcore.basics import patch
-from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, AudioError
+from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, AudioError, require_speech
 
 # %% auto #0
 __all__ = ['resolve_device', 'ModelHParams', 'GRUEmbedder', 'window_starts', 'quantize_int8', 'cohort_stats', 'as_norm',
@@ -113,12 +113,12 @@ class GRUEmbedder(nn.Module):
         return F.normalize(self.proj(last).float(), dim=-1)
 
     def melspec_from_file(self, path, trim:bool=False) -> torch.Tensor:
-        "Log-mel `(frames, n_mels)` of an audio file (any format soundfile reads), resampled, on the model's device."
-        return melspec_from_file(path, mel=self.mel, trim=trim)
+        "Log-mel `(frames, n_mels)` of an audio file (any format soundfile reads), resampled, on the model's device; too little speech raises."
+        return require_speech(melspec_from_file(path, mel=self.mel, trim=trim), str(path), self.mel.hp)
 
     def melspec_from_array(self, x, sr:int=22050, trim:bool=False) -> torch.Tensor:
-        "Log-mel `(frames, n_mels)` of a mono waveform at rate `sr` (resampled if needed), on the model's device."
-        return melspec_from_array(x, sr, mel=self.mel, trim=trim)
+        "Log-mel `(frames, n_mels)` of a mono waveform at rate `sr` (resampled if needed), on the model's device; too little speech raises."
+        return require_speech(melspec_from_array(x, sr, mel=self.mel, trim=trim), 'audio', self.mel.hp)
 
     @property
     def hparams(self) -> dict:
@@ -163,7 +163,7 @@ def embed_mels(self:GRUEmbedder,
     order = sorted(range(len(wins)), key=lambda j: wins[j].shape[0])
     embs = torch.empty(len(wins), self.model_hparams.emb_dim)
     with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):   # no autograd: @torch.no_grad
-        for b in tqdm(range(0, len(order), batch_size), desc="embedding", unit="batch", disable=not progress, leave=False):
+        for b in tqdm(range(0, len(order), batch_size), desc="embedding", unit="batch", disable=None if progress else True, leave=False):
             idx = order[b:b + batch_size]
             batch = nn.utils.rnn.pad_sequence([wins[j] for j in idx], batch_first=True)
             lengths = torch.tensor([wins[j].shape[0] for j in idx], device=self.device)
@@ -190,7 +190,7 @@ def embed_files(self:GRUEmbedder,
                              + (f" of {len(it)} items (use np.asarray(x, dtype=np.float32))" if hasattr(it, '__len__') else ""))
         return self.melspec_from_file(it, trim=trim)
     items = list(items)
-    mels = [mel_of(it) for it in (tqdm(items, desc="embedding", unit="file", leave=False) if progress else items)]
+    mels = [mel_of(it) for it in tqdm(items, desc="embedding", unit="file", leave=False, disable=None if progress else True)]
     return self.embed_mels(mels, batch_size=batch_size, **kwargs)
 
 @patch

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00b_store.ipynb #37b9d367
 from __future__ import annotations
-import functools, json, math, os, re, warnings
+import functools, json, math, os, re, sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .audio import AudioError, MelHParams, TacotronMel, atomic_write, load_audio, resample, trim_silence
+from .audio import MIN_FRAMES, AudioError, MelHParams, TacotronMel, atomic_write, load_audio, resample, trim_silence
 from .corpus import corpus_files, map_files
 
 # %% auto #0
@@ -119,7 +119,7 @@ def preprocess(src, # a corpus laid out as `layout` says (default `<src>/<datase
                trim:bool=True, # remove silences before computing mels (as the embed helpers do)
                hp:MelHParams=MelHParams(), # front-end settings
                n_workers:int|None=None, # processes (default: all cores; 0: in this process)
-               min_frames:int=20, # clips shorter than this after trimming (at any speed) are reported and skipped
+               min_frames:int=MIN_FRAMES, # clips shorter than this after trimming (at any speed) are reported and skipped
                progress:bool=True,
                layout:str='dataset-speaker', # how the corpus names speakers and sessions (see `LAYOUTS`)
                dataset:str|None=None, # dataset name for layouts without a dataset level (default: SRC's folder name)
@@ -140,7 +140,7 @@ def preprocess(src, # a corpus laid out as `layout` says (default `<src>/<datase
     with atomic_write(dst / 'preprocess.json', 'w') as f:
         json.dump(dict(store=STORE_VERSION, layout=layout, dataset=dataset, speeds=list(speeds), trim=trim, src=str(src),
                        files_per_shard=files_per_shard), f, indent=1)
-    if len(rep): warnings.warn(f"{len(rep)} of {len(files)} files skipped; reasons in {dst / 'preprocess_report.csv'}")
+    if len(rep): print(f"{len(rep)} of {len(files)} files skipped; reasons in {dst / 'preprocess_report.csv'}", file=sys.stderr)
     return man
 
 # %% ../nbs/00b_store.ipynb #f74fe067

@@ -132,7 +132,7 @@ def test_librispeech_subsets_joined_by_links(clips, tmp_path):
     (a, fa), (b, fb) = clips.items()
     for i, f in enumerate(fa): _put(f, tmp_path / "LibriSpeech" / "train-clean-100" / "19" / "198" / f"19-198-{i}.ogg")
     for i, f in enumerate(fb): _put(f, tmp_path / "LibriSpeech" / "train-other-500" / "26" / "495" / f"26-495-{i}.ogg")
-    r = subprocess.run(f'mkdir ls960 && ln -s "$PWD"/LibriSpeech/train-*/* ls960/', shell=True, cwd=tmp_path)
+    r = subprocess.run('mkdir ls960 && ln -s "$PWD"/LibriSpeech/train-*/* ls960/', shell=True, cwd=tmp_path)
     assert r.returncode == 0
     files = corpus_files(tmp_path / "ls960", "librispeech", "librispeech")
     assert sorted(set(files.speaker)) == ["19", "26"] and len(files) == 8 and set(files.dataset) == {"librispeech"}

@@ -30,7 +30,7 @@ def test_manifest_and_shards(mels):
     assert base_speaker("cv_abc_sp0.9") == "cv_abc" and base_speaker("cv_abc") == "cv_abc"
 
 
-def test_bad_files_are_reported_not_fatal(fixture_root, tmp_path):
+def test_bad_files_are_reported_not_fatal(fixture_root, tmp_path, capsys):
     src = tmp_path / "src"
     shutil.copytree(fixture_root, src)
     spk = next((src / "cv_en").iterdir())
@@ -38,8 +38,10 @@ def test_bad_files_are_reported_not_fatal(fixture_root, tmp_path):
     (spk / "empty.wav").write_bytes(b"")
     import soundfile as sf
     sf.write(spk / "silent.wav", np.zeros(16000, np.float32), 16000)
-    with pytest.warns(UserWarning, match="3 of 27 files skipped"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                             # a plain line on stderr, not a Python warning
         man = preprocess(src, tmp_path / "out", n_workers=2, progress=False)
+    assert capsys.readouterr().err == f"3 of 27 files skipped; reasons in {tmp_path / 'out' / 'preprocess_report.csv'}\n"
     assert len(man) == 24
     rep = pd.read_csv(tmp_path / "out" / "preprocess_report.csv")
     reasons = dict(zip(rep.source.map(lambda s: s.rsplit("/", 1)[-1]), rep.reason))

@@ -236,6 +236,11 @@ def test_ctrl_c_in_train_says_how_to_resume(fixture_root, tmp_path):
 def test_embed_progress_covers_the_embedding_phase(fixture_files, tmp_path):
     from simple_speaker_embedding.cli import embed_cmd
     import contextlib, io
-    buf = io.StringIO()
+    class Terminal(io.StringIO):
+        def isatty(self): return True                              # bars are drawn on a terminal only
+    buf = Terminal()
     with contextlib.redirect_stderr(buf): embed_cmd(fixture_files[:3], tmp_path / "e", progress=True)
     assert "reading" in buf.getvalue() and "embedding" in buf.getvalue()
+    log = io.StringIO()                                             # a log file: no bars
+    with contextlib.redirect_stderr(log): embed_cmd(fixture_files[:3], tmp_path / "e", progress=True)
+    assert "reading" not in log.getvalue() and "embedding" not in log.getvalue()

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-NBS = sorted((ROOT / "nbs").glob("*.ipynb")) + [ROOT / "training.ipynb"]   # training.ipynb runs in quick mode
+NBS = sorted((ROOT / "nbs").glob("*.ipynb"))   # training.ipynb runs below, through papermill
 
 
 @pytest.mark.parametrize("nb", NBS, ids=[p.stem for p in NBS])
@@ -15,3 +15,21 @@ def test_notebook_runs(nb):
 
 def test_there_are_notebooks():
     assert len(NBS) >= 9
+
+
+def test_training_notebook_takes_papermill_parameters(tmp_path):
+    "training.ipynb runs in quick mode with its tagged parameters set from outside (`papermill training.ipynb -p ...`)."
+    import json
+    import papermill as pm
+    out, work = tmp_path / "training.out.ipynb", tmp_path / "quick"
+    pm.execute_notebook(str(ROOT / "training.ipynb"), str(out), parameters=dict(device="cpu", work=str(work), seed=1),
+                        cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+    cells = json.loads(out.read_text())["cells"]
+    injected = next(c for c in cells if "injected-parameters" in c["metadata"].get("tags", []))
+    assert "device = \"cpu\"" in "".join(injected["source"]) or "device = 'cpu'" in "".join(injected["source"])
+    text = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                   for c in cells for o in c.get("outputs", []))
+    assert "on cpu" in text and f"exported {work / 'model.pt'}" in text      # the parameters reached the run
+    assert (work / "model.pt").exists()
+    for nb in (ROOT / "training.ipynb", ROOT / "nbs" / "evaluation.ipynb"):   # each notebook's parameters cell is tagged
+        assert any("parameters" in c["metadata"].get("tags", []) for c in json.loads(nb.read_text())["cells"]), nb

@@ -46,3 +46,17 @@ def test_onnx_embed_checks_the_contract(exported):
         with pytest.raises(ValueError, match="lengths must be in"): onnx_embed(sess, x.numpy(), bad)
     with pytest.raises(ValueError, match="zero frames"): onnx_embed(sess, np.zeros((1, 0, 80), np.float32), [0])
     with pytest.raises(ValueError, match="2 lengths for a batch of 1"): onnx_embed(sess, x[:1].numpy(), [3, 4])
+
+
+def test_onnx_graph_is_safe_outside_the_contract(exported):
+    "A user's own onnxruntime code: lengths outside [1, frames] are clamped, zero frames give a defined output (no abort)."
+    model, sess = exported
+    x = (torch.randn(2, 30, 80, generator=torch.Generator().manual_seed(3)) - 5).numpy()
+    run = lambda x, l: sess.run(None, {"mels": x, "lengths": np.asarray(l, dtype=np.int64)})[0]
+    with torch.no_grad():
+        first = model(torch.from_numpy(x[:, :1])).numpy()                 # one frame
+        full = model(torch.from_numpy(x)).numpy()                         # all 30
+    np.testing.assert_allclose(run(x, [0, -5]), first, atol=1e-4)            # below 1: one frame
+    np.testing.assert_allclose(run(x, [31, 999]), full, atol=1e-4)           # beyond the frames: all of them
+    empty = run(x[:, :0], [0, 3])                                            # zero frames: the embedding of silence
+    assert empty.shape == (2, 256) and np.isfinite(empty).all() and np.allclose(np.linalg.norm(empty, axis=1), 1, atol=1e-5)
