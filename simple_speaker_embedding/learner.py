@@ -28,7 +28,7 @@ from .loss import GE2ELoss
 from .config import TrainConfig
 
 # %% auto #0
-__all__ = ['unwrap', 'GE2ECallback', 'ValidEER', 'CPUAutocast', 'CheckpointCallback', 'StopAfter', 'AccelerateDDP',
+__all__ = ['unwrap', 'GE2ECallback', 'ValidEER', 'CPUAutocast', 'CheckpointCallback', 'StopOnCtrlC', 'StopAfter', 'AccelerateDDP',
            'ge2e_learner', 'HistoryCSV', 'epoch_line', 'train', 'finish_training']
 
 # %% ../nbs/05_learner.ipynb #43f4a717
@@ -181,6 +181,29 @@ class CheckpointCallback(Callback):
 
     def after_fit(self): self.save(*(self.stopped or (self.n_epoch - 1, len(self.dls.train))))
 
+class StopOnCtrlC(Callback):
+    "While training: the first Ctrl-C ends the run after the step in progress (a clean point to save), a second one at once."
+    order = 63  # after CheckpointCallback (61) has counted the step
+    def __init__(self, learn=None): self.asked, self._learn = False, learn
+    def __enter__(self):
+        import signal, threading
+        self.old, self.pid = None, os.getpid()
+        if threading.current_thread() is threading.main_thread():   # (signal handlers live in the main thread only)
+            self.old = signal.signal(signal.SIGINT, self._on_sigint)
+        if self._learn is not None: self._learn.add_cb(self)
+        return self
+    def __exit__(self, *exc):
+        import signal
+        if self.old is not None: signal.signal(signal.SIGINT, self.old)
+        if self._learn is not None: self._learn.remove_cb(self)
+    def _on_sigint(self, signum, frame):
+        if os.getpid() != self.pid: return           # a forked DataLoader worker: the main process decides
+        if self.asked: raise KeyboardInterrupt()
+        self.asked = True
+        print("\nstopping after this step (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+    def after_batch(self):
+        if self.asked and self.training: raise KeyboardInterrupt()
+
 class StopAfter(Callback):
     "End the fit after `n` optimiser steps (counting steps done before a resume); what follows the fit runs as usual."
     order = 62  # after CheckpointCallback (61) has saved the step
@@ -307,7 +330,8 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
     if not bars: learn.logger = epoch_line(learn) if progress and rank == 0 else noop
     ckpt = next(c for c in learn.cbs if isinstance(c, CheckpointCallback))
     try:
-        with (learn.no_bar() if not bars else contextlib.nullcontext()): learn.fit_one_cycle(epochs, cfg.lr)
+        with (learn.no_bar() if not bars else contextlib.nullcontext()), StopOnCtrlC(learn):
+            learn.fit_one_cycle(epochs, cfg.lr)
     except KeyboardInterrupt: raise KeyboardInterrupt(ckpt.interrupted()) from None
     learn.model = unwrap(learn.model).eval()
     learn.cfg, learn.start, learn.train_minutes = cfg, start, (time.time() - t0) / 60

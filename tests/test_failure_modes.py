@@ -155,3 +155,19 @@ def test_missing_tensor_is_named(tmp_path):
     torch.save(ck, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match=r"1 missing tensor\(s\): proj.weight; 1 unexpected tensor\(s\): extra.bias"):
         load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_first_ctrl_c_finishes_the_step_second_stops_at_once():
+    "Ctrl-C while training is a request honoured after the step in progress (never inside an optimiser step, nor lost "
+    "in a DataLoader fork); a second Ctrl-C stops at once."
+    import signal
+    from simple_speaker_embedding.learner import StopOnCtrlC
+    cb = StopOnCtrlC()
+    with cb:
+        assert signal.getsignal(signal.SIGINT) == cb._on_sigint
+        cb.learn = type("L", (), {"training": True})()
+        cb.after_batch()                                                    # nothing asked: goes on
+        cb._on_sigint(signal.SIGINT, None)                                  # first: a request
+        with pytest.raises(KeyboardInterrupt): cb.after_batch()             # ... acted on after the step
+        with pytest.raises(KeyboardInterrupt): cb._on_sigint(signal.SIGINT, None)   # second: at once
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # the usual handler is back
