@@ -74,6 +74,7 @@ def main():
             clips = [c for spk in sorted(p for p in d.iterdir() if p.is_dir()) for c in find_audio(spk)]
             sets.append(('clips', [load_audio(c, sr=sr)[0] for c in clips], np.asarray([c.parent.name for c in clips])))
         for kind, waves, labels in sets:
+            if len(set(labels)) < 2: print(f"\n{d.name}, {kind}: fewer than 2 speakers with {2 * a.k} clips, skipped"); continue
             dur = np.array([len(w) / sr for w in waves])
             print(f"\n{d.name}, {kind}: {len(waves)} recordings of {len(set(labels))} speakers, {dur.min():.1f}-{dur.max():.1f} s "
                   f"(median {np.median(dur):.1f} s)")
