@@ -223,6 +223,6 @@ class DistillCallback(Callback):
                                                 "build the DataLoaders with speaker_dataloaders(..., targets=...)")
         self.targets, self.learn.yb = self.yb[1], self.yb[:1]
     def after_loss(self):
-        self.distill = self.term(self.pred, self.targets)
-        self.learn.loss_grad = self.ge2e_weight * self.loss_grad + self.weight * self.distill
+        self.distill_loss = self.term(self.pred, self.targets)   # (not `distill`: the Learner has one, fastai would warn)
+        self.learn.loss_grad = self.ge2e_weight * self.loss_grad + self.weight * self.distill_loss
         self.learn.loss = self.loss_grad.clone().detach()

@@ -267,7 +267,7 @@ def test_distill_callback_adds_the_weighted_term():
     learn.yb = (torch.zeros(4, dtype=torch.long), torch.nn.functional.normalize(torch.randn(4, 5, generator=g), dim=-1))
     cb.learn = learn
     cb.before_batch(); cb.after_loss()
-    assert float(learn.loss_grad) == pytest.approx(0.5 * 2.0 + 3.0 * float(cb.distill)) and float(cb.distill) > 0
+    assert float(learn.loss_grad) == pytest.approx(0.5 * 2.0 + 3.0 * float(cb.distill_loss)) and float(cb.distill_loss) > 0
 
 
 def test_teacher_targets_are_each_rows_clip_at_its_speed(fixture_root, tmp_path):

@@ -269,7 +269,7 @@ def test_train_with_a_teacher(mels, tmp_path):
     learn = train(m2, tmp_path / "r1", epochs=1, hidden=8, layers=1, n_speakers=3, n_utterances=3, crop=(20, 30),
                   valid_pct=0.34, progress=False, teacher="spectral", distill_weight=5.0)
     cb = [c for c in learn.cbs if isinstance(c, DistillCallback)]
-    assert len(cb) == 1 and cb[0].weight == 5.0 and float(cb[0].distill) > 0
+    assert len(cb) == 1 and cb[0].weight == 5.0 and float(cb[0].distill_loss) > 0
 
 
 def test_teacher_targets_cli_needs_the_wheel(tmp_path):
