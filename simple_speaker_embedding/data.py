@@ -274,7 +274,6 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
                        ) -> DataLoaders:
     "fastai DataLoaders of N x M speaker batches read from a mel store: training speakers and held-out validation speakers."
     man = root_or_manifest if isinstance(root_or_manifest, pd.DataFrame) else load_manifest(root_or_manifest, progress)
-    if targets is not None and len(targets) != len(man): raise ValueError(f"{len(targets)} targets for {len(man)} manifest rows")
     keep = np.flatnonzero((man.frames >= min_frames).to_numpy())
     if not len(keep): raise ValueError("no utterances to train on")
     sub = man.iloc[keep]

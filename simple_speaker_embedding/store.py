@@ -184,7 +184,7 @@ def pack_mels(root, # a folder written by an older preprocess: one `.npy` per cl
     size = shard_size(len(man), files_per_shard)
     jobs = [(str(root / SHARD_DIR / f"part-{i // size:05d}.npy"), [str(root / p) for p in man.path[i:i + size]],
              [(str(t), [str(t / p) for p in man.path[i:i + size]]) for t in teachers]) for i in range(0, len(man), size)]
-    done, errors = map_files(_pack_one, jobs, n_workers, desc="packing", unit="shard", progress=progress)
+    done, _ = map_files(_pack_one, jobs, n_workers, desc="packing", unit="shard", progress=progress)   # (an unreadable file raises)
     lengths = [n for _, ns in done for n in ns]
     man = man.assign(key=[p[:-4] if p.endswith('.npy') else p for p in man.path], frames=lengths,
                      shard=[Path(j[0]).relative_to(root).as_posix() for j in jobs for _ in j[1]])
