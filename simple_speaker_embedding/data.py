@@ -218,7 +218,8 @@ class SpeakerBatchDL(TfmdDL):
         if self.in_memory:
             buf, bases = self.store.in_memory(self.device or 'cpu')
             idx = torch.as_tensor(bases[self.store.shard_of[rows], None] + self.store.frame_index(rows, starts, T))
-            xb = buf.index_select(0, idx.flatten().to(buf.device)).view(len(rows), T, -1)
+            idx = idx.flatten().to(buf.device, non_blocking=True)                   # no wait for the GPU's queue to drain
+            xb = buf.index_select(0, idx).view(len(rows), T, -1)
         else: xb = torch.from_numpy(self.store.crops(rows, starts, T))
         out = (xb, self.labels[torch.as_tensor(i)])
         return out if self.targets is None else out + (torch.as_tensor(np.asarray(self.targets[rows]), dtype=torch.float32),)

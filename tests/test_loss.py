@@ -81,3 +81,16 @@ def test_layout_and_size_errors():
     with pytest.raises(ValueError, match="softmax"):
         GE2ELoss("triplet")
     assert group_by_speaker(torch.zeros(6, 2), torch.tensor([1, 1, 1, 5, 5, 5])).shape == (2, 3, 2)
+
+
+def test_labels_shaped_n_by_m():
+    "(N, M) labels give the layout without reading them on a GPU; on a CPU their rows are still checked."
+    e = torch.randn(6, 4)
+    y = torch.tensor([1, 1, 1, 5, 5, 5])
+    assert torch.equal(group_by_speaker(e, y.view(2, 3)), group_by_speaker(e, y))
+    loss = GE2ELoss()
+    assert torch.allclose(loss(e, y.view(2, 3)), loss(e, y))
+    with pytest.raises(ValueError, match="one speaker"):
+        group_by_speaker(e, torch.tensor([[1, 1, 5], [5, 5, 5]]))
+    with pytest.raises(ValueError, match="2 x 2 labels"):
+        group_by_speaker(e, torch.tensor([[1, 1], [5, 5]]))
