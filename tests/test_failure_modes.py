@@ -162,7 +162,7 @@ def test_first_ctrl_c_finishes_the_step_second_stops_at_once():
     "in a DataLoader fork); a second Ctrl-C stops at once."
     import signal
     from simple_speaker_embedding.learner import StopOnCtrlC
-    cb = StopOnCtrlC()
+    cb, before = StopOnCtrlC(), signal.getsignal(signal.SIGINT)
     with cb:
         assert signal.getsignal(signal.SIGINT) == cb._on_sigint
         cb.learn = type("L", (), {"training": True})()
@@ -170,4 +170,4 @@ def test_first_ctrl_c_finishes_the_step_second_stops_at_once():
         cb._on_sigint(signal.SIGINT, None)                                  # first: a request
         with pytest.raises(KeyboardInterrupt): cb.after_batch()             # ... acted on after the step
         with pytest.raises(KeyboardInterrupt): cb._on_sigint(signal.SIGINT, None)   # second: at once
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # the usual handler is back
+    assert signal.getsignal(signal.SIGINT) is before                     # the handler from before is back
