@@ -8,6 +8,12 @@ Writes the metadata that `model.meta` shows and saves the checkpoint in float16.
 
     python scripts/ship_weights.py runs/longcrop/model.pt --dev ../shared/data/dev/cv_en \\
         ../shared/data/dev/speechocean762 --cohort ../shared/data/train --recipe "sse preprocess ... && sse train ..."
+
+Re-shipping the shipped file with a new decision rule (a cohort of every training domain, the threshold on three dev sets):
+
+    python scripts/ship_weights.py simple_speaker_embedding/weights/gru_embedder.pt --top-k 200 \
+        --dev ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 ../shared/data/dev/librispeech_halves \
+        --cohort ../shared/data/train ../shared/data/train_few/cv_multilang
 """
 import argparse
 import json
@@ -50,8 +56,8 @@ if __name__ == "__main__":
     ap.add_argument("--dev", nargs="+", required=True, help="dev folders; their trials, pooled, set the threshold")
     ap.add_argument("--fa", type=float, default=0.01, help="false-accept rate the threshold targets on the pooled dev trials")
     ap.add_argument("--top-k", type=int, default=100, help="cohort speakers per side for AS-norm")
-    ap.add_argument("--cohort", default=None, help="audio of the training speakers (<dataset>/<speaker>/<utt>); "
-                    "default: keep the cohort the checkpoint carries")
+    ap.add_argument("--cohort", nargs="+", default=None, help="audio of training speakers, one or more folders "
+                    "(<dataset>/<speaker>/<utt> or <speaker>/<utt>; never dev speakers); default: keep the checkpoint's cohort")
     ap.add_argument("--recipe", default=None, help="the commands that reproduce the run (default: the checkpoint's own "
                     "meta['recipe'], when re-shipping an already shipped file with a new decision rule)")
     ap.add_argument("--train-data", default="../shared/data/train: 599 speakers, 10 h (Common Voice 59 languages + "
@@ -61,7 +67,7 @@ if __name__ == "__main__":
     args = ap.parse_args()
 
     model = load_checkpoint(args.checkpoint)
-    if args.cohort: model.cohort = torch.from_numpy(make_cohort(model, args.cohort))
+    if args.cohort: model.cohort = torch.from_numpy(np.concatenate([make_cohort(model, c) for c in args.cohort]))
     elif model.cohort is None: ap.error("this checkpoint carries no cohort: give --cohort DIR")
     hp = model.model_hparams
     shipped = 'stages' in model.meta                      # re-shipping a shipped file: keep its recipe and stages
@@ -73,7 +79,7 @@ if __name__ == "__main__":
                 teacher=model.meta.get('teacher') if shipped else next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None),
                 teacher_model=model.meta.get('teacher_model') if shipped else
                               teacher_model(model.meta, next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None)),
-                cohort=f"{len(model.cohort)} speakers of {args.cohort}, mean of up to 8 utterances each" if args.cohort
+                cohort=f"{len(model.cohort)} speakers of {' + '.join(args.cohort)}, mean of up to 8 utterances each" if args.cohort
                        else model.meta.get('cohort', f"{len(model.cohort)} speakers"),
                 asnorm_top_k=args.top_k)
     normed_sets = {}

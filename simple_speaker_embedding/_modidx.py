@@ -139,6 +139,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                      'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data.SpeakerBatchDL.set_epoch': ( 'data.html#speakerbatchdl.set_epoch',
                                                                                                            'simple_speaker_embedding/data.py'),
+                                               'simple_speaker_embedding.data._client_groups': ( 'data.html#_client_groups',
+                                                                                                 'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data._mel_centres': ( 'data.html#_mel_centres',
                                                                                                'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data._rand': ( 'data.html#_rand',

@@ -30,6 +30,8 @@ class TrainConfig:
     crop:tuple = _opt((140, 180), "range of crop lengths in frames (one length per batch)", lo=2, group="batches")
     rounds:int = _opt(1, "visits of each speaker per epoch", lo=1, group="batches")
     valid_pct:float = _opt(0.05, "held-out fraction of real speakers (validation EER)", lo=0, hi=0.5, group="batches")
+    clip_speakers:str|None = _opt(None, "datasets (comma-separated) whose clips are each their own pseudo-speaker: a label-free "
+                                  "term for speakers with too few clips (views: crops of one clip); never two of one speaker in a batch", group="batches")
     # augmentation
     augment:bool = _opt(False, "gain, noise and SpecAugment-style masking", group="augmentation")
     real_world:bool = _opt(False, "with augment: also reverberation, distortion, band-limiting", group="augmentation")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_data.ipynb #c2fcccf9
 from __future__ import annotations
-import functools, os, warnings
+import collections, functools, os, warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,6 +129,33 @@ def default_workers() -> int:
     "Worker processes that read crops from disk: up to 4, leaving most cores to the model (at least 1)."
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
+def _client_groups(order, # speakers (indices) in the order of this round
+                   client_of:np.ndarray, # per speaker: its client (a label-free clip's real speaker), or -1
+                   n:int, # speakers per group
+                   rng:np.random.Generator, # for filling the last group
+                  ) -> list:
+    "Cut `order` into groups of `n` that hold no client twice: a speaker that would clash waits for the next group."
+    groups, grp, used, waiting = [], [], set(), collections.deque()
+    def fits(s): return s not in grp and (client_of[s] < 0 or client_of[s] not in used)
+    def add(s):
+        grp.append(s)
+        if client_of[s] >= 0: used.add(int(client_of[s]))
+    def drain():
+        for _ in range(len(waiting)):
+            s = waiting.popleft()
+            if not fits(s): waiting.append(s); continue
+            add(s)
+            if len(grp) == n: groups.append(grp.copy()); grp.clear(); used.clear()
+    for s in order: waiting.append(int(s)); drain()
+    while grp or waiting:
+        drain()
+        if not grp: continue                                  # the waiting ones made whole groups
+        while len(grp) < n:                                   # the last group: filled with other speakers that fit
+            c = int(rng.integers(len(client_of)))
+            if fits(c): add(c)
+        groups.append(grp.copy()); grp.clear(); used.clear()
+    return groups
+
 class SpeakerBatchDL(TfmdDL):
     "fastai DataLoader of N speakers x M utterances per batch, cropped to one random length, read from a `MelStore`."
     n_inp = 1   # batches are (x, y) or (x, y, teacher targets): one input
@@ -145,6 +172,7 @@ class SpeakerBatchDL(TfmdDL):
                  rank:int=0, world:int=1, # DDP shard of this process
                  targets=None, # teacher embeddings by store row (array or `TeacherTargets`): batches become `(x, y, t)`
                  in_memory:bool|None=None, # frames in one tensor on the batch device (None: by size, see `_use_memory`)
+                 clients=None, # per row: the real speaker of a label-free pseudo-speaker (one clip), else -1; a batch never holds two of one client
                  **kwargs):
         if store is None: raise ValueError("SpeakerBatchDL reads a MelStore: pass store=")
         self.store, self.vocab = store, np.asarray(vocab if vocab is not None else [], dtype=str)
@@ -152,6 +180,7 @@ class SpeakerBatchDL(TfmdDL):
         self.labels = torch.as_tensor(np.asarray(labels if labels is not None else [], dtype=np.int64))
         self.n_speakers, self.n_utterances, self.crop, self.rounds = n_speakers, n_utterances, tuple(crop), rounds
         self.augment, self.seed, self.rank, self.world, self.epoch, self.targets = augment, seed, rank, world, 0, targets
+        self.clients = np.full(len(self.rows), -1, np.int64) if clients is None else np.asarray(clients, dtype=np.int64)
         if targets is not None and len(targets) != len(store): raise ValueError(f"{len(targets)} teacher targets for {len(store)} store rows")
         device = kwargs.get('device')
         self.in_memory = _use_memory(store, device) if in_memory is None else in_memory
@@ -167,6 +196,10 @@ class SpeakerBatchDL(TfmdDL):
         if len(spk) < 2: raise ValueError("speaker batches need at least 2 speakers")
         self.speaker_names = self.vocab[spk] if len(self.vocab) else spk.astype(str)
         self.by_speaker = np.split(np.argsort(local, kind='stable'), np.cumsum(counts)[:-1])   # positions in `rows`
+        self.client_of = np.array([self.clients[p[0]] for p in self.by_speaker], dtype=np.int64)   # -1: a labelled speaker
+        slots = int((self.client_of < 0).sum()) + len(np.unique(self.client_of[self.client_of >= 0]))
+        if slots < min(self.n_speakers, len(spk)):
+            raise ValueError(f"a batch of {self.n_speakers} speakers needs as many different speakers; these rows have {slots}")
         self.n_speakers = min(self.n_speakers, len(spk))
         self.bs = self.n_speakers * self.n_utterances
         self.n_batches = self.rounds * -(-len(spk) // self.n_speakers) // self.world
@@ -176,7 +209,8 @@ class SpeakerBatchDL(TfmdDL):
         if dataset is not None and 'labels' not in kwargs: raise ValueError("a new split needs its labels")
         keep = dict(store=self.store, labels=self.labels, vocab=self.vocab, n_speakers=self.n_speakers,
                     n_utterances=self.n_utterances, crop=self.crop, rounds=self.rounds, augment=self.augment, seed=self.seed,
-                    rank=self.rank, world=self.world, targets=self.targets, in_memory=self.in_memory)
+                    rank=self.rank, world=self.world, targets=self.targets, in_memory=self.in_memory,
+                    clients=self.clients if dataset is None else None)
         return super().new(dataset, cls, **{**keep, **kwargs})
 
     def set_epoch(self, epoch:int):
@@ -192,6 +226,7 @@ class SpeakerBatchDL(TfmdDL):
         groups = []
         for _ in range(self.rounds):                           # each round: every speaker once, in a new order
             order = rng.permutation(n_spk)
+            if (self.client_of >= 0).any(): groups += _client_groups(order, self.client_of, self.n_speakers, rng); continue
             for s in range(0, n_spk, self.n_speakers):
                 grp = list(order[s:s + self.n_speakers])
                 while len(grp) < self.n_speakers:               # fill the last group with other speakers
@@ -272,6 +307,7 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
                         targets=None, # teacher embeddings aligned with the manifest rows (distillation)
                         in_memory:bool|None=None, # frames in memory on the batch device (None: by size)
                         num_workers:int|None=None, # processes reading crops from disk (None: `default_workers()`)
+                        clip_speakers=(), # datasets whose clips (at each speed) are each their own pseudo-speaker in training: label-free
                        ) -> DataLoaders:
     "fastai DataLoaders of N x M speaker batches read from a mel store: training speakers and held-out validation speakers."
     man = root_or_manifest if isinstance(root_or_manifest, pd.DataFrame) else load_manifest(root_or_manifest, progress)
@@ -279,10 +315,17 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
     if not len(keep): raise ValueError("no utterances to train on")
     sub = man.iloc[keep]
     tr, va = split_by_speaker(sub, valid_pct, valid_speakers, seed)
-    vocab, codes = np.unique(speaker_keys(sub).to_numpy(dtype=str), return_inverse=True)   # all speakers, validation ones too
+    spk = speaker_keys(sub).to_numpy(dtype=str)
+    clip = sub.dataset.isin(list(clip_speakers)).to_numpy() if len(clip_speakers) else np.zeros(len(sub), bool)
+    if len(clip_speakers) and not clip.any():
+        raise ValueError(f"no rows of {', '.join(clip_speakers)} (clip_speakers) in the store; its datasets: {', '.join(sorted(sub.dataset.unique()))}")
+    own = np.where(clip, sub.key.to_numpy(dtype=str), spk)               # training labels: a label-free clip is its own speaker
+    vocab, codes = np.unique(np.concatenate([spk, own]), return_inverse=True)   # all speakers, validation ones too
+    codes, own_codes = codes[:len(spk)], codes[len(spk):]
+    client = np.where(clip, pd.factorize(pd.Series(spk).map(base_speaker))[0], -1)   # its real speaker: never twice in a batch
     dev = resolve_device(device)
     common = dict(store=MelStore(man), vocab=vocab, n_speakers=n_speakers, n_utterances=n_utterances, crop=crop, seed=seed,
                   rank=rank, world=world, targets=targets, in_memory=in_memory, num_workers=num_workers, device=dev)
-    trn = SpeakerBatchDL(keep[tr], labels=codes[tr], rounds=rounds, augment=augment, **common)
+    trn = SpeakerBatchDL(keep[tr], labels=own_codes[tr], clients=client[tr], rounds=rounds, augment=augment, **common)
     val = SpeakerBatchDL(keep[va], labels=codes[va], rounds=1, augment=None, **common)
     return DataLoaders(trn, val, device=dev)

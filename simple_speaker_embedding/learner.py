@@ -351,7 +351,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
     dls = speaker_dataloaders(man, n_speakers=cfg.n_speakers, n_utterances=cfg.n_utterances, crop=cfg.crop, rounds=cfg.rounds,
                               augment=aug, valid_pct=cfg.valid_pct, seed=cfg.seed, rank=rank, world=world,
                               progress=progress and rank == 0, device=device, targets=targets, in_memory=cfg.in_memory,
-                              num_workers=cfg.workers)
+                              num_workers=cfg.workers, clip_speakers=tuple(s for s in (cfg.clip_speakers or '').split(',') if s))
     epochs, steps = cfg.epochs, len(dls.train)
     if cfg.max_steps:        # the schedule spans the epochs the steps need; the run stops at the step
         epochs = min(cfg.epochs, -(-cfg.max_steps // steps)); extra = extra + [StopAfter(cfg.max_steps)]

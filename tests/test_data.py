@@ -135,3 +135,37 @@ def test_split_by_speaker_explicit():
     man = pd.DataFrame(dict(speaker=["a", "a_sp0.9", "b", "c", "c_sp1.1"], path=list("vwxyz")))
     tr, va = split_by_speaker(man, valid_speakers=["c"])
     assert va == [3, 4] and tr == [0, 1, 2]
+
+
+def test_label_free_clips_are_their_own_speakers(mels):
+    "With clip_speakers, the views of a batch's label-free speaker are crops of one clip (at one speed); clips of one real "
+    "speaker (other clips, other speeds) never share a label and never meet in a batch; validation keeps real speakers."
+    man = load_manifest(mels)
+    valid = [man.speaker[0]]
+    dls = speaker_dataloaders(mels, n_speakers=4, n_utterances=3, crop=(20, 30), rounds=3, valid_speakers=valid,
+                              clip_speakers=("cv_en",), progress=False, device="cpu", num_workers=0)
+    trn = dls.train
+    assert len(trn.speaker_names) == int((man.speaker.map(base_speaker) != valid[0]).sum())   # one label per clip and speed
+    for epoch in range(3):
+        trn.set_epoch(epoch)
+        samples = trn.get_idxs()
+        rows = trn.rows[np.array([i for i, _, _ in samples])].reshape(-1, 4, 3)
+        starts = np.array([s for _, s, _ in samples]).reshape(-1, 4, 3)
+        labels = trn.labels[torch.as_tensor([i for i, _, _ in samples])].view(-1, 4, 3)
+        for b in range(len(rows)):
+            assert (labels[b] == labels[b, :, :1]).all()                        # two (here three) views share a label
+            assert all(len(set(rows[b, s])) == 1 for s in range(4))              # ... and are one clip at one speed
+            keys = man.key.to_numpy()[rows[b, :, 0]]
+            clients = [base_speaker(k.split("/")[1]) for k in keys]
+            assert len(set(clients)) == 4, keys                                  # no real speaker twice in a batch
+            assert len(set(labels[b, :, 0].tolist())) == 4                       # different clips: different labels
+        assert (starts[:, :, 0] != starts[:, :, 1]).mean() > 0.5                # the views are different crops
+    val_speakers = {trn.vocab[c] for c in dls.valid.labels.tolist()}
+    assert val_speakers == {f"cv_en/{s}" for s in man.speaker[man.speaker.map(base_speaker) == valid[0]].unique()}
+    x, y = next(iter(trn))
+    assert x.shape[:2] == (12, x.shape[1]) and y.shape == (12,)
+    with pytest.raises(ValueError, match="no rows of vctk"):
+        speaker_dataloaders(mels, clip_speakers=("vctk",), progress=False, device="cpu")
+    with pytest.raises(ValueError, match="needs as many different speakers"):
+        speaker_dataloaders(mels, n_speakers=8, n_utterances=2, clip_speakers=("cv_en",), valid_speakers=valid,
+                            progress=False, device="cpu")
