@@ -48,7 +48,7 @@ def print_hparams():
 
 # %% ../nbs/07_cli.ipynb #78f15966
 def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarget=None, batch_size=32,
-             bootstrap=200, seed=0, root=None, norm=False, cohort=None, top_k=100, device=None, cosine=False, layout=None):
+             bootstrap=200, seed=0, root=None, norm=False, cohort=None, top_k=None, device=None, cosine=False, layout=None):
     "Implementation of `sse eval`; returns the `EvalResult`."
     import numpy as np
     from simple_speaker_embedding.evaluate import evaluate, save_trials, plot_scores, plot_tsne, make_cohort, error_rates
@@ -63,6 +63,7 @@ def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarg
         cohort = embedder.cohort if ours else None
         if cohort is None: raise ValueError("this model carries no AS-norm cohort: give one with --cohort DIR "
                                             "(audio of speakers that are not in the trials)")
+    if top_k is None: top_k = embedder.meta.get('asnorm_top_k', 100) if ours else 100   # the model's own rule by default
     res = evaluate(embedder, root_or_trials, batch_size=batch_size, max_nontarget=max_nontarget,
                    n_boot=bootstrap, seed=seed, root=root, cohort=cohort, top_k=top_k, layout=layout)
     lo, hi = res.eer_ci
@@ -313,7 +314,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--norm", action="store_true", help="AS-norm scores with the cohort the model carries (the shipped one does)")
     e.add_argument("--cohort", default=None, metavar="DIR", help="AS-norm with a cohort made from this audio folder "
                    "(<speaker>/<utt>, speakers not in the trials); works with any --model")
-    e.add_argument("--top-k", type=_count, default=100, help="cohort speakers per side for AS-norm")
+    e.add_argument("--top-k", type=_count, default=None, help="cohort speakers per side for AS-norm (default: the model's own, 100 for others)")
     e.add_argument("--cosine", action="store_true", help="raw cosine scores even if the model decides with AS-norm")
     e.add_argument("--device", default="cpu", help=dev_help)
     e.add_argument("--threads", type=_count, default=1, help=threads_help)
