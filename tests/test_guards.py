@@ -212,6 +212,14 @@ def test_cli_options_reach_their_functions(fixture_root, monkeypatch, tmp_path):
     assert main(["eval", str(fixture_root), "--model", "untrained", "--cohort", str(fixture_root), "--top-k", "3",
                  "--bootstrap", "0"]) == 0
     assert seen["evaluate"]["top_k"] == 3
+    assert main(["eval", str(fixture_root), "--bootstrap", "0"]) == 0              # the shipped model: its own rule's top-k
+    assert seen["evaluate"]["top_k"] == 200
+    import simple_speaker_embedding.distill as ds
+    monkeypatch.setattr(ds, "teacher_targets", lambda mels, t, **kw: seen.update(targets=kw) or __import__("pandas").DataFrame())
+    monkeypatch.setattr(ds.CampPlusTeacher, "__init__", lambda self, wheel: None)
+    assert main(["teacher-targets", str(tmp_path), "--wheel", "w.whl", "--device", "cpu", "--batch-size", "16",
+                 "--workers", "3"]) == 0
+    assert seen["targets"] == dict(n_workers=3, device="cpu", batch_size=16)
 
 
 def test_cli_device_reaches_the_model(fixture_files, tmp_path, capsys):
