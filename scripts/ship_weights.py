@@ -2,7 +2,8 @@
 
 Evaluates the run on each dev folder (raw cosine and AS-norm), builds the AS-norm cohort from the training
 audio, sets the decision rule: AS-norm scores (`model.scoring = 'as-norm'`) with the threshold at `--fa` false
-accepts (default 1%) on the dev trials pooled, and records false-accept and false-reject rates at it per dev set.
+accepts (default 1%) on the dev trials pooled, raised if needed until no dev set accepts more than
+`--max-fa-per-set` (default 2%), and records false-accept and false-reject rates at it per dev set.
 Writes the metadata that `model.meta` shows and saves the checkpoint in float16. Prints the sha256 to record in
 `PRETRAINED` (nbs/06_hub.ipynb). Usage:
 
@@ -55,6 +56,7 @@ if __name__ == "__main__":
     ap.add_argument("checkpoint", help="a run's model.pt (from `sse train`)")
     ap.add_argument("--dev", nargs="+", required=True, help="dev folders; their trials, pooled, set the threshold")
     ap.add_argument("--fa", type=float, default=0.01, help="false-accept rate the threshold targets on the pooled dev trials")
+    ap.add_argument("--max-fa-per-set", type=float, default=0.02, help="then raised until no dev set accepts more than this")
     ap.add_argument("--top-k", type=int, default=100, help="cohort speakers per side for AS-norm")
     ap.add_argument("--cohort", nargs="+", default=None, help="audio of training speakers, one or more folders "
                     "(<dataset>/<speaker>/<utt> or <speaker>/<utt>; never dev speakers); default: keep the checkpoint's cohort")
@@ -96,9 +98,13 @@ if __name__ == "__main__":
     # the decision rule: AS-norm scores, threshold at `fa` false accepts on all dev trials pooled
     pooled = [(r.trials.score.to_numpy(), r.trials.label.to_numpy()) for r in normed_sets.values()]
     s, l = np.concatenate([p[0] for p in pooled]), np.concatenate([p[1] for p in pooled])
-    model.scoring, model.threshold = 'as-norm', threshold_at_fa(s, l, args.fa)
+    pooled_th = threshold_at_fa(s, l, args.fa)
+    capped = max([pooled_th] + [threshold_at_fa(r.trials.score.to_numpy(), r.trials.label.to_numpy(), args.max_fa_per_set)
+                                for r in normed_sets.values()])   # no dev set above `max_fa_per_set` false accepts
+    model.scoring, model.threshold = 'as-norm', capped
     meta['threshold_note'] = (f"AS-norm score (top {args.top_k} of the {len(model.cohort)}-speaker cohort) at "
-                              f"{100 * args.fa:g}% false accepts on the pooled all-pairs trials of {', '.join(normed_sets)}")
+                              f"{100 * args.fa:g}% false accepts on the pooled all-pairs trials of {', '.join(normed_sets)}"
+                              + (f", raised to {capped:.4f} so that no set exceeds {100 * args.max_fa_per_set:g}%" if capped > pooled_th else ""))
     for name, r in normed_sets.items():
         fa, fr = error_rates(r.trials.score, r.trials.label, model.threshold)
         meta.setdefault('at_threshold', {})[name] = dict(false_accept=round(fa, 4), false_reject=round(fr, 4))
