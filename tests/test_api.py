@@ -37,24 +37,25 @@ def test_parser_defaults_are_train_config():
 
 
 def test_recipes_reproduce_the_shipped_stages():
-    "recipes/stage1-6.toml hold the settings behind the shipped weights: its meta['stages'] and the commands in meta['recipe']."
+    "recipes/stage1-7.toml hold the settings behind the shipped weights: its meta['stages'] and the commands in meta['recipe']."
     import shlex
     from simple_speaker_embedding import gru_embedder, load_recipe, TrainConfig
     from simple_speaker_embedding.cli import _parser
     meta = gru_embedder().meta
-    cfgs = [load_recipe(RECIPES / f"stage{i}.toml") for i in range(1, 7)]
-    assert len(meta["stages"]) == 6
+    cfgs = [load_recipe(RECIPES / f"stage{i}.toml") for i in range(1, 8)]
+    assert len(meta["stages"]) == 7
     for cfg, st in zip(cfgs, meta["stages"]):
         st = {**st, **st.get("aug", {})}
-        for k in ("epochs", "lr", "crop", "augment", "seed", "rounds", "teacher", "distill", "distill_weight", "ge2e_weight", "band_p"):
+        for k in ("epochs", "lr", "crop", "augment", "seed", "rounds", "teacher", "distill", "distill_weight", "ge2e_weight", "band_p",
+                  "max_steps", "n_speakers", "n_utterances", "clip_speakers"):
             want = st.get(k, getattr(TrainConfig(), k) if k != "crop" else (140, 180))
             assert getattr(cfg, k) == (tuple(want) if k == "crop" else want), (cfg, k, st)
-    # the GPU stages' command lines in meta['recipe'], parsed by today's parser, are recipes 4-6 (paths aside)
+    # the command lines of stages 4-7 in meta['recipe'], parsed by today's parser, are recipes 4-7 (paths aside)
     cmds = [c.strip() for c in meta["recipe"].split("&&") if c.strip().startswith("sse train")]
-    assert len(cmds) == 3
+    assert len(cmds) == 4
     for cmd, cfg in zip(cmds, cfgs[3:]):
         args = _parser().parse_args(shlex.split(cmd.split(" (")[0])[1:])
         from simple_speaker_embedding.distill import DISTILL_WEIGHTS
         got = TrainConfig(**_given(args))
-        got = got.with_(init=cfg.init, distill_weight=got.distill_weight or DISTILL_WEIGHTS[got.distill])   # the default weight, as used
+        got = got.with_(init=cfg.init, distill_weight=got.distill_weight or (DISTILL_WEIGHTS[got.distill] if got.teacher else None))   # the default weight, as used
         assert got == cfg, cmd
