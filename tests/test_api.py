@@ -14,7 +14,8 @@ def test_shipped_embeddings_unchanged(fixture_files):
     np.testing.assert_array_equal(e, ref['embeddings'])
     long = torch.cat([m.melspec_from_file(f, trim=True) for f in fixture_files[:6]])   # 1826 frames: windowed
     np.testing.assert_array_equal(m.embed_mels([long]).numpy(), ref['long'])
-    np.testing.assert_allclose([m.score(e[0], e[1]), m.score(e[0], e[5])], ref['scores'], rtol=0, atol=1e-12)
+    # AS-norm sums over the cohort in float32: BLAS threads change the last bits (2e-7 seen), nothing more
+    np.testing.assert_allclose([m.score(e[0], e[1]), m.score(e[0], e[5])], ref['scores'], rtol=0, atol=1e-5)
 
 
 RECIPES = Path(__file__).parents[1] / "recipes"
