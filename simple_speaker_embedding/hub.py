@@ -23,7 +23,7 @@ CHECKPOINT_FORMAT = "simple-speaker-embedding/1"
 WEIGHTS_DIR = Path(str(package_files("simple_speaker_embedding"))) / "weights"
 # name -> (file in WEIGHTS_DIR, sha256): the shipped checkpoints (see the README for how each was made)
 PRETRAINED: dict[str, tuple[str, str]] = {
-    "gru_embedder": ("gru_embedder.pt", "d94472ce0e6db268a65e77d3304ae4bfc69f84fafac4a741abe4d446d3ec3beb"),
+    "gru_embedder": ("gru_embedder.pt", "d7b86c3a74247c6bed3dd1dd7c5a3f58ad5521ee574f8bffef6beeab9cd1783b"),
 }
 
 def sha256_file(path) -> str:
