@@ -143,11 +143,11 @@ def _target_shard(job):
     "Worker: the teacher's embedding of every row (clip and speed) of one shard, one clip at a time: `part-NNNNN.npy`."
     out, clips, n_rows, trim, sr = job; out = Path(out)
     if (done := _finished(out, n_rows)) is not None: return 'ok', str(out), done
-    got, errors = {}, []
+    got, errors, failed = {}, [], set()
     for src, r, y in _shard_audio(clips, trim, sr, errors):
-        if any(e[0] == src for e in errors[-1:]): continue                 # another speed of this clip failed already
+        if src in failed: continue                                          # another speed of this clip failed already
         try: got[r] = _good(_TEACHER['t'](y))
-        except (AudioError, ValueError, RuntimeError) as ex: errors.append([src, f"{type(ex).__name__}: {ex}"])
+        except (AudioError, ValueError, RuntimeError) as ex: errors.append([src, f"{type(ex).__name__}: {ex}"]); failed.add(src)
     return 'ok', str(out), _write_part(out, n_rows, got, errors)
 
 def _feature_shard(job):
@@ -179,8 +179,8 @@ def _embed_batched(teacher, feats:dict, batch_size:int, max_pad:float, errors:li
 
 def _batched_parts(jobs, teacher, device, n_workers, batch_size, max_pad, progress, desc):
     "Features in worker processes (a few shards ahead), the model on `device` in batches; returns `(part, failures)` per shard."
-    done = [(j[0], f) for j in jobs if (f := _finished(Path(j[0]), j[2])) is not None]
-    todo = [j for j in jobs if _finished(Path(j[0]), j[2]) is None]
+    state = [(j, _finished(Path(j[0]), j[2])) for j in jobs]               # each part read once
+    done, todo = [(j[0], f) for j, f in state if f is not None], [j for j, f in state if f is None]
     n = (os.cpu_count() or 1) if n_workers is None else n_workers
     bar = tqdm(total=len(jobs), initial=len(done), desc=desc, unit="shard", disable=None if progress else True)
     model = []                     # the device copy, made after the workers exist (no CUDA state in a forked process)
