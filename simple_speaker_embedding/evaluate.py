@@ -4,7 +4,9 @@
 
 # %% ../nbs/02_evaluate.ipynb #4a89afa0
 from __future__ import annotations
+import copy
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +18,13 @@ from tqdm.auto import tqdm
 
 from .audio import AUDIO_EXTS, AudioError, find_audio, melspec_from_file, require_speech
 from .corpus import corpus_files, speaker_key
-from .model import GRUEmbedder, cohort_stats, as_norm  # AS-norm lives with the model (verify needs it)
+from .model import GRUEmbedder, cohort_stats, as_norm, asnorm_cohort  # AS-norm lives with the model (verify needs it)
 
 # %% auto #0
-__all__ = ['list_utterances', 'make_trials', 'save_trials', 'load_trials', 'eer', 'min_dcf', 'error_rates', 'threshold_at_fa',
-           'bootstrap_eer', 'EvalResult', 'embed_paths', 'evaluate', 'make_cohort', 'resemblyzer_embedder', 'plot_tsne',
-           'plot_scores']
+__all__ = ['MIN_CALIBRATION_SPEAKERS', 'list_utterances', 'make_trials', 'save_trials', 'load_trials', 'eer', 'min_dcf',
+           'error_rates', 'threshold_at_fa', 'threshold_at_fr', 'calibrate_threshold', 'bootstrap_eer',
+           'bootstrap_rates', 'EvalResult', 'embed_paths', 'evaluate', 'make_cohort', 'resemblyzer_embedder',
+           'plot_tsne', 'plot_scores', 'calibrate_model']
 
 # %% ../nbs/02_evaluate.ipynb #d24d267e
 def list_utterances(root, # `<root>/<speaker>/<utt>` or `<root>/<dataset>/<speaker>/<utt>` (or as `layout` says)
@@ -138,7 +141,47 @@ def threshold_at_fa(scores, labels, # trial scores and labels
     k = int(np.floor(fa * len(non)))                  # at most k non-targets may score >= the threshold
     return float(np.nextafter(non[len(non) - k - 1], np.inf)) if k < len(non) else float(non[0])
 
+# %% ../nbs/02_evaluate.ipynb #463137c1
+def threshold_at_fr(scores, labels, # trial scores and labels
+                    fr:float=0.1, # wanted false-reject rate
+                   ) -> float:
+    "The highest threshold whose false-reject rate is at most `fr` (accept when `score >= threshold`)."
+    if not 0 <= fr < 1: raise ValueError(f"fr must be in [0, 1), got {fr}")
+    tgt = np.sort(np.asarray(scores, float)[np.asarray(labels).astype(bool)])
+    if not len(tgt): raise ValueError("need target (1) trials")
+    return float(tgt[int(np.floor(fr * len(tgt)))])    # the k = floor(fr * n) lowest targets may be rejected
+
+def calibrate_threshold(sets:dict, # {name: (scores, labels)}: each calibration set's trials on the decision's score scale
+                        target_fa:float=0.01, # false-accept rate wanted on the sets' trials pooled
+                        max_fa_per_set:float|None=None, # then raised until no set accepts more than this
+                        max_fr_per_set:float|None=None, # with it: the centre of the window that keeps every set within both limits
+                       ) -> float:
+    "The decision threshold for these calibration sets (see the rules above)."
+    if not sets: raise ValueError("calibrate_threshold needs at least one set of trials")
+    for name, x in (('target_fa', target_fa), ('max_fa_per_set', max_fa_per_set), ('max_fr_per_set', max_fr_per_set)):
+        if x is not None and not 0 <= x < 1: raise ValueError(f"{name} must be in [0, 1), got {x}")
+    sl = [(np.asarray(s, float), np.asarray(l).astype(int)) for s, l in sets.values()]
+    th = threshold_at_fa(np.concatenate([s for s, _ in sl]), np.concatenate([l for _, l in sl]), target_fa)
+    if max_fa_per_set is not None: th = max([th] + [threshold_at_fa(s, l, max_fa_per_set) for s, l in sl])
+    if max_fr_per_set is None: return th
+    hi = min(threshold_at_fr(s, l, max_fr_per_set) for s, l in sl)
+    return (th + hi) / 2 if hi >= th else th
+
 # %% ../nbs/02_evaluate.ipynb #b4f353fe
+def _speaker_resamples(labels, spk1, spk2, n:int, seed:int):
+    "Speaker-level bootstrap: `n` times, the trials kept and their weights (a trial between speakers drawn `a` and `b` times counts `a * b` times)."
+    speakers, inv = np.unique(np.concatenate([np.asarray(spk1), np.asarray(spk2)]), return_inverse=True)
+    a, b = inv[:len(labels)], inv[len(labels):]
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        counts = np.bincount(rng.integers(0, len(speakers), len(speakers)), minlength=len(speakers))
+        w = (counts[a] * counts[b]).astype(float)
+        keep = w > 0
+        if (labels[keep] == 1).any() and (labels[keep] == 0).any(): yield keep, w[keep]
+
+def _interval(values, alpha):
+    return (float(np.quantile(values, alpha / 2)), float(np.quantile(values, 1 - alpha / 2))) if len(values) else (float('nan'),) * 2
+
 def bootstrap_eer(scores, labels, spk1, spk2, # one entry per trial
                   n:int=200, # bootstrap rounds
                   alpha:float=0.05, # 1 - confidence level
@@ -146,17 +189,21 @@ def bootstrap_eer(scores, labels, spk1, spk2, # one entry per trial
                  ) -> tuple[float, float]:
     "Speaker-level bootstrap `(low, high)` interval of the EER."
     scores, labels = np.asarray(scores, float), np.asarray(labels).astype(int)
-    speakers, inv = np.unique(np.concatenate([np.asarray(spk1), np.asarray(spk2)]), return_inverse=True)
-    a, b = inv[:len(scores)], inv[len(scores):]
-    rng, out = np.random.default_rng(seed), []
-    for _ in range(n):
-        counts = np.bincount(rng.integers(0, len(speakers), len(speakers)), minlength=len(speakers))
-        w = (counts[a] * counts[b]).astype(float)
-        keep = w > 0
-        if not (labels[keep] == 1).any() or not (labels[keep] == 0).any(): continue
-        out.append(eer(scores[keep], labels[keep], w[keep])[0])
-    if not out: return (float('nan'), float('nan'))
-    return float(np.quantile(out, alpha / 2)), float(np.quantile(out, 1 - alpha / 2))
+    return _interval([eer(scores[k], labels[k], w)[0] for k, w in _speaker_resamples(labels, spk1, spk2, n, seed)], alpha)
+
+def bootstrap_rates(scores, labels, spk1, spk2, # one entry per trial
+                    threshold:float, # accept when `score >= threshold`
+                    n:int=200, # bootstrap rounds
+                    alpha:float=0.05, # 1 - confidence level
+                    seed:int=0,
+                   ) -> dict:
+    "Speaker-level bootstrap intervals of the false-accept and false-reject rates at `threshold`: `{'false_accept': (lo, hi), 'false_reject': (lo, hi)}`."
+    scores, labels = np.asarray(scores, float), np.asarray(labels).astype(int)
+    fa, fr = [], []
+    for k, w in _speaker_resamples(labels, spk1, spk2, n, seed):
+        s, l, acc = scores[k], labels[k], scores[k] >= threshold
+        fa.append(w[(l == 0) & acc].sum() / w[l == 0].sum()); fr.append(w[(l == 1) & ~acc].sum() / w[l == 1].sum())
+    return dict(false_accept=_interval(fa, alpha), false_reject=_interval(fr, alpha))
 
 # %% ../nbs/02_evaluate.ipynb #893a5eb8
 @dataclass
@@ -324,3 +371,80 @@ def plot_scores(scores, # trial scores
     ax.set_xlabel("cosine similarity"); ax.set_ylabel("density"); ax.set_title(title); ax.legend(fontsize=8)
     _save(fig, path)
     return fig
+
+# %% ../nbs/02_evaluate.ipynb #c34f2e29
+MIN_CALIBRATION_SPEAKERS = 5   # calibration needs at least this many speakers with two or more recordings
+
+def _calibration_scores(model, embs:np.ndarray, spk_codes:np.ndarray, own_cohort:int|None, i, j) -> np.ndarray:
+    "Scores of trials (i, j) under the model's rule; with `own_cohort` = k, cohort rows k + code are the clips' own speakers and are left out of their stats."
+    cos = np.einsum('nd,nd->n', embs[i], embs[j])
+    coh, top_k = asnorm_cohort(model)
+    if coh is None: return cos
+    coh = coh.float().cpu().numpy()
+    m, sd = np.empty(len(embs), np.float32), np.empty(len(embs), np.float32)
+    for code in np.unique(spk_codes):
+        rows = spk_codes == code
+        c = coh if own_cohort is None else np.delete(coh, own_cohort + code, axis=0)
+        m[rows], sd[rows] = cohort_stats(embs[rows], c, top_k)
+    return as_norm(cos, (m[i], sd[i]), (m[j], sd[j]))
+
+def calibrate_model(self:GRUEmbedder, # the model to calibrate (it is copied, not changed)
+              paths, # the user's recordings (audio files)
+              speakers, # the speaker of each recording
+              target_fa:float=0.01, # false-accept rate wanted on the recordings' different-speaker pairs
+              add_cohort:bool=False, # also add the calibration speakers to the AS-norm cohort
+              name:str|None=None, # what `meta['calibration']` calls the set (default: 'N recordings of K speakers')
+              n_boot:int=200, # speaker-bootstrap rounds for the intervals
+              batch_size:int=32,
+              progress:bool=False, # progress bars while embedding
+             ) -> GRUEmbedder:
+    "A copy of `self` whose threshold gives `target_fa` false accepts on all pairs of these recordings, scored with the model's own rule."
+    paths, speakers = [str(p) for p in paths], [str(s) for s in speakers]
+    if len(paths) != len(speakers): raise ValueError(f"{len(paths)} recordings but {len(speakers)} speaker labels")
+    if not 0 < target_fa < 1: raise ValueError(f"target_fa must be in (0, 1), got {target_fa}")
+    if add_cohort and self.scoring != 'as-norm':
+        raise ValueError("add_cohort needs a model that scores with AS-norm (this one scores with the cosine)")
+    def check(spk, what):
+        counts = pd.Series(spk).value_counts()
+        ok = int((counts >= 2).sum())
+        if ok < MIN_CALIBRATION_SPEAKERS:
+            raise ValueError(f"calibration needs at least {MIN_CALIBRATION_SPEAKERS} speakers with 2 or more recordings each; "
+                             f"found {ok} ({len(counts)} speakers, {len(spk)} {what})")
+    check(speakers, "recordings")
+    skipped = []
+    embs = embed_paths(self, paths, batch_size, progress, skipped=skipped)
+    keep = [k for k, p in enumerate(paths) if p in embs]
+    paths, speakers = [paths[k] for k in keep], [speakers[k] for k in keep]
+    check(speakers, f"readable recordings; {len(skipped)} skipped")
+    utts = pd.DataFrame(dict(path=paths, speaker=speakers)).drop_duplicates('path')
+    E = np.stack([embs[p] for p in utts.path]).astype(np.float32)
+    codes, names = pd.factorize(utts.speaker, sort=True)
+    model = copy.deepcopy(self)
+    own = None
+    if add_cohort:
+        means = np.stack([E[codes == k].mean(0) for k in range(len(names))])
+        means /= np.linalg.norm(means, axis=1, keepdims=True)
+        base = model.cohort.float().cpu() if model.cohort is not None else torch.empty(0, E.shape[1])
+        own, model.cohort = len(base), torch.cat([base, torch.from_numpy(means)])
+    i, j = np.triu_indices(len(E), k=1)
+    labels = (codes[i] == codes[j]).astype(int)
+    scores = _calibration_scores(model, E, codes, own, i, j)
+    th = calibrate_threshold({'calibration': (scores, labels)}, target_fa)
+    fa, fr = error_rates(scores, labels, th)
+    ci = bootstrap_rates(scores, labels, codes[i], codes[j], th, n=n_boot) if n_boot else {}
+    n_non = int((labels == 0).sum())
+    if n_non < 10 / target_fa:
+        warnings.warn(f"only {n_non} different-speaker pairs: a {100 * target_fa:g}% false-accept threshold rests on "
+                      f"{n_non * target_fa:.1f} of them, so the rate on new recordings is uncertain (95% interval "
+                      f"{100 * ci.get('false_accept', (np.nan,) * 2)[1]:.1f}% at the top); "
+                      f"at least {int(np.ceil(10 / target_fa))} pairs (more speakers) make it firm", stacklevel=2)
+    model.threshold = float(th)
+    model.meta = {**self.meta, 'calibration': dict(
+        set=name or f"{len(utts)} recordings of {len(names)} speakers", n_recordings=len(utts), n_speakers=len(names),
+        n_target=int(labels.sum()), n_nontarget=n_non, target_fa=target_fa, scoring=model.scoring,
+        asnorm_top_k=asnorm_cohort(model)[1] if model.scoring == 'as-norm' else None,
+        cohort_added=len(names) if add_cohort else 0, threshold=float(th), previous_threshold=self.threshold,
+        false_accept=round(fa, 5), false_reject=round(fr, 5),
+        false_accept_ci=[round(x, 5) for x in ci.get('false_accept', ())],
+        false_reject_ci=[round(x, 5) for x in ci.get('false_reject', ())], skipped=len(skipped))}
+    return model

@@ -9,14 +9,15 @@ import numpy as np
 from importlib.resources import files as package_files
 from pathlib import Path
 import torch
+from fastcore.basics import patch
 
 from .audio import MelHParams
 from .model import GRUEmbedder
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'WEIGHTS_DIR', 'PRETRAINED', 'EXAMPLES_DIR', 'sha256_file', 'export_checkpoint',
-           'load_checkpoint', 'gru_embedder', 'example_files', 'load_model', 'resolve_model', 'export_onnx',
-           'onnx_embed']
+           'load_checkpoint', 'fits_half', 'gru_embedder', 'example_files', 'load_model', 'resolve_model',
+           'export_onnx', 'onnx_embed']
 
 # %% ../nbs/06_hub.ipynb #7cd99e1f
 CHECKPOINT_FORMAT = "simple-speaker-embedding/1"
@@ -90,6 +91,22 @@ def load_checkpoint(path, # checkpoint written by `export_checkpoint`
     model.cohort = ckpt['cohort'].float() if ckpt.get('cohort') is not None else None
     model.scoring = ckpt.get('scoring', 'cosine')             # what `model.score` and `model.threshold` mean
     return model.to(device).eval()
+
+# %% ../nbs/06_hub.ipynb #257ee3db
+@patch
+def calibrate(self:GRUEmbedder,
+              paths, # the user's recordings (audio files), at least 5 speakers with 2 or more each
+              speakers, # the speaker of each recording
+              target_fa:float=0.01, # false-accept rate wanted on their different-speaker pairs
+              **kwargs, # add_cohort, name, n_boot, batch_size, progress (see `evaluate.calibrate_model`)
+             ) -> GRUEmbedder:
+    "A copy of the model with its threshold at `target_fa` false accepts on these recordings (see `evaluate.calibrate_model`)."
+    from simple_speaker_embedding.evaluate import calibrate_model     # (pandas and sklearn only when calibrating)
+    return calibrate_model(self, paths, speakers, target_fa=target_fa, **kwargs)
+
+def fits_half(model:GRUEmbedder) -> bool:
+    "Whether every floating-point weight is exactly a float16 value (as after loading a float16 checkpoint)."
+    return all(torch.equal(v.half().float(), v.float()) for v in model.state_dict().values() if v.is_floating_point())
 
 # %% ../nbs/06_hub.ipynb #a72e47fa
 def gru_embedder(pretrained:bool=True, # load the shipped trained weights

@@ -1,0 +1,87 @@
+"""Which decision rule holds on recordings it was not chosen on? A leave-one-dev-set-out study.
+
+Reads the embeddings `bench/embed_cache.py` wrote (dev clips, cohort speakers per training dataset) and, for every
+rule (cohort, top-k, score, threshold policy), chooses the threshold on two dev sets and measures false accepts and
+false rejects on the third, for each of the three; then the same rule chosen on all three, as it would ship.
+A rule is acceptable when every held-out set stays within `--max-fa` false accepts and `--max-fr` false rejects.
+Prints a table and writes it as JSON. Usage:
+
+    python bench/decision_rules.py /work/cache --out docs/results/decision_rules.json
+"""
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from simple_speaker_embedding.evaluate import calibrate_threshold, eer, error_rates
+from simple_speaker_embedding.model import as_norm, cohort_stats
+
+DEV = ('cv_en', 'speechocean762', 'librispeech_halves')
+SHIPPED_COHORT = ('train_cv_fa', 'train_cv_multilang', 'train_cv_tw', 'train_cv_uz', 'train_cv_vi', 'train_msc_malayalam',
+                  'train_speechocean762', 'train_few_cv_multilang')      # stage 7's 2,630 speakers
+NEW = ('train_an4', 'train_few_speech_commands', 'train_few_alnum_en')
+
+def load(cache):
+    cache = Path(cache)
+    dev = {n: dict(np.load(cache / f"dev_{n}.npz")) for n in DEV}
+    coh = {f.stem[len('cohort_'):]: dict(np.load(f)) for f in sorted(cache.glob("cohort_*.npz"))}
+    return dev, coh
+
+def pairs(d):
+    "All pairs of a dev set: (i, j, label)."
+    i, j = np.triu_indices(len(d['emb']), k=1)
+    return i, j, (d['speaker'][i] == d['speaker'][j]).astype(int)
+
+def scores(d, cohort, top_k, kind):
+    "Trial scores of one dev set under a score kind: 'cosine', 'as-norm'."
+    i, j, lab = pairs(d)
+    cos = np.einsum('nd,nd->n', d['emb'][i], d['emb'][j])
+    if kind == 'cosine': return cos, lab
+    st = cohort_stats(d['emb'], cohort, top_k)
+    return as_norm(cos, (st[0][i], st[1][i]), (st[0][j], st[1][j])), lab
+
+def choose(sets, fa, cap, max_fr=None):
+    "The library's rule (`calibrate_threshold`) on these sets' (scores, labels)."
+    return calibrate_threshold(dict(enumerate(sets)), fa, cap, max_fr)
+
+def study(dev, coh, accept_fa, accept_fr):
+    cohorts = {'stage 7 (2,630 speakers)': SHIPPED_COHORT, 'every training domain (+an4, speech_commands, alnum_en)': SHIPPED_COHORT + NEW}
+    rows = []
+    for (cname, keys), kind, top_k in itertools.product(cohorts.items(), ('as-norm', 'cosine'), (50, 100, 200, 400)):
+        if kind == 'cosine' and (top_k != 100 or cname != next(iter(cohorts))): continue
+        C = np.concatenate([coh[k]['emb'] for k in keys if k in coh])
+        sc = {n: scores(dev[n], C, top_k, kind) for n in DEV}
+        policies = [(fa, cap, None) for fa, cap in itertools.product((0.005, 0.01, 0.02), (None, 0.02, 0.03)) if cap is None or cap >= fa]
+        for fa, cap, max_fr in policies + [(0.02, 0.02, 0.15), (0.03, 0.03, 0.15), (0.02, 0.02, 0.10), (0.03, 0.03, 0.10)]:
+            held = {}
+            for h in DEV:
+                th = choose([sc[n] for n in DEV if n != h], fa, cap, max_fr)
+                held[h] = error_rates(*sc[h], th)
+            th_all = choose(list(sc.values()), fa, cap, max_fr)
+            ship = {n: error_rates(*sc[n], th_all) for n in DEV}
+            ok = all(a <= accept_fa and r <= accept_fr for a, r in held.values())
+            rows.append(dict(cohort=cname, n_cohort=len(C), score=kind, top_k=top_k if kind != 'cosine' else None,
+                             fa=fa, cap=cap, max_fr=max_fr, eer={n: eer(*sc[n])[0] for n in DEV},
+                             held_out=held, threshold=th_all, shipped=ship, holds=ok,
+                             worst_held_fa=max(a for a, _ in held.values()), worst_held_fr=max(r for _, r in held.values())))
+    return rows
+
+def show(rows):
+    pct = lambda x: f"{100 * x:5.2f}"
+    print("cohort | score | top-k | pooled FA | cap FA | cap FR | EER cv/so/ls | held-out FA/FR cv ; so ; ls | holds | shipped th, FA/FR")
+    for r in rows:
+        h = " ; ".join(f"{pct(a)}/{pct(b)}" for a, b in r['held_out'].values())
+        s = " ; ".join(f"{pct(a)}/{pct(b)}" for a, b in r['shipped'].values())
+        print(f"{r['cohort'][:22]:22} | {r['score']:7} | {r['top_k']} | {r['fa']} | {r['cap']} | {r['max_fr']} | "
+              f"{' '.join(pct(e) for e in r['eer'].values())} | {h} | {'YES' if r['holds'] else 'no '} | {r['threshold']:.3f} {s}")
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("cache"); ap.add_argument("--out", default=None)
+    ap.add_argument("--max-fa", type=float, default=0.03); ap.add_argument("--max-fr", type=float, default=0.15)
+    a = ap.parse_args()
+    rows = study(*load(a.cache), a.max_fa, a.max_fr)
+    show(rows)
+    if a.out: Path(a.out).write_text(json.dumps(rows, indent=1, default=float))
