@@ -12,7 +12,7 @@ from .config import TrainConfig, load_recipe      # plain dataclasses: the parse
 
 # %% auto #0
 __all__ = ['TRAIN_SETTINGS', 'similarity_table', 'demo', 'print_hparams', 'eval_cmd', 'collect_audio', 'output_paths',
-           'embed_cmd', 'verify_cmd', 'diarize_cmd', 'train_cmd', 'main', 'cli']
+           'embed_cmd', 'verify_cmd', 'diarize_cmd', 'calibrate_cmd', 'train_cmd', 'main', 'cli']
 
 # %% ../nbs/07_cli.ipynb #31ddccde
 def similarity_table(names:list[str], embs) -> str:
@@ -177,6 +177,48 @@ def diarize_cmd(audio, model=None, speakers=None, threshold=None, window=1.5, ho
     if rttm:
         with atomic_write(rttm, 'w') as f: f.write(to_rttm(segs, Path(audio).stem))
     return segs
+
+# %% ../nbs/07_cli.ipynb #e611114e
+def _rate(s:str) -> float:
+    "argparse type: a rate as a fraction (0.01) or a percentage (1%), strictly between 0 and 1."
+    try: v = float(s[:-1]) / 100 if s.endswith('%') else float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a rate (e.g. 0.01 or 1%)")
+    if not 0 < v < 1: raise argparse.ArgumentTypeError(f"{s} is out of range: a rate must be above 0 and below 1 (100%)")
+    return v
+
+def calibrate_cmd(folder, # labelled recordings: <speaker>/<utt>, <dataset>/<speaker>/<utt>, or as `layout` says
+                  out, # the calibrated checkpoint to write
+                  model=None, # the model to calibrate (`--model`)
+                  target_fa:float=0.01, # false-accept rate wanted on the folder's different-speaker pairs
+                  layout:str|None=None, # corpus layout of `folder`
+                  add_cohort:bool=False, # add the folder's speakers to the AS-norm cohort
+                  device=None,
+                 ):
+    "Implementation of `sse calibrate`: prints what the threshold reaches and the checkpoint's sha256; returns the calibrated model."
+    import warnings
+    from simple_speaker_embedding.evaluate import list_utterances
+    from simple_speaker_embedding.hub import resolve_model, export_checkpoint, fits_half
+    utts = list_utterances(folder, layout=layout)
+    m = resolve_model(model, device=device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        cal = m.calibrate(utts.path, utts.speaker, target_fa=target_fa, add_cohort=add_cohort, name=str(folder), progress=True)
+    for w in caught:
+        if issubclass(w.category, UserWarning): print(f"sse calibrate: warning: {w.message}", file=sys.stderr)
+    c = cal.meta['calibration']
+    digest = export_checkpoint(cal, out, half=fits_half(cal), meta=cal.meta)
+    pct = lambda x: f"{100 * x:.2f}%"
+    ci = lambda k: f" (95% CI {pct(c[k + '_ci'][0])} - {pct(c[k + '_ci'][1])})" if c[k + '_ci'] else ""
+    rows = [("recordings", f"{c['n_recordings']} of {c['n_speakers']} speakers" + (f"; {c['skipped']} unreadable, left out" if c['skipped'] else "")),
+            ("trials", f"{c['n_target']} same-speaker / {c['n_nontarget']} different-speaker pairs"),
+            ("scores", c['scoring'] + (f" (top {c['asnorm_top_k']} of {len(cal.cohort)} cohort speakers"
+                                       + (f", {c['cohort_added']} added)" if c['cohort_added'] else ")") if c['scoring'] == 'as-norm' else "")),
+            ("threshold", f"{c['threshold']:.4f}" + (f" (was {c['previous_threshold']:.4f})" if c['previous_threshold'] is not None else "")),
+            ("false accepts", pct(c['false_accept']) + ci('false_accept') + f"  (target {pct(target_fa)})"),
+            ("false rejects", pct(c['false_reject']) + ci('false_reject'))]
+    print("\n".join(f"{k:<14} {v}" for k, v in rows))
+    print(f"wrote {out} (sha256 {digest}); use it with --model {out}")
+    return cal
 
 # %% ../nbs/07_cli.ipynb #d56be626
 def train_cmd(mels, # folder written by `sse preprocess`
@@ -348,6 +390,20 @@ def _parser() -> argparse.ArgumentParser:
     tt.add_argument("--device", default="auto", help="where CAM++ runs: auto (a GPU when present), cpu, cuda, cuda:N")
     tt.add_argument("--batch-size", type=_count, default=None,
                     help="clips per forward pass, of similar length (default: 64 on a GPU, 1 on a CPU)")
+    cal = _add(sub, "calibrate", "set the decision threshold on your own labelled recordings; writes a calibrated checkpoint",
+               ["sse calibrate my_speakers/ --out my_model.pt                 # <speaker>/<utt>, 1% false accepts",
+                "sse calibrate my_speakers/ --target-fa 0.5% --out my_model.pt --add-cohort",
+                "sse verify a.wav b.wav --model my_model.pt                   # decides at the new threshold"])
+    cal.add_argument("folder", help="labelled recordings: <speaker>/<utt> or <dataset>/<speaker>/<utt> (at least "
+                     "5 speakers with 2 or more recordings each; more speakers give a firmer threshold)")
+    cal.add_argument("--out", required=True, help="the calibrated checkpoint to write (.pt)")
+    cal.add_argument("--target-fa", type=_rate, default=0.01, help="false-accept rate wanted on the folder's "
+                     "different-speaker pairs, as 0.01 or 1%% (default: 1%%)")
+    cal.add_argument("--layout", choices=list(LAYOUTS), default=None, help="the folder is a corpus laid out so (see `sse preprocess --help`)")
+    cal.add_argument("--add-cohort", action="store_true", help="also add the folder's speakers to the AS-norm cohort")
+    cal.add_argument("--model", default=None, help=model_help)
+    cal.add_argument("--device", default="cpu", help=dev_help)
+    cal.add_argument("--threads", type=_count, default=1, help=threads_help)
     x = _add(sub, "export-onnx", "export the embedder (mels -> embeddings) to ONNX with dynamic batch and time axes",
              ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"])
     x.add_argument("out"); x.add_argument("--model", default=None, help=model_help)
@@ -386,6 +442,9 @@ def main(argv:list[str]|None=None) -> int:
             if args.layout and not args.speaker: p.error("--layout goes with --speaker")
             embed_cmd(args.paths, args.out, args.model, args.speaker, args.batch_size, device=args.device, layout=args.layout)
         elif args.command == "verify": verify_cmd(args.a, args.b, args.model, args.threshold, args.device)
+        elif args.command == "calibrate":
+            calibrate_cmd(args.folder, args.out, model=args.model, target_fa=args.target_fa, layout=args.layout,
+                          add_cohort=args.add_cohort, device=args.device)
         elif args.command == "diarize":
             diarize_cmd(args.audio, args.model, args.speakers, args.threshold, args.window, args.hop, args.rttm, args.device,
                         args.cosine, args.one_way)

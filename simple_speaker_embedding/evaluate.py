@@ -21,8 +21,8 @@ from .corpus import corpus_files, speaker_key
 from .model import GRUEmbedder, cohort_stats, as_norm, asnorm_cohort  # AS-norm lives with the model (verify needs it)
 
 # %% auto #0
-__all__ = ['MIN_CALIBRATION_SPEAKERS', 'list_utterances', 'make_trials', 'save_trials', 'load_trials', 'eer', 'min_dcf',
-           'error_rates', 'threshold_at_fa', 'threshold_at_fr', 'calibrate_threshold', 'bootstrap_eer',
+__all__ = ['TARGET_FA', 'MIN_CALIBRATION_SPEAKERS', 'list_utterances', 'make_trials', 'save_trials', 'load_trials', 'eer',
+           'min_dcf', 'error_rates', 'threshold_at_fa', 'threshold_at_fr', 'calibrate_threshold', 'bootstrap_eer',
            'bootstrap_rates', 'EvalResult', 'embed_paths', 'evaluate', 'make_cohort', 'resemblyzer_embedder',
            'plot_tsne', 'plot_scores', 'calibrate_model']
 
@@ -136,12 +136,18 @@ def error_rates(scores, labels, # trial scores and labels (1 target, 0 non-targe
 def threshold_at_fa(scores, labels, # trial scores and labels
                     fa:float=0.01, # wanted false-accept rate
                    ) -> float:
-    "The lowest threshold whose false-accept rate is at most `fa` (the operating point for a stated FA)."
-    non = np.sort(np.asarray(scores, float)[~np.asarray(labels).astype(bool)])
+    "A threshold whose false-accept rate is at most `fa`: halfway between the highest non-target it must reject and the next score above it (so that rounding in a re-embedding moves no trial across it)."
+    s = np.asarray(scores, float)
+    non = np.sort(s[~np.asarray(labels).astype(bool)])
     k = int(np.floor(fa * len(non)))                  # at most k non-targets may score >= the threshold
-    return float(np.nextafter(non[len(non) - k - 1], np.inf)) if k < len(non) else float(non[0])
+    if k >= len(non): return float(non[0])
+    rejected = non[len(non) - k - 1]
+    above = s[s > rejected]
+    return float((rejected + above.min()) / 2) if len(above) else float(rejected + max(1e-3, 1e-3 * abs(rejected)))
 
 # %% ../nbs/02_evaluate.ipynb #463137c1
+TARGET_FA = 0.01   # the false-accept rate a threshold is set at unless told otherwise (`finish_training`, `sse calibrate`, shipping)
+
 def threshold_at_fr(scores, labels, # trial scores and labels
                     fr:float=0.1, # wanted false-reject rate
                    ) -> float:
@@ -152,7 +158,7 @@ def threshold_at_fr(scores, labels, # trial scores and labels
     return float(tgt[int(np.floor(fr * len(tgt)))])    # the k = floor(fr * n) lowest targets may be rejected
 
 def calibrate_threshold(sets:dict, # {name: (scores, labels)}: each calibration set's trials on the decision's score scale
-                        target_fa:float=0.01, # false-accept rate wanted on the sets' trials pooled
+                        target_fa:float=TARGET_FA, # false-accept rate wanted on the sets' trials pooled
                         max_fa_per_set:float|None=None, # then raised until no set accepts more than this
                         max_fr_per_set:float|None=None, # with it: the centre of the window that keeps every set within both limits
                        ) -> float:
@@ -391,7 +397,7 @@ def _calibration_scores(model, embs:np.ndarray, spk_codes:np.ndarray, own_cohort
 def calibrate_model(self:GRUEmbedder, # the model to calibrate (it is copied, not changed)
               paths, # the user's recordings (audio files)
               speakers, # the speaker of each recording
-              target_fa:float=0.01, # false-accept rate wanted on the recordings' different-speaker pairs
+              target_fa:float=TARGET_FA, # false-accept rate wanted on the recordings' different-speaker pairs
               add_cohort:bool=False, # also add the calibration speakers to the AS-norm cohort
               name:str|None=None, # what `meta['calibration']` calls the set (default: 'N recordings of K speakers')
               n_boot:int=200, # speaker-bootstrap rounds for the intervals

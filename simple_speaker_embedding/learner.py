@@ -385,7 +385,7 @@ def finish_training(model:GRUEmbedder, # the trained embedder (e.g. `learn.model
                     **meta, # more metadata (train_minutes, device, steps, ...)
                    ) -> tuple:
     "AS-norm cohort (`cfg.cohort`), dev EER and threshold (`cfg.dev`), metadata, export: `(path, sha256)`."
-    from simple_speaker_embedding.evaluate import evaluate, make_cohort
+    from simple_speaker_embedding.evaluate import evaluate, make_cohort, calibrate_threshold, TARGET_FA
     model = model.eval()
     if cfg.teacher and cfg.distill_weight is None:
         from simple_speaker_embedding.distill import DISTILL_WEIGHTS
@@ -398,11 +398,13 @@ def finish_training(model:GRUEmbedder, # the trained embedder (e.g. `learn.model
     if cfg.dev:
         res = evaluate(model, cfg.dev, n_boot=200)
         print(f"dev ({cfg.dev}): {res.summary()}")
-        model.threshold = res.threshold
-        meta.update(dev_eer=res.eer, dev_eer_ci=list(res.eer_ci), dev_min_dcf=res.min_dcf)
+        trials = lambda r: {Path(cfg.dev).name: (r.trials.score, r.trials.label)}
+        model.threshold = calibrate_threshold(trials(res), TARGET_FA)     # the model scores with the cosine
+        meta.update(dev_eer=res.eer, dev_eer_ci=list(res.eer_ci), dev_min_dcf=res.min_dcf,
+                    threshold_note=f"cosine at {100 * TARGET_FA:g}% false accepts on all pairs of {cfg.dev}")
         if model.cohort is not None:
             res = res.as_normed(model.cohort)
             print(f"dev ({cfg.dev}), AS-norm: {res.summary()}")
-            meta.update(dev_eer_asnorm=res.eer, asnorm_threshold=res.threshold)
+            meta.update(dev_eer_asnorm=res.eer, asnorm_threshold=calibrate_threshold(trials(res), TARGET_FA))
     path = Path(out) / 'model.pt'
     return path, export_checkpoint(model, path, half=half, meta=meta)

@@ -1,0 +1,75 @@
+"`sse calibrate` as a user runs it (a subprocess with its defaults), and the library calibration it calls."
+import re
+import shutil
+
+import pytest
+import torch
+
+from simple_speaker_embedding.evaluate import error_rates, evaluate, threshold_at_fa
+from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
+from test_cli import sse
+
+
+@pytest.fixture(scope="module")
+def calibrated(fixture_root, tmp_path_factory):
+    "The shipped model calibrated on the fixture speakers with `sse calibrate`'s defaults: (path, stdout, stderr)."
+    out = tmp_path_factory.mktemp("cal") / "my_model.pt"
+    r = sse("calibrate", str(fixture_root), "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    return out, r.stdout, r.stderr
+
+
+def test_calibrated_checkpoint_holds_the_target_on_its_own_trials(calibrated, fixture_root):
+    out, stdout, stderr = calibrated
+    digest = re.search(r"sha256 ([0-9a-f]{64})", stdout).group(1)
+    cal = load_checkpoint(out, sha256=digest)                       # weights_only load, digest as printed
+    shipped = gru_embedder()
+    for k, v in shipped.state_dict().items(): assert torch.equal(cal.state_dict()[k], v), k   # the same weights
+    c = cal.meta["calibration"]
+    assert (c["n_speakers"], c["n_recordings"], c["n_target"], c["n_nontarget"]) == (6, 24, 36, 240)
+    assert c["target_fa"] == 0.01 and c["scoring"] == "as-norm" and c["previous_threshold"] == pytest.approx(shipped.threshold)
+    assert cal.meta["stages"] == shipped.meta["stages"]                                       # the rest of meta is kept
+    res = evaluate(cal, fixture_root, progress=False, n_boot=0, cohort=cal.cohort, top_k=cal.meta["asnorm_top_k"])
+    fa, fr = error_rates(res.trials.score, res.trials.label, cal.threshold)
+    assert fa <= 0.01 and fa == pytest.approx(c["false_accept"], abs=1e-4) and fr == pytest.approx(c["false_reject"], abs=1e-4)
+    assert cal.threshold == pytest.approx(threshold_at_fa(res.trials.score, res.trials.label, 0.01), abs=1e-4)
+    assert c["false_accept_ci"][0] <= c["false_accept"] <= c["false_accept_ci"][1]
+    assert cal.threshold != pytest.approx(shipped.threshold, abs=0.1)   # it moved (these speakers score unlike the dev pool)
+    assert "warning: only 240 different-speaker pairs" in stderr and len(stderr.strip().splitlines()) == 1
+    assert "false accepts" in stdout and "(target 1.00%)" in stdout
+
+
+def test_verify_and_eval_decide_at_the_calibrated_threshold(calibrated, fixture_files):
+    out, _, _ = calibrated
+    th = load_checkpoint(out).threshold
+    r = sse("verify", str(fixture_files[0]), str(fixture_files[5]), "--model", str(out))
+    assert r.returncode == 0, r.stderr
+    score = float(re.search(r"score (-?[\d.]+)", r.stdout).group(1))
+    assert f"threshold {th:.4f}" in r.stdout
+    assert ("same speaker" in r.stdout) == (score >= th) and ("different speakers" in r.stdout) == (score < th)
+    r = sse("eval", str(fixture_files[0].parents[1]), "--model", str(out), "--bootstrap", "0")
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"at model threshold\s+(-?[\d.]+): false accepts ([\d.]+)%", r.stdout)
+    assert m and float(m.group(1)) == pytest.approx(th, abs=1e-4) and float(m.group(2)) <= 1.0
+
+
+@pytest.mark.parametrize("speakers,clips,found", [(4, 2, "found 4 (4 speakers, 8 recordings)"), (6, 1, "found 0 (6 speakers, 6 recordings)")])
+def test_too_few_speakers_or_clips_is_one_line(fixture_files, tmp_path, speakers, clips, found):
+    by_speaker = {}
+    for f in fixture_files: by_speaker.setdefault(f.parent.name, []).append(f)
+    for spk in sorted(by_speaker)[:speakers]:
+        (tmp_path / spk).mkdir()
+        for f in by_speaker[spk][:clips]: shutil.copy(f, tmp_path / spk / f.name)
+    r = sse("calibrate", str(tmp_path), "--out", str(tmp_path / "m.pt"))
+    assert r.returncode == 1 and not (tmp_path / "m.pt").exists()
+    assert r.stderr.strip().splitlines() == [f"sse calibrate: error: calibration needs at least 5 speakers with 2 or more "
+                                             f"recordings each; {found}"]
+
+
+def test_add_cohort_and_target_as_a_percentage(fixture_root, tmp_path):
+    r = sse("calibrate", str(fixture_root), "--out", str(tmp_path / "m.pt"), "--target-fa", "5%", "--add-cohort")
+    assert r.returncode == 0, r.stderr
+    cal, shipped = load_checkpoint(tmp_path / "m.pt"), gru_embedder()
+    assert len(cal.cohort) == len(shipped.cohort) + 6 and cal.meta["calibration"]["cohort_added"] == 6
+    assert cal.meta["calibration"]["target_fa"] == 0.05 and cal.meta["calibration"]["false_accept"] <= 0.05
+    torch.testing.assert_close(cal.cohort[:len(shipped.cohort)], shipped.cohort)         # the shipped cohort is kept
