@@ -305,9 +305,11 @@ def make_cohort(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
                 batch_size:int=32,
                 progress:bool=True,
                ) -> np.ndarray:
-    "Cohort for AS-norm: one unit-length mean embedding per speaker under `root`, `(n_speakers, d)` float32."
+    "Cohort for AS-norm: one unit-length mean embedding per speaker under `root`, `(n_speakers, d)` float32 (unreadable or too-short clips are skipped, and so is a speaker left with none)."
     utts = list_utterances(root).groupby('speaker', sort=True).head(per_speaker)
     embs = embed_paths(embedder, utts.path, batch_size, progress)
+    utts = utts[utts.path.isin(embs)]
+    if utts.empty: raise ValueError(f"no readable utterance under {root} to make a cohort from")
     e = np.stack([embs[p] for p in utts.path])
     codes, names = pd.factorize(utts.speaker, sort=True)
     means = np.stack([e[codes == k].mean(0) for k in range(len(names))])
