@@ -136,3 +136,19 @@ def test_librispeech_subsets_joined_by_links(clips, tmp_path):
     assert r.returncode == 0
     files = corpus_files(tmp_path / "ls960", "librispeech", "librispeech")
     assert sorted(set(files.speaker)) == ["19", "26"] and len(files) == 8 and set(files.dataset) == {"librispeech"}
+
+
+def test_a_tree_of_mixed_depths_is_refused_in_one_line(clips, tmp_path):
+    "Files at two depths would be read half wrong (a folder taken for a speaker): every reader refuses, in one line."
+    from simple_speaker_embedding.corpus import corpus_files
+    from simple_speaker_embedding.evaluate import list_utterances
+    a, b = list(clips)
+    src = tmp_path / "src"
+    for p in clips[a]: _put(p, src / "ds" / a / p.name)                  # <dataset>/<speaker>/<utt>
+    for p in clips[b]: _put(p, src / "ds" / b / "chapter1" / p.name)     # one level deeper
+    for layout in ("dataset-speaker", "librispeech"):
+        with pytest.raises(ValueError, match=f"--layout {layout} expects"): corpus_files(src, layout)
+    with pytest.raises(ValueError, match=r"found files at depths \[3, 4\]"): list_utterances(src)
+    for args in (["preprocess", src, tmp_path / "mels"], ["eval", src, "--bootstrap", "0"]):
+        r = sse(*args)
+        assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "expect" in r.stderr, (args, r.stderr)

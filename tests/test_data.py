@@ -163,9 +163,21 @@ def test_label_free_clips_are_their_own_speakers(mels):
     val_speakers = {trn.vocab[c] for c in dls.valid.labels.tolist()}
     assert val_speakers == {f"cv_en/{s}" for s in man.speaker[man.speaker.map(base_speaker) == valid[0]].unique()}
     x, y = next(iter(trn))
-    assert x.shape[:2] == (12, x.shape[1]) and y.shape == (12,)
+    assert x.shape[0] == 12 and 20 <= x.shape[1] <= 30 and x.shape[2] == 80 and y.shape == (12,)   # N*M crops of the asked lengths
     with pytest.raises(ValueError, match="no rows of vctk"):
         speaker_dataloaders(mels, clip_speakers=("vctk",), progress=False, device="cpu")
     with pytest.raises(ValueError, match="needs as many different speakers"):
         speaker_dataloaders(mels, n_speakers=8, n_utterances=2, clip_speakers=("cv_en",), valid_speakers=valid,
                             progress=False, device="cpu")
+
+
+def test_a_batch_never_repeats_a_clip_when_its_speaker_has_enough(mels):
+    "Each speaker has 4 clips (per speed); with M = 4 every batch holds each of them once (drawn without replacement)."
+    dls = speaker_dataloaders(mels, n_speakers=4, n_utterances=4, crop=(20, 20), rounds=4, valid_pct=0.34, progress=False)
+    trn = dls.train
+    assert all(len(p) == 4 for p in trn.by_speaker)
+    for epoch in range(4):
+        trn.set_epoch(epoch)
+        pos = np.array([i for i, _, _ in trn.get_idxs()]).reshape(-1, 4, 4)      # batches x speakers x utterances
+        for batch in pos:
+            for spk in batch: assert len(set(spk.tolist())) == 4, spk

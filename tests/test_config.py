@@ -1,0 +1,53 @@
+"Recipes and flags as `sse train` merges them: a flag given wins over the recipe for every kind of setting, and explicit zeros and falses survive."
+import pytest
+
+from simple_speaker_embedding import cli
+from simple_speaker_embedding.config import TrainConfig, load_recipe, save_recipe
+
+RECIPE = """
+epochs = 5
+lr = 0.004
+crop = [100, 120]
+augment = true
+max_steps = 30
+band_p = 0.4
+"""
+
+
+@pytest.fixture
+def trained_with(monkeypatch, tmp_path):
+    "Run `sse train` through `main` up to the point it would train; return the `TrainConfig` it would train with."
+    seen = {}
+    monkeypatch.setattr(cli, "train_cmd", lambda mels, out, cfg, resume=True: seen.setdefault("cfg", cfg))
+    (tmp_path / "r.toml").write_text(RECIPE)
+    def run(*flags):
+        seen.clear()
+        assert cli.main(["train", "mels", "out", "--config", str(tmp_path / "r.toml"), *flags]) == 0
+        return seen["cfg"]
+    return run
+
+
+@pytest.mark.parametrize("flags,field,want", [
+    (["--epochs", "9"], "epochs", 9),                       # int
+    (["--lr", "0.001"], "lr", 0.001),                       # float
+    (["--crop", "60", "70"], "crop", (60, 70)),             # tuple
+    (["--no-augment"], "augment", False),                   # bool, switched off
+    (["--max-steps", "7"], "max_steps", 7),                 # optional int
+    (["--band-p", "0"], "band_p", 0.0),                     # optional float, an explicit zero
+])
+def test_a_flag_given_wins_over_the_recipe(trained_with, flags, field, want):
+    base = trained_with()
+    assert getattr(base, field) != want                      # the recipe says otherwise...
+    assert getattr(trained_with(*flags), field) == want      # ...and the flag wins
+    others = {k: v for k, v in vars(trained_with(*flags)).items() if k != field}
+    assert others == {k: v for k, v in vars(base).items() if k != field}      # nothing else moves
+
+
+def test_explicit_zeros_and_falses_survive_channel_export_and_reload(tmp_path):
+    (tmp_path / "z.toml").write_text("augment = false\nband_p = 0.0\nreverb_p = 0.0\ndistort_p = 0.25\nmax_steps = 1\n")
+    cfg = load_recipe(tmp_path / "z.toml")
+    assert cfg.channel == {"band_p": 0.0, "reverb_p": 0.0, "distort_p": 0.25}          # 0 means "none", not "unset"
+    assert cfg.recipe()["band_p"] == 0.0 and cfg.recipe()["augment"] is False
+    back = load_recipe(save_recipe(cfg, tmp_path / "back.toml"))
+    assert back == cfg and back.channel == cfg.channel
+    assert TrainConfig().channel == {}                                                   # unset: the defaults of Augment

@@ -1,0 +1,80 @@
+"The mel store across several shards: every row reads back its own clip's frames, through every reading path."
+import multiprocessing as mp
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from simple_speaker_embedding.audio import MelHParams, TacotronMel, load_audio, trim_silence
+from simple_speaker_embedding.data import SpeakerBatchDL
+from simple_speaker_embedding.store import MelStore, load_manifest, pack_mels, preprocess
+
+
+def own_mels(source) -> np.ndarray:
+    "A clip's log-mels computed directly, as the store holds them (trimmed, float16)."
+    hp = MelHParams()
+    x, _ = load_audio(source, sr=hp.sampling_rate)
+    return TacotronMel(hp)(torch.from_numpy(trim_silence(x))[None])[0].numpy().astype(np.float16)
+
+
+@pytest.fixture(scope="module")
+def store(fixture_root, tmp_path_factory):
+    "The fixtures in a store of several shards (5 files each), with each row's own mels."
+    dst = tmp_path_factory.mktemp("shards")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        preprocess(fixture_root, dst, n_workers=2, progress=False, files_per_shard=5)
+    man = load_manifest(dst)
+    assert man.shard.nunique() == 5 and (man.offset > 0).any()        # rows start inside later shards
+    return dst, man, [own_mels(s) for s in man.source]
+
+
+def _crops_in_worker(args):
+    store, rows, starts, T = args
+    return store.crops(rows, starts, T)
+
+
+def test_every_row_reads_its_own_frames_on_disk_in_workers_and_in_memory(store):
+    dst, man, own = store
+    s = MelStore(man)
+    for r, m in enumerate(own):
+        np.testing.assert_array_equal(s.crops(np.array([r]), np.array([0]), len(m))[0], m)
+    with mp.get_context("fork").Pool(2) as pool:                    # a fresh process opens its own memory maps
+        got = pool.map(_crops_in_worker, [(s, np.array([r]), np.array([0]), len(m)) for r, m in enumerate(own)])
+    for g, m in zip(got, own): np.testing.assert_array_equal(g[0], m)
+    labels = np.arange(len(man)) % 6
+    for in_memory in (True, False):                                    # the DataLoader's own batch reader, both paths
+        dl = SpeakerBatchDL(np.arange(len(man)), store=MelStore(man), labels=labels, n_speakers=2, n_utterances=2,
+                            in_memory=in_memory, num_workers=0)
+        for r, m in enumerate(own):
+            xb, yb = dl.create_batch([(r, 0, len(m))])
+            np.testing.assert_array_equal(xb[0].numpy(), m, err_msg=f"row {r}, in_memory={in_memory}")
+            assert yb.tolist() == [labels[r]]
+
+
+def test_a_crop_longer_than_its_clip_wraps_inside_that_clip(store):
+    dst, man, own = store
+    s = MelStore(man)
+    rows = [r for r in range(len(man) - 1) if man.shard[r] == man.shard[r + 1] and man.offset[r] > 0]   # a next clip follows
+    for r in rows[:4]:
+        L = len(own[r]); T = L + 37
+        want = own[r][(3 + np.arange(T)) % L]
+        np.testing.assert_array_equal(s.crops(np.array([r]), np.array([3]), T)[0], want)
+        dl = SpeakerBatchDL(np.arange(len(man)), store=s, labels=np.arange(len(man)) % 6, n_speakers=2, n_utterances=2,
+                            in_memory=True, num_workers=0)
+        np.testing.assert_array_equal(dl.create_batch([(r, 3, T)])[0][0].numpy(), want)
+
+
+def test_packing_an_old_per_clip_folder_reads_back_each_clip(store, tmp_path):
+    dst, man, own = store
+    old = tmp_path / "old"
+    for r in man.itertuples():
+        p = old / (r.key + ".npy"); p.parent.mkdir(parents=True, exist_ok=True)
+        np.save(p, own[r.Index])
+    man.assign(path=[k + ".npy" for k in man.key])[["path", "dataset", "speaker", "frames", "source"]].to_csv(old / "manifest.csv", index=False)
+    packed = pack_mels(old, files_per_shard=7, n_workers=1, progress=False)
+    assert packed.shard.nunique() == 4 and list(packed.key) == list(man.key)
+    s = MelStore(load_manifest(old))
+    for r, m in enumerate(own):
+        np.testing.assert_array_equal(s.crops(np.array([r]), np.array([0]), len(m))[0], m)
