@@ -142,17 +142,19 @@ class CheckpointCallback(Callback):
                  resume:bool=False): # load `path` if it exists and skip the work already done
         self.path, self.every, self.resume = Path(path), every, resume
         self.start_epoch, self.start_iter, self.stopped, self.done, self.in_step = 0, 0, None, None, False
+        self.minutes_before, self.t_fit = 0.0, time.time()
 
     def _is_main(self): return int(os.environ.get('RANK', 0)) == 0
 
     def _active(self): return not hasattr(self.learn, 'lr_finder')   # lr_find's trial run is not training
 
-    def save(self, epoch:int, iter_done:int):
-        "Write the state after `iter_done` batches of `epoch` (atomic)."
+    def save(self, epoch:int, iter_done:int, complete:bool=False):
+        "Write the state after `iter_done` batches of `epoch` (atomic); `complete`: the fit has ended, a rerun has nothing left to do."
         if not self._is_main() or not self._active(): return
         state = dict(model=unwrap(self.model).state_dict(), loss=self.loss_func.state_dict(), opt=_plain(self.opt.state_dict()),
                      epoch=epoch, iter=iter_done, n_epoch=self.n_epoch, n_iter=len(self.dls.train), train_iter=self.train_iter,
-                     time=time.time(), smooth_loss=self._smooth())
+                     time=time.time(), smooth_loss=self._smooth(), complete=complete,
+                     minutes=self.minutes_before + (time.time() - self.t_fit) / 60)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + '.tmp')
         torch.save(state, tmp); os.replace(tmp, self.path)
@@ -164,6 +166,7 @@ class CheckpointCallback(Callback):
 
     def before_fit(self):
         self.start_epoch = self.start_iter = 0; self.stopped = self.done = None; self.in_step = False
+        self.minutes_before, self.t_fit = 0.0, time.time()
         if not (self.resume and self.path.exists() and self._active()): return
         try: st = torch.load(self.path, map_location=self.dls.device, weights_only=True)   # tensors and plain types only: never code
         except Exception as e:
@@ -177,11 +180,15 @@ class CheckpointCallback(Callback):
         unwrap(self.model).load_state_dict(st['model']); self.loss_func.load_state_dict(st['loss'])
         self.opt.load_state_dict({**st['opt'], 'hypers': L(st['opt']['hypers'])})
         self.start_epoch, self.start_iter = st['epoch'], st['iter']
+        # an epoch whose last step was saved (start_iter == n_iter) is replayed whole, so that it is still validated and
+        # logged; a fit that ended has nothing left
+        if st.get('complete'): self.start_epoch, self.start_iter = self.n_epoch, 0
+        self.learn.train_iter = self.start_epoch * n_iter   # epochs skipped whole; the replayed batches count the rest
+        self.minutes_before = float(st.get('minutes') or 0.0)
         if st.get('smooth_loss') is not None and getattr(self.learn, 'recorder', None) is not None:
             # the steps replayed to reach the resume point show the loss reached there, not 0.0000
             self.learn.loss = torch.tensor(st['smooth_loss'])
             sl = self.learn.recorder.smooth_loss; sl.val, sl.count = torch.tensor(st['smooth_loss']), 10_000
-        if self.start_iter >= n_iter: self.start_epoch, self.start_iter = self.start_epoch + 1, 0
         self.done = (self.start_epoch, self.start_iter)
         if self._is_main(): print(f"resuming from {self.path}: epoch {self.start_epoch}, step {self.start_iter}")
 
@@ -217,7 +224,7 @@ class CheckpointCallback(Callback):
     def after_cancel_fit(self):   # stopped early (`StopAfter`): record where, so that a rerun knows the work is done
         if self.training: self.stopped = (self.epoch, self.iter + 1)
 
-    def after_fit(self): self.save(*(self.stopped or (self.n_epoch - 1, len(self.dls.train))))
+    def after_fit(self): self.save(*(self.stopped or (self.n_epoch - 1, len(self.dls.train))), complete=True)
 
 class StopOnCtrlC(Callback):
     "While training: the first Ctrl-C ends the run after the step in progress (a clean point to save), a second one at once."
@@ -355,6 +362,10 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
     epochs, steps = cfg.epochs, len(dls.train)
     if cfg.max_steps:        # the schedule spans the epochs the steps need; the run stops at the step
         epochs = min(cfg.epochs, -(-cfg.max_steps // steps)); extra = extra + [StopAfter(cfg.max_steps)]
+        if cfg.max_steps > cfg.epochs * steps and rank == 0:
+            print(f"note: max_steps {cfg.max_steps} is more than the {cfg.epochs} epochs x {steps} steps = "
+                  f"{cfg.epochs * steps} steps the run has: it stops after {cfg.epochs * steps} (raise epochs to go further)",
+                  file=sys.stderr)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if start is not None:    # its weights and architecture; its cohort, threshold and decision rule describe other weights
         model = copy.deepcopy(start).train()
@@ -372,7 +383,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
             learn.fit_one_cycle(epochs, cfg.lr)
     except KeyboardInterrupt: raise KeyboardInterrupt(ckpt.interrupted()) from None
     learn.model = unwrap(learn.model).eval()
-    learn.cfg, learn.start, learn.train_minutes = cfg, start, (time.time() - t0) / 60
+    learn.cfg, learn.start, learn.train_minutes = cfg, start, ckpt.minutes_before + (time.time() - t0) / 60
     return learn
 
 # %% ../nbs/05_learner.ipynb #f1a2b3c5

@@ -1,0 +1,87 @@
+"Resume: a run interrupted at any step, also while replaying the steps it had done, ends where an uninterrupted run ends."
+import warnings
+
+import pandas as pd
+import pytest
+import torch
+from fastai.callback.core import Callback
+
+from simple_speaker_embedding.learner import train
+from simple_speaker_embedding.store import preprocess
+
+KW = dict(epochs=3, lr=3e-3, hidden=12, layers=1, n_speakers=2, n_utterances=3, crop=(20, 30), valid_pct=0.34,
+          checkpoint_every=1000, workers=0, device="cpu", progress=False, seed=3)   # 2 steps an epoch, 6 in all
+
+
+class InterruptAt(Callback):
+    "Ctrl-C honoured after the `real`-th optimiser step, or after the `replayed`-th batch skipped on a resume."
+    order = 64   # after CheckpointCallback (61) has counted the step
+    def __init__(self, real=None, replayed=None): self.real, self.replayed, self.n_real, self.n_replayed, self.skip = real, replayed, 0, 0, False
+    def after_step(self): self.n_real += 1
+    def after_cancel_batch(self): self.skip = True
+    def after_batch(self):
+        if not self.training: return
+        if self.skip: self.n_replayed += 1
+        hit = self.n_replayed == self.replayed if self.skip else self.n_real == self.real and not self.skip
+        self.skip = False
+        if hit: raise KeyboardInterrupt()
+
+
+@pytest.fixture(scope="module")
+def mels(fixture_root, tmp_path_factory):
+    dst = tmp_path_factory.mktemp("mels")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        preprocess(fixture_root, dst, n_workers=1, progress=False)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(mels, tmp_path_factory):
+    out = tmp_path_factory.mktemp("full")
+    learn = train(mels, out, **KW)
+    return learn.model.state_dict(), pd.read_csv(out / "history.csv"), learn.train_iter
+
+
+def check_same(learn, out, uninterrupted):
+    sd, hist, steps = uninterrupted
+    for k, v in sd.items(): torch.testing.assert_close(learn.model.state_dict()[k], v, atol=1e-6, rtol=1e-5)
+    h = pd.read_csv(out / "history.csv")
+    assert h.epoch.tolist() == [0, 1, 2]                                   # one row per epoch, none lost, none twice
+    pd.testing.assert_frame_equal(h[["epoch", "valid_loss", "valid_eer"]], hist[["epoch", "valid_loss", "valid_eer"]], atol=1e-4)
+    assert learn.train_iter == steps == 6                                  # every step counted, also those before the resume
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+def test_interrupted_after_any_step_resumes_to_the_same_run(mels, tmp_path, uninterrupted, k):
+    with pytest.raises(KeyboardInterrupt, match="rerun the same command to resume"):
+        train(mels, tmp_path, cbs=[InterruptAt(real=k)], **KW)
+    st = torch.load(tmp_path / "train_state.pt", weights_only=True)
+    assert (st["epoch"], st["iter"], st["train_iter"]) == ((k - 1) // 2, (k - 1) % 2 + 1, k) and not st["complete"]
+    check_same(train(mels, tmp_path, **KW), tmp_path, uninterrupted)
+
+
+def test_interrupted_again_while_replaying_skipped_steps(mels, tmp_path, uninterrupted):
+    with pytest.raises(KeyboardInterrupt): train(mels, tmp_path, cbs=[InterruptAt(real=5)], **KW)
+    saved = torch.load(tmp_path / "train_state.pt", weights_only=True)
+    with pytest.raises(KeyboardInterrupt): train(mels, tmp_path, cbs=[InterruptAt(replayed=1)], **KW)   # epoch 2, step 0 replayed
+    again = torch.load(tmp_path / "train_state.pt", weights_only=True)
+    assert (again["epoch"], again["iter"], again["train_iter"]) == (saved["epoch"], saved["iter"], saved["train_iter"])
+    for k, v in saved["model"].items(): assert torch.equal(again["model"][k], v)      # the replay changed nothing
+    check_same(train(mels, tmp_path, **KW), tmp_path, uninterrupted)
+
+
+def test_a_finished_run_rerun_does_nothing_and_counts_its_minutes(mels, tmp_path, uninterrupted):
+    first = train(mels, tmp_path, **KW)
+    rows = (tmp_path / "history.csv").read_text()
+    again = train(mels, tmp_path, **KW)
+    assert (tmp_path / "history.csv").read_text() == rows and again.train_iter == 6
+    assert again.train_minutes >= first.train_minutes > 0                 # minutes of the whole run, not of the rerun
+
+
+def test_max_steps_schedules_the_epochs_those_steps_need(mels, tmp_path, capsys):
+    learn = train(mels, tmp_path / "a", **{**KW, "epochs": 8, "max_steps": 3})
+    assert learn.n_epoch == 2 and learn.train_iter == 3                  # ceil(3 / 2) epochs in the one-cycle schedule
+    learn = train(mels, tmp_path / "b", **{**KW, "epochs": 2, "max_steps": 40})
+    assert learn.train_iter == 4
+    assert "max_steps 40 is more than the 2 epochs x 2 steps = 4 steps the run has: it stops after 4" in capsys.readouterr().err
