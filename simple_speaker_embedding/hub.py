@@ -24,7 +24,7 @@ CHECKPOINT_FORMAT = "simple-speaker-embedding/1"
 WEIGHTS_DIR = Path(str(package_files("simple_speaker_embedding"))) / "weights"
 # name -> (file in WEIGHTS_DIR, sha256): the shipped checkpoints (see the README for how each was made)
 PRETRAINED: dict[str, tuple[str, str]] = {
-    "gru_embedder": ("gru_embedder.pt", "d7b86c3a74247c6bed3dd1dd7c5a3f58ad5521ee574f8bffef6beeab9cd1783b"),
+    "gru_embedder": ("gru_embedder.pt", "c0d0105bb70b978ebf3e57a8641810ca1511b28e0cd141ba3d964ce225c4704f"),
 }
 
 def sha256_file(path) -> str:

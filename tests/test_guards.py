@@ -213,7 +213,8 @@ def test_cli_options_reach_their_functions(fixture_root, monkeypatch, tmp_path):
                  "--bootstrap", "0"]) == 0
     assert seen["evaluate"]["top_k"] == 3
     assert main(["eval", str(fixture_root), "--bootstrap", "0"]) == 0              # the shipped model: its own rule's top-k
-    assert seen["evaluate"]["top_k"] == 200
+    from simple_speaker_embedding.hub import gru_embedder
+    assert seen["evaluate"]["top_k"] == gru_embedder().meta["asnorm_top_k"] == 100
     import simple_speaker_embedding.distill as ds
     monkeypatch.setattr(ds, "teacher_targets", lambda mels, t, **kw: seen.update(targets=kw) or __import__("pandas").DataFrame())
     monkeypatch.setattr(ds.CampPlusTeacher, "__init__", lambda self, wheel: None)
