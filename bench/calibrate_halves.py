@@ -7,14 +7,15 @@ false rejects are measured on B's pairs at the shipped and at the calibrated thr
 table and writes it as JSON. Usage:
 
     python bench/calibrate_halves.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 \\
-        ../shared/data/dev/librispeech_halves --out docs/results/calibrate_halves.json
+        ../shared/data/dev/librispeech_halves --out docs/results/calibrate_halves_1pct.json
+    python bench/calibrate_halves.py ... --target-fa 0.03 --max-fr 0.15 --out docs/results/calibrate_halves_window.json
 """
 import argparse
 import json
 import warnings
 from pathlib import Path
 
-from simple_speaker_embedding.evaluate import error_rates, evaluate, list_utterances
+from simple_speaker_embedding.evaluate import error_rates, evaluate, list_utterances, make_trials
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 from simple_speaker_embedding.model import asnorm_cohort
 
@@ -22,6 +23,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dev", nargs="+"); ap.add_argument("--out", default=None)
     ap.add_argument("--target-fa", type=float, default=0.01)
+    ap.add_argument("--max-fr", type=float, default=None, help="the window rule of `sse calibrate --max-fr`")
     ap.add_argument("--add-cohort", action="store_true")
     ap.add_argument("--model", default=None, help="checkpoint (default: the shipped weights)")
     a = ap.parse_args()
@@ -36,13 +38,13 @@ if __name__ == "__main__":
             t = utts[utts.speaker.isin(halves[test_half])]
             with warnings.catch_warnings(record=True) as w:
                 warnings.simplefilter('always')
-                cal = model.calibrate(c.path, c.speaker, target_fa=a.target_fa, add_cohort=a.add_cohort, n_boot=0)
+                cal = model.calibrate(c.path, c.speaker, target_fa=a.target_fa, max_fr=a.max_fr, add_cohort=a.add_cohort, n_boot=0)
             row = dict(set=Path(d).name, calibrated_on=f"{cal_half} ({len(halves[cal_half])} speakers, {len(c)} clips)",
                        measured_on=f"{test_half} ({len(halves[test_half])} speakers, {len(t)} clips)",
                        warnings=[str(x.message) for x in w])
             for name, m in (('shipped', model), ('calibrated', cal)):
                 coh, k = asnorm_cohort(m)
-                res = evaluate(m, t, n_boot=0, progress=False, cohort=coh, top_k=k)
+                res = evaluate(m, make_trials(t), n_boot=0, progress=False, cohort=coh, top_k=k)
                 fa, fr = error_rates(res.trials.score, res.trials.label, m.threshold)
                 row[name] = dict(threshold=m.threshold, false_accept=fa, false_reject=fr)
             row['on_calibration_half'] = {k: cal.meta['calibration'][k] for k in ('false_accept', 'false_reject')}

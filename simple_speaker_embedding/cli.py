@@ -190,6 +190,7 @@ def calibrate_cmd(folder, # labelled recordings: <speaker>/<utt>, <dataset>/<spe
                   out, # the calibrated checkpoint to write
                   model=None, # the model to calibrate (`--model`)
                   target_fa:float=0.01, # false-accept rate wanted on the folder's different-speaker pairs
+                  max_fr:float|None=None, # with it: the centre of the window between `target_fa` and this false-reject rate
                   layout:str|None=None, # corpus layout of `folder`
                   add_cohort:bool=False, # add the folder's speakers to the AS-norm cohort
                   device=None,
@@ -202,7 +203,8 @@ def calibrate_cmd(folder, # labelled recordings: <speaker>/<utt>, <dataset>/<spe
     m = resolve_model(model, device=device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        cal = m.calibrate(utts.path, utts.speaker, target_fa=target_fa, add_cohort=add_cohort, name=str(folder), progress=True)
+        cal = m.calibrate(utts.path, utts.speaker, target_fa=target_fa, max_fr=max_fr, add_cohort=add_cohort, name=str(folder),
+                          progress=True)
     for w in caught:
         if issubclass(w.category, UserWarning): print(f"sse calibrate: warning: {w.message}", file=sys.stderr)
     c = cal.meta['calibration']
@@ -215,7 +217,7 @@ def calibrate_cmd(folder, # labelled recordings: <speaker>/<utt>, <dataset>/<spe
                                        + (f", {c['cohort_added']} added)" if c['cohort_added'] else ")") if c['scoring'] == 'as-norm' else "")),
             ("threshold", f"{c['threshold']:.4f}" + (f" (was {c['previous_threshold']:.4f})" if c['previous_threshold'] is not None else "")),
             ("false accepts", pct(c['false_accept']) + ci('false_accept') + f"  (target {pct(target_fa)})"),
-            ("false rejects", pct(c['false_reject']) + ci('false_reject'))]
+            ("false rejects", pct(c['false_reject']) + ci('false_reject') + (f"  (at most {pct(max_fr)} asked)" if max_fr else ""))]
     print("\n".join(f"{k:<14} {v}" for k, v in rows))
     print(f"wrote {out} (sha256 {digest}); use it with --model {out}")
     return cal
@@ -393,12 +395,16 @@ def _parser() -> argparse.ArgumentParser:
     cal = _add(sub, "calibrate", "set the decision threshold on your own labelled recordings; writes a calibrated checkpoint",
                ["sse calibrate my_speakers/ --out my_model.pt                 # <speaker>/<utt>, 1% false accepts",
                 "sse calibrate my_speakers/ --target-fa 0.5% --out my_model.pt --add-cohort",
+                "sse calibrate my_speakers/ --target-fa 3% --max-fr 15% --out my_model.pt   # room on both sides",
                 "sse verify a.wav b.wav --model my_model.pt                   # decides at the new threshold"])
     cal.add_argument("folder", help="labelled recordings: <speaker>/<utt> or <dataset>/<speaker>/<utt> (at least "
                      "5 speakers with 2 or more recordings each; more speakers give a firmer threshold)")
     cal.add_argument("--out", required=True, help="the calibrated checkpoint to write (.pt)")
     cal.add_argument("--target-fa", type=_rate, default=0.01, help="false-accept rate wanted on the folder's "
                      "different-speaker pairs, as 0.01 or 1%% (default: 1%%)")
+    cal.add_argument("--max-fr", type=_rate, default=None, help="also keep false rejects at most this (e.g. 15%%): where the "
+                     "folder allows both, the threshold goes to the centre of the window between the two limits, leaving room "
+                     "on both sides for new speakers; where it does not, the false-accept target wins")
     cal.add_argument("--layout", choices=list(LAYOUTS), default=None, help="the folder is a corpus laid out so (see `sse preprocess --help`)")
     cal.add_argument("--add-cohort", action="store_true", help="also add the folder's speakers to the AS-norm cohort")
     cal.add_argument("--model", default=None, help=model_help)
@@ -443,7 +449,7 @@ def main(argv:list[str]|None=None) -> int:
             embed_cmd(args.paths, args.out, args.model, args.speaker, args.batch_size, device=args.device, layout=args.layout)
         elif args.command == "verify": verify_cmd(args.a, args.b, args.model, args.threshold, args.device)
         elif args.command == "calibrate":
-            calibrate_cmd(args.folder, args.out, model=args.model, target_fa=args.target_fa, layout=args.layout,
+            calibrate_cmd(args.folder, args.out, model=args.model, target_fa=args.target_fa, max_fr=args.max_fr, layout=args.layout,
                           add_cohort=args.add_cohort, device=args.device)
         elif args.command == "diarize":
             diarize_cmd(args.audio, args.model, args.speakers, args.threshold, args.window, args.hop, args.rttm, args.device,

@@ -400,6 +400,7 @@ def calibrate_model(self:GRUEmbedder, # the model to calibrate (it is copied, no
               paths, # the user's recordings (audio files)
               speakers, # the speaker of each recording
               target_fa:float=TARGET_FA, # false-accept rate wanted on the recordings' different-speaker pairs
+              max_fr:float|None=None, # with it: the centre of the window between `target_fa` and this false-reject rate, where there is one
               add_cohort:bool=False, # also add the calibration speakers to the AS-norm cohort
               name:str|None=None, # what `meta['calibration']` calls the set (default: 'N recordings of K speakers')
               n_boot:int=200, # speaker-bootstrap rounds for the intervals
@@ -437,7 +438,7 @@ def calibrate_model(self:GRUEmbedder, # the model to calibrate (it is copied, no
     i, j = np.triu_indices(len(E), k=1)
     labels = (codes[i] == codes[j]).astype(int)
     scores = _calibration_scores(model, E, codes, own, i, j)
-    th = calibrate_threshold({'calibration': (scores, labels)}, target_fa)
+    th = calibrate_threshold({'calibration': (scores, labels)}, target_fa, max_fr_per_set=max_fr)
     fa, fr = error_rates(scores, labels, th)
     ci = bootstrap_rates(scores, labels, codes[i], codes[j], th, n=n_boot) if n_boot else {}
     n_non = int((labels == 0).sum())
@@ -449,7 +450,7 @@ def calibrate_model(self:GRUEmbedder, # the model to calibrate (it is copied, no
     model.threshold = float(th)
     model.meta = {**self.meta, 'calibration': dict(
         set=name or f"{len(utts)} recordings of {len(names)} speakers", n_recordings=len(utts), n_speakers=len(names),
-        n_target=int(labels.sum()), n_nontarget=n_non, target_fa=target_fa, scoring=model.scoring,
+        n_target=int(labels.sum()), n_nontarget=n_non, target_fa=target_fa, max_fr=max_fr, scoring=model.scoring,
         asnorm_top_k=asnorm_cohort(model)[1] if model.scoring == 'as-norm' else None,
         cohort_added=len(names) if add_cohort else 0, threshold=float(th), previous_threshold=self.threshold,
         false_accept=round(fa, 5), false_reject=round(fr, 5),

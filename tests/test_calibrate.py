@@ -73,3 +73,19 @@ def test_add_cohort_and_target_as_a_percentage(fixture_root, tmp_path):
     assert len(cal.cohort) == len(shipped.cohort) + 6 and cal.meta["calibration"]["cohort_added"] == 6
     assert cal.meta["calibration"]["target_fa"] == 0.05 and cal.meta["calibration"]["false_accept"] <= 0.05
     torch.testing.assert_close(cal.cohort[:len(shipped.cohort)], shipped.cohort)         # the shipped cohort is kept
+
+
+def test_max_fr_puts_the_threshold_mid_window(fixture_root, tmp_path):
+    "With --max-fr the threshold sits at the centre of the window that keeps the folder within both limits."
+    from simple_speaker_embedding.evaluate import calibrate_threshold
+    r = sse("calibrate", str(fixture_root), "--out", str(tmp_path / "m.pt"), "--target-fa", "10%", "--max-fr", "30%")
+    assert r.returncode == 0, r.stderr
+    cal = load_checkpoint(tmp_path / "m.pt")
+    c = cal.meta["calibration"]
+    assert c["max_fr"] == 0.3 and "(at most 30.00% asked)" in r.stdout
+    res = evaluate(cal, fixture_root, progress=False, n_boot=0, cohort=cal.cohort, top_k=cal.meta["asnorm_top_k"])
+    s, l = res.trials.score.to_numpy(), res.trials.label.to_numpy()
+    assert cal.threshold == pytest.approx(calibrate_threshold({"f": (s, l)}, 0.1, max_fr_per_set=0.3), abs=1e-3)
+    assert cal.threshold != pytest.approx(threshold_at_fa(s, l, 0.1), abs=1e-2)      # not the plain FA point
+    fa, fr = error_rates(s, l, cal.threshold)
+    assert fa <= 0.1 and fr <= 0.3
