@@ -182,8 +182,8 @@ class CheckpointCallback(Callback):
         self.start_epoch, self.start_iter = st['epoch'], st['iter']
         # an epoch whose last step was saved (start_iter == n_iter) is replayed whole, so that it is still validated and
         # logged; a fit that ended has nothing left
-        if st.get('complete'): self.start_epoch, self.start_iter = self.n_epoch, 0
         self.learn.train_iter = self.start_epoch * n_iter   # epochs skipped whole; the replayed batches count the rest
+        if st.get('complete'): self.start_epoch, self.start_iter, self.learn.train_iter = self.n_epoch, 0, st['train_iter']
         self.minutes_before = float(st.get('minutes') or 0.0)
         if st.get('smooth_loss') is not None and getattr(self.learn, 'recorder', None) is not None:
             # the steps replayed to reach the resume point show the loss reached there, not 0.0000

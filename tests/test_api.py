@@ -19,6 +19,10 @@ def test_shipped_embeddings_unchanged(fixture_files):
 
 
 RECIPES = Path(__file__).parents[1] / "recipes"
+# the defaults `sse train --help`, the README and the recipes rely on (a changed default must change this too, deliberately)
+DOCUMENTED = dict(epochs=8, lr=2e-3, crop=(140, 180), augment=False, seed=0, rounds=1, teacher=None, distill="embedding",
+                  distill_weight=None, ge2e_weight=1.0, band_p=None, max_steps=None, n_speakers=32, n_utterances=8,
+                  clip_speakers=None, hidden=256, layers=3, emb_dim=256, valid_pct=0.05, checkpoint_every=50)
 
 
 def _given(args) -> dict:
@@ -33,6 +37,7 @@ def test_parser_defaults_are_train_config():
     from dataclasses import fields
     p = _parser()
     assert TrainConfig(**_given(p.parse_args(["train", "m", "o"]))) == TrainConfig()
+    assert {k: getattr(TrainConfig(), k) for k in DOCUMENTED} == DOCUMENTED      # and those are the documented defaults
     for f in fields(TrainConfig):                                   # every setting has a flag
         assert f"--{f.name.replace('_', '-')}" in p._subparsers._group_actions[0].choices["train"].format_help()
 
@@ -49,7 +54,7 @@ def test_recipes_reproduce_the_shipped_stages():
         st = {**st, **st.get("aug", {})}
         for k in ("epochs", "lr", "crop", "augment", "seed", "rounds", "teacher", "distill", "distill_weight", "ge2e_weight", "band_p",
                   "max_steps", "n_speakers", "n_utterances", "clip_speakers"):
-            want = st.get(k, getattr(TrainConfig(), k) if k != "crop" else (140, 180))
+            want = st.get(k, DOCUMENTED[k])                     # a stage that did not record a setting ran at its default
             assert getattr(cfg, k) == (tuple(want) if k == "crop" else want), (cfg, k, st)
     # the command lines of stages 4-7 in meta['recipe'], parsed by today's parser, are recipes 4-7 (paths aside)
     cmds = [c.strip() for c in meta["recipe"].split("&&") if c.strip().startswith("sse train")]

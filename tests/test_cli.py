@@ -1,4 +1,5 @@
 "The `sse` command, called as a user would: as a subprocess."
+import re
 import shutil
 import pytest
 import subprocess
@@ -64,7 +65,7 @@ def test_eval_prints_table_and_writes_trials_and_plots(fixture_root, tmp_path):
     assert r.returncode == 0, r.stderr
     for key in ("EER (%)", "95% CI (%)", "minDCF (p=0.01)", "threshold", "target trials", "non-target trials"):
         assert key in r.stdout
-    assert "36" in r.stdout and "240" in r.stdout
+    assert re.search(r"^target trials\s+36$", r.stdout, re.M) and re.search(r"^non-target trials\s+240$", r.stdout, re.M), r.stdout
     assert len((tmp_path / "t.txt").read_text().splitlines()) == 276
     assert {p.name for p in (tmp_path / "plots").iterdir()} == {"scores.png", "scores.svg", "tsne.png", "tsne.svg"}
     # the trial list written is accepted back
@@ -149,9 +150,11 @@ def test_preprocess_train_export_onnx_end_to_end(fixture_root, tmp_path):
     assert m.cohort.shape == (6, 256) and "dev_eer_asnorm" in m.meta      # the cohort travels in the export
     r = sse("eval", str(fixture_root), "--model", str(tmp_path / "run" / "model.pt"), "--norm", "--bootstrap", "0")
     assert r.returncode == 0 and "as-norm" in r.stdout, r.stderr
-    r = sse("verify", str(next(fixture_root.rglob("*.ogg"))), str(next(fixture_root.rglob("*.ogg"))),
-            "--model", str(tmp_path / "run" / "model.pt"))
-    assert r.returncode == 0 and "same speaker" in r.stdout                 # the calibrated threshold is used
+    a, b = sorted(fixture_root.rglob("*.ogg"))[0], sorted(fixture_root.rglob("*.ogg"))[5]
+    r = sse("verify", str(a), str(b), "--model", str(tmp_path / "run" / "model.pt"))
+    assert r.returncode == 0 and "(cosine)" in r.stdout and f"threshold {m.threshold:.4f}" in r.stdout   # the run's own threshold
+    score = float(r.stdout.split()[1])
+    assert ("same speaker" in r.stdout) == (score >= m.threshold)
     r = sse("train", str(tmp_path / "mels"), str(tmp_path / "run2"), "--init", str(tmp_path / "run" / "model.pt"),
             "--epochs", "1", "--hidden", "99", "--n-speakers", "3", "--n-utterances", "3", "--crop", "30", "40",
             "--valid-pct", "0.34")                                            # warm start: architecture from --init
@@ -181,7 +184,7 @@ def test_train_max_steps_stops_exports_and_resumes_as_done(fixture_root, tmp_pat
 
 
 def test_every_subcommand_has_help_with_examples():
-    for cmd in ("demo", "hparams", "embed", "verify", "eval", "preprocess", "train", "export-onnx"):
+    for cmd in ("demo", "hparams", "embed", "verify", "calibrate", "eval", "preprocess", "train", "export-onnx"):
         r = sse(cmd, "--help")
         assert r.returncode == 0 and "examples:" in r.stdout and f"sse {cmd}" in r.stdout.replace("$(which sse) ", "sse "), cmd
 

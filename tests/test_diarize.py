@@ -129,3 +129,16 @@ def test_cli_diarize_cosine_and_one_way_flags(monkeypatch, capsys):
     assert main(["diarize", str(CONV), "--speakers", "3", "--one-way"]) == 0
     assert seen == [(True, True), (False, True), (True, False)]
     assert len(capsys.readouterr().out.splitlines()) >= 9             # segments printed by every run
+
+
+def test_affinity_keeps_each_rows_strongest_neighbours_only():
+    "Pruning keeps the `keep` largest affinities of each row (then symmetrises); everything else is 0."
+    from simple_speaker_embedding.diarize import affinity
+    rng = np.random.default_rng(0)
+    e = rng.normal(size=(40, 16)) + 2.0; e /= np.linalg.norm(e, axis=1, keepdims=True)     # all cosines positive
+    a, cos, keep = affinity(e, prune=0.25), e @ e.T, 10
+    top = np.argsort(-cos, axis=1)[:, :keep]
+    strong = np.zeros_like(cos, bool); strong[np.arange(40)[:, None], top] = True
+    assert np.allclose(a[strong], cos[strong])                              # every row's 10 strongest stay, unchanged
+    assert np.allclose(a, a.T) and (a[~(strong | strong.T)] == 0).all()    # and nothing that is in no row's top 10
+    assert (a > 0).sum(1).max() < 40                                        # the graph is pruned, not full

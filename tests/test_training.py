@@ -72,8 +72,12 @@ def test_fit_one_cycle_learns(mels):
     y = torch.cat(ys); i, j = torch.triu_indices(len(y), len(y), 1)
     assert v == pytest.approx(100 * eer((e[i] * e[j]).sum(-1).numpy(), (y[i] == y[j]).numpy().astype(int))[0], abs=1e-4)
     fresh = ge2e_learner(dls, GRUEmbedder(hidden=32, layers=1))   # lr_find from scratch (a fitted model's tiny loss stops it early)
+    before = {k: v.clone() for k, v in fresh.model.state_dict().items()}
     with fresh.no_bar(), fresh.no_logging():
-        assert fresh.lr_find(num_it=10, show_plot=False).valley > 0
+        sug = fresh.lr_find(start_lr=1e-5, end_lr=1.0, num_it=10, show_plot=False)
+    lrs = [float(x) for x in fresh.recorder.lrs]
+    assert len(lrs) >= 5 and min(lrs) <= sug.valley <= max(lrs)              # a suggestion inside the range it swept
+    assert all(torch.equal(v, before[k]) for k, v in fresh.model.state_dict().items())   # and the trial left no trace
 
 
 def test_warm_start_from_init(mels, tmp_path):
