@@ -1,7 +1,7 @@
 "`sse calibrate` as a user runs it (a subprocess with its defaults), and the library calibration it calls."
 import re
 import shutil
-
+import numpy as np
 import pytest
 import torch
 
@@ -89,3 +89,24 @@ def test_max_fr_puts_the_threshold_mid_window(fixture_root, tmp_path):
     assert cal.threshold != pytest.approx(threshold_at_fa(s, l, 0.1), abs=1e-2)      # not the plain FA point
     fa, fr = error_rates(s, l, cal.threshold)
     assert fa <= 0.1 and fr <= 0.3
+
+
+def test_added_cohort_speakers_are_left_out_of_their_own_clips_stats(fixture_root):
+    "With add_cohort, each calibration clip is normalised against the cohort without its own speaker (as a new recording of an enrolled speaker would be)."
+    from simple_speaker_embedding.evaluate import list_utterances
+    from simple_speaker_embedding.model import as_norm, cohort_stats
+    m = gru_embedder()
+    utts = list_utterances(fixture_root)
+    cal = m.calibrate(utts.path, utts.speaker, target_fa=0.05, add_cohort=True, n_boot=0)
+    res = evaluate(m, fixture_root, progress=False, n_boot=0)
+    e = res.embeddings
+    names = sorted(utts.speaker.unique())
+    coh, k = cal.cohort.numpy(), m.meta["asnorm_top_k"]
+    own = {p: len(m.cohort) + names.index(s) for p, s in zip(utts.path, utts.speaker)}
+    stats = {p: cohort_stats(e[p][None], np.delete(coh, own[p], axis=0), k) for p in e}
+    t = res.trials
+    s = as_norm(t.score.to_numpy(), tuple(np.array([stats[p][i][0] for p in t.path1]) for i in (0, 1)),
+                tuple(np.array([stats[p][i][0] for p in t.path2]) for i in (0, 1)))
+    assert cal.threshold == pytest.approx(threshold_at_fa(s, t.label.to_numpy(), 0.05), abs=1e-3)
+    with_own = evaluate(m, fixture_root, progress=False, n_boot=0, cohort=cal.cohort, top_k=k).trials   # own speaker left in
+    assert abs(threshold_at_fa(with_own.score, with_own.label, 0.05) - cal.threshold) > 0.05

@@ -85,3 +85,26 @@ def test_max_steps_schedules_the_epochs_those_steps_need(mels, tmp_path, capsys)
     learn = train(mels, tmp_path / "b", **{**KW, "epochs": 2, "max_steps": 40})
     assert learn.train_iter == 4
     assert "max_steps 40 is more than the 2 epochs x 2 steps = 4 steps the run has: it stops after 4" in capsys.readouterr().err
+
+
+class Crash(Callback):
+    "A crash (no Ctrl-C handling, as after kill -9) at the `n`-th batch replayed on a resume."
+    order = 64
+    def __init__(self, n): self.n, self.seen, self.skip = n, 0, False
+    def after_cancel_batch(self): self.skip = True
+    def after_batch(self):
+        if self.training and self.skip:
+            self.seen += 1; self.skip = False
+            if self.seen == self.n: raise RuntimeError("crash")
+
+
+def test_no_checkpoint_is_written_while_replaying(mels, tmp_path, uninterrupted):
+    "Checkpoints every step: a resume replays the steps done without saving over the state it resumed from."
+    kw = {**KW, "checkpoint_every": 1}
+    with pytest.raises(KeyboardInterrupt): train(mels, tmp_path, cbs=[InterruptAt(real=4)], **kw)
+    saved = torch.load(tmp_path / "train_state.pt", weights_only=True)
+    assert (saved["epoch"], saved["iter"], saved["train_iter"]) == (1, 2, 4)
+    with pytest.raises(RuntimeError, match="crash"): train(mels, tmp_path, cbs=[Crash(1)], **kw)   # epoch 1 replayed: 2 batches
+    again = torch.load(tmp_path / "train_state.pt", weights_only=True)
+    assert (again["epoch"], again["iter"], again["train_iter"]) == (1, 2, 4)
+    check_same(train(mels, tmp_path, **kw), tmp_path, uninterrupted)
