@@ -125,7 +125,12 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
         from simple_speaker_embedding.corpus import corpus_files, speaker_key
         cf = pd.concat([corpus_files(i, layout) for i in inputs])
         files, key_of = [Path(s) for s in cf.source], dict(zip(cf.source, speaker_key(cf.dataset, cf.speaker)))
-    else: files, key_of = collect_audio(inputs), {}
+    else:
+        files, key_of = collect_audio(inputs), {}
+        if speaker:                                     # grouped by folder: a LibriSpeech/VoxCeleb tree needs its layout
+            from simple_speaker_embedding.corpus import refuse_lookalike
+            for i in map(Path, inputs):
+                if i.is_dir(): refuse_lookalike(i, [f for f in files if i in f.parents], what="keeps one speaker per folder")
     if not files: raise ValueError("no audio files found in the given paths")
     m = resolve_model(model, device=device)
     mels, ok, failed = [], [], []
@@ -369,8 +374,9 @@ def _parser() -> argparse.ArgumentParser:
     pp.add_argument("--speeds", type=_number(float, 0.5, 2.0), nargs="+", default=[1.0], help="speed-perturbation factors (pseudo-speakers)")
     pp.add_argument("--workers", type=_count, default=None, help="processes (default: all cores)")
     pp.add_argument("--no-trim", action="store_true", help="keep silences")
-    pp.add_argument("--layout", choices=list(LAYOUTS), default="dataset-speaker", help="how SRC names speakers and sessions: "
-                    + "; ".join(f"{n}: {l.pattern}" for n, l in LAYOUTS.items()) + " (default: dataset-speaker)")
+    pp.add_argument("--layout", choices=list(LAYOUTS), default=None, help="how SRC names speakers and sessions: "
+                    + "; ".join(f"{n}: {l.pattern}" for n, l in LAYOUTS.items()) + " (default: dataset-speaker; a tree "
+                    "that is plainly LibriSpeech or VoxCeleb is refused until its layout is named)")
     pp.add_argument("--dataset", default=None, help="dataset name for layouts without a dataset level (default: SRC's folder name)")
     pp.add_argument("--files-per-shard", type=_count, default=FILES_PER_SHARD, help=f"source files per shard file at most (default: {FILES_PER_SHARD})")
     t = _add(sub, "train", "train a GRU embedder with GE2E on preprocessed mels; exports OUT/model.pt",
@@ -458,6 +464,9 @@ def main(argv:list[str]|None=None) -> int:
             from simple_speaker_embedding.store import preprocess
             man = preprocess(args.src, args.dst, speeds=tuple(args.speeds), trim=not args.no_trim, n_workers=args.workers,
                              layout=args.layout, dataset=args.dataset, files_per_shard=args.files_per_shard)
+            reused, shards = man.attrs.get('shards_reused', 0), man.attrs.get('shards', man.shard.nunique())
+            if reused: print("nothing left to do: every shard was already finished" if reused == shards
+                             else f"{reused} of {shards} shards were already finished (kept); {shards - reused} computed now")
             print(f"{len(man)} mels of {man.groupby(['dataset', 'speaker']).ngroups} speakers in {args.dst}: "
                   f"{man.shard.nunique()} shards of {man.frames.sum() / 86.13 / 3600:.1f} h (manifest.csv, preprocess_report.csv)")
         elif args.command == "train": train_cmd(args.mels, args.out, cfg, resume=not args.no_resume)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00a_corpus.ipynb #e682fd6e
 from __future__ import annotations
-import os
+import os, re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .audio import AUDIO_EXTS, find_audio
 
 # %% auto #0
-__all__ = ['LAYOUTS', 'CORPUS_EXTS', 'Layout', 'speaker_key', 'corpus_files', 'map_files']
+__all__ = ['LAYOUTS', 'CORPUS_EXTS', 'Layout', 'speaker_key', 'looks_like', 'refuse_lookalike', 'corpus_files', 'map_files']
 
 # %% ../nbs/00a_corpus.ipynb #00551650
 @dataclass(frozen=True)
@@ -44,7 +44,32 @@ def speaker_key(dataset, speaker):
     return dataset + '/' + speaker
 
 # %% ../nbs/00a_corpus.ipynb #a9520218
-def _fitting(depths:set) -> str:
+_LIBRISPEECH_NAME = re.compile(r'^(\d+)-(\d+)-\d+$')     # <speaker>-<chapter>-<n>.flac
+_VOXCELEB_ID = re.compile(r'^id\d+$')                     # id00012/<video>/00001.wav
+
+def looks_like(src, # the tree's root
+               files:list, # its audio files (paths below `src`)
+              ) -> tuple|None:
+    "`(layout, example file)` when the file naming shows a corpus unmistakably (LibriSpeech: `<speaker>/<chapter>/<speaker>-<chapter>-<n>`; VoxCeleb: `id<digits>/<video>/<utt>`), else None."
+    for f in files:
+        q = Path(f).relative_to(src).parts
+        if len(q) < 3: continue
+        m = _LIBRISPEECH_NAME.match(Path(q[-1]).stem)
+        if m and m.groups() == (q[-3], q[-2]): return 'librispeech', Path(f)
+        if _VOXCELEB_ID.match(q[-3]): return 'voxceleb', Path(f)
+    return None
+
+def refuse_lookalike(src, files:list, what:str="reads its folders as <dataset>/<speaker>, as they are"):
+    "Raise one line naming the layout to pass when the tree at `src` is a LibriSpeech or VoxCeleb tree given without `--layout`: read by depth, its chapters or videos would silently become speakers."
+    if (g := looks_like(src, files)) is None: return
+    unit = dict(librispeech='chapters', voxceleb='videos')[g[0]]
+    raise ValueError(f"{src} looks like a {g[0]} tree ({g[1].relative_to(src)}): pass --layout {g[0]}, so that a speaker's "
+                     f"{unit} are one speaker (read without it, each of its {unit} would be a speaker); "
+                     f"--layout dataset-speaker {what}")
+
+def _fitting(depths:set, src=None, files=()) -> str:
+    g = looks_like(src, files) if src is not None and len(depths) == 1 else None
+    if g is not None and LAYOUTS[g[0]].depth in depths: return f"; --layout {g[0]} fits it"
     fit = [n for n, l in LAYOUTS.items() if l.depth in depths and len(depths) == 1]
     return f"; --layout {' or '.join(fit)} fits it" if fit else ""
 
@@ -58,11 +83,13 @@ def _commonvoice(src:Path, dataset:str) -> pd.DataFrame:
                              utt=[Path(p).stem for p in t.path]))
 
 def corpus_files(src, # the corpus root, as the layout describes it
-                 layout:str='dataset-speaker', # a name in `LAYOUTS`
+                 layout:str|None=None, # a name in `LAYOUTS`; None: dataset-speaker, unless the tree is plainly another corpus (then an error names it)
                  dataset:str|None=None, # dataset name for layouts without a dataset level (default: SRC's folder name)
                 ) -> pd.DataFrame:
     "One row per audio file: `source, dataset, speaker, session, utt` (session '' where the corpus has none)."
     src = Path(src)
+    guess = layout is None
+    if guess: layout = 'dataset-speaker'
     if layout not in LAYOUTS: raise ValueError(f"unknown layout {layout!r}: one of {', '.join(LAYOUTS)}")
     L = LAYOUTS[layout]
     if not src.is_dir(): raise FileNotFoundError(f"not a folder: {src}")
@@ -79,7 +106,14 @@ def corpus_files(src, # the corpus root, as the layout describes it
     depths = {len(q) for q in parts}
     if depths != {L.depth}:
         bad = next(p for p, q in zip(files, parts) if len(q) != L.depth)
-        raise ValueError(f"{src}: --layout {layout} expects {L.pattern} below it, found {bad.relative_to(src)}{_fitting(depths)}")
+        raise ValueError(f"{src}: --layout {layout} expects {L.pattern} below it, found {bad.relative_to(src)}{_fitting(depths, src, files)}")
+    if guess: refuse_lookalike(src, files)
+    if layout == 'librispeech':           # a file named for another speaker or chapter than its folders: the tree is not what it seems
+        for p, q in zip(files, parts):
+            m = _LIBRISPEECH_NAME.match(p.stem)
+            if m and m.groups() != (q[L.speaker], q[L.session]):
+                raise ValueError(f"{src}: --layout librispeech expects <speaker>/<chapter>/<speaker>-<chapter>-<n>, but "
+                                 f"{p.relative_to(src)} is named for speaker {m.group(1)}, chapter {m.group(2)}")
     rows = []
     for p, q in zip(files, parts):
         spk = q[L.speaker]

@@ -17,7 +17,7 @@ from sklearn.metrics import roc_curve
 from tqdm.auto import tqdm
 
 from .audio import AUDIO_EXTS, AudioError, find_audio, melspec_from_file, require_speech
-from .corpus import corpus_files, speaker_key
+from .corpus import corpus_files, refuse_lookalike, speaker_key
 from .model import GRUEmbedder, cohort_stats, as_norm, asnorm_cohort  # AS-norm lives with the model (verify needs it)
 
 # %% auto #0
@@ -43,6 +43,7 @@ def list_utterances(root, # `<root>/<speaker>/<utt>` or `<root>/<dataset>/<speak
     if depth - {2, 3} or len(depth) > 1:
         raise ValueError(f"{root}: expected <speaker>/<utterance> or <dataset>/<speaker>/<utterance> "
                          f"below the root, found files at depths {sorted(depth)}")
+    if depth == {3}: refuse_lookalike(root, files)             # <dataset>/<speaker>/<utt> by depth: not a LibriSpeech/VoxCeleb tree
     spk = ['/'.join(p.relative_to(root).parts[:-1]) for p in files]
     return pd.DataFrame(dict(path=[str(p) for p in files], speaker=spk))
 

@@ -74,7 +74,7 @@ def _shard_one(job):
     out = Path(out)
     plan = dict(version=STORE_VERSION, sources=[c[0] for c in clips], speeds=list(speeds), hp=asdict(hp), trim=trim,
                 min_frames=min_frames)
-    if (done := _done(out, plan)) is not None: return 'ok', str(out), done
+    if (done := _done(out, plan)) is not None: return 'ok', str(out), {**done, 'reused': True}
     torch.set_num_threads(1)
     mel, arrays, rows, errors, offset = _mel_transform(hp), [], [], [], 0
     for src, d, k, e, u in clips:
@@ -121,13 +121,14 @@ def preprocess(src, # a corpus laid out as `layout` says (default `<src>/<datase
                n_workers:int|None=None, # processes (default: all cores; 0: in this process)
                min_frames:int=MIN_FRAMES, # clips shorter than this after trimming (at any speed) are reported and skipped
                progress:bool=True,
-               layout:str='dataset-speaker', # how the corpus names speakers and sessions (see `LAYOUTS`)
+               layout:str|None=None, # how the corpus names speakers and sessions (see `LAYOUTS`; None: dataset-speaker unless the tree is plainly another corpus)
                dataset:str|None=None, # dataset name for layouts without a dataset level (default: SRC's folder name)
                files_per_shard:int=FILES_PER_SHARD, # source files per shard at most
               ) -> pd.DataFrame:
     "Log-mels of a corpus into a sharded store (parallel, resumable, atomic); returns the manifest (one row per clip and speed)."
     src, dst = Path(src), Path(dst)
     files = corpus_files(src, layout, dataset)
+    layout = layout or 'dataset-speaker'
     files['source'] = [os.path.abspath(s) for s in files.source]     # teacher targets read the audio again from here
     clips, size = list(files.itertuples(index=False, name=None)), shard_size(len(files), files_per_shard)
     jobs = [(str(dst / SHARD_DIR / f"part-{i // size:05d}.npy"), clips[i:i + size], tuple(speeds), hp, trim, min_frames)
@@ -141,6 +142,7 @@ def preprocess(src, # a corpus laid out as `layout` says (default `<src>/<datase
         json.dump(dict(store=STORE_VERSION, layout=layout, dataset=dataset, speeds=list(speeds), trim=trim, src=str(src),
                        files_per_shard=files_per_shard), f, indent=1)
     if len(rep): print(f"{len(rep)} of {len(files)} files skipped; reasons in {dst / 'preprocess_report.csv'}", file=sys.stderr)
+    man.attrs['shards_reused'], man.attrs['shards'] = sum(bool(d.get('reused')) for _, d in done), len(jobs)
     return man
 
 # %% ../nbs/00b_store.ipynb #f74fe067

@@ -1,4 +1,5 @@
 """Corpora as they come: LibriSpeech, VoxCeleb, VCTK and Common Voice layouts built from the fixtures; speakers keyed by dataset."""
+import re
 import shutil
 import subprocess
 import sys
@@ -39,7 +40,7 @@ def test_librispeech_chapters_are_sessions_of_one_speaker(clips, tmp_path):
     # given the corpus root with the default layout it is refused in one line naming the layout that fits
     r = sse("preprocess", root, tmp_path / "m2", "--layout", "speaker")
     err = [l for l in r.stderr.splitlines() if l.startswith("sse preprocess: error:")]
-    assert r.returncode == 1 and len(err) == 1 and "--layout dataset-speaker or librispeech or voxceleb fits it" in err[0], r.stderr
+    assert r.returncode == 1 and len(err) == 1 and "--layout dataset-speaker or librispeech or voxceleb fits it" in err[0], r.stderr   # names like 19-0: no corpus shows
     assert "Traceback" not in r.stderr
     # sse eval with the layout: a speaker's two chapters are one speaker (target trials across chapters)
     from simple_speaker_embedding.evaluate import list_utterances, make_trials
@@ -152,3 +153,41 @@ def test_a_tree_of_mixed_depths_is_refused_in_one_line(clips, tmp_path):
     for args in (["preprocess", src, tmp_path / "mels"], ["eval", src, "--bootstrap", "0"]):
         r = sse(*args)
         assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "expect" in r.stderr, (args, r.stderr)
+
+
+@pytest.fixture
+def lookalikes(clips, tmp_path):
+    "A LibriSpeech-shaped tree (one speaker with two chapters) and a VoxCeleb-shaped one (one speaker, two videos)."
+    (a, fa), (b, fb) = clips.items()
+    ls, vox = tmp_path / "test-other", tmp_path / "vox"
+    for i, f in enumerate(fa): _put(f, ls / "19" / ("198" if i < 2 else "227") / f"19-{198 if i < 2 else 227}-{i:04d}.ogg")
+    for i, f in enumerate(fb): _put(f, ls / "26" / "495" / f"26-495-{i:04d}.ogg")
+    for i, f in enumerate(fa): _put(f, vox / "id00012" / ("21Uxsk56VDQ" if i < 2 else "2DLq_Kkc1r8") / f"{i:05d}.ogg")
+    for i, f in enumerate(fb): _put(f, vox / "id00019" / "a3Uxsk5wVQ" / f"{i:05d}.ogg")
+    return ls, vox
+
+
+@pytest.mark.parametrize("which", ["librispeech", "voxceleb"])
+def test_a_corpus_tree_without_its_layout_is_refused_never_relabelled(lookalikes, tmp_path, which):
+    "Read by depth, chapters or videos would become speakers: preprocess, eval, embed --speaker and calibrate refuse in one line naming the layout."
+    root = lookalikes[0] if which == "librispeech" else lookalikes[1]
+    runs = {"preprocess": ["preprocess", root, tmp_path / "mels", "--workers", "1"],
+            "eval": ["eval", root, "--model", "untrained", "--bootstrap", "0"],
+            "embed": ["embed", root, "--speaker", "--model", "untrained", "--out", tmp_path / "spk"],
+            "calibrate": ["calibrate", root, "--model", "untrained", "--out", tmp_path / "cal.pt"]}
+    for cmd, args in runs.items():
+        r = sse(*args)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1 and f"looks like a {which} tree" in lines[0] and f"pass --layout {which}" in lines[0], (cmd, r.stderr)
+    assert not (tmp_path / "mels" / "manifest.csv").exists() and not (tmp_path / "spk.npy").exists()
+    r = sse("eval", root, "--layout", which, "--model", "untrained", "--bootstrap", "0")   # with it: one speaker, across chapters/videos
+    assert r.returncode == 0 and re.search(r"^target trials\s+12$", r.stdout, re.M), r.stdout + r.stderr
+    r = sse("embed", root, "--speaker", "--layout", which, "--model", "untrained", "--out", tmp_path / "spk")
+    assert r.returncode == 0 and len(pd.read_csv(tmp_path / "spk.csv")) == 2
+
+
+def test_librispeech_names_that_contradict_their_folders_are_refused(lookalikes, tmp_path):
+    ls, _ = lookalikes
+    next((ls / "26" / "495").iterdir()).rename(ls / "26" / "495" / "19-198-0099.ogg")      # a file moved from speaker 19
+    r = sse("preprocess", ls, tmp_path / "mels", "--layout", "librispeech", "--workers", "1")
+    assert r.returncode == 1 and "26/495/19-198-0099.ogg is named for speaker 19, chapter 198" in r.stderr, r.stderr

@@ -88,11 +88,13 @@ def test_max_steps_schedules_the_epochs_those_steps_need(mels, tmp_path, capsys)
 
 
 class Crash(Callback):
-    "A crash (no Ctrl-C handling, as after kill -9) at the `n`-th batch replayed on a resume."
+    "A crash (no Ctrl-C handling, as after kill -9) at the `n`-th batch replayed on a resume, or after the `real`-th step."
     order = 64
-    def __init__(self, n): self.n, self.seen, self.skip = n, 0, False
+    def __init__(self, n=None, real=None): self.n, self.real, self.seen, self.steps, self.skip = n, real, 0, 0, False
     def after_cancel_batch(self): self.skip = True
+    def after_step(self): self.steps += 1
     def after_batch(self):
+        if self.training and self.real is not None and self.steps == self.real and not self.skip: raise RuntimeError("crash")
         if self.training and self.skip:
             self.seen += 1; self.skip = False
             if self.seen == self.n: raise RuntimeError("crash")
@@ -107,4 +109,14 @@ def test_no_checkpoint_is_written_while_replaying(mels, tmp_path, uninterrupted)
     with pytest.raises(RuntimeError, match="crash"): train(mels, tmp_path, cbs=[Crash(1)], **kw)   # epoch 1 replayed: 2 batches
     again = torch.load(tmp_path / "train_state.pt", weights_only=True)
     assert (again["epoch"], again["iter"], again["train_iter"]) == (1, 2, 4)
+    check_same(train(mels, tmp_path, **kw), tmp_path, uninterrupted)
+
+
+def test_an_epoch_logged_before_a_crash_is_logged_once_after_the_resume(mels, tmp_path, uninterrupted):
+    "Saved at the end of epoch 0, validated and logged, then killed during epoch 1: the resume replays epoch 0 and replaces its row."
+    kw = {**KW, "checkpoint_every": 2}
+    with pytest.raises(RuntimeError, match="crash"): train(mels, tmp_path, cbs=[Crash(real=3)], **kw)
+    assert pd.read_csv(tmp_path / "history.csv").epoch.tolist() == [0]
+    st = torch.load(tmp_path / "train_state.pt", weights_only=True)
+    assert (st["epoch"], st["iter"]) == (0, 2)
     check_same(train(mels, tmp_path, **kw), tmp_path, uninterrupted)

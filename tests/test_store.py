@@ -78,3 +78,15 @@ def test_packing_an_old_per_clip_folder_reads_back_each_clip(store, tmp_path):
     s = MelStore(load_manifest(old))
     for r, m in enumerate(own):
         np.testing.assert_array_equal(s.crops(np.array([r]), np.array([0]), len(m))[0], m)
+
+
+def test_rerunning_a_finished_preprocess_says_there_was_nothing_to_do(fixture_root, tmp_path):
+    from test_cli import sse
+    args = ("preprocess", str(fixture_root), str(tmp_path / "mels"), "--workers", "1", "--files-per-shard", "8")
+    first, again = sse(*args), sse(*args)
+    assert first.returncode == again.returncode == 0, first.stderr + again.stderr
+    assert "nothing left to do" not in first.stdout and "24 mels of 6 speakers" in first.stdout
+    assert again.stdout.startswith("nothing left to do: every shard was already finished") and "24 mels of 6 speakers" in again.stdout
+    (tmp_path / "mels" / "shards" / "part-00001.json").unlink()                # one shard unfinished
+    r = sse(*args)
+    assert "2 of 3 shards were already finished (kept); 1 computed now" in r.stdout, r.stdout
