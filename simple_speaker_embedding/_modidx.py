@@ -86,6 +86,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                                 'simple_speaker_embedding/config.py'),
                                                  'simple_speaker_embedding.config.TrainConfig.channel': ( 'config.html#trainconfig.channel',
                                                                                                           'simple_speaker_embedding/config.py'),
+                                                 'simple_speaker_embedding.config.TrainConfig.check_paths': ( 'config.html#trainconfig.check_paths',
+                                                                                                              'simple_speaker_embedding/config.py'),
                                                  'simple_speaker_embedding.config.TrainConfig.recipe': ( 'config.html#trainconfig.recipe',
                                                                                                          'simple_speaker_embedding/config.py'),
                                                  'simple_speaker_embedding.config.TrainConfig.with_': ( 'config.html#trainconfig.with_',

@@ -90,6 +90,14 @@ class TrainConfig:
         "The augmentation shares given explicitly (`band_p`, `reverb_p`, `distort_p`), for `Augment`."
         return {k: v for k in ('band_p', 'reverb_p', 'distort_p') if (v := getattr(self, k)) is not None}
 
+    def check_paths(self):
+        "Raise `FileNotFoundError` naming each after-training path (`dev`, `cohort`) that is not there: checked before any work, not after it (relative paths are taken from the current directory, also in a recipe file)."
+        missing = [f"{name} {v} ({what})" for name, v, ok, what in (
+            ('dev', self.dev, lambda p: p.is_dir() or p.is_file(), "an audio folder or a trial list"),
+            ('cohort', self.cohort, lambda p: p.is_dir(), "an audio folder")) if v and not ok(Path(v))]
+        if missing: raise FileNotFoundError(f"not found: {'; '.join(missing)}; relative paths are taken from the current "
+                                            f"directory ({Path.cwd()}), also those in a recipe file")
+
     def recipe(self) -> dict:
         "The settings as plain values (lists for tuples), as stored in `meta['recipe']` and in recipe files."
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -342,6 +342,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
     "Train a `GRUEmbedder` with GE2E (and distillation) and fit_one_cycle (up to `cfg.max_steps`); returns the Learner (`learn.model`, `learn.cfg`, `learn.start`)."
     from simple_speaker_embedding.data import speaker_dataloaders, load_manifest, Augment
     cfg = (cfg or TrainConfig()).with_(**settings)
+    cfg.check_paths()                 # the dev set and cohort are used after training: a wrong path fails now, not then
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
     device = resolve_device(cfg.device)
     if world > 1 and device.type == 'cuda' and device.index is None:     # torchrun: one GPU per process on this node

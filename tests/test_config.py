@@ -51,3 +51,18 @@ def test_explicit_zeros_and_falses_survive_channel_export_and_reload(tmp_path):
     back = load_recipe(save_recipe(cfg, tmp_path / "back.toml"))
     assert back == cfg and back.channel == cfg.channel
     assert TrainConfig().channel == {}                                                   # unset: the defaults of Augment
+
+
+def test_a_wrong_path_in_a_recipe_fails_before_training(fixture_root, tmp_path):
+    "`sse train --config` with a dev set that is not there: one line naming it, at once, and no training state written."
+    import time
+    from test_cli import sse
+    assert sse("preprocess", str(fixture_root), str(tmp_path / "mels"), "--workers", "1").returncode == 0
+    (tmp_path / "r.toml").write_text('dev = "../shared/data/dev/no_such_set"\ncohort = "also/missing"\nhidden = 8\nlayers = 1\n')
+    t0 = time.time()
+    r = sse("train", str(tmp_path / "mels"), str(tmp_path / "run"), "--config", str(tmp_path / "r.toml"), "--max-steps", "6",
+            "--n-speakers", "3", "--n-utterances", "3", "--valid-pct", "0.34")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert "dev ../shared/data/dev/no_such_set" in lines[0] and "cohort also/missing" in lines[0] and "current directory" in lines[0]
+    assert not (tmp_path / "run" / "train_state.pt").exists() and time.time() - t0 < 60

@@ -22,8 +22,8 @@ def test_training_notebook_takes_papermill_parameters(tmp_path):
     import json
     import papermill as pm
     out, work = tmp_path / "training.out.ipynb", tmp_path / "quick"
-    pm.execute_notebook(str(ROOT / "training.ipynb"), str(out), parameters=dict(device="cpu", work=str(work), seed=1),
-                        cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+    pm.execute_notebook(str(ROOT / "training.ipynb"), str(out), parameters=dict(device="cpu", work=str(work), seed=1, hidden=24),
+                        cwd=str(tmp_path), kernel_name="python3", progress_bar=False)     # from another folder
     cells = json.loads(out.read_text())["cells"]
     injected = next(c for c in cells if "injected-parameters" in c["metadata"].get("tags", []))
     assert "device = \"cpu\"" in "".join(injected["source"]) or "device = 'cpu'" in "".join(injected["source"])
@@ -31,5 +31,37 @@ def test_training_notebook_takes_papermill_parameters(tmp_path):
                    for c in cells for o in c.get("outputs", []))
     assert "on cpu" in text and f"exported {work / 'model.pt'}" in text      # the parameters reached the run
     assert (work / "model.pt").exists()
+    from simple_speaker_embedding.hub import load_checkpoint
+    assert load_checkpoint(work / "model.pt").model_hparams.hidden == 24          # a given parameter beats the mode's default
     for nb in (ROOT / "training.ipynb", ROOT / "nbs" / "evaluation.ipynb"):   # each notebook's parameters cell is tagged
         assert any("parameters" in c["metadata"].get("tags", []) for c in json.loads(nb.read_text())["cells"]), nb
+
+
+def _derived(**given) -> dict:
+    "training.ipynb's parameters as papermill leaves them: the parameters cell, the injected values, then the cell that fills in the mode's defaults."
+    import json
+    cells = json.loads((ROOT / "training.ipynb").read_text())["cells"]
+    i = next(k for k, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", []))
+    ns = {}
+    exec("".join(cells[i]["source"]), ns)
+    ns.update(given)
+    exec("".join(cells[i + 1]["source"]), ns)
+    return ns
+
+
+def test_training_notebook_full_mode_takes_its_defaults_unless_given():
+    "`-p quick False` alone gives the full run (not the tiny model and the stand-in teacher); a value given wins."
+    full = _derived(quick=False)
+    assert (full["hidden"], full["layers"], full["teacher"], full["n_speakers"], full["speeds"]) == (256, 3, "campplus", 32, (0.9, 1.0, 1.1))
+    assert str(full["train_root"]).endswith("shared/data/train") and full["work"] == "runs/full"
+    assert _derived(quick=False, hidden=768, teacher="none")["hidden"] == 768 and _derived(quick=False, teacher="none")["teacher"] is None
+    quick = _derived()
+    assert (quick["hidden"], quick["teacher"], quick["work"]) == (32, "spectral", "runs/quick") and quick["train_root"].is_dir()
+
+
+def test_evaluation_notebook_runs_with_papermill_from_the_repository_root(tmp_path):
+    import papermill as pm
+    out = tmp_path / "evaluation.out.ipynb"
+    pm.execute_notebook(str(ROOT / "nbs" / "evaluation.ipynb"), str(out), parameters=dict(n_boot=20, out_dir=str(tmp_path)),
+                        cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+    assert {p.name for p in tmp_path.glob("*.svg")} >= {"scores.svg", "tsne.svg", "diarization_given.svg", "diarization_estimated.svg"}
