@@ -275,7 +275,8 @@ def _add_config_flags(parser):
         m = f.metadata
         g = groups.get(m['group']) or groups.setdefault(m['group'], parser.add_argument_group(f"{m['group']} settings"))
         shown = f"{f.default[0]} {f.default[1]}" if isinstance(f.default, tuple) else f.default
-        kw = dict(dest=f.name, default=argparse.SUPPRESS, help=f"{m['help']} (default: {shown})")
+        kw = dict(dest=f.name, default=argparse.SUPPRESS,   # unset (None): the help says what happens then
+                  help=m['help'] if f.default is None else f"{m['help']} (default: {shown})")
         flag = '--' + f.name.replace('_', '-')
         kind = f.type.replace(' ', '').replace('|None', '')
         if kind == 'bool': g.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
@@ -286,8 +287,7 @@ def _add_config_flags(parser):
 
 # %% ../nbs/07_cli.ipynb #dc0bc479
 def _parser() -> argparse.ArgumentParser:
-    from simple_speaker_embedding.corpus import LAYOUTS        # (these import torch: main() sets the thread policy first)
-    from simple_speaker_embedding.store import FILES_PER_SHARD
+    from simple_speaker_embedding.config import LAYOUTS, FILES_PER_SHARD   # plain data: `sse --help` needs no torch
     p = argparse.ArgumentParser(prog="sse", description="simple-speaker-embedding: GRU speaker embeddings from audio.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="examples:\n  sse demo\n  sse embed recordings/ --out embs\n  sse verify a.wav b.wav\n"

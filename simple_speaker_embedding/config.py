@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TrainConfig', 'load_recipe', 'save_recipe']
+__all__ = ['FILES_PER_SHARD', 'LAYOUTS', 'TrainConfig', 'Layout', 'load_recipe', 'save_recipe']
 
 # %% ../nbs/04a_config.ipynb #0e7d4ea7
 def _opt(default, help:str, **kw):
@@ -107,6 +107,29 @@ class TrainConfig:
         unknown = set(changes) - {f.name for f in fields(self)}
         if unknown: raise TypeError(f"unknown training settings {sorted(unknown)} (known: {[f.name for f in fields(self)]})")
         return replace(self, **changes)
+
+# %% ../nbs/04a_config.ipynb #c0ffee01
+FILES_PER_SHARD = 500     # source files per shard of a mel store at most (VoxCeleb at three speeds: ~170 MB a shard)
+
+@dataclass(frozen=True)
+class Layout:
+    "Where a corpus keeps dataset, speaker and session: the parts of a file's path below the corpus root."
+    name: str
+    pattern: str          # the path below SRC, for messages and help
+    depth: int|None       # path parts below SRC, the file included (None: listed in a table)
+    dataset: int|None     # which part is the dataset (None: SRC's folder name, or the name given)
+    speaker: int|None     # which part is the speaker (None: from the table)
+    session: int|None     # which part is the recording session (None: no sessions)
+    extra_mics: bool = False   # VCTK: a second microphone's copy of each utterance (`_mic2`) is left out
+
+LAYOUTS = {l.name: l for l in [
+    Layout('dataset-speaker', '<dataset>/<speaker>/<utt>', 3, 0, 1, None),
+    Layout('speaker', '<speaker>/<utt>', 2, None, 0, None),
+    Layout('librispeech', '<speaker>/<chapter>/<utt>.flac', 3, None, 0, 1),
+    Layout('voxceleb', '<id>/<video>/<utt>.wav|m4a', 3, None, 0, 1),
+    Layout('vctk', '<pNNN>/<pNNN>_NNN[_micK].flac', 2, None, 0, None, extra_mics=True),
+    Layout('commonvoice', 'clips/<clip>.mp3 + validated.tsv (client_id)', None, None, None, None),
+]}
 
 # %% ../nbs/04a_config.ipynb #f7d04413
 def load_recipe(path, # a TOML file of `TrainConfig` fields

@@ -6,37 +6,18 @@
 from __future__ import annotations
 import os, re
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 from .audio import AUDIO_EXTS, find_audio
+from .config import Layout, LAYOUTS   # (plain data: the CLI's parser reads them without torch)
 
 # %% auto #0
-__all__ = ['LAYOUTS', 'CORPUS_EXTS', 'Layout', 'speaker_key', 'looks_like', 'refuse_lookalike', 'corpus_files', 'map_files']
+__all__ = ['CORPUS_EXTS', 'speaker_key', 'looks_like', 'refuse_lookalike', 'corpus_files', 'map_files']
 
 # %% ../nbs/00a_corpus.ipynb #00551650
-@dataclass(frozen=True)
-class Layout:
-    "Where a corpus keeps dataset, speaker and session: the parts of a file's path below the corpus root."
-    name: str
-    pattern: str          # the path below SRC, for messages and help
-    depth: int|None       # path parts below SRC, the file included (None: listed in a table)
-    dataset: int|None     # which part is the dataset (None: SRC's folder name, or the name given)
-    speaker: int|None     # which part is the speaker (None: from the table)
-    session: int|None     # which part is the recording session (None: no sessions)
-    extra_mics: bool = False   # VCTK: a second microphone's copy of each utterance (`_mic2`) is left out
-
-LAYOUTS = {l.name: l for l in [
-    Layout('dataset-speaker', '<dataset>/<speaker>/<utt>', 3, 0, 1, None),
-    Layout('speaker', '<speaker>/<utt>', 2, None, 0, None),
-    Layout('librispeech', '<speaker>/<chapter>/<utt>.flac', 3, None, 0, 1),
-    Layout('voxceleb', '<id>/<video>/<utt>.wav|m4a', 3, None, 0, 1),
-    Layout('vctk', '<pNNN>/<pNNN>_NNN[_micK].flac', 2, None, 0, None, extra_mics=True),
-    Layout('commonvoice', 'clips/<clip>.mp3 + validated.tsv (client_id)', None, None, None, None),
-]}
 CORPUS_EXTS = AUDIO_EXTS | {'.m4a'}   # VoxCeleb2 ships AAC in .m4a (decoded through PyAV, an optional extra)
 
 def speaker_key(dataset, speaker):

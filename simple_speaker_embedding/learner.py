@@ -116,7 +116,9 @@ class FewerSyncs(Callback):
         self.shown, self.done = torch.tensor(0.), 0
     def after_batch(self):
         if not self.training or not hasattr(self.learn, 'smooth_loss'): return
-        if self.recorder.smooth_loss.count % self.every == 1 or self.every == 1: self.shown = self.learn.smooth_loss.detach().cpu()
+        # a host copy every `every` steps and at each epoch's first step (so that the bar moves on short epochs too)
+        if self.recorder.smooth_loss.count % self.every == 1 or self.every == 1 or self.iter == 0:
+            self.shown = self.learn.smooth_loss.detach().cpu()
         self.learn.smooth_loss = self.shown                    # what the bar prints (with `.item()`): already on the host
     def _to_host(self):
         rec = self.learn.recorder
@@ -190,7 +192,9 @@ class CheckpointCallback(Callback):
             self.learn.loss = torch.tensor(st['smooth_loss'])
             sl = self.learn.recorder.smooth_loss; sl.val, sl.count = torch.tensor(st['smooth_loss']), 10_000
         self.done = (self.start_epoch, self.start_iter)
-        if self._is_main(): print(f"resuming from {self.path}: epoch {self.start_epoch}, step {self.start_iter}")
+        if self._is_main():
+            print(f"resuming from {self.path}: " + ("the run had finished" if st.get('complete') else
+                  f"epoch {self.start_epoch + 1} of {self.n_epoch}, after step {self.start_iter} of {n_iter}"))
 
     def before_epoch(self):
         if self.epoch < self.start_epoch:   # done before the interruption: no progress-bar row, no history row
@@ -209,7 +213,7 @@ class CheckpointCallback(Callback):
         saved = self._is_main() and self._active() and self.done is not None and not self.in_step
         if saved: self.save(*self.done)
         if not self.path.exists(): return "nothing was saved (no training step had finished); a rerun starts over"
-        where = f"epoch {self.done[0]}, step {self.done[1]}" if saved else "its last checkpoint"
+        where = f"epoch {self.done[0] + 1} of {self.n_epoch}, step {self.done[1]} of {len(self.dls.train)}" if saved else "its last checkpoint"
         return f"rerun the same command to resume from {self.path} ({where})"
 
     def before_batch(self):
@@ -304,8 +308,9 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
 
 # %% ../nbs/05_learner.ipynb #79eee5f1
 class HistoryCSV(CSVLogger):
-    "fastai's `CSVLogger` (one row per epoch), rewritten atomically each epoch; with `append` a resumed run keeps the rows "
-    "of earlier epochs and replaces those of the epochs it runs again: a rerun never duplicates a row."
+    "fastai's `CSVLogger` (one row per epoch, counted from 1 as the progress bar counts them, also in the bar's table and the "
+    "plain lines), rewritten atomically each epoch; with `append` a resumed run keeps the rows of earlier epochs and "
+    "replaces those of the epochs it runs again: a rerun never duplicates a row."
     def before_fit(self):
         if hasattr(self, "gather_preds"): return
         f = self.path / self.fname
@@ -314,7 +319,8 @@ class HistoryCSV(CSVLogger):
         self.old_logger, self.learn.logger = self.logger, self._write_line
 
     def _write_line(self, log):
-        e = int(log[0])
+        log = [int(log[0]) + 1, *log[1:]]            # epochs counted from 1, as the progress bar counts them ("Epoch 6/8")
+        e = log[0]
         self.rows = [r for r in self.rows if int(r.split(',')[0]) < e] + [','.join(str(t) for t in log)]
         with atomic_write(self.path / self.fname, 'w') as f: f.write('\n'.join([self.header] + self.rows) + '\n')
         self.old_logger(log)

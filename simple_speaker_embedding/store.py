@@ -13,16 +13,16 @@ import pandas as pd
 import torch
 
 from .audio import MIN_FRAMES, AudioError, MelHParams, TacotronMel, atomic_write, load_audio, resample, trim_silence
+from .config import FILES_PER_SHARD
 from .corpus import corpus_files, map_files
 
 # %% auto #0
-__all__ = ['STORE_VERSION', 'SHARD_DIR', 'FILES_PER_SHARD', 'MANIFEST_COLUMNS', 'base_speaker', 'mel_key', 'shard_size',
-           'write_frames', 'preprocess', 'load_manifest', 'pack_mels', 'MelStore']
+__all__ = ['STORE_VERSION', 'SHARD_DIR', 'MANIFEST_COLUMNS', 'base_speaker', 'mel_key', 'shard_size', 'write_frames',
+           'preprocess', 'load_manifest', 'pack_mels', 'MelStore']
 
 # %% ../nbs/00b_store.ipynb #7fb3dd63
 STORE_VERSION = 1         # the shard format; a shard written by another version is rebuilt
 SHARD_DIR = 'shards'      # below the output folder
-FILES_PER_SHARD = 500     # source files per shard at most (VoxCeleb at three speeds: ~170 MB a shard)
 MANIFEST_COLUMNS = ['key', 'dataset', 'speaker', 'session', 'speed', 'frames', 'source', 'shard', 'offset']
 
 def _sp_suffix(speed:float) -> str: return '' if speed == 1 else f"_sp{speed:g}"

@@ -75,7 +75,7 @@ def test_ctrl_c_then_rerun_resumes_with_the_progress_bar(mels, tmp_path):
     code, text, _ = on_a_terminal(args)
     assert code == 0 and "resuming from" in text and "Traceback" not in text, text[-3000:]
     ep = epochs_in(out / "history.csv")
-    assert ep == list(range(40)) and ep[:len(done)] == done                # every epoch once, the earlier rows kept
+    assert ep == list(range(1, 41)) and ep[:len(done)] == done                # every epoch once, the earlier rows kept
     assert (out / "model.pt").exists()
 
 
@@ -88,9 +88,9 @@ def test_ctrl_c_before_the_first_checkpoint_saves_what_it_has(mels, tmp_path):
     assert (out / "train_state.pt").exists() and f"resume from {out / 'train_state.pt'} (epoch " in text
     r = sse(*args)                                                          # in a log file: one plain line per epoch
     assert r.returncode == 0 and "resuming from" in r.stdout, r.stderr[-2000:]
-    assert "\r" not in r.stdout and "█" not in r.stdout and "epoch 39 train_loss" in r.stdout
+    assert "\r" not in r.stdout and "█" not in r.stdout and "epoch 40 train_loss" in r.stdout
     assert r.stderr == "", r.stderr                                       # no FutureWarning, no bars
-    assert epochs_in(out / "history.csv") == list(range(40))
+    assert epochs_in(out / "history.csv") == list(range(1, 41))
 
 
 def test_interrupted_before_any_step_says_nothing_was_saved(tmp_path):

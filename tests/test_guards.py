@@ -359,7 +359,7 @@ def test_campplus_teacher_travels_to_workers_without_its_model(tmp_path):
 
 
 def test_training_steps_read_nothing_back_from_the_device(fixture_root, tmp_path):
-    "The loss gets (N, M) labels (layout from the shape, no read of their values), the smoothed loss is fastai's, the bar's copy is refreshed every 20 steps, the history ends on the host."
+    "The loss gets (N, M) labels (layout from the shape, no read of their values), the smoothed loss is fastai's, the bar's copy is refreshed every 20 steps and at each epoch's start, the history ends on the host."
     import contextlib, io
     from fastai.callback.core import Callback
     from simple_speaker_embedding.data import speaker_dataloaders
@@ -391,5 +391,8 @@ def test_training_steps_read_nothing_back_from_the_device(fixture_root, tmp_path
     rec = learn.recorder
     assert all(isinstance(x, torch.Tensor) and x.device.type == "cpu" for x in rec.losses)
     np.testing.assert_allclose([float(x) for x in rec.losses], want, rtol=1e-5)
-    np.testing.assert_allclose(shown, [want[(k // 20) * 20] for k in range(n)], rtol=1e-5)   # shown at steps 1, 21, 41...
+    per_epoch = len(dls.train)
+    last = lambda k: max(j for j in range(k + 1) if j % 20 == 0 or j % per_epoch == 0)   # refreshed at steps 1, 21, 41... and each epoch's first
+    np.testing.assert_allclose(shown, [want[last(k)] for k in range(n)], rtol=1e-5)
+    assert per_epoch % 20 != 0 and len({last(k) for k in range(n)}) > len({(k // 20) * 20 for k in range(n)})   # the epoch refresh happened
     assert any(isinstance(c, FewerSyncs) for c in learn.cbs)

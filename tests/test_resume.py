@@ -47,7 +47,7 @@ def check_same(learn, out, uninterrupted):
     sd, hist, steps = uninterrupted
     for k, v in sd.items(): torch.testing.assert_close(learn.model.state_dict()[k], v, atol=1e-6, rtol=1e-5)
     h = pd.read_csv(out / "history.csv")
-    assert h.epoch.tolist() == [0, 1, 2]                                   # one row per epoch, none lost, none twice
+    assert h.epoch.tolist() == [1, 2, 3]                                   # one row per epoch (counted from 1), none lost, none twice
     pd.testing.assert_frame_equal(h[["epoch", "valid_loss", "valid_eer"]], hist[["epoch", "valid_loss", "valid_eer"]], atol=1e-4)
     assert learn.train_iter == steps == 6                                  # every step counted, also those before the resume
 
@@ -116,7 +116,7 @@ def test_an_epoch_logged_before_a_crash_is_logged_once_after_the_resume(mels, tm
     "Saved at the end of epoch 0, validated and logged, then killed during epoch 1: the resume replays epoch 0 and replaces its row."
     kw = {**KW, "checkpoint_every": 2}
     with pytest.raises(RuntimeError, match="crash"): train(mels, tmp_path, cbs=[Crash(real=3)], **kw)
-    assert pd.read_csv(tmp_path / "history.csv").epoch.tolist() == [0]
+    assert pd.read_csv(tmp_path / "history.csv").epoch.tolist() == [1]
     st = torch.load(tmp_path / "train_state.pt", weights_only=True)
     assert (st["epoch"], st["iter"]) == (0, 2)
     check_same(train(mels, tmp_path, **kw), tmp_path, uninterrupted)
