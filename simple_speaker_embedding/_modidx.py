@@ -282,6 +282,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                      'simple_speaker_embedding/evaluate.py'),
                                                    'simple_speaker_embedding.evaluate.EvalResult.as_normed': ( 'evaluate.html#evalresult.as_normed',
                                                                                                                'simple_speaker_embedding/evaluate.py'),
+                                                   'simple_speaker_embedding.evaluate.EvalResult.ci_note': ( 'evaluate.html#evalresult.ci_note',
+                                                                                                             'simple_speaker_embedding/evaluate.py'),
                                                    'simple_speaker_embedding.evaluate.EvalResult.summary': ( 'evaluate.html#evalresult.summary',
                                                                                                              'simple_speaker_embedding/evaluate.py'),
                                                    'simple_speaker_embedding.evaluate._calibration_scores': ( 'evaluate.html#_calibration_scores',

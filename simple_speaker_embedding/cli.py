@@ -67,7 +67,7 @@ def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarg
     res = evaluate(embedder, root_or_trials, batch_size=batch_size, max_nontarget=max_nontarget,
                    n_boot=bootstrap, seed=seed, root=root, cohort=cohort, top_k=top_k, layout=layout)
     lo, hi = res.eer_ci
-    rows = [("scores", res.norm), ("EER (%)", f"{100*res.eer:.2f}"), ("95% CI (%)", f"{100*lo:.2f} - {100*hi:.2f}"),
+    rows = [("scores", res.norm), ("EER (%)", f"{100*res.eer:.2f}"), ("95% CI (%)", f"{100*lo:.2f} - {100*hi:.2f}{res.ci_note}"),
             ("minDCF (p=0.01)", f"{res.min_dcf:.4f}"), ("threshold", f"{res.threshold:.4f}"),
             ("target trials", str(res.n_target)), ("non-target trials", str(res.n_nontarget))]
     th = embedder.threshold if ours else None

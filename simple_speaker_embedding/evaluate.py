@@ -21,10 +21,10 @@ from .corpus import corpus_files, refuse_lookalike, speaker_key
 from .model import GRUEmbedder, cohort_stats, as_norm, asnorm_cohort  # AS-norm lives with the model (verify needs it)
 
 # %% auto #0
-__all__ = ['TARGET_FA', 'MIN_CALIBRATION_SPEAKERS', 'list_utterances', 'make_trials', 'save_trials', 'load_trials', 'eer',
-           'min_dcf', 'error_rates', 'threshold_at_fa', 'threshold_at_fr', 'calibrate_threshold', 'bootstrap_eer',
-           'bootstrap_rates', 'EvalResult', 'embed_paths', 'evaluate', 'make_cohort', 'resemblyzer_embedder',
-           'plot_tsne', 'plot_scores', 'calibrate_model']
+__all__ = ['TARGET_FA', 'MIN_CI_SPEAKERS', 'MIN_CALIBRATION_SPEAKERS', 'list_utterances', 'make_trials', 'save_trials',
+           'load_trials', 'eer', 'min_dcf', 'error_rates', 'threshold_at_fa', 'threshold_at_fr', 'calibrate_threshold',
+           'bootstrap_eer', 'bootstrap_rates', 'EvalResult', 'embed_paths', 'evaluate', 'make_cohort',
+           'resemblyzer_embedder', 'plot_tsne', 'plot_scores', 'calibrate_model']
 
 # %% ../nbs/02_evaluate.ipynb #d24d267e
 def list_utterances(root, # `<root>/<speaker>/<utt>` or `<root>/<dataset>/<speaker>/<utt>` (or as `layout` says)
@@ -213,6 +213,8 @@ def bootstrap_rates(scores, labels, spk1, spk2, # one entry per trial
     return dict(false_accept=_interval(fa, alpha), false_reject=_interval(fr, alpha))
 
 # %% ../nbs/02_evaluate.ipynb #893a5eb8
+MIN_CI_SPEAKERS = 10   # a speaker-bootstrap interval from fewer speakers is shown with a warning
+
 @dataclass
 class EvalResult:
     "What `evaluate` measured."
@@ -226,10 +228,17 @@ class EvalResult:
     embeddings: dict = field(repr=False)           # path -> embedding (numpy)
     norm: str = 'cosine'   # what `score` and `threshold` are: 'cosine' or 'as-norm'
     skipped: list = field(default_factory=list, repr=False)   # (path, reason) of files that could not be read
+    n_speakers: int = 0    # speakers in the trials (the bootstrap resamples them)
+
+    @property
+    def ci_note(self) -> str:
+        "A warning when the interval rests on too few speakers to mean much (fewer than `MIN_CI_SPEAKERS`)."
+        return (f" ({self.n_speakers} speakers: too few for a firm interval, {MIN_CI_SPEAKERS} or more make one)"
+                if 0 < self.n_speakers < MIN_CI_SPEAKERS else "")
 
     def summary(self) -> str:
         lo, hi = self.eer_ci
-        return (f"EER {100*self.eer:.2f}% (95% CI {100*lo:.2f}-{100*hi:.2f}), minDCF(0.01) {self.min_dcf:.3f}, "
+        return (f"EER {100*self.eer:.2f}% (95% CI {100*lo:.2f}-{100*hi:.2f}{self.ci_note}), minDCF(0.01) {self.min_dcf:.3f}, "
                 f"{self.norm} threshold {self.threshold:.3f}, {self.n_target} target / {self.n_nontarget} non-target trials")
 
     def as_normed(self, cohort, top_k:int=100, n_boot:int=200, seed:int=0) -> 'EvalResult':
@@ -298,7 +307,7 @@ def evaluate(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
     rate, th = eer(s, l)
     ci = bootstrap_eer(s, l, trials.spk1, trials.spk2, n=n_boot, seed=seed) if n_boot else (float('nan'),) * 2
     return EvalResult(rate, th, min_dcf(s, l)[0], int(l.sum()), int(len(l) - l.sum()), ci, trials, embs,
-                      'cosine' if cohort is None else 'as-norm', skipped)
+                      'cosine' if cohort is None else 'as-norm', skipped, len(set(trials.spk1) | set(trials.spk2)))
 
 def make_cohort(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
                 root, # audio of cohort speakers (see `list_utterances`); none of them may appear in trials

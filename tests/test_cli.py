@@ -66,6 +66,7 @@ def test_eval_prints_table_and_writes_trials_and_plots(fixture_root, tmp_path):
     for key in ("EER (%)", "95% CI (%)", "minDCF (p=0.01)", "threshold", "target trials", "non-target trials"):
         assert key in r.stdout
     assert re.search(r"^target trials\s+36$", r.stdout, re.M) and re.search(r"^non-target trials\s+240$", r.stdout, re.M), r.stdout
+    assert "(6 speakers: too few for a firm interval, 10 or more make one)" in r.stdout      # 6 fixture speakers
     assert len((tmp_path / "t.txt").read_text().splitlines()) == 276
     assert {p.name for p in (tmp_path / "plots").iterdir()} == {"scores.png", "scores.svg", "tsne.png", "tsne.svg"}
     # the trial list written is accepted back
