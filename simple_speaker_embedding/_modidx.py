@@ -590,6 +590,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                  'simple_speaker_embedding/store.py'),
                                                 'simple_speaker_embedding.store.load_manifest': ( 'store.html#load_manifest',
                                                                                                   'simple_speaker_embedding/store.py'),
+                                                'simple_speaker_embedding.store.load_stores': ( 'store.html#load_stores',
+                                                                                                'simple_speaker_embedding/store.py'),
                                                 'simple_speaker_embedding.store.mel_key': ( 'store.html#mel_key',
                                                                                             'simple_speaker_embedding/store.py'),
                                                 'simple_speaker_embedding.store.pack_mels': ( 'store.html#pack_mels',

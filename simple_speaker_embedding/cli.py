@@ -228,7 +228,7 @@ def calibrate_cmd(folder, # labelled recordings: <speaker>/<utt>, <dataset>/<spe
     return cal
 
 # %% ../nbs/07_cli.ipynb #d56be626
-def train_cmd(mels, # folder written by `sse preprocess`
+def train_cmd(mels, # folder written by `sse preprocess`, or a list of them
               out, # run folder: train_state.pt, history.csv, model.pt
               cfg:TrainConfig|None=None, # the settings (default: `TrainConfig()`)
               resume:bool=True, # continue from OUT/train_state.pt if present
@@ -382,9 +382,11 @@ def _parser() -> argparse.ArgumentParser:
     t = _add(sub, "train", "train a GRU embedder with GE2E on preprocessed mels; exports OUT/model.pt",
              ["sse train mels/train runs/r1 --dev data/dev/cv_en",
               "sse train mels/train runs/r1 --epochs 20 --hidden 768   # rerun the same command to resume",
+              "sse train mels/vox2 mels/libri mels/mine runs/r2      # several corpora (stores) in one run",
               "sse train mels/train runs/s1 --config recipes/stage1.toml   # a recipe file; flags given override it",
               "torchrun --nproc_per_node 2 $(which sse) train mels/train runs/ddp --ddp"])
-    t.add_argument("mels"); t.add_argument("out")
+    t.add_argument("mels", nargs="+", help="one or more mel stores (`sse preprocess` outputs; corpora of any layouts, trained together)")
+    t.add_argument("out", help="the run folder: train_state.pt, history.csv, model.pt")
     t.add_argument("--config", default=None, metavar="FILE", help="recipe file (TOML of the settings below); flags given win")
     t.add_argument("--no-resume", action="store_true", help="start over even if OUT/train_state.pt exists")
     _add_config_flags(t)

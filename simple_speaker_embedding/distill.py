@@ -236,10 +236,11 @@ def teacher_targets(mels, # the store `preprocess` wrote; targets go to `<mels>/
 class TeacherTargets:
     "Teacher targets by manifest row, read through memory maps of the per-shard files: centred (optionally), unit length."
     def __init__(self, man:pd.DataFrame, # the store's manifest (`load_manifest`)
-                 tdir, # `targets_dir(mels, name)`
+                 tdir, # `targets_dir(mels, name)`, or one such folder per manifest row (several stores)
                  center:bool=True, # subtract the mean target (over all rows) before normalising
                 ):
-        self.parts, code = np.unique([str(Path(tdir) / Path(s).name) for s in man.shard], return_inverse=True)
+        tdirs = [tdir] * len(man) if isinstance(tdir, (str, os.PathLike)) else list(tdir)
+        self.parts, code = np.unique([str(Path(t) / Path(s).name) for t, s in zip(tdirs, man.shard)], return_inverse=True)
         self.part_of, self.row_in = code.astype(np.int32), man.groupby('shard').cumcount().to_numpy(dtype=np.int64)
         self._maps, self._pid = None, None
         missing = [p for p in self.parts if not Path(p).exists()]
@@ -271,13 +272,16 @@ class TeacherTargets:
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 def load_targets(man:pd.DataFrame, # the store's manifest (`load_manifest`)
-                 mels, # the store folder
+                 mels, # the store folder (with several stores: the manifest's `store` column says whose targets a row has)
                  teacher_name:str, # which targets (`teacher_<name>`)
                  center:bool=True, # subtract the mean target before normalising
                 ) -> TeacherTargets:
     "Teacher targets aligned with the manifest rows (`targets[rows]` -> `(n, D)` float32, unit length), read from disk."
-    tdir = targets_dir(mels, teacher_name)
-    if not tdir.is_dir(): raise FileNotFoundError(f"no teacher targets in {tdir}: run `sse teacher-targets` first")
+    stores = man.store.unique() if 'store' in man else [mels]
+    for s in stores:
+        if not (tdir := targets_dir(s, teacher_name)).is_dir():
+            raise FileNotFoundError(f"no teacher targets in {tdir}: run `sse teacher-targets {s}` first")
+    tdir = targets_dir(mels, teacher_name) if 'store' not in man else [targets_dir(s, teacher_name) for s in man.store]
     return TeacherTargets(man, tdir, center)
 
 # %% ../nbs/08_distill.ipynb #92d0ee88

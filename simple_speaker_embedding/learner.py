@@ -336,7 +336,7 @@ def epoch_line(learn:Learner):
             print(' '.join(f"{n} {v:.4f}" if isinstance(v, float) else f"{n} {v}" for n, v in zip(names, row)), flush=True)
     return log
 
-def train(mels, # folder written by `preprocess` (with manifest.csv)
+def train(mels, # folder written by `preprocess` (with manifest.csv), or a list of them (see `store.load_stores`)
           out, # folder for the training checkpoint and history.csv
           cfg:TrainConfig|None=None, # the settings (default: `TrainConfig()`, as `sse train`)
           resume:bool=True, # continue from out/train_state.pt if present
@@ -346,7 +346,8 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
           **settings, # `TrainConfig` fields that override `cfg` (e.g. `epochs=3`)
          ) -> Learner:
     "Train a `GRUEmbedder` with GE2E (and distillation) and fit_one_cycle (up to `cfg.max_steps`); returns the Learner (`learn.model`, `learn.cfg`, `learn.start`)."
-    from simple_speaker_embedding.data import speaker_dataloaders, load_manifest, Augment
+    from simple_speaker_embedding.data import speaker_dataloaders, Augment
+    from simple_speaker_embedding.store import load_stores
     cfg = (cfg or TrainConfig()).with_(**settings)
     cfg.check_paths()                 # the dev set and cohort are used after training: a wrong path fails now, not then
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
@@ -357,7 +358,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv)
     if start is not None:    # a warm start keeps its architecture
         hp = start.model_hparams; cfg = cfg.with_(hidden=hp.hidden, layers=hp.layers, emb_dim=hp.emb_dim)
     torch.manual_seed(cfg.seed)
-    man, targets, extra = load_manifest(mels), None, []
+    man, targets, extra = load_stores(mels), None, []
     if cfg.teacher:
         from simple_speaker_embedding.distill import load_targets, DistillCallback
         targets, extra = load_targets(man, mels, cfg.teacher), [DistillCallback(cfg.distill_weight, cfg.ge2e_weight, cfg.distill)]
@@ -408,7 +409,8 @@ def finish_training(model:GRUEmbedder, # the trained embedder (e.g. `learn.model
     if cfg.teacher and cfg.distill_weight is None:
         from simple_speaker_embedding.distill import DISTILL_WEIGHTS
         cfg = cfg.with_(distill_weight=DISTILL_WEIGHTS[cfg.distill])      # record the weight that was used
-    meta = dict(recipe=cfg.recipe(), **({'mels': str(mels)} if mels is not None else {}), **meta)
+    if mels is not None: meta['mels'] = str(mels) if isinstance(mels, (str, os.PathLike)) else ', '.join(map(str, mels))
+    meta = dict(recipe=cfg.recipe(), **meta)
     if start is not None: meta['init_meta'] = start.meta
     if cfg.cohort:
         model.cohort = torch.from_numpy(make_cohort(model, cfg.cohort))

@@ -18,7 +18,7 @@ from .corpus import corpus_files, map_files
 
 # %% auto #0
 __all__ = ['STORE_VERSION', 'SHARD_DIR', 'MANIFEST_COLUMNS', 'base_speaker', 'mel_key', 'shard_size', 'write_frames',
-           'preprocess', 'load_manifest', 'pack_mels', 'MelStore']
+           'preprocess', 'load_manifest', 'pack_mels', 'load_stores', 'MelStore']
 
 # %% ../nbs/00b_store.ipynb #7fb3dd63
 STORE_VERSION = 1         # the shard format; a shard written by another version is rebuilt
@@ -194,6 +194,29 @@ def pack_mels(root, # a folder written by an older preprocess: one `.npy` per cl
     man = man[MANIFEST_COLUMNS].astype(dict(speed=float, frames=np.int64, offset=np.int64))
     with atomic_write(root / 'manifest.csv', 'w') as f: man.to_csv(f, index=False)   # last: the folder is now a store
     return man
+
+# %% ../nbs/00b_store.ipynb #c8f7c3e7
+def load_stores(roots, # one store folder, or several (`preprocess` outputs)
+                progress:bool=True, # progress bar when an older per-clip folder is packed
+               ) -> pd.DataFrame:
+    "The manifests of one or more stores as one table (column `store` added); dataset names shared by stores are told apart."
+    roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
+    if not roots: raise ValueError("no mel store given")
+    if len({Path(r).resolve() for r in roots}) < len(roots): raise ValueError("the same store is given twice")
+    mans = [load_manifest(r, progress).assign(store=str(r)) for r in roots]
+    if len(mans) == 1: return mans[0]
+    names = [Path(r).resolve().name for r in roots]
+    owners = {}
+    for name, m in zip(names, mans):
+        for d in m.dataset.unique(): owners.setdefault(d, []).append(name)
+    shared = sorted(d for d, o in owners.items() if len(o) > 1)
+    if shared:
+        if len(set(names)) < len(names): raise ValueError(f"stores {', '.join(map(str, roots))} share dataset names "
+                                                          f"({', '.join(shared)}) and folder names: give the stores distinct folder names")
+        for name, m in zip(names, mans): m['dataset'] = m.dataset.where(~m.dataset.isin(shared), m.dataset + '@' + name)
+        print(f"dataset{'s' if len(shared) > 1 else ''} {', '.join(shared)} in more than one store: kept apart as "
+              f"{', '.join(f'{d}@{n}' for d in shared for n in owners[d])}", file=sys.stderr)
+    return pd.concat(mans, ignore_index=True)
 
 # %% ../nbs/00b_store.ipynb #773d05d7
 class MelStore:
