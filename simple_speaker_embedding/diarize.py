@@ -98,9 +98,11 @@ def affinity(embs:np.ndarray, # (n, d) unit embeddings
 def estimate_speakers(embs:np.ndarray, # (n, d) unit embeddings
                       max_speakers:int=10, # the most speakers considered
                       prune:float=DIARIZE_PRUNE,
+                      cohort=None, # other speakers' embeddings: the graph of AS-norm scores (see `affinity`)
+                      top_k:int=100, # closest cohort speakers per window
                      ) -> int:
     "Number of speakers: the largest eigengap of the normalised Laplacian of the pruned affinity graph."
-    a = affinity(embs, prune)
+    a = affinity(embs, prune, cohort, top_k)
     d = 1 / np.sqrt(a.sum(1) + 1e-12)
     ev = np.linalg.eigvalsh(np.eye(len(a)) - d[:, None] * a * d[None])[:max_speakers + 1]
     return int(np.argmax(np.diff(ev)) + 1) if len(ev) > 1 else 1
