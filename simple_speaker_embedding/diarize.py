@@ -15,9 +15,9 @@ from .audio import AudioError, load_audio, melspec_from_array, melspec_from_file
 from .model import as_norm, asnorm_cohort, cohort_stats, window_starts
 
 # %% auto #0
-__all__ = ['DIARIZE_PRUNE', 'DIARIZE_SWITCH', 'Partials', 'voiced_frames', 'partial_embeddings', 'affinity', 'estimate_speakers',
-           'cluster_windows', 'resegment', 'window_segments', 'diarize', 'to_rttm', 'read_rttm', 'der',
-           'synth_conversation', 'plot_timeline']
+__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_SWITCH', 'Partials', 'voiced_frames', 'partial_embeddings',
+           'affinity', 'estimate_speakers', 'cluster_windows', 'resegment', 'window_segments', 'diarize', 'to_rttm',
+           'read_rttm', 'der', 'synth_conversation', 'plot_timeline']
 
 # %% ../nbs/09_diarize.ipynb #86eefced
 @dataclass
@@ -74,6 +74,7 @@ def partial_embeddings(model, # the embedder
 
 # %% ../nbs/09_diarize.ipynb #c391a6ca
 DIARIZE_PRUNE = 0.2       # fraction of its strongest affinities each window keeps (chosen by bench/diarization.py)
+DIARIZE_COUNT_PRUNE = 0.3 # the same for counting speakers (eigengap on cosines; chosen by bench/diarize_count.py on calibration conversations)
 
 def affinity(embs:np.ndarray, # (n, d) unit embeddings
              prune:float=DIARIZE_PRUNE, # keep this fraction of each row's strongest affinities
@@ -117,6 +118,7 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
                     threshold:float|None=None, # if given (and n_speakers not): count speakers by agglomerative clustering at this cosine distance
                     prune:float=DIARIZE_PRUNE, # affinity pruning (see `affinity`)
                     max_speakers:int=10, # the most speakers the eigengap considers
+                    count_prune:float=DIARIZE_COUNT_PRUNE, # affinity pruning of the graph whose eigengap counts the speakers
                     cohort:np.ndarray|None=None, # other speakers' embeddings: cluster on AS-norm scores (see `affinity`)
                     top_k:int=100, # closest cohort speakers per window
                    ) -> np.ndarray:
@@ -128,7 +130,7 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
     if n_speakers is None and threshold is not None:
         n_speakers = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, metric='cosine',
                                              linkage='average').fit(embs).n_clusters_
-    elif n_speakers is None: n_speakers = estimate_speakers(embs, max_speakers, prune)
+    elif n_speakers is None: n_speakers = estimate_speakers(embs, max_speakers, count_prune)
     k = min(n_speakers, len(embs))
     if k == 1: return np.zeros(len(embs), dtype=int)
     if k >= len(embs) - 1:                                   # too few windows for a spectral embedding
