@@ -32,3 +32,15 @@ def tone():
         t = np.arange(int(seconds * sr)) / sr
         return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
     return make
+
+
+@pytest.fixture(scope="session")
+def fixture_store(tmp_path_factory) -> Path:
+    "The fixtures preprocessed once into a mel store (one speed), shared by the training tests: read it, do not change it."
+    import warnings
+    from simple_speaker_embedding.store import preprocess
+    dst = tmp_path_factory.mktemp("fixture_store")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        preprocess(FIXTURES, dst, n_workers=1, progress=False)
+    return dst

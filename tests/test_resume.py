@@ -1,5 +1,4 @@
 "Resume: a run interrupted at any step, also while replaying the steps it had done, ends where an uninterrupted run ends."
-import warnings
 
 import pandas as pd
 import pytest
@@ -7,7 +6,6 @@ import torch
 from fastai.callback.core import Callback
 
 from simple_speaker_embedding.learner import train
-from simple_speaker_embedding.store import preprocess
 
 KW = dict(epochs=3, lr=3e-3, hidden=12, layers=1, n_speakers=2, n_utterances=3, crop=(20, 30), valid_pct=0.34,
           checkpoint_every=1000, workers=0, device="cpu", progress=False, seed=3)   # 2 steps an epoch, 6 in all
@@ -28,12 +26,8 @@ class InterruptAt(Callback):
 
 
 @pytest.fixture(scope="module")
-def mels(fixture_root, tmp_path_factory):
-    dst = tmp_path_factory.mktemp("mels")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        preprocess(fixture_root, dst, n_workers=1, progress=False)
-    return dst
+def mels(fixture_store):
+    return fixture_store
 
 
 @pytest.fixture(scope="module")

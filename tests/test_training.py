@@ -4,14 +4,13 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
 from simple_speaker_embedding.data import speaker_dataloaders
-from simple_speaker_embedding.store import load_manifest, preprocess
+from simple_speaker_embedding.store import load_manifest
 from simple_speaker_embedding.learner import ge2e_learner, train
 from simple_speaker_embedding.model import GRUEmbedder
 
@@ -36,12 +35,8 @@ torch.save(learn.loss_func.state_dict(), f"{sys.argv[2]}/loss_rank{__import__('o
 
 
 @pytest.fixture(scope="module")
-def mels(fixture_root, tmp_path_factory):
-    dst = tmp_path_factory.mktemp("mels")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        preprocess(fixture_root, dst, n_workers=2, progress=False)
-    return dst
+def mels(fixture_store):
+    return fixture_store
 
 
 @pytest.fixture(scope="module")
