@@ -27,7 +27,7 @@ import argparse, csv, os, time
 import numpy as np
 
 from simple_speaker_embedding.audio import resample
-from simple_speaker_embedding.diarize import (DIARIZE_SWITCH, Partials, cluster_windows, der, partial_embeddings,
+from simple_speaker_embedding.diarize import (DIARIZE_COUNT_PRUNE, DIARIZE_SWITCH, Partials, cluster_windows, der, partial_embeddings,
                                               resegment, synth_conversation, window_segments)
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 from simple_speaker_embedding.evaluate import make_cohort, resemblyzer_embedder
@@ -128,6 +128,8 @@ def main():
     ap.add_argument("--test-seed", type=int, default=4000, help="first seed of the test conversations")
     ap.add_argument("--prune", type=float, default=None,
                     help="ours: this affinity pruning (e.g. `sse diarize`'s DIARIZE_PRUNE) instead of the calibrated one")
+    ap.add_argument("--count-prune", type=float, default=DIARIZE_COUNT_PRUNE,
+                    help="pruning of the graph whose eigengap counts the speakers (default: `sse diarize`'s DIARIZE_COUNT_PRUNE)")
     ap.add_argument("--one-way", action="store_true", help="ours: forward embeddings only (`both_ways=False`)")
     ap.add_argument("--peer-both-ways", action="store_true", help="Resemblyzer: also its windows played backwards")
     ap.add_argument("--save", default=None, help="CSV of every test conversation's result (to pool runs later)")
@@ -154,7 +156,7 @@ def main():
     top_k = (model.meta or {}).get('asnorm_top_k', 100)
     def labels(n, w, k=None, prune=None):
         f = w[n].features
-        lab = cluster_windows(f, k, prune=prune, cohort=cohorts[n], top_k=top_k)
+        lab = cluster_windows(f, k, prune=prune, cohort=cohorts[n], top_k=top_k, count_prune=args.count_prune)
         return lab if args.no_reseg else resegment(f, lab, DIARIZE_SWITCH)
 
     def windows(root, seed, k):

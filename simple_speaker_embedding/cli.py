@@ -84,7 +84,8 @@ def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarg
         import matplotlib; matplotlib.use('Agg')
         out = Path(plot)
         for ext in ('png', 'svg'):
-            plot_scores(res.trials.score, res.trials.label, path=out / f"scores.{ext}")
+            plot_scores(res.trials.score, res.trials.label, path=out / f"scores.{ext}", norm=res.norm,
+                        threshold=embedder.threshold if ours and embedder.threshold is not None and res.norm == embedder.scoring else None)
         paths = list(res.embeddings)
         t = res.trials                                  # speakers as the trials name them (`dataset/speaker` with a layout)
         spk_of = {**dict(zip(t.path1, t.spk1)), **dict(zip(t.path2, t.spk2))} if 'spk1' in t else {}

@@ -196,3 +196,27 @@ def test_demo_says_untrained_when_no_weights_ship(monkeypatch, capsys):
     sims = cli.demo()
     out = capsys.readouterr().out
     assert "UNTRAINED" in out and sims.shape == (6, 6)
+
+
+def test_eval_plot_names_the_scores_it_draws(fixture_root, tmp_path, monkeypatch):
+    "sse eval --plot with the shipped model draws AS-norm scores, titled and labelled so, with the model's threshold."
+    import matplotlib; matplotlib.use("Agg")
+    import simple_speaker_embedding.evaluate as ev
+    from simple_speaker_embedding.cli import main
+    from simple_speaker_embedding.hub import gru_embedder
+    figs, real = [], ev.plot_scores
+    monkeypatch.setattr(ev, "plot_scores", lambda *a, **kw: figs.append(real(*a, **kw)) or figs[-1])
+    assert main(["eval", str(fixture_root), "--bootstrap", "0", "--plot", str(tmp_path)]) == 0
+    ax = figs[0].axes[0]
+    assert ax.get_title() == "AS-norm scores of verification trials" and ax.get_xlabel().startswith("AS-norm score")
+    assert f"threshold {gru_embedder().threshold:.3f} (as given" in ax.get_legend().get_texts()[2].get_text()
+    figs.clear()
+    assert main(["eval", str(fixture_root), "--bootstrap", "0", "--plot", str(tmp_path), "--cosine"]) == 0
+    assert figs[0].axes[0].get_title() == "Cosine scores of verification trials" and figs[0].axes[0].get_xlabel() == "cosine similarity"
+
+
+def test_help_needs_no_torch_and_says_no_default_none():
+    import subprocess, sys
+    r = subprocess.run([sys.executable, "-c", "import sys; from simple_speaker_embedding.cli import _parser; p = _parser(); "
+                        "print('torch' in sys.modules); p.parse_args(['train', '--help'])"], capture_output=True, text=True)
+    assert r.stdout.startswith("False") and "(default: None)" not in r.stdout and "--max-steps" in r.stdout, r.stdout[:300] + r.stderr

@@ -66,3 +66,16 @@ def test_a_wrong_path_in_a_recipe_fails_before_training(fixture_root, tmp_path):
     assert r.returncode == 1 and len(lines) == 1, r.stderr
     assert "dev ../shared/data/dev/no_such_set" in lines[0] and "cohort also/missing" in lines[0] and "current directory" in lines[0]
     assert not (tmp_path / "run" / "train_state.pt").exists() and time.time() - t0 < 60
+
+
+def test_max_steps_beyond_the_epochs_says_so(fixture_store, tmp_path):
+    "`sse train --max-steps 40` on a run whose epochs end first: one line says where it stops, the export says the steps run."
+    from test_cli import sse
+    r = sse("train", str(fixture_store), str(tmp_path / "run"), "--max-steps", "40", "--epochs", "2", "--hidden", "8",
+            "--layers", "1", "--n-speakers", "3", "--n-utterances", "3", "--crop", "20", "30", "--valid-pct", "0.34")
+    assert r.returncode == 0, r.stderr[-2000:]
+    note = [l for l in r.stderr.splitlines() if l.startswith("note:")]
+    assert note == ["note: max_steps 40 is more than the 2 epochs x 2 steps = 4 steps the run has: it stops after 4 "
+                    "(raise epochs to go further)"], r.stderr
+    from simple_speaker_embedding.hub import load_checkpoint
+    assert load_checkpoint(tmp_path / "run" / "model.pt").meta["steps"] == 4
