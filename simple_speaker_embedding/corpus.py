@@ -12,7 +12,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .audio import AUDIO_EXTS, find_audio
-from .config import Layout, LAYOUTS   # (plain data: the CLI's parser reads them without torch)
+from .config import LAYOUTS   # (plain data: the CLI's parser reads them without torch)
 
 # %% auto #0
 __all__ = ['CORPUS_EXTS', 'speaker_key', 'looks_like', 'refuse_lookalike', 'corpus_files', 'map_files']

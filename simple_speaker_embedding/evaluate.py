@@ -208,7 +208,7 @@ def bootstrap_rates(scores, labels, spk1, spk2, # one entry per trial
     scores, labels = np.asarray(scores, float), np.asarray(labels).astype(int)
     fa, fr = [], []
     for k, w in _speaker_resamples(labels, spk1, spk2, n, seed):
-        s, l, acc = scores[k], labels[k], scores[k] >= threshold
+        l, acc = labels[k], scores[k] >= threshold
         fa.append(w[(l == 0) & acc].sum() / w[l == 0].sum()); fr.append(w[(l == 1) & ~acc].sum() / w[l == 1].sum())
     return dict(false_accept=_interval(fa, alpha), false_reject=_interval(fr, alpha))
 
