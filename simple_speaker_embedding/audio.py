@@ -80,6 +80,7 @@ SILENCE_PEAK = 1e-4  # peak amplitude below which a signal counts as silent (-80
 
 def to_float_audio(x, # waveform: numpy array or torch tensor, 1-D
                    name:str="array", # how to call the input in error messages
+                   chunk:bool=False, # a piece of a stream: empty or silent is fine
                   ) -> np.ndarray:
     "Validate a mono waveform and return it as float32 numpy; integer PCM is scaled to [-1, 1]."
     if isinstance(x, torch.Tensor): x = x.detach().cpu().numpy()
@@ -87,7 +88,7 @@ def to_float_audio(x, # waveform: numpy array or torch tensor, 1-D
     if x.ndim != 1:
         raise AudioError(f"{name}: expected a mono 1-D waveform, got shape {tuple(x.shape)}; "
                          "mix channels first (e.g. x.mean(axis=0) or load_audio(path), which mixes to mono)")
-    if x.size == 0: raise AudioError(f"{name}: the waveform is empty (zero samples)")
+    if x.size == 0 and not chunk: raise AudioError(f"{name}: the waveform is empty (zero samples)")
     if np.issubdtype(x.dtype, np.unsignedinteger):               # unsigned PCM (8-bit WAV): centred on 2**(bits-1)
         half = float(2 ** (np.iinfo(x.dtype).bits - 1))
         x = (x.astype(np.float64) - half).astype(np.float32) / half
@@ -97,7 +98,7 @@ def to_float_audio(x, # waveform: numpy array or torch tensor, 1-D
     else: raise AudioError(f"{name}: unsupported sample type {x.dtype}; pass float or integer PCM")
     if not np.isfinite(x).all():
         raise AudioError(f"{name}: the waveform contains {int((~np.isfinite(x)).sum())} NaN or Inf samples")
-    if np.abs(x).max() < SILENCE_PEAK:
+    if not chunk and np.abs(x).max() < SILENCE_PEAK:
         raise AudioError(f"{name}: the audio is silent (peak amplitude below {SILENCE_PEAK:g})")
     return x
 
