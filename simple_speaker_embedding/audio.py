@@ -230,14 +230,16 @@ class TacotronMel(nn.Module):
         "Number of frames the transform makes from `n_samples` samples."
         return n_samples // self.hp.hop_length + 1
 
-    def forward(self, wav:torch.Tensor) -> torch.Tensor:
+    def forward(self, wav:torch.Tensor,
+                center:bool=True, # frames centred on every hop, the ends reflected (False: the caller has padded; streaming)
+               ) -> torch.Tensor:
         if wav.ndim == 1: wav = wav[None]
         if wav.ndim != 2: raise ValueError(f"expected waveforms (batch, samples), got shape {tuple(wav.shape)}")
         if wav.shape[-1] < self.hp.filter_length:
             raise AudioError(f"audio too short: {wav.shape[-1]} samples, at least {self.hp.filter_length} "
                              f"({1000*self.hp.filter_length/self.hp.sampling_rate:.0f} ms at {self.hp.sampling_rate} Hz) needed")
         spec = torch.stft(wav.float(), n_fft=self.hp.filter_length, hop_length=self.hp.hop_length,
-                          win_length=self.hp.win_length, window=self.window, center=True,
+                          win_length=self.hp.win_length, window=self.window, center=center,
                           pad_mode='reflect', return_complex=True).abs()
         mel = torch.matmul(self.mel_basis, spec)            # (batch, n_mels, frames)
         return torch.log(mel.clamp(min=self.hp.clamp)).transpose(1, 2)

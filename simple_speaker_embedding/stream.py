@@ -72,11 +72,7 @@ class StreamingEmbedder:
 
     def _stft(self, padded:np.ndarray) -> torch.Tensor:
         "Log-mel frames of a padded stretch whose length is 1024 + k * 256 samples (frames centred 512 samples in)."
-        hp = self.hp
-        spec = torch.stft(torch.from_numpy(padded).float().to(self.mel.mel_basis.device), n_fft=hp.filter_length,
-                          hop_length=hp.hop_length, win_length=hp.win_length, window=self.mel.window, center=False,
-                          return_complex=True).abs()
-        return torch.log(torch.matmul(self.mel.mel_basis, spec).clamp(min=hp.clamp)).T.cpu()
+        return self.mel(torch.from_numpy(padded).to(self.mel.mel_basis.device)[None], center=False)[0].cpu()
 
     def _consume(self, final:bool):
         "Turn the buffered samples into every frame they complete (at the end: the last frames, reflecting the end)."
