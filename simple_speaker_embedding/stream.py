@@ -10,11 +10,72 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 
-from .audio import MIN_FRAMES, AudioError, to_float_audio
+from .audio import MIN_FRAMES, AudioError, TacotronMel, to_float_audio
 from .model import GRUEmbedder
 
 # %% auto #0
-__all__ = ['StreamingEmbedder']
+__all__ = ['MelStream', 'StreamingEmbedder']
+
+# %% ../nbs/10_stream.ipynb #13da2f01
+class MelStream:
+    "Log-mel frames of a stream of mono audio as it arrives: equal to the offline `melspec_from_array` frames of the same audio."
+    def __init__(self, mel:TacotronMel, # the front-end (a model's `mel`)
+                ):
+        self.mel, self.hp = mel, mel.hp
+        self.reset()
+
+    def reset(self):
+        "Forget the stream: the next `push` starts a new one."
+        self.sr, self.resampler, self.ended = None, None, False
+        self.buf = np.zeros(0, np.float32)   # samples not yet consumed by a frame (the reflected start included)
+        self.started, self.n_samples, self.frames = False, 0, 0
+
+    def _stft(self, padded:np.ndarray) -> torch.Tensor:
+        "Log-mel frames of a padded stretch whose length is 1024 + k * 256 samples (frames centred 512 samples in)."
+        return self.mel(torch.from_numpy(padded).to(self.mel.mel_basis.device)[None], center=False)[0].cpu()
+
+    def _consume(self, final:bool) -> torch.Tensor:
+        "The frames the buffered samples complete (at the end: the last frames, reflecting the end)."
+        n_fft, hop, half = self.hp.filter_length, self.hp.hop_length, self.hp.filter_length // 2
+        none = torch.zeros(0, self.hp.n_mel_channels)
+        if not self.started:
+            if len(self.buf) <= half and not final: return none        # the start's reflection needs 513 samples
+            if len(self.buf) <= half: raise AudioError(f"stream too short: {len(self.buf)} samples, at least {n_fft} needed")
+            self.buf = np.concatenate([self.buf[1:half + 1][::-1], self.buf]); self.started = True
+        if final:
+            if self.n_samples < n_fft: raise AudioError(f"stream too short: {self.n_samples} samples, at least {n_fft} needed")
+            self.buf = np.concatenate([self.buf, self.buf[-half - 1:-1][::-1]])
+            k = self.n_samples // hop + 1 - self.frames                  # the frames the offline transform makes, less those made
+        else: k = (len(self.buf) - n_fft) // hop + 1 if len(self.buf) >= n_fft else 0
+        if k <= 0: return none
+        mel = self._stft(self.buf[:n_fft + (k - 1) * hop])
+        self.buf = self.buf[k * hop:]; self.frames += k
+        return mel
+
+    def push(self, samples, # a chunk of mono audio (numpy/torch, float or integer PCM), any length, zero included
+             sr:int|None=None, # its sample rate (default: the model's); one rate per stream
+            ) -> torch.Tensor:
+        "Add a chunk; returns the log-mel frames it completes, `(k, n_mels)` (k may be 0)."
+        if self.ended: raise RuntimeError("the stream has ended: call reset() to start another")
+        sr = self.hp.sampling_rate if sr is None else int(sr)
+        if sr <= 0: raise AudioError(f"invalid sample rate {sr}")
+        if self.sr is None:
+            self.sr = sr
+            if sr != self.hp.sampling_rate: self.resampler = soxr.ResampleStream(sr, self.hp.sampling_rate, 1, dtype='float32')
+        elif sr != self.sr: raise AudioError(f"this stream is at {self.sr} Hz; a chunk at {sr} Hz needs reset() first")
+        x = to_float_audio(samples, name="chunk", chunk=True)
+        if self.resampler is not None: x = self.resampler.resample_chunk(x)
+        self.buf = np.concatenate([self.buf, x]); self.n_samples += len(x)
+        return self._consume(final=False)
+
+    def end(self) -> torch.Tensor:
+        "Close the stream: the last frames, which reflect its end (AudioError when it is shorter than one STFT window)."
+        if self.ended: raise RuntimeError("the stream has ended: call reset() to start another")
+        if self.resampler is not None:
+            x = self.resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+            self.buf = np.concatenate([self.buf, x]); self.n_samples += len(x)
+        self.ended = True
+        return self._consume(final=True)
 
 # %% ../nbs/10_stream.ipynb #a94fa737
 class StreamingEmbedder:
@@ -24,15 +85,14 @@ class StreamingEmbedder:
                  window:int=430, # window length in frames, hop window // 2
                 ):
         self.model, self.max_frames, self.window = model.eval(), max_frames, window
-        self.hp, self.mel = model.mel_hparams, model.mel
+        self.hp = model.mel_hparams
+        self.front = MelStream(model.mel)
         self.reset()
 
     def reset(self):
         "Forget the stream: the next `push` starts a new one."
-        self.sr, self.resampler, self.ended = None, None, False
-        self.buf = np.zeros(0, np.float32)   # samples not yet consumed by a frame (reflected start included)
-        self.started, self.n_samples = False, 0
-        self.frames = 0                       # log-mel frames computed
+        self.front.reset()
+        self.ended, self.frames = False, 0    # log-mel frames seen
         self.mels = []                        # the frames, kept only while the stream is short enough to need them
         self.full = None                      # GRU state over the whole stream (while short)
         self.full_out = None
@@ -70,43 +130,12 @@ class StreamingEmbedder:
             if s + w <= t0 + T:                                   # the window is complete
                 self.done += self._embed(out); self.n_done += 1; del self.wins[s]
 
-    def _stft(self, padded:np.ndarray) -> torch.Tensor:
-        "Log-mel frames of a padded stretch whose length is 1024 + k * 256 samples (frames centred 512 samples in)."
-        return self.mel(torch.from_numpy(padded).to(self.mel.mel_basis.device)[None], center=False)[0].cpu()
-
-    def _consume(self, final:bool):
-        "Turn the buffered samples into every frame they complete (at the end: the last frames, reflecting the end)."
-        n_fft, hop, half = self.hp.filter_length, self.hp.hop_length, self.hp.filter_length // 2
-        if not self.started:
-            if len(self.buf) <= half and not final: return          # the start's reflection needs 513 samples
-            if len(self.buf) <= half: raise AudioError(f"stream too short: {len(self.buf)} samples, at least {n_fft} needed")
-            self.buf = np.concatenate([self.buf[1:half + 1][::-1], self.buf]); self.started = True
-        if final:
-            if self.n_samples < n_fft: raise AudioError(f"stream too short: {self.n_samples} samples, at least {n_fft} needed")
-            self.buf = np.concatenate([self.buf, self.buf[-half - 1:-1][::-1]])
-            total = self.n_samples // hop + 1                        # the frames the offline transform makes
-            k = total - self.frames
-        else: k = (len(self.buf) - n_fft) // hop + 1 if len(self.buf) >= n_fft else 0
-        if k <= 0: return
-        mel = self._stft(self.buf[:n_fft + (k - 1) * hop])
-        self.buf = self.buf[k * hop:]
-        self._frames(mel)
-
     def push(self, samples, # a chunk of mono audio (numpy/torch, float or integer PCM), any length, zero included
              sr:int|None=None, # its sample rate (default: the model's); one rate per stream
             ) -> torch.Tensor|None:
         "Add a chunk; returns the current embedding `(emb_dim,)` or None before `MIN_FRAMES` frames."
         if self.ended: raise RuntimeError("the stream has ended: call reset() to start another")
-        sr = self.hp.sampling_rate if sr is None else int(sr)
-        if sr <= 0: raise AudioError(f"invalid sample rate {sr}")
-        if self.sr is None:
-            self.sr = sr
-            if sr != self.hp.sampling_rate: self.resampler = soxr.ResampleStream(sr, self.hp.sampling_rate, 1, dtype='float32')
-        elif sr != self.sr: raise AudioError(f"this stream is at {self.sr} Hz; a chunk at {sr} Hz needs reset() first")
-        x = to_float_audio(samples, name="chunk", chunk=True)
-        if self.resampler is not None: x = self.resampler.resample_chunk(x)
-        self.buf = np.concatenate([self.buf, x]); self.n_samples += len(x)
-        self._consume(final=False)
+        self._frames(self.front.push(samples, sr))
         return self.embedding()
 
     def embedding(self) -> torch.Tensor|None:
@@ -118,10 +147,7 @@ class StreamingEmbedder:
     def end(self) -> torch.Tensor:
         "Close the stream: compute the frames that reflect its end and return the embedding of the whole stream (as offline)."
         if self.ended: return self._final
-        if self.resampler is not None:
-            x = self.resampler.resample_chunk(np.zeros(0, np.float32), last=True)
-            self.buf = np.concatenate([self.buf, x]); self.n_samples += len(x)
-        self._consume(final=True)
+        self._frames(self.front.end())
         self.ended = True
         n, w, hop = self.frames, self.window, self.window // 2
         if n < MIN_FRAMES: raise AudioError(f"too short to judge: {n} frames (at least {MIN_FRAMES})")
