@@ -12,7 +12,7 @@ from .config import TrainConfig, load_recipe      # plain dataclasses: the parse
 
 # %% auto #0
 __all__ = ['TRAIN_SETTINGS', 'similarity_table', 'demo', 'print_hparams', 'eval_cmd', 'collect_audio', 'output_paths',
-           'embed_cmd', 'verify_cmd', 'diarize_cmd', 'calibrate_cmd', 'train_cmd', 'main', 'cli']
+           'embed_cmd', 'verify_cmd', 'diarize_cmd', 'calibrate_cmd', 'listen_cmd', 'train_cmd', 'main', 'cli']
 
 # %% ../nbs/07_cli.ipynb #31ddccde
 def similarity_table(names:list[str], embs) -> str:
@@ -228,6 +228,69 @@ def calibrate_cmd(folder, # labelled recordings: <speaker>/<utt>, <dataset>/<spe
     print(f"wrote {out} (sha256 {digest}); use it with --model {out}")
     return cal
 
+# %% ../nbs/07_cli.ipynb #9e2fc6f6
+def _enrolment(spec:str) -> tuple[str, str]:
+    "argparse type: NAME=FILE."
+    name, sep, path = spec.partition('=')
+    if not sep or not name or not path: raise argparse.ArgumentTypeError(f"{spec!r}: expected NAME=FILE (e.g. ann=ann.wav)")
+    return name, path
+
+def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
+               model=None, # the model (`--model`)
+               rate:int|None=None, # sample rate of raw PCM (required with '-')
+               fmt:str='s16le', # raw PCM sample format (`PCM_FORMATS`)
+               channels:int=1, # raw PCM channels, mixed to mono
+               chunk:float=0.1, # seconds per chunk
+               enrol:list|None=None, # `(name, file)` of people to name
+               only_enrolled:bool=False, # no new speakers: the rest is `unknown`
+               threshold:float|None=None, # window-to-speaker score (default: `TRACK_NEW` of the model's rule)
+               realtime:bool=False, # a file: pace the chunks to the clock
+               rttm:str|None=None, # write the turns here at the end
+               stats:bool=False, # per-chunk latency on stderr at the end
+               device=None,
+              ) -> list:
+    "Implementation of `sse listen`: prints one line per decision as it is made; returns the decisions."
+    import time
+    import numpy as np
+    from simple_speaker_embedding.audio import atomic_write
+    from simple_speaker_embedding.diarize import to_rttm
+    from simple_speaker_embedding.hub import resolve_model
+    from simple_speaker_embedding.model import GRUEmbedder
+    from simple_speaker_embedding.stream import file_chunks, pcm_chunks
+    if source == '-':
+        if not rate: raise ValueError("raw PCM on stdin needs its sample rate: add --rate (e.g. --rate 16000)")
+        chunks = ((x, rate) for x in pcm_chunks(sys.stdin.buffer, fmt, channels, max(1, int(chunk * rate))))
+    else:
+        if not Path(source).is_file(): raise FileNotFoundError(f"audio file not found: {source}")
+        chunks = file_chunks(source, chunk)
+    if only_enrolled and not enrol: raise ValueError("--only-enrolled needs --enrol NAME=FILE")
+    m = resolve_model(model, device=device)
+    if not isinstance(m, GRUEmbedder): raise ValueError("sse listen runs our GRU models (shipped, untrained or a checkpoint), not this one")
+    tracker = m.track(enrolled=dict(enrol or []), threshold=threshold, new_speakers=not only_enrolled)
+    out, lat, audio, t_start = [], [], 0.0, time.perf_counter()
+    def show(ds):
+        for d in ds: print(d, flush=True)
+        out.extend(ds)
+    try:
+        for x, sr in chunks:
+            if realtime: time.sleep(max(0.0, t_start + audio - time.perf_counter()))
+            t0 = time.perf_counter(); ds = tracker.push(x, sr); lat.append(time.perf_counter() - t0)
+            audio += len(x) / sr
+            show(ds)
+    except KeyboardInterrupt: print("sse listen: interrupted: ending the stream", file=sys.stderr)
+    show(tracker.end())
+    segs = tracker.segments()
+    names = sorted({d.speaker for d in out})
+    print(f"{audio:.1f} s of audio, {len(out)} decisions, {len(names)} speaker{'s' if len(names) != 1 else ''}"
+          + (f" ({', '.join(names)})" if names else " (no window held enough speech)"), file=sys.stderr)
+    if stats and lat:
+        ms = np.array(lat) * 1000
+        print(f"{len(ms)} chunks of {chunk:g} s: work per chunk median {np.median(ms):.1f} ms, p99 {np.quantile(ms, 0.99):.1f} ms, "
+              f"max {ms.max():.1f} ms; real-time factor {ms.sum() / 1000 / max(audio, 1e-9):.3f}", file=sys.stderr)
+    if rttm:
+        with atomic_write(rttm, 'w') as f: f.write(to_rttm(segs, 'stdin' if source == '-' else Path(source).stem))
+    return out
+
 # %% ../nbs/07_cli.ipynb #d56be626
 def train_cmd(mels, # folder written by `sse preprocess`, or a list of them
               out, # run folder: train_state.pt, history.csv, model.pt
@@ -344,6 +407,27 @@ def _parser() -> argparse.ArgumentParser:
     dz.add_argument("--device", default="cpu", help=dev_help)
     dz.add_argument("--threads", type=_count, default=1, help=threads_help)
     dz.add_argument("--int8", action="store_true", help=int8_help)
+    li = _add(sub, "listen", "live speaker tracking: who is speaking, decided as the audio arrives (stdin PCM or a file)",
+              ["arecord -f S16_LE -r 16000 -c 1 -t raw | sse listen - --rate 16000",
+               "ffmpeg -i call.mp3 -f s16le -ac 1 -ar 16000 - | sse listen - --rate 16000 --enrol ann=ann.wav --enrol bob=bob.wav",
+               "sse listen meeting.wav --realtime --stats --rttm meeting.rttm"])
+    li.add_argument("source", nargs="?", default="-", help="an audio file, played in chunks, or - (default) for raw PCM on stdin")
+    li.add_argument("--rate", type=_count, default=None, help="sample rate of the raw PCM on stdin (required with -)")
+    li.add_argument("--format", dest="fmt", choices=["s16le", "f32le"], default="s16le",
+                    help="raw PCM sample format: signed 16-bit or 32-bit float, little-endian (default: s16le)")
+    li.add_argument("--channels", type=_count, default=1, help="interleaved channels of the raw PCM, mixed to mono (default: 1)")
+    li.add_argument("--chunk", type=_positive, default=0.1, help="seconds of audio per chunk read (default: 0.1)")
+    li.add_argument("--enrol", type=_enrolment, action="append", metavar="NAME=FILE", help="name a person from a recording "
+                    "of them (repeat for several)")
+    li.add_argument("--only-enrolled", action="store_true", help="name enrolled people only; other voices are 'unknown'")
+    li.add_argument("--threshold", type=_number(float), default=None, help="window-to-speaker score that keeps a window with "
+                    "a known speaker (default: the tracker's, for the model's scoring rule)")
+    li.add_argument("--realtime", action="store_true", help="a file: play its chunks at the pace of the clock")
+    li.add_argument("--rttm", default=None, help="at the end, write the speaker turns to this RTTM file")
+    li.add_argument("--stats", action="store_true", help="at the end, print each chunk's work (latency) and the real-time factor on stderr")
+    li.add_argument("--model", default=None, help=model_help)
+    li.add_argument("--device", default="cpu", help=dev_help)
+    li.add_argument("--threads", type=_count, default=1, help=threads_help)
     e = _add(sub, "eval", "EER / minDCF of a model on verification trials",
              ["sse eval data/dev/cv_en                      # all pairs of a <speaker>/<utt> tree",
               "sse eval data/dev --max-nontarget 100000     # <dataset>/<speaker>/<utt>, sampled pairs",
@@ -463,6 +547,11 @@ def main(argv:list[str]|None=None) -> int:
         elif args.command == "diarize":
             diarize_cmd(args.audio, args.model, args.speakers, args.threshold, args.window, args.hop, args.rttm, args.device,
                         args.cosine, args.one_way)
+        elif args.command == "listen":
+            if args.source != "-" and args.rate: p.error("--rate is for raw PCM on stdin; a file says its own rate")
+            listen_cmd(args.source, model=args.model, rate=args.rate, fmt=args.fmt, channels=args.channels, chunk=args.chunk,
+                       enrol=args.enrol, only_enrolled=args.only_enrolled, threshold=args.threshold, realtime=args.realtime,
+                       rttm=args.rttm, stats=args.stats, device=args.device)
         elif args.command == "preprocess":
             from simple_speaker_embedding.store import preprocess
             man = preprocess(args.src, args.dst, speeds=tuple(args.speeds), trim=not args.no_trim, n_workers=args.workers,
@@ -496,7 +585,7 @@ def main(argv:list[str]|None=None) -> int:
         return 130
     return 0
 
-_QUICK_EXIT = {"demo", "hparams", "embed", "verify", "eval", "diarize", "export-onnx"}
+_QUICK_EXIT = {"demo", "hparams", "embed", "verify", "eval", "diarize", "listen", "export-onnx"}
 
 def cli():
     "Console-script wrapper around `main`; inference commands skip the interpreter's teardown (torch's takes ~0.5 s)."

@@ -4,17 +4,19 @@
 
 # %% ../nbs/10_stream.ipynb #bf3b251f
 from __future__ import annotations
+import warnings
+
 import numpy as np
 import soxr
 import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 
-from .audio import MIN_FRAMES, AudioError, TacotronMel, to_float_audio
+from .audio import MIN_FRAMES, AudioError, TacotronMel, load_audio, to_float_audio
 from .model import GRUEmbedder
 
 # %% auto #0
-__all__ = ['MelStream', 'StreamingEmbedder']
+__all__ = ['PCM_FORMATS', 'MelStream', 'StreamingEmbedder', 'pcm_chunks', 'file_chunks']
 
 # %% ../nbs/10_stream.ipynb #13da2f01
 class MelStream:
@@ -167,3 +169,33 @@ class StreamingEmbedder:
 def stream(self:GRUEmbedder, **kwargs) -> StreamingEmbedder:
     "A `StreamingEmbedder` of this model (`push(samples, sr)`, `end()`, `reset()`)."
     return StreamingEmbedder(self, **kwargs)
+
+# %% ../nbs/10_stream.ipynb #77570a2a
+PCM_FORMATS = {'s16le': '<i2', 'f32le': '<f4'}   # raw sample formats `pcm_chunks` reads: little-endian int16, float32
+
+def pcm_chunks(f, # binary stream of raw interleaved PCM, e.g. `sys.stdin.buffer`
+               fmt:str='s16le', # sample format: a key of `PCM_FORMATS`
+               channels:int=1, # interleaved channels, mixed to mono
+               chunk:int=1600, # samples (per channel) to read at most at a time
+              ):
+    "Float32 mono chunks of raw PCM as it arrives (at most `chunk` samples each); a final partial sample frame is dropped with a warning."
+    if fmt not in PCM_FORMATS: raise AudioError(f"unknown PCM format {fmt!r}: one of {', '.join(PCM_FORMATS)}")
+    if channels < 1: raise AudioError(f"channels must be >= 1, got {channels}")
+    dt = np.dtype(PCM_FORMATS[fmt]); width = dt.itemsize * channels
+    read = getattr(f, 'read1', f.read)                                   # what is there now, without waiting for a full chunk
+    rest = b''
+    while data := read(chunk * width):
+        data = rest + data; n = len(data) // width * width
+        rest = data[n:]
+        if n: yield to_float_audio(np.frombuffer(data[:n], dt).reshape(-1, channels).mean(1).astype(dt) if channels > 1
+                                   else np.frombuffer(data[:n], dt), name="PCM", chunk=True)
+    if rest: warnings.warn(f"the PCM stream ended inside a sample frame: {len(rest)} byte(s) dropped "
+                           f"({fmt}, {channels} channel(s): {width} bytes per frame)")
+
+def file_chunks(path, # audio file (any format `load_audio` reads)
+                chunk:float=0.1, # seconds per chunk
+               ):
+    "`(samples, sr)` chunks of a file at its own rate, mixed to mono."
+    x, sr = load_audio(path, sr=None)
+    n = max(1, int(round(chunk * sr)))
+    for i in range(0, len(x), n): yield x[i:i + n], sr
