@@ -55,7 +55,9 @@ class SpeakerTracker:
         rule = 'as-norm' if self.cohort is not None else 'cosine'
         self.threshold = TRACK_NEW[rule] if threshold is None else float(threshold)
         self.confirm, self.new_speakers, self.min_voiced, self.top_db = confirm, new_speakers, min_voiced, top_db
-        self.fps = model.mel_hparams.frames_per_second()
+        hp = model.mel_hparams
+        self.fps = hp.frames_per_second()
+        self.floor_db = 10 * math.log10(hp.n_mel_channels) + 20 * hp.min_log_value / math.log(10) + 10   # 10 dB over a frame of digital silence
         self.win, self.step = max(1, round(window * self.fps)), max(1, round(hop * self.fps))
         self.front, self.enrolled = MelStream(model.mel), []      # enrolled: (name, features of the enrolment recording)
         self.reset()
@@ -190,7 +192,7 @@ def _windows(self:SpeakerTracker, mel:torch.Tensor, final:bool) -> list[Decision
     out = []
     for s in starts:
         a, b = s - self.base, s - self.base + w
-        if (self.buf_db[a:b] > self.db_max - self.top_db).mean() < self.min_voiced: continue
+        if (self.buf_db[a:b] > max(self.db_max - self.top_db, self.floor_db)).mean() < self.min_voiced: continue
         out += self._decide(s, s + w, self._features([self.buf[a:b]])[0])
     keep = max(self.base, min(self.next_start, n - self.win))       # frames the next windows (or the last one) need
     self.buf, self.buf_db, self.base = self.buf[keep - self.base:], self.buf_db[keep - self.base:], keep
@@ -209,7 +211,7 @@ def segments(self:SpeakerTracker, min_dur:float=0.3, # speaker turns shorter tha
     names = self.names + ['unknown']
     used = sorted(set(np.where(j < 0, len(self.names), j).tolist()))
     lab = np.searchsorted(used, np.where(j < 0, len(self.names), j))
-    p = Partials(s / self.fps, e / self.fps, np.zeros((len(s), 1)), db > db.max() - self.top_db, self.fps)
+    p = Partials(s / self.fps, e / self.fps, np.zeros((len(s), 1)), db > max(db.max() - self.top_db, self.floor_db), self.fps)
     return window_segments(p, lab, min_dur=min_dur, min_silence=min_silence, names=[names[u] for u in used])
 
 @patch(as_prop=True)

@@ -1,3 +1,4 @@
+import shutil, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest
@@ -44,3 +45,21 @@ def fixture_store(tmp_path_factory) -> Path:
         warnings.simplefilter("ignore")
         preprocess(FIXTURES, dst, n_workers=1, progress=False)
     return dst
+
+
+# the console script installed beside this interpreter (pip install -e .), else the one on PATH
+SSE = str(Path(sys.executable).with_name("sse")) if Path(sys.executable).with_name("sse").exists() else shutil.which("sse")
+
+
+def run_sse(*args, input: bytes | None = None, cwd=None, timeout: int = 300) -> subprocess.CompletedProcess:
+    "Run the installed `sse` console script as a user would; stdout/stderr decoded, `input` fed to stdin as bytes."
+    assert SSE, "the `sse` console script is not installed: pip install -e ."
+    r = subprocess.run([SSE, *map(str, args)], input=input, capture_output=True, cwd=cwd, timeout=timeout)
+    r.stdout, r.stderr = r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+    return r
+
+
+@pytest.fixture(scope="session")
+def sse():
+    "`sse(*args, input=None, cwd=None)`: the `sse` command as a subprocess (see `run_sse`)."
+    return run_sse
