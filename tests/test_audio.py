@@ -180,3 +180,17 @@ def test_stereo_array_rejected_with_a_hint(tone):
 def test_unsupported_dtype():
     with pytest.raises(AudioError, match="sample type"):
         to_float_audio(np.array(["a", "b"]))
+
+
+def test_streamed_long_files_truncation_refused_and_stereo_mixed(tmp_path, tone, monkeypatch):
+    "Files long enough to be streamed in chunks (here: over 2 s) are refused when cut short and mixed down, not left-only."
+    import soundfile as sf
+    import simple_speaker_embedding.audio as au
+    monkeypatch.setattr(au, "STREAM_CHUNK_S", 1.0)
+    x = tone(5.0, 22050)
+    sf.write(tmp_path / "st.wav", np.stack([x, -0.5 * x], 1), 22050, subtype="FLOAT")
+    streamed = au.melspec_from_file(tmp_path / "st.wav")
+    np.testing.assert_allclose(streamed.numpy(), au.melspec_from_array(0.25 * x, 22050).numpy(), atol=1e-3)
+    sf.write(tmp_path / "cut.wav", x, 22050, subtype="PCM_16")
+    data = (tmp_path / "cut.wav").read_bytes(); (tmp_path / "cut.wav").write_bytes(data[:int(len(data) * 0.8)])
+    with pytest.raises(au.AudioError, match="truncated"): au.melspec_from_file(tmp_path / "cut.wav")

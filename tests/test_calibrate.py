@@ -7,11 +7,10 @@ import torch
 
 from simple_speaker_embedding.evaluate import error_rates, evaluate, threshold_at_fa
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
-from test_cli import sse
 
 
 @pytest.fixture(scope="module")
-def calibrated(fixture_root, tmp_path_factory):
+def calibrated(sse, fixture_root, tmp_path_factory):
     "The shipped model calibrated on the fixture speakers with `sse calibrate`'s defaults: (path, stdout, stderr)."
     out = tmp_path_factory.mktemp("cal") / "my_model.pt"
     r = sse("calibrate", str(fixture_root), "--out", str(out))
@@ -39,7 +38,7 @@ def test_calibrated_checkpoint_holds_the_target_on_its_own_trials(calibrated, fi
     assert "false accepts" in stdout and "(target 1.00%)" in stdout
 
 
-def test_verify_and_eval_decide_at_the_calibrated_threshold(calibrated, fixture_files):
+def test_verify_and_eval_decide_at_the_calibrated_threshold(sse, calibrated, fixture_files):
     out, _, _ = calibrated
     th = load_checkpoint(out).threshold
     r = sse("verify", str(fixture_files[0]), str(fixture_files[5]), "--model", str(out))
@@ -54,7 +53,7 @@ def test_verify_and_eval_decide_at_the_calibrated_threshold(calibrated, fixture_
 
 
 @pytest.mark.parametrize("speakers,clips,found", [(4, 2, "found 4 (4 speakers, 8 recordings)"), (6, 1, "found 0 (6 speakers, 6 recordings)")])
-def test_too_few_speakers_or_clips_is_one_line(fixture_files, tmp_path, speakers, clips, found):
+def test_too_few_speakers_or_clips_is_one_line(sse, fixture_files, tmp_path, speakers, clips, found):
     by_speaker = {}
     for f in fixture_files: by_speaker.setdefault(f.parent.name, []).append(f)
     for spk in sorted(by_speaker)[:speakers]:
@@ -66,7 +65,7 @@ def test_too_few_speakers_or_clips_is_one_line(fixture_files, tmp_path, speakers
                                              f"recordings each; {found}"]
 
 
-def test_add_cohort_and_target_as_a_percentage(fixture_root, tmp_path):
+def test_add_cohort_and_target_as_a_percentage(sse, fixture_root, tmp_path):
     r = sse("calibrate", str(fixture_root), "--out", str(tmp_path / "m.pt"), "--target-fa", "5%", "--add-cohort")
     assert r.returncode == 0, r.stderr
     cal, shipped = load_checkpoint(tmp_path / "m.pt"), gru_embedder()
@@ -75,7 +74,7 @@ def test_add_cohort_and_target_as_a_percentage(fixture_root, tmp_path):
     torch.testing.assert_close(cal.cohort[:len(shipped.cohort)], shipped.cohort)         # the shipped cohort is kept
 
 
-def test_max_fr_puts_the_threshold_mid_window(fixture_root, tmp_path):
+def test_max_fr_puts_the_threshold_mid_window(sse, fixture_root, tmp_path):
     "With --max-fr the threshold sits at the centre of the window that keeps the folder within both limits."
     from simple_speaker_embedding.evaluate import calibrate_threshold
     r = sse("calibrate", str(fixture_root), "--out", str(tmp_path / "m.pt"), "--target-fa", "10%", "--max-fr", "30%")

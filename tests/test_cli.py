@@ -1,21 +1,12 @@
 "The `sse` command, called as a user would: as a subprocess."
 import re
-import shutil
 import pytest
 import subprocess
 import sys
-from pathlib import Path
-
-# the console script installed beside this interpreter (pip install -e .), else the one on PATH
-SSE = str(Path(sys.executable).with_name("sse")) if Path(sys.executable).with_name("sse").exists() else shutil.which("sse")
 
 
-def sse(*args):
-    assert SSE, "the `sse` console script is not installed: pip install -e ."
-    return subprocess.run([SSE, *args], capture_output=True, text=True, timeout=300)
 
-
-def test_demo_prints_a_similarity_matrix_with_the_trained_model():
+def test_demo_prints_a_similarity_matrix_with_the_trained_model(sse):
     r = sse("demo")
     assert r.returncode == 0, r.stderr
     assert "UNTRAINED" not in r.stdout                      # trained weights ship
@@ -26,13 +17,13 @@ def test_demo_prints_a_similarity_matrix_with_the_trained_model():
     assert sims[0][1] > max(sims[0][2:]) and sims[2][3] > max(sims[2][:2] + sims[2][4:])   # speakers 1 and 2 pair up
 
 
-def test_demo_on_user_files(fixture_files):
+def test_demo_on_user_files(sse, fixture_files):
     r = sse("demo", str(fixture_files[0]), str(fixture_files[5]))
     assert r.returncode == 0, r.stderr
     assert fixture_files[5].name in r.stdout
 
 
-def test_demo_bad_file_is_one_clear_line(tmp_path):
+def test_demo_bad_file_is_one_clear_line(sse, tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"")
     r = sse("demo", str(bad))
@@ -40,26 +31,26 @@ def test_demo_bad_file_is_one_clear_line(tmp_path):
     assert r.stderr.strip().count("\n") == 0 and "empty" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_hparams():
+def test_hparams(sse):
     from simple_speaker_embedding.hub import gru_embedder
     r = sse("hparams")
     assert r.returncode == 0 and "min_log_value  :  -11.52" in r.stdout
     assert f"hidden  :  {gru_embedder().model_hparams.hidden}" in r.stdout      # the shipped model's architecture
 
 
-def test_usage_errors_exit_2():
+def test_usage_errors_exit_2(sse):
     assert sse("no-such-command").returncode == 2
     assert sse().returncode == 2
 
 
-def test_help_has_examples():
+def test_help_has_examples(sse):
     r = sse("--help")
     assert r.returncode == 0 and "examples:" in r.stdout
     r = sse("demo", "--help")
     assert r.returncode == 0 and "sse demo" in r.stdout
 
 
-def test_eval_prints_table_and_writes_trials_and_plots(fixture_root, tmp_path):
+def test_eval_prints_table_and_writes_trials_and_plots(sse, fixture_root, tmp_path):
     r = sse("eval", str(fixture_root), "--model", "untrained", "--trials-out", str(tmp_path / "t.txt"),
             "--plot", str(tmp_path / "plots"), "--bootstrap", "20")
     assert r.returncode == 0, r.stderr
@@ -78,7 +69,7 @@ def test_eval_prints_table_and_writes_trials_and_plots(fixture_root, tmp_path):
     assert r3.returncode == 1 and "not found" in r3.stderr
 
 
-def test_eval_with_as_norm(fixture_root):
+def test_eval_with_as_norm(sse, fixture_root):
     r = sse("eval", str(fixture_root), "--model", "untrained", "--norm")
     assert r.returncode == 1 and "no AS-norm cohort" in r.stderr              # untrained models carry none
     r = sse("eval", str(fixture_root), "--model", "untrained", "--cohort", str(fixture_root), "--top-k", "3",
@@ -87,12 +78,12 @@ def test_eval_with_as_norm(fixture_root):
     assert "as-norm" in r.stdout and "EER (%)" in r.stdout
 
 
-def test_eval_missing_path_fails_cleanly():
+def test_eval_missing_path_fails_cleanly(sse):
     r = sse("eval", "/no/such/folder")
     assert r.returncode == 1 and "not found" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_embed_files_folders_lists_and_bad_files(fixture_root, fixture_files, tmp_path):
+def test_embed_files_folders_lists_and_bad_files(sse, fixture_root, fixture_files, tmp_path):
     import numpy as np, pandas as pd
     bad = tmp_path / "bad.wav"; bad.write_bytes(b"")
     lst = tmp_path / "list.txt"; lst.write_text(f"{fixture_files[0]}\n{fixture_files[1]}\n")
@@ -105,7 +96,7 @@ def test_embed_files_folders_lists_and_bad_files(fixture_root, fixture_files, tm
     assert idx.path.iloc[-1].endswith(fixture_files[1].name)
 
 
-def test_embed_speaker_mode(fixture_root, tmp_path):
+def test_embed_speaker_mode(sse, fixture_root, tmp_path):
     import numpy as np, pandas as pd
     r = sse("embed", str(fixture_root), "--speaker", "--model", "untrained", "--out", str(tmp_path / "s"))
     assert r.returncode == 0, r.stderr
@@ -113,13 +104,13 @@ def test_embed_speaker_mode(fixture_root, tmp_path):
     assert np.load(tmp_path / "s.npy").shape == (6, 256) and list(idx.n_files) == [4] * 6
 
 
-def test_embed_nothing_readable_fails(tmp_path):
+def test_embed_nothing_readable_fails(sse, tmp_path):
     bad = tmp_path / "bad.wav"; bad.write_bytes(b"xx")
     r = sse("embed", str(bad), "--model", "untrained", "--out", str(tmp_path / "e"))
     assert r.returncode == 1 and "none of the files" in r.stderr
 
 
-def test_verify(fixture_files):
+def test_verify(sse, fixture_files):
     r = sse("verify", str(fixture_files[0]), str(fixture_files[1]), "--model", "untrained", "--threshold", "0.5")
     assert r.returncode == 0, r.stderr
     score = float(r.stdout.split()[1])
@@ -130,7 +121,7 @@ def test_verify(fixture_files):
     assert r.returncode == 1
 
 
-def test_preprocess_train_export_onnx_end_to_end(fixture_root, tmp_path):
+def test_preprocess_train_export_onnx_end_to_end(sse, fixture_root, tmp_path):
     r = sse("preprocess", str(fixture_root), str(tmp_path / "mels"), "--workers", "2")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "mels" / "manifest.csv").exists() and "24 mels of 6 speakers" in r.stdout
@@ -168,7 +159,7 @@ def test_preprocess_train_export_onnx_end_to_end(fixture_root, tmp_path):
     assert (tmp_path / "m.onnx").stat().st_size > 1000
 
 
-def test_train_max_steps_stops_exports_and_resumes_as_done(fixture_root, tmp_path):
+def test_train_max_steps_stops_exports_and_resumes_as_done(sse, fixture_root, tmp_path):
     "`sse train --max-steps N` as users run it (progress bars on): N steps, the usual export; a rerun has nothing to do."
     assert sse("preprocess", str(fixture_root), str(tmp_path / "mels"), "--workers", "1").returncode == 0
     args = ["train", str(tmp_path / "mels"), str(tmp_path / "run"), "--max-steps", "3", "--hidden", "16", "--layers", "1",
@@ -184,7 +175,7 @@ def test_train_max_steps_stops_exports_and_resumes_as_done(fixture_root, tmp_pat
     assert m2.meta["steps"] == 3 and all((a == b).all() for a, b in zip(m.state_dict().values(), m2.state_dict().values()))
 
 
-def test_every_subcommand_has_help_with_examples():
+def test_every_subcommand_has_help_with_examples(sse):
     for cmd in ("demo", "hparams", "embed", "verify", "calibrate", "eval", "preprocess", "train", "export-onnx"):
         r = sse(cmd, "--help")
         assert r.returncode == 0 and "examples:" in r.stdout and f"sse {cmd}" in r.stdout.replace("$(which sse) ", "sse "), cmd
@@ -216,7 +207,39 @@ def test_eval_plot_names_the_scores_it_draws(fixture_root, tmp_path, monkeypatch
 
 
 def test_help_needs_no_torch_and_says_no_default_none():
-    import subprocess, sys
     r = subprocess.run([sys.executable, "-c", "import sys; from simple_speaker_embedding.cli import _parser; p = _parser(); "
                         "print('torch' in sys.modules); p.parse_args(['train', '--help'])"], capture_output=True, text=True)
     assert r.stdout.startswith("False") and "(default: None)" not in r.stdout and "--max-steps" in r.stdout, r.stdout[:300] + r.stderr
+
+
+def test_cli_options_reach_their_functions(fixture_root, monkeypatch, tmp_path):
+    "`sse diarize --speakers/--threshold/--window/--hop` and `sse eval --top-k` arrive where they act."
+    import simple_speaker_embedding.diarize as dz, simple_speaker_embedding.evaluate as ev
+    from simple_speaker_embedding.cli import main
+    seen = {}
+    monkeypatch.setattr(dz, "diarize", lambda m, audio, **kw: seen.update(diarize=kw) or [(0.0, 1.0, "spk0")])
+    assert main(["diarize", "x.wav", "--speakers", "3", "--threshold", "0.4", "--window", "2.0", "--hop", "0.5"]) == 0
+    assert {k: seen["diarize"][k] for k in ("n_speakers", "threshold", "window", "hop")} == \
+        dict(n_speakers=3, threshold=0.4, window=2.0, hop=0.5)
+    real = ev.evaluate
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **kw: seen.update(evaluate=kw) or real(*a, **kw))
+    assert main(["eval", str(fixture_root), "--model", "untrained", "--cohort", str(fixture_root), "--top-k", "3",
+                 "--bootstrap", "0"]) == 0
+    assert seen["evaluate"]["top_k"] == 3
+    assert main(["eval", str(fixture_root), "--bootstrap", "0"]) == 0              # the shipped model: its own rule's top-k
+    from simple_speaker_embedding.hub import gru_embedder
+    assert seen["evaluate"]["top_k"] == gru_embedder().meta["asnorm_top_k"] == 100
+    import simple_speaker_embedding.distill as ds
+    monkeypatch.setattr(ds, "teacher_targets", lambda mels, t, **kw: seen.update(targets=kw) or __import__("pandas").DataFrame())
+    monkeypatch.setattr(ds.CampPlusTeacher, "__init__", lambda self, wheel: None)
+    assert main(["teacher-targets", str(tmp_path), "--wheel", "w.whl", "--device", "cpu", "--batch-size", "16",
+                 "--workers", "3"]) == 0
+    assert seen["targets"] == dict(n_workers=3, device="cpu", batch_size=16)
+
+
+def test_cli_device_reaches_the_model(fixture_files, tmp_path, capsys):
+    "`--device` is used, not replaced by the CPU: a device that is not here is refused."
+    from simple_speaker_embedding.cli import main
+    assert main(["embed", str(fixture_files[0]), "--out", str(tmp_path / "e"), "--device", "cuda:7"]) == 1
+    err = capsys.readouterr().err
+    assert "cuda:7" in err and ("not available" in err or "CUDA device(s) exist" in err)

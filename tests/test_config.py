@@ -53,10 +53,9 @@ def test_explicit_zeros_and_falses_survive_channel_export_and_reload(tmp_path):
     assert TrainConfig().channel == {}                                                   # unset: the defaults of Augment
 
 
-def test_a_wrong_path_in_a_recipe_fails_before_training(fixture_root, tmp_path):
+def test_a_wrong_path_in_a_recipe_fails_before_training(sse, fixture_root, tmp_path):
     "`sse train --config` with a dev set that is not there: one line naming it, at once, and no training state written."
     import time
-    from test_cli import sse
     assert sse("preprocess", str(fixture_root), str(tmp_path / "mels"), "--workers", "1").returncode == 0
     (tmp_path / "r.toml").write_text('dev = "../shared/data/dev/no_such_set"\ncohort = "also/missing"\nhidden = 8\nlayers = 1\n')
     t0 = time.time()
@@ -68,9 +67,8 @@ def test_a_wrong_path_in_a_recipe_fails_before_training(fixture_root, tmp_path):
     assert not (tmp_path / "run" / "train_state.pt").exists() and time.time() - t0 < 60
 
 
-def test_max_steps_beyond_the_epochs_says_so(fixture_store, tmp_path):
+def test_max_steps_beyond_the_epochs_says_so(sse, fixture_store, tmp_path):
     "`sse train --max-steps 40` on a run whose epochs end first: one line says where it stops, the export says the steps run."
-    from test_cli import sse
     r = sse("train", str(fixture_store), str(tmp_path / "run"), "--max-steps", "40", "--epochs", "2", "--hidden", "8",
             "--layers", "1", "--n-speakers", "3", "--n-utterances", "3", "--crop", "20", "30", "--valid-pct", "0.34")
     assert r.returncode == 0, r.stderr[-2000:]

@@ -2,16 +2,10 @@
 import re
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-
-
-def sse(*args):
-    return subprocess.run([sys.executable, "-c", "from simple_speaker_embedding.cli import cli; cli()", *map(str, args)],
-                          capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +19,7 @@ def _put(src, dst):
     dst.parent.mkdir(parents=True, exist_ok=True); shutil.copy(src, dst)
 
 
-def test_librispeech_chapters_are_sessions_of_one_speaker(clips, tmp_path):
+def test_librispeech_chapters_are_sessions_of_one_speaker(sse, clips, tmp_path):
     (a, fa), (b, fb) = clips.items()
     root = tmp_path / "train-clean-100"
     for i, f in enumerate(fa): _put(f, root / "19" / ("198" if i < 2 else "227") / f"19-{i}.ogg")
@@ -139,7 +133,7 @@ def test_librispeech_subsets_joined_by_links(clips, tmp_path):
     assert sorted(set(files.speaker)) == ["19", "26"] and len(files) == 8 and set(files.dataset) == {"librispeech"}
 
 
-def test_a_tree_of_mixed_depths_is_refused_in_one_line(clips, tmp_path):
+def test_a_tree_of_mixed_depths_is_refused_in_one_line(sse, clips, tmp_path):
     "Files at two depths would be read half wrong (a folder taken for a speaker): every reader refuses, in one line."
     from simple_speaker_embedding.corpus import corpus_files
     from simple_speaker_embedding.evaluate import list_utterances
@@ -168,7 +162,7 @@ def lookalikes(clips, tmp_path):
 
 
 @pytest.mark.parametrize("which", ["librispeech", "voxceleb"])
-def test_a_corpus_tree_without_its_layout_is_refused_never_relabelled(lookalikes, tmp_path, which):
+def test_a_corpus_tree_without_its_layout_is_refused_never_relabelled(sse, lookalikes, tmp_path, which):
     "Read by depth, chapters or videos would become speakers: preprocess, eval, embed --speaker and calibrate refuse in one line naming the layout."
     root = lookalikes[0] if which == "librispeech" else lookalikes[1]
     runs = {"preprocess": ["preprocess", root, tmp_path / "mels", "--workers", "1"],
@@ -186,7 +180,7 @@ def test_a_corpus_tree_without_its_layout_is_refused_never_relabelled(lookalikes
     assert r.returncode == 0 and len(pd.read_csv(tmp_path / "spk.csv")) == 2
 
 
-def test_librispeech_names_that_contradict_their_folders_are_refused(lookalikes, tmp_path):
+def test_librispeech_names_that_contradict_their_folders_are_refused(sse, lookalikes, tmp_path):
     ls, _ = lookalikes
     next((ls / "26" / "495").iterdir()).rename(ls / "26" / "495" / "19-198-0099.ogg")      # a file moved from speaker 19
     r = sse("preprocess", ls, tmp_path / "mels", "--layout", "librispeech", "--workers", "1")

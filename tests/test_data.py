@@ -181,3 +181,63 @@ def test_a_batch_never_repeats_a_clip_when_its_speaker_has_enough(mels):
         pos = np.array([i for i, _, _ in trn.get_idxs()]).reshape(-1, 4, 4)      # batches x speakers x utterances
         for batch in pos:
             for spk in batch: assert len(set(spk.tolist())) == 4, spk
+
+
+def _only(**on):
+    base = dict(gain_db=0, noise_snr=None, freq_mask=0, time_mask=0)
+    return Augment(**{**base, **on})
+
+
+def test_frequency_mask_changes_one_band_and_nothing_else():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 50, 80) - 5
+    y = _only(freq_mask=8)(x.clone(), g)
+    changed = (y != x).any(1)                                     # (batch, channels) touched anywhere in time
+    assert changed.any(), "the frequency mask did nothing"
+    for xr, row, c in zip(x, y, changed):
+        ch = torch.nonzero(c).flatten()
+        if len(ch):
+            assert len(ch) <= 8 and (ch == torch.arange(ch[0], ch[0] + len(ch))).all()   # one contiguous band
+            assert torch.allclose(row[:, ch], xr.mean().expand_as(row[:, ch]), atol=1e-5)  # all frames: the clip mean
+
+
+def test_time_mask_changes_one_stretch_and_nothing_else():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(64, 60, 80) - 5
+    y = _only(time_mask=20)(x.clone(), g)
+    changed = (y != x).any(2)                                     # (batch, frames)
+    assert changed.any(), "the time mask did nothing"
+    for row, c in zip(y, changed):
+        fr = torch.nonzero(c).flatten()
+        if len(fr):
+            assert len(fr) <= 20 and (fr == torch.arange(fr[0], fr[0] + len(fr))).all()
+            assert torch.allclose(row[fr], row[fr][0, 0].expand_as(row[fr]))   # one constant (the clip mean)
+
+
+def test_gain_shifts_log_mels_by_a_constant_per_clip():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(16, 30, 80) - 5
+    d = _only(gain_db=10)(x.clone(), g) - x
+    assert d.abs().max() > 0.05 and d.abs().max() <= 10 * np.log(10) / 20 + 1e-5
+    assert torch.allclose(d, d[:, :1, :1].expand_as(d), atol=1e-5)
+
+
+def test_reverberation_share_follows_its_probability():
+    x = torch.randn(2000, 40, 80) - 5
+    y = _only(reverb_p=0.3)(x.clone(), torch.Generator().manual_seed(0))
+    share = float((y - x).abs().amax((1, 2)).gt(1e-4).float().mean())
+    assert share == pytest.approx(0.3, abs=0.04)
+
+
+def test_no_speaker_twice_in_a_batch(fixture_root, tmp_path):
+    "The last, incomplete group of speakers is filled with other speakers, never one already in it."
+    import contextlib, io
+    from simple_speaker_embedding.data import speaker_dataloaders
+    from simple_speaker_embedding.store import preprocess
+    with contextlib.redirect_stderr(io.StringIO()):
+        preprocess(fixture_root, tmp_path, speeds=(1.0, 1.1), n_workers=0, progress=False)
+    dl = speaker_dataloaders(tmp_path, n_speakers=5, n_utterances=2, valid_pct=0.2, progress=False, device="cpu").train
+    for epoch in range(40):                                              # 10 training speakers, 5 per batch
+        dl.set_epoch(epoch)
+        lab = dl.labels[torch.as_tensor([i for i, _, _ in dl.get_idxs()])].view(-1, 5, 2)[:, :, 0]
+        assert all(len(set(b.tolist())) == 5 for b in lab)

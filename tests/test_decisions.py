@@ -12,7 +12,6 @@ from simple_speaker_embedding.audio import MIN_FRAMES, AudioError, require_speec
 from simple_speaker_embedding.evaluate import calibrate_threshold, evaluate
 from simple_speaker_embedding.hub import export_checkpoint, load_checkpoint
 from simple_speaker_embedding.model import GRUEmbedder, as_norm, asnorm_cohort, cohort_stats
-from test_cli import sse
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "ship_weights.py"
 
@@ -25,7 +24,7 @@ def test_the_speech_minimum_is_exactly_min_frames():
     assert require_speech(mel) is mel
 
 
-def test_a_cosine_model_with_a_cohort_scores_with_the_cosine(fixture_files, tmp_path):
+def test_a_cosine_model_with_a_cohort_scores_with_the_cosine(sse, fixture_files, tmp_path):
     torch.manual_seed(0)
     m = GRUEmbedder(hidden=16, layers=1).eval()
     m.cohort, m.threshold, m.scoring, m.meta = torch.nn.functional.normalize(torch.randn(8, 256), dim=-1), 0.5, "cosine", {"asnorm_top_k": 3}

@@ -1,5 +1,5 @@
 "Diarization end to end on the CC0 fixture conversation: segments, speaker counts, RTTM, bad input, `sse diarize`."
-import shutil, subprocess, sys
+import torch
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +10,6 @@ from simple_speaker_embedding.diarize import der, diarize, partial_embeddings, r
 
 CONV = Path(__file__).parent / "conversation" / "three_speakers.ogg"
 REF = read_rttm(CONV.with_suffix(".rttm"))
-SSE = str(Path(sys.executable).with_name("sse")) if Path(sys.executable).with_name("sse").exists() else shutil.which("sse")
 
 
 @pytest.fixture(scope="module")
@@ -103,17 +102,15 @@ def test_bad_input(model):
     with pytest.raises(ValueError, match="n_speakers"): cluster_windows(np.eye(3), n_speakers=0)
 
 
-def test_cli_diarize_writes_rttm(tmp_path):
+def test_cli_diarize_writes_rttm(sse, tmp_path):
     out = tmp_path / "conv.rttm"
-    r = subprocess.run([SSE, "diarize", str(CONV), "--speakers", "3",
-                        "--rttm", str(out)], capture_output=True, text=True)
+    r = sse("diarize", CONV, "--speakers", "3", "--rttm", out)
     assert r.returncode == 0, r.stderr
     assert "3 speakers" in r.stderr and len(r.stdout.splitlines()) == len(read_rttm(out))
     assert der(REF, read_rttm(out))["der"] < 0.07
-    two = subprocess.run([SSE, "diarize", str(CONV), "--speakers", "2"], capture_output=True, text=True)
+    two = sse("diarize", CONV, "--speakers", "2")
     assert two.returncode == 0 and "2 speakers" in two.stderr, two.stderr   # (estimated, the count would be 3)
-    bad = subprocess.run([SSE, "diarize", str(tmp_path / "nope.wav")],
-                         capture_output=True, text=True)
+    bad = sse("diarize", tmp_path / "nope.wav")
     assert bad.returncode == 1 and "not found" in bad.stderr
 
 
@@ -142,3 +139,48 @@ def test_affinity_keeps_each_rows_strongest_neighbours_only():
     assert np.allclose(a[strong], cos[strong])                              # every row's 10 strongest stay, unchanged
     assert np.allclose(a, a.T) and (a[~(strong | strong.T)] == 0).all()    # and nothing that is in no row's top 10
     assert (a > 0).sum(1).max() < 40                                        # the graph is pruned, not full
+
+
+def test_voiced_frames_compare_energy_in_db():
+    "Silence is 40 dB below the loudest frame in energy (exp(2 * log-amplitude)), not in amplitude."
+    from simple_speaker_embedding.diarize import voiced_frames
+    mel = torch.zeros(3, 80); mel[1] -= 6.0; mel[2] -= 4.0          # energy: -52 dB and -35 dB below frame 0
+    assert voiced_frames(mel).tolist() == [True, False, True]          # (in amplitude, -26 dB would count as voiced)
+
+
+def test_window_hop_sets_the_step_between_windows(small_model, tone):
+    from simple_speaker_embedding.diarize import partial_embeddings
+    x = tone(6.0, 22050)
+    for hop in (0.5, 1.0):
+        p = partial_embeddings(small_model, x, window=1.5, hop=hop, both_ways=False)
+        steps = np.diff(p.starts)[:-1]                                # the last window is aligned to the end
+        assert np.allclose(steps, round(hop * 22050 / 256) * 256 / 22050)
+
+
+def test_der_by_hand_with_a_collar_and_with_overlap():
+    from simple_speaker_embedding.diarize import der
+    d = der([(0, 10, "a")], [(0, 9, "a")], collar=0.5)               # scored 0.5-9.5 s: 0.5 s missed of 9 s
+    assert d["der"] == pytest.approx(0.5 / 9, abs=2e-3) and d["speech"] == pytest.approx(9, abs=0.02)
+    d = der([(0, 10, "a"), (5, 10, "b")], [(0, 10, "x")], collar=0)    # 15 s of reference speech, 5 s overlapped
+    assert d["speech"] == pytest.approx(15, abs=0.02) and d["der"] == pytest.approx(5 / 15, abs=2e-3)
+    assert d["miss"] == pytest.approx(5 / 15, abs=2e-3) and d["confusion"] == pytest.approx(0, abs=1e-9)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_eigengap_counts_blocks(k):
+    "Windows from k well-separated speakers: the eigengap of the pruned affinity graph says k."
+    from simple_speaker_embedding.diarize import estimate_speakers
+    rng = np.random.default_rng(k)
+    centres = np.linalg.qr(rng.standard_normal((64, k)))[0].T          # k orthogonal speaker directions
+    e = np.concatenate([c + 0.15 * rng.standard_normal((12, 64)) / 8 for c in centres])
+    assert estimate_speakers(e / np.linalg.norm(e, axis=1, keepdims=True)) == k
+
+
+def test_two_view_features_score_against_the_cohort_in_both_views():
+    "A 256-d cohort scores 512-d (forward, backward) features as if each cohort speaker were in both views, at unit length."
+    from simple_speaker_embedding.diarize import affinity
+    rng = np.random.default_rng(0)
+    unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)
+    f, c = unit(rng.standard_normal((20, 16))), unit(rng.standard_normal((30, 8)))
+    tiled = np.tile(c, (1, 2)) / np.sqrt(2)                            # what a two-view cohort is: unit rows
+    np.testing.assert_allclose(affinity(f, prune=1.0, cohort=c, top_k=5), affinity(f, prune=1.0, cohort=tiled, top_k=5), rtol=1e-5)

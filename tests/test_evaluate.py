@@ -155,3 +155,24 @@ def test_resemblyzer_is_optional(monkeypatch):
     monkeypatch.setitem(sys.modules, "resemblyzer", None)   # as if not installed
     with pytest.raises(ImportError, match="optional"):
         resemblyzer_embedder()
+
+
+def test_bootstrap_weights_equal_resampling_by_hand():
+    "Each round counts a trial once per pair of drawn copies of its two speakers (a product of counts)."
+    from simple_speaker_embedding.evaluate import bootstrap_eer, eer
+    rng = np.random.default_rng(1)
+    spk = np.array([f"s{i}" for i in range(8)])
+    i, j = np.triu_indices(40, 1); owner = np.repeat(np.arange(8), 5)
+    s1, s2, labels = spk[owner[i]], spk[owner[j]], (owner[i] == owner[j]).astype(int)
+    scores = rng.standard_normal(len(i)) + 1.5 * labels
+    got = bootstrap_eer(scores, labels, s1, s2, n=30, seed=4)
+    r, out = np.random.default_rng(4), []
+    names, inv = np.unique(np.concatenate([s1, s2]), return_inverse=True)
+    a, b = inv[:len(scores)], inv[len(scores):]
+    for _ in range(30):
+        counts = np.bincount(r.integers(0, len(names), len(names)), minlength=len(names))
+        rep = counts[a] * counts[b]                                     # copies of each trial in the resampled set
+        sc, lab = np.repeat(scores, rep), np.repeat(labels, rep)
+        if lab.all() or not lab.any(): continue
+        out.append(eer(sc, lab)[0])
+    assert got == pytest.approx((np.quantile(out, 0.025), np.quantile(out, 0.975)), abs=1e-9)

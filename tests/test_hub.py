@@ -67,3 +67,28 @@ def test_fp16_storage_matches_fp32(tmp_path):
     x = torch.randn(2, 80, 80) - 5
     cos = (load_checkpoint(tmp_path / "h.pt")(x) * m(x)).sum(-1)
     assert cos.min() > 0.999
+
+
+def test_hub_refuses_a_tampered_shipped_file(tmp_path, monkeypatch):
+    "Not only load_checkpoint: the hub entry point itself must check the shipped file's sha256."
+    from simple_speaker_embedding import hub
+    fname, _ = hub.PRETRAINED["gru_embedder"]
+    data = bytearray((hub.WEIGHTS_DIR / fname).read_bytes()); data[-100] ^= 0xFF
+    (tmp_path / fname).write_bytes(bytes(data))
+    monkeypatch.setattr(hub, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(RuntimeError, match="sha256"):
+        hub.gru_embedder()
+
+
+def test_half_precision_export_keeps_embeddings(fixture_files, tmp_path):
+    "The README's claim for float16 storage: embeddings of a float32 model and its half export agree (cosine)."
+    from simple_speaker_embedding.hub import gru_embedder, export_checkpoint, load_checkpoint
+    m = gru_embedder()
+    torch.manual_seed(0)
+    with torch.no_grad():                                    # float32 weights that float16 cannot hold exactly
+        for p in m.parameters(): p.add_(torch.randn_like(p) * 1e-3)
+    export_checkpoint(m, tmp_path / "half.pt", half=True)
+    h = load_checkpoint(tmp_path / "half.pt")
+    mels = [m.melspec_from_file(f) for f in fixture_files]
+    cos = (m.embed_mels(mels) * h.embed_mels(mels)).sum(-1)
+    assert cos.min() > 0.99999, cos.min()

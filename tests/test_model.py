@@ -140,3 +140,67 @@ def test_embed_reports_bad_files(small_model, tmp_path):
     p.write_bytes(b"")
     with pytest.raises(ValueError, match="empty"):
         small_model.embed_utterance(p)
+
+
+def test_long_mels_are_cut_into_half_overlapping_windows():
+    from simple_speaker_embedding.model import _windows
+    mel = torch.arange(1000).float()[:, None].expand(1000, 80)
+    w = _windows(mel, max_frames=860, window=430)
+    assert [int(x[0, 0]) for x in w] == [0, 215, 430, 570]          # hop 215 (50%), the last flush with the end
+    assert all(len(x) == 430 for x in w) and int(w[-1][-1, 0]) == 999
+    assert len(_windows(mel[:860], 860, 430)) == 1                   # up to max_frames: one piece
+
+
+def test_lengths_beyond_the_frames_are_refused(small_model):
+    x = torch.randn(2, 40, 80) - 5
+    with pytest.raises(ValueError):
+        small_model(x, torch.tensor([40, 41]))
+    with pytest.raises(ValueError):
+        small_model(x, torch.tensor([0, 10]))
+
+
+def test_shipped_model_is_nearly_level_invariant():
+    "README failure modes: a clip at 1/4 of its amplitude keeps a high cosine with itself (margin below the stated value)."
+    from simple_speaker_embedding.hub import gru_embedder
+    from simple_speaker_embedding.hub import example_files
+    from simple_speaker_embedding.audio import load_audio
+    m = gru_embedder()
+    x, sr = load_audio(example_files()[0])
+    e = m.embed_utterance(x, sr=sr)
+    assert float(e @ m.embed_utterance(x / 4, sr=sr)) > 0.93
+    assert float(e @ m.embed_utterance(x / 2, sr=sr)) > 0.97
+
+
+def test_as_norm_by_hand_with_different_statistics_per_side():
+    "Top-k (not all, not bottom-k) cohort cosines, each side its own statistics: hand-computed values."
+    from simple_speaker_embedding.model import cohort_stats, as_norm
+    coh = np.array([[1, 0], [0, 1], [-1, 0], [0.6, 0.8]], np.float32)
+    a, b = np.array([1, 0], np.float32), np.array([0, 1], np.float32)
+    ma, sa = cohort_stats(a[None], coh, top_k=2)                      # a's cosines: 1, 0, -1, 0.6 -> top 2: 1, 0.6
+    mb, sb = cohort_stats(b[None], coh, top_k=2)                      # b's cosines: 0, 1, 0, 0.8 -> top 2: 1, 0.8
+    assert ma[0] == pytest.approx(0.8) and sa[0] == pytest.approx(0.2, abs=1e-5)
+    assert mb[0] == pytest.approx(0.9) and sb[0] == pytest.approx(0.1, abs=1e-5)
+    z = as_norm(0.5, (ma, sa), (mb, sb))[0]
+    assert z == pytest.approx(0.5 * ((0.5 - 0.8) / 0.2 + (0.5 - 0.9) / 0.1), abs=1e-3)   # -2.75
+
+
+def test_verify_decides_by_the_threshold_given(fixture_files, small_model, capsys):
+    import copy
+    m = copy.deepcopy(small_model); m.threshold = 0.999999              # the model's own: nothing passes
+    s, same = m.verify(str(fixture_files[0]), str(fixture_files[5]))
+    assert same is False and s < 0.999999
+    assert m.verify(str(fixture_files[0]), str(fixture_files[5]), threshold=s - 1e-3)[1] is True
+    from simple_speaker_embedding.cli import main                      # the shipped model has its own AS-norm threshold
+    assert main(["verify", str(fixture_files[0]), str(fixture_files[5]), "--threshold", "-50"]) == 0
+    assert "threshold -50.0000  -> same speaker" in capsys.readouterr().out
+
+
+def test_int8_quantises_the_gru(small_model, fixture_files, tmp_path, monkeypatch):
+    import simple_speaker_embedding.cli as cli
+    from simple_speaker_embedding.model import quantize_int8
+    q = quantize_int8(small_model)
+    assert type(q.gru).__module__.startswith("torch.ao.nn.quantized.dynamic")
+    seen = []
+    monkeypatch.setattr(cli, "embed_cmd", lambda paths, out, model, *a, **kw: seen.append(model))
+    assert cli.main(["embed", str(fixture_files[0]), "--out", str(tmp_path / "e"), "--int8"]) == 0
+    assert type(seen[0].gru).__module__.startswith("torch.ao.nn.quantized.dynamic")   # `sse embed --int8` embeds with it

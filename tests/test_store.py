@@ -80,8 +80,7 @@ def test_packing_an_old_per_clip_folder_reads_back_each_clip(store, tmp_path):
         np.testing.assert_array_equal(s.crops(np.array([r]), np.array([0]), len(m))[0], m)
 
 
-def test_rerunning_a_finished_preprocess_says_there_was_nothing_to_do(fixture_root, tmp_path):
-    from test_cli import sse
+def test_rerunning_a_finished_preprocess_says_there_was_nothing_to_do(sse, fixture_root, tmp_path):
     args = ("preprocess", str(fixture_root), str(tmp_path / "mels"), "--workers", "1", "--files-per-shard", "8")
     first, again = sse(*args), sse(*args)
     assert first.returncode == again.returncode == 0, first.stderr + again.stderr
@@ -90,3 +89,20 @@ def test_rerunning_a_finished_preprocess_says_there_was_nothing_to_do(fixture_ro
     (tmp_path / "mels" / "shards" / "part-00001.json").unlink()                # one shard unfinished
     r = sse(*args)
     assert "2 of 3 shards were already finished (kept); 1 computed now" in r.stdout, r.stdout
+
+
+def test_preprocess_trims_silence(fixture_files, tmp_path):
+    "Mels written by preprocess have exactly the frames of the trimmed audio (the embed helpers trim too)."
+    import soundfile as sf, shutil, warnings
+    from simple_speaker_embedding.audio import load_audio, trim_silence, TacotronMel
+    from simple_speaker_embedding.store import preprocess
+    x, sr = load_audio(fixture_files[0])
+    padded = np.concatenate([np.zeros(sr, np.float32), x, np.zeros(2 * sr, np.float32)])
+    d = tmp_path / "src" / "ds" / "spk"; d.mkdir(parents=True)
+    sf.write(d / "a.wav", padded, sr); shutil.copy(fixture_files[1], d / "b.ogg")
+    (tmp_path / "src" / "ds" / "spk2").mkdir(); shutil.copy(fixture_files[2], tmp_path / "src" / "ds" / "spk2" / "c.ogg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore"); man = preprocess(tmp_path / "src", tmp_path / "mels", n_workers=1, progress=False)
+    frames = int(man[man.source.str.endswith("a.wav")].frames.iloc[0])
+    assert frames == TacotronMel().n_frames(len(trim_silence(load_audio(d / "a.wav")[0])))
+    assert frames < TacotronMel().n_frames(len(padded)) - 200          # 3 s of silence (258 frames) are gone

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from simple_speaker_embedding.store import load_stores, preprocess
-from test_cli import sse
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +21,7 @@ def two_stores(fixture_root, tmp_path_factory):
     return d / "mels_a", d / "mels_b", d / "mels_c"      # (c: other frames than a, so that a target mix-up would show)
 
 
-def test_two_stores_of_different_layouts_train_together_without_merging_speakers(two_stores, tmp_path):
+def test_two_stores_of_different_layouts_train_together_without_merging_speakers(sse, two_stores, tmp_path):
     a, b, _ = two_stores
     r = sse("train", str(a), str(b), str(tmp_path / "run"), "--max-steps", "1", "--hidden", "8", "--layers", "1",
             "--n-speakers", "4", "--n-utterances", "2", "--crop", "20", "30", "--valid-pct", "0.2", "--device", "cpu")

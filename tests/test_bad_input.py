@@ -8,11 +8,6 @@ import torch
 from simple_speaker_embedding.audio import AudioError, to_float_audio
 
 
-def sse(*args, cwd=None):
-    return subprocess.run([sys.executable, "-c", "from simple_speaker_embedding.cli import cli; cli()", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, cwd=cwd)
-
-
 @pytest.mark.parametrize("args,msg", [
     (["verify", "a.wav", "b.wav", "--threshold", "nan"], "--threshold: 'nan' is not a finite number"),
     (["preprocess", "a", "b", "--speeds", "0"], "--speeds: 0 is out of range"),
@@ -23,12 +18,12 @@ def sse(*args, cwd=None):
     (["embed", "x.wav", "--out", "e", "--batch-size", "0"], "--batch-size: 0 is out of range"),
     (["eval", "d", "--bootstrap", "x"], "'x' is not an integer"),
 ])
-def test_numeric_options_are_checked_at_parse_time(args, msg):
+def test_numeric_options_are_checked_at_parse_time(sse, args, msg):
     r = sse(*args)
     assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
-def test_embed_out_keeps_dots_and_writes_both_files(fixture_files, tmp_path):
+def test_embed_out_keeps_dots_and_writes_both_files(sse, fixture_files, tmp_path):
     from simple_speaker_embedding.cli import output_paths
     assert output_paths("run.v2") == (Path("run.v2.npy"), Path("run.v2.csv"))
     assert output_paths("a/run.npy") == (Path("a/run.npy"), Path("a/run.csv"))
@@ -90,7 +85,7 @@ def test_symlinked_speaker_folders_are_followed_once(fixture_root, tmp_path):
     assert len(utts) == n and utts.speaker.nunique() == 3
 
 
-def test_bad_model_files_give_one_line_errors(tmp_path):
+def test_bad_model_files_give_one_line_errors(sse, tmp_path):
     import pickle
     (tmp_path / "random.pt").write_bytes(np.random.default_rng(0).bytes(5000))
     (tmp_path / "foreign.pt").write_bytes(pickle.dumps({"a": [1, 2]}))
@@ -116,7 +111,7 @@ def test_resumed_history_has_one_header(fixture_root, tmp_path):
     assert sum(l.startswith("epoch") for l in lines) == 1, lines
 
 
-def test_eval_skips_unreadable_files_like_embed(fixture_root, tmp_path):
+def test_eval_skips_unreadable_files_like_embed(sse, fixture_root, tmp_path):
     import shutil
     root = tmp_path / "dev"; shutil.copytree(fixture_root / "cv_en", root)
     bad = sorted(root.glob("*/*.ogg"))[0]; bad.write_bytes(b"not audio at all")
@@ -153,7 +148,7 @@ def test_wav_header_claiming_more_samples(fixture_files, tmp_path):
     with pytest.raises(AudioError, match="data chunk announces"): load_audio(tmp_path / "b.wav")
 
 
-def test_cosine_threshold_out_of_range(fixture_files):
+def test_cosine_threshold_out_of_range(sse, fixture_files):
     r = sse("verify", fixture_files[0], fixture_files[1], "--threshold", "5", "--model", "untrained")
     assert r.returncode == 1 and "must be in [-1, 1]" in r.stderr, r.stderr
 
