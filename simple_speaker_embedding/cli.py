@@ -346,7 +346,7 @@ def _add_config_flags(parser):
         if kind == 'bool': g.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
         elif f.name == 'crop': g.add_argument(flag, type=_number(int, m['lo']), nargs=2, metavar=('MIN', 'MAX'), **kw)
         elif 'choices' in m: g.add_argument(flag, choices=m['choices'], **kw)
-        elif kind in kinds: g.add_argument(flag, type=_number(kinds[kind], m.get('lo'), m.get('hi')), **kw)
+        elif kind in kinds: g.add_argument(flag, type=_number(kinds[kind], m.get('lo'), m.get('hi'), m.get('lo_open', False)), **kw)
         else: g.add_argument(flag, metavar=f.name.upper(), **kw)
 
 # %% ../nbs/12_cli.ipynb #dc0bc479

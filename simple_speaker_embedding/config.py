@@ -13,7 +13,7 @@ __all__ = ['FILES_PER_SHARD', 'LAYOUTS', 'TrainConfig', 'Layout', 'load_recipe',
 
 # %% ../nbs/04a_config.ipynb #0e7d4ea7
 def _opt(default, help:str, **kw):
-    "A dataclass field whose `help` (and optional `choices`, `lo`, `hi`, `group`) the CLI turns into a flag."
+    "A dataclass field whose `help` (and optional `choices`, `lo` (excluded with `lo_open`), `hi`, `group`) the CLI turns into a flag."
     return field(default=default, metadata=dict(help=help, **kw))
 
 @dataclass
@@ -41,7 +41,7 @@ class TrainConfig:
     distort_p:float|None = _opt(None, "with augment: fraction with clipping-like distortion (real_world: 0.2)", lo=0, hi=1, group="augmentation")
     # optimisation
     epochs:int = _opt(8, "passes over the training speakers (x rounds)", lo=1, group="optimisation")
-    lr:float = _opt(2e-3, "peak learning rate of the one-cycle schedule", lo=0, group="optimisation")
+    lr:float = _opt(2e-3, "peak learning rate of the one-cycle schedule", lo=0, lo_open=True, group="optimisation")
     loss_method:str = _opt('softmax', "GE2E variant", choices=('softmax', 'contrast'), group="optimisation")
     seed:int = _opt(0, "seed of the initialisation, the speaker groups and the crops", group="optimisation")
     bf16:bool = _opt(False, "bf16 autocast (CPU: fast only with native bf16; CUDA: bf16 where supported)", group="optimisation")
@@ -80,8 +80,8 @@ class TrainConfig:
                 if len(v) != 2 or v[0] > v[1]: raise ValueError(f"crop must be (MIN, MAX) with MIN <= MAX, got {list(v)}")
             for x in (v if isinstance(v, tuple) else (v,)):
                 if isinstance(x, bool) or not isinstance(x, (int, float)): continue
-                if 'lo' in m and x < m['lo'] or 'hi' in m and x > m['hi']:
-                    rng = f"at least {m['lo']}" if 'hi' not in m else f"in [{m['lo']}, {m['hi']}]"
+                if 'lo' in m and (x <= m['lo'] if m.get('lo_open') else x < m['lo']) or 'hi' in m and x > m['hi']:
+                    rng = (f"above {m['lo']}" if m.get('lo_open') else f"at least {m['lo']}") if 'hi' not in m else f"in [{m['lo']}, {m['hi']}]"
                     raise ValueError(f"{f.name} must be {rng}, got {x}")
             if 'choices' in m and v not in m['choices']: raise ValueError(f"{f.name} must be one of {m['choices']}, got {v!r}")
 

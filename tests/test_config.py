@@ -77,3 +77,13 @@ def test_max_steps_beyond_the_epochs_says_so(sse, fixture_store, tmp_path):
                     "(raise epochs to go further)"], r.stderr
     from simple_speaker_embedding.hub import load_checkpoint
     assert load_checkpoint(tmp_path / "run" / "model.pt").meta["steps"] == 4
+
+
+def test_open_ranges_refuse_their_bound(sse):
+    "A learning rate must be above 0 (an open range), in the dataclass and on the command line alike."
+    import pytest
+    from simple_speaker_embedding.config import TrainConfig
+    with pytest.raises(ValueError, match="lr must be above 0, got 0.0"): TrainConfig(lr=0.0)
+    assert TrainConfig(lr=1e-9).lr == 1e-9 and TrainConfig(valid_pct=0.0).valid_pct == 0.0   # a closed bound is allowed
+    r = sse("train", "m", "o", "--lr", "0")
+    assert r.returncode == 2 and "--lr: 0 is out of range: must be > 0" in r.stderr
