@@ -15,11 +15,14 @@ import soundfile as sf
 import soxr
 
 # %% auto #0
-__all__ = ['AUDIO_EXTS', 'SILENCE_PEAK', 'FFMPEG_EXTS', 'STREAM_CHUNK_S', 'MIN_FRAMES', 'MelHParams', 'atomic_write',
-           'find_audio', 'AudioError', 'to_float_audio', 'resample', 'load_audio', 'nonsilent_intervals',
-           'trim_silence', 'mel_basis', 'TacotronMel', 'melspec_from_array', 'melspec_from_file', 'require_speech']
+__all__ = ['SAMPLE_RATE', 'AUDIO_EXTS', 'SILENCE_PEAK', 'FFMPEG_EXTS', 'STREAM_CHUNK_S', 'MIN_FRAMES', 'MelHParams',
+           'atomic_write', 'find_audio', 'AudioError', 'to_float_audio', 'resample', 'load_audio',
+           'nonsilent_intervals', 'trim_silence', 'mel_basis', 'TacotronMel', 'melspec_from_array', 'melspec_from_file',
+           'require_speech']
 
 # %% ../nbs/00_audio.ipynb #9378fba3
+SAMPLE_RATE = 22050   # Hz: the rate the front-end works at (audio at other rates is resampled to it)
+
 @dataclass(frozen=True)
 class MelHParams:
     "Settings of the Tacotron-style log-mel transform (the seed model's values by default)."
@@ -27,7 +30,7 @@ class MelHParams:
     hop_length: int = 256        # step between frames in samples
     win_length: int = 1024       # Hann window length in samples
     n_mel_channels: int = 80     # number of mel bands
-    sampling_rate: int = 22050   # sample rate the transform expects, in Hz
+    sampling_rate: int = SAMPLE_RATE   # sample rate the transform expects, in Hz
     mel_fmin: float = 0          # lowest mel filter edge, in Hz
     mel_fmax: float = 8000.0     # highest mel filter edge, in Hz
     min_log_value: float = -11.52  # log of the clamp value 1e-5; used to scale model inputs
@@ -154,7 +157,7 @@ def _truncated(p:Path, fmt:str, declared:int, n_read:int) -> str|None:
     return None
 
 def load_audio(path_or_file, # path (str/Path) or a binary file-like object
-               sr:int|None=22050, # sample rate to resample to; None keeps the file's rate
+               sr:int|None=SAMPLE_RATE, # sample rate to resample to; None keeps the file's rate
               ) -> tuple[np.ndarray, int]:
     "Read wav/flac/ogg/opus/mp3 with soundfile, mix to mono, resample with soxr: `(float32 in [-1, 1], sr)`."
     name = str(path_or_file) if isinstance(path_or_file, (str, os.PathLike)) else getattr(path_or_file, 'name', 'file object')
@@ -246,7 +249,7 @@ class TacotronMel(nn.Module):
 
 # %% ../nbs/00_audio.ipynb #e9ddc5ec
 def melspec_from_array(x, # mono waveform (numpy or torch), float in [-1, 1] or integer PCM
-                       sr:int=22050, # its sample rate; resampled when it differs from the transform's
+                       sr:int=SAMPLE_RATE, # its sample rate; resampled when it differs from the transform's
                        mel:TacotronMel|None=None, # transform to use (default: a new one with default hparams)
                        trim:bool=False, # remove silences first (see `trim_silence`)
                       ) -> torch.Tensor:

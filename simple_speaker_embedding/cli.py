@@ -52,6 +52,7 @@ def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarg
     "Implementation of `sse eval`; returns the `EvalResult`."
     import numpy as np
     from simple_speaker_embedding.evaluate import evaluate, save_trials, plot_scores, plot_tsne, make_cohort, error_rates
+    from simple_speaker_embedding.model import ASNORM_TOP_K
     from simple_speaker_embedding.hub import resolve_model
     from simple_speaker_embedding.model import GRUEmbedder
     if not Path(root_or_trials).exists(): raise FileNotFoundError(f"not found: {root_or_trials}")
@@ -63,7 +64,7 @@ def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarg
         cohort = embedder.cohort if ours else None
         if cohort is None: raise ValueError("this model carries no AS-norm cohort: give one with --cohort DIR "
                                             "(audio of speakers that are not in the trials)")
-    if top_k is None: top_k = embedder.meta.get('asnorm_top_k', 100) if ours else 100   # the model's own rule by default
+    if top_k is None: top_k = embedder.meta.get('asnorm_top_k', ASNORM_TOP_K) if ours else ASNORM_TOP_K   # the model's own rule by default
     res = evaluate(embedder, root_or_trials, batch_size=batch_size, max_nontarget=max_nontarget,
                    n_boot=bootstrap, seed=seed, root=root, cohort=cohort, top_k=top_k, layout=layout)
     lo, hi = res.eer_ci
@@ -553,6 +554,7 @@ def main(argv:list[str]|None=None) -> int:
                        enrol=args.enrol, only_enrolled=args.only_enrolled, threshold=args.threshold, realtime=args.realtime,
                        rttm=args.rttm, stats=args.stats, device=args.device)
         elif args.command == "preprocess":
+            from simple_speaker_embedding.audio import MelHParams
             from simple_speaker_embedding.store import preprocess
             man = preprocess(args.src, args.dst, speeds=tuple(args.speeds), trim=not args.no_trim, n_workers=args.workers,
                              layout=args.layout, dataset=args.dataset, files_per_shard=args.files_per_shard)
@@ -560,7 +562,7 @@ def main(argv:list[str]|None=None) -> int:
             if reused: print("nothing left to do: every shard was already finished" if reused == shards
                              else f"{reused} of {shards} shards were already finished (kept); {shards - reused} computed now")
             print(f"{len(man)} mels of {man.groupby(['dataset', 'speaker']).ngroups} speakers in {args.dst}: "
-                  f"{man.shard.nunique()} shards of {man.frames.sum() / 86.13 / 3600:.1f} h (manifest.csv, preprocess_report.csv)")
+                  f"{man.shard.nunique()} shards of {man.frames.sum() / MelHParams().frames_per_second() / 3600:.1f} h (manifest.csv, preprocess_report.csv)")
         elif args.command == "train": train_cmd(args.mels, args.out, cfg, resume=not args.no_resume)
         elif args.command == "teacher-targets":
             from simple_speaker_embedding.distill import teacher_targets, CampPlusTeacher

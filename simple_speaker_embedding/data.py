@@ -19,6 +19,7 @@ from .audio import MIN_FRAMES, MelHParams
 from .corpus import speaker_key
 from .store import MelStore, base_speaker, load_manifest
 from .model import resolve_device
+from .config import TrainConfig   # the run's defaults (plain data)
 
 # %% auto #0
 __all__ = ['Augment', 'default_workers', 'SpeakerBatchDL', 'speaker_keys', 'split_by_speaker', 'speaker_dataloaders']
@@ -277,7 +278,7 @@ def speaker_keys(man:pd.DataFrame) -> pd.Series:
     return speaker_key(man.dataset.astype(str), man.speaker.astype(str)) if 'dataset' in man else man.speaker.astype(str)
 
 def split_by_speaker(man:pd.DataFrame, # manifest
-                     valid_pct:float=0.1, # fraction of (real) speakers held out
+                     valid_pct:float=TrainConfig.valid_pct, # fraction of (real) speakers held out
                      valid_speakers=None, # or: exactly these (real) speakers, as `dataset/speaker` or bare names
                      seed:int=0):
     "Train/valid index lists that keep each real speaker (and its pseudo-speakers) on one side; speakers are keyed by dataset."
@@ -297,7 +298,7 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
                         crop:tuple=(140, 180), # crop length range in frames
                         rounds:int=1, # visits of every training speaker per epoch
                         augment:Augment|None=None, # training augmentation (None: off)
-                        valid_pct:float=0.1, # held-out fraction of real speakers
+                        valid_pct:float=TrainConfig.valid_pct, # held-out fraction of real speakers
                         valid_speakers=None, # or explicit held-out speakers
                         seed:int=0,
                         rank:int=0, world:int=1, # DDP shard

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import AudioError, load_audio, melspec_from_array, melspec_from_file, trim_silence
-from .model import as_norm, asnorm_cohort, cohort_stats, window_starts
+from .audio import SAMPLE_RATE, AudioError, load_audio, melspec_from_array, melspec_from_file, trim_silence
+from .model import ASNORM_TOP_K, as_norm, asnorm_cohort, cohort_stats, window_starts
 
 # %% auto #0
 __all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_SWITCH', 'Partials', 'voiced_frames', 'partial_embeddings',
@@ -79,7 +79,7 @@ DIARIZE_COUNT_PRUNE = 0.3 # the same for counting speakers (eigengap on cosines;
 def affinity(embs:np.ndarray, # (n, d) unit embeddings
              prune:float=DIARIZE_PRUNE, # keep this fraction of each row's strongest affinities
              cohort=None, # (n_cohort, d) unit embeddings of other speakers (numpy/torch): AS-norm scores instead of cosines
-             top_k:int=100, # closest cohort speakers per window (AS-norm)
+             top_k:int=ASNORM_TOP_K, # closest cohort speakers per window (AS-norm)
             ) -> np.ndarray:
     "Pruned, symmetric affinities `(n, n)`: cosines, or AS-norm scores against `cohort` (negatives set to 0; each row keeps at least 6)."
     e = np.asarray(embs, np.float64)
@@ -100,7 +100,7 @@ def estimate_speakers(embs:np.ndarray, # (n, d) unit embeddings
                       max_speakers:int=10, # the most speakers considered
                       prune:float=DIARIZE_PRUNE,
                       cohort=None, # other speakers' embeddings: the graph of AS-norm scores (see `affinity`)
-                      top_k:int=100, # closest cohort speakers per window
+                      top_k:int=ASNORM_TOP_K, # closest cohort speakers per window
                      ) -> int:
     "Number of speakers: the largest eigengap of the normalised Laplacian of the pruned affinity graph."
     a = affinity(embs, prune, cohort, top_k)
@@ -120,7 +120,7 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
                     max_speakers:int=10, # the most speakers the eigengap considers
                     count_prune:float=DIARIZE_COUNT_PRUNE, # affinity pruning of the graph whose eigengap counts the speakers
                     cohort:np.ndarray|None=None, # other speakers' embeddings: cluster on AS-norm scores (see `affinity`)
-                    top_k:int=100, # closest cohort speakers per window
+                    top_k:int=ASNORM_TOP_K, # closest cohort speakers per window
                    ) -> np.ndarray:
     "Speaker label of each window: `(n,)` ints, numbered in order of first appearance."
     from sklearn.cluster import AgglomerativeClustering, SpectralClustering
@@ -236,7 +236,7 @@ def diarize(model, # the embedder
            ) -> list[tuple[float, float, str]]:
     "Who spoke when: `(start, end, speaker)` segments of a recording."
     p = partial_embeddings(model, x, sr=sr, window=window, hop=hop, both_ways=both_ways)
-    cohort, top_k = asnorm_cohort(model) if norm else (None, 100)
+    cohort, top_k = asnorm_cohort(model) if norm else (None, ASNORM_TOP_K)
     f = p.features                                                       # (built once: both steps compare the same)
     labels = cluster_windows(f, n_speakers, threshold, prune=prune, cohort=cohort, top_k=top_k)
     if switch is not None: labels = resegment(f, labels, switch)
@@ -295,7 +295,7 @@ def synth_conversation(root, # folder of `<speaker>/<clip>` audio (e.g. a dev se
                        n_speakers:int=2, # people in the conversation
                        n_turns:int=12, # speaker turns
                        seed:int=0,
-                       sr:int=22050, # sample rate of the mixture
+                       sr:int=SAMPLE_RATE, # sample rate of the mixture
                        turn:tuple=(1.0, 8.0), # turn length range, seconds
                        pause:tuple=(0.2, 1.0), # silence between turns, seconds
                        overlap_p:float=0.15, # fraction of turns that start before the previous one ends

@@ -17,7 +17,7 @@ with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
     from fastai.callback.core import Callback
 
-from .audio import AudioError, atomic_write, load_audio, resample, trim_silence
+from .audio import SAMPLE_RATE, AudioError, atomic_write, load_audio, resample, trim_silence
 from .corpus import map_files
 from .model import resolve_device
 from .store import load_manifest
@@ -207,7 +207,7 @@ def targets_dir(mels, teacher_name:str) -> Path: return Path(mels) / f"teacher_{
 def teacher_targets(mels, # the store `preprocess` wrote; targets go to `<mels>/teacher_<name>/part-NNNNN.npy`, one per shard
                     teacher, # callable `wav16k -> (D,)` with a `name` (e.g. `CampPlusTeacher(wheel)`)
                     trim:bool|None=None, # trim silences (default: as `preprocess` did)
-                    sr:int=22050, # rate the audio is first read at (as `preprocess`), before going to 16 kHz
+                    sr:int=SAMPLE_RATE, # rate the audio is first read at (as `preprocess`), before going to 16 kHz
                     n_workers:int|None=None, # processes (default: all cores; 0: in this process)
                     progress:bool=True,
                     device:str='auto', # where the teacher's model runs: 'auto' (a GPU when present), 'cpu', 'cuda', 'cuda:N'

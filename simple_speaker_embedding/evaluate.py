@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .audio import AUDIO_EXTS, AudioError, find_audio, melspec_from_file, require_speech
 from .corpus import corpus_files, refuse_lookalike, speaker_key
-from .model import GRUEmbedder, cohort_stats, as_norm, asnorm_cohort  # AS-norm lives with the model (verify needs it)
+from .model import ASNORM_TOP_K, GRUEmbedder, cohort_stats, as_norm, asnorm_cohort  # AS-norm lives with the model (verify needs it)
 
 # %% auto #0
 __all__ = ['TARGET_FA', 'MIN_CI_SPEAKERS', 'MIN_CALIBRATION_SPEAKERS', 'list_utterances', 'make_trials', 'save_trials',
@@ -241,7 +241,7 @@ class EvalResult:
         return (f"EER {100*self.eer:.2f}% (95% CI {100*lo:.2f}-{100*hi:.2f}{self.ci_note}), minDCF(0.01) {self.min_dcf:.3f}, "
                 f"{self.norm} threshold {self.threshold:.3f}, {self.n_target} target / {self.n_nontarget} non-target trials")
 
-    def as_normed(self, cohort, top_k:int=100, n_boot:int=200, seed:int=0) -> 'EvalResult':
+    def as_normed(self, cohort, top_k:int=ASNORM_TOP_K, n_boot:int=200, seed:int=0) -> 'EvalResult':
         "The same trials and embeddings (nothing re-embedded), scored with AS-norm against `cohort`."
         trials = self.trials[['label', 'path1', 'path2', 'spk1', 'spk2']]
         return evaluate(self.embeddings.__getitem__, trials, n_boot=n_boot, seed=seed, progress=False,
@@ -282,7 +282,7 @@ def evaluate(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
              progress:bool=True,
              root=None, # folder that a trial list's relative paths start from (default: the list's folder)
              cohort=None, # (n_cohort, d) cohort speaker embeddings: AS-norm scores instead of raw cosines
-             top_k:int=100, # cohort speakers per side for AS-norm
+             top_k:int=ASNORM_TOP_K, # cohort speakers per side for AS-norm
              layout:str|None=None, # corpus layout of a data folder (see `list_utterances`)
             ) -> EvalResult:
     "Score every trial (cosine, or AS-norm with a `cohort`) and measure EER, threshold, minDCF and a bootstrap CI."

@@ -284,7 +284,7 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
                  bf16:bool=False, # bfloat16 autocast (CPU; CUDA: bf16 where supported, else fp16 with a scaler)
                  fp16:bool=False, # float16 mixed precision with a gradient scaler (CUDA only)
                  checkpoint:str|Path|None=None, # training checkpoint file
-                 checkpoint_every:int|None=100, # steps between checkpoints
+                 checkpoint_every:int=TrainConfig.checkpoint_every, # steps between checkpoints
                  resume:bool=False, # continue from `checkpoint` if it exists
                  ddp:bool=False, # DDP through accelerate (launch with torchrun)
                  cbs=None, # more callbacks

@@ -16,8 +16,8 @@ from fastcore.basics import patch
 from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, AudioError, require_speech
 
 # %% auto #0
-__all__ = ['resolve_device', 'ModelHParams', 'GRUEmbedder', 'window_starts', 'quantize_int8', 'cohort_stats', 'as_norm',
-           'asnorm_cohort']
+__all__ = ['DEFAULT_HIDDEN', 'ASNORM_TOP_K', 'resolve_device', 'ModelHParams', 'GRUEmbedder', 'window_starts', 'quantize_int8',
+           'cohort_stats', 'as_norm', 'asnorm_cohort']
 
 # %% ../nbs/01_model.ipynb #15859e04
 def resolve_device(device=None, # 'auto'/None (CUDA when available), 'cpu', 'cuda', 'cuda:N', or a torch.device
@@ -36,10 +36,13 @@ def resolve_device(device=None, # 'auto'/None (CUDA when available), 'cpu', 'cud
     return d
 
 # %% ../nbs/01_model.ipynb #94d35460
+DEFAULT_HIDDEN = 768   # GRU units per layer of the architecture (the seed's); the shipped weights and `sse train` use 256 (`TrainConfig.hidden`)
+ASNORM_TOP_K = 100     # cohort speakers per side in AS-norm, unless a model's `meta['asnorm_top_k']` says otherwise
+
 @dataclass(frozen=True)
 class ModelHParams:
     "Architecture of a `GRUEmbedder` (the seed's values by default)."
-    hidden: int = 768    # GRU hidden units per layer
+    hidden: int = DEFAULT_HIDDEN   # GRU hidden units per layer
     layers: int = 3      # stacked GRU layers
     n_mels: int = 80     # input features per frame
     emb_dim: int = 256   # size of the output embedding
@@ -48,7 +51,7 @@ class ModelHParams:
 class GRUEmbedder(nn.Module):
     "GE2E speaker encoder: `(batch, frames, n_mels)` log-mels -> `(batch, emb_dim)` unit vectors."
     def __init__(self,
-                 hidden:int=768, # GRU hidden units per layer
+                 hidden:int=DEFAULT_HIDDEN, # GRU hidden units per layer
                  layers:int=3, # stacked GRU layers
                  n_mels:int=80, # mel channels of the input
                  emb_dim:int=256, # embedding size
@@ -116,8 +119,9 @@ class GRUEmbedder(nn.Module):
         "Log-mel `(frames, n_mels)` of an audio file (any format soundfile reads), resampled, on the model's device; too little speech raises."
         return require_speech(melspec_from_file(path, mel=self.mel, trim=trim), str(path), self.mel.hp)
 
-    def melspec_from_array(self, x, sr:int=22050, trim:bool=False) -> torch.Tensor:
+    def melspec_from_array(self, x, sr:int|None=None, trim:bool=False) -> torch.Tensor:
         "Log-mel `(frames, n_mels)` of a mono waveform at rate `sr` (resampled if needed), on the model's device; too little speech raises."
+        sr = self.mel.hp.sampling_rate if sr is None else sr
         return require_speech(melspec_from_array(x, sr, mel=self.mel, trim=trim), 'audio', self.mel.hp)
 
     @property
@@ -175,7 +179,7 @@ def embed_mels(self:GRUEmbedder,
 def embed_files(self:GRUEmbedder,
                 items, # paths (str/Path) or mono waveforms (numpy/torch), or a mix
                 batch_size:int=32, # windows per forward pass
-                sr:int|None=None, # sample rate of waveform items (default: the model's, 22050)
+                sr:int|None=None, # sample rate of waveform items (default: the model's)
                 trim:bool=True, # remove silences before embedding
                 progress:bool=False, # show a progress bar
                 **kwargs, # passed to `embed_mels`: max_frames, window, autocast
@@ -196,7 +200,7 @@ def embed_files(self:GRUEmbedder,
 @patch
 def embed_utterance(self:GRUEmbedder,
                     x, # path or mono waveform
-                    sr:int|None=None, # sample rate of a waveform (default: the model's, 22050)
+                    sr:int|None=None, # sample rate of a waveform (default: the model's)
                     **kwargs, # passed to `embed_files` (trim, max_frames, window, autocast)
                    ) -> torch.Tensor:
     "Embedding `(emb_dim,)` of one utterance; long ones are windowed and averaged."
@@ -223,7 +227,7 @@ def quantize_int8(model:GRUEmbedder) -> GRUEmbedder:
 # %% ../nbs/01_model.ipynb #30d3b4cb
 def cohort_stats(embs, # (n, d) unit embeddings
                  cohort, # (n_cohort, d) unit embeddings of cohort speakers
-                 top_k:int=100, # how many of the closest cohort speakers count
+                 top_k:int=ASNORM_TOP_K, # how many of the closest cohort speakers count
                 ) -> tuple[np.ndarray, np.ndarray]:
     "Mean and standard deviation of each embedding's `top_k` highest cosines against the cohort (numpy or torch, any device)."
     if isinstance(cohort, torch.Tensor): cohort = cohort.detach().float().cpu().numpy()
@@ -242,7 +246,7 @@ def as_norm(scores, # raw cosine of each trial
 
 def asnorm_cohort(model:GRUEmbedder) -> tuple:
     "`(cohort, top_k)` of the model's own scoring rule: its cohort when it scores with AS-norm, else `(None, top_k)`."
-    k = model.meta.get('asnorm_top_k', 100)
+    k = model.meta.get('asnorm_top_k', ASNORM_TOP_K)
     if model.scoring != 'as-norm': return None, k
     if model.cohort is None: raise ValueError("this model scores with AS-norm but carries no cohort")
     return model.cohort, k

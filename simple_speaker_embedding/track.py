@@ -14,7 +14,7 @@ from fastcore.basics import patch
 
 from .audio import AudioError
 from .diarize import Partials, window_segments
-from .model import GRUEmbedder, as_norm, asnorm_cohort, cohort_stats, window_starts
+from .model import GRUEmbedder, as_norm, asnorm_cohort, cohort_stats
 from .stream import MelStream
 
 # %% auto #0
