@@ -1,6 +1,7 @@
 """MkDocs hooks for the docs site (`mkdocs build`, see mkdocs.yml): the README is the front page, the repository's
 other READMEs and the changelog become pages, and every relative link is rewritten from where its file sits in the
 repository to where its page sits in the site (a link to a file the site has no page for becomes plain code text)."""
+import json
 import posixpath
 import re
 from pathlib import Path
@@ -13,10 +14,34 @@ EXTRA = {"index.md": "README.md", "changelog.md": "CHANGELOG.md", "repo/tests.md
 LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
 
 
+CLEAN = ROOT / ".cache" / "docs-notebooks"   # notebooks as the site shows them
+
+
+def clean_notebook(src: Path, dst: Path):
+    "A notebook as a reader should see it: nbdev's `#| hide` and `#| default_exp` cells dropped, `#|` directive lines removed."
+    nb = json.loads(src.read_text())
+    cells = []
+    for c in nb["cells"]:
+        lines = "".join(c["source"]).split("\n")
+        if c["cell_type"] == "code":
+            if lines and lines[0].strip() in ("#| hide", "#|hide") or lines[0].startswith("#| default_exp"): continue
+            lines = [l for l in lines if not l.startswith("#|")]
+        c["source"] = "\n".join(lines).strip("\n")
+        if c["source"]: cells.append(c)
+    nb["cells"] = cells
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text(json.dumps(nb))
+
+
 def on_files(files, config):
-    "Add the pages that live outside docs/: the README as the front page, the changelog, the other READMEs."
+    "Add the pages that live outside docs/ (README as the front page, the changelog, the other READMEs); show cleaned notebooks."
     for uri, src in EXTRA.items():
         files.append(File.generated(config, uri, content=(ROOT / src).read_text()))
+    for f in files:
+        if f.src_uri.startswith("api/") and f.src_uri.endswith(".ipynb"):
+            dst = CLEAN / f.src_uri
+            clean_notebook(Path(f.abs_src_path), dst)
+            f.abs_src_path = str(dst)
     return files
 
 
