@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_audio.ipynb #09d36586
 from __future__ import annotations
-import contextlib, os
+import os
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -14,11 +14,12 @@ import torch.nn as nn
 import soundfile as sf
 import soxr
 
+from .utils import atomic_write  # noqa: F401 -- (moved to utils; importable from here as before)
+
 # %% auto #0
-__all__ = ['SAMPLE_RATE', 'AUDIO_EXTS', 'SILENCE_PEAK', 'FFMPEG_EXTS', 'STREAM_CHUNK_S', 'MIN_FRAMES', 'MelHParams',
-           'atomic_write', 'find_audio', 'AudioError', 'to_float_audio', 'resample', 'load_audio',
-           'nonsilent_intervals', 'trim_silence', 'mel_basis', 'TacotronMel', 'melspec_from_array', 'melspec_from_file',
-           'require_speech']
+__all__ = ['SAMPLE_RATE', 'AUDIO_EXTS', 'SILENCE_PEAK', 'FFMPEG_EXTS', 'STREAM_CHUNK_S', 'MIN_FRAMES', 'MelHParams', 'find_audio',
+           'AudioError', 'to_float_audio', 'resample', 'load_audio', 'nonsilent_intervals', 'trim_silence', 'mel_basis',
+           'TacotronMel', 'melspec_from_array', 'melspec_from_file', 'require_speech']
 
 # %% ../nbs/00_audio.ipynb #9378fba3
 SAMPLE_RATE = 22050   # Hz: the rate the front-end works at (audio at other rates is resampled to it)
@@ -45,19 +46,6 @@ class MelHParams:
         return self.sampling_rate / self.hop_length
 
     def as_dict(self) -> dict: return asdict(self)
-
-# %% ../nbs/00_audio.ipynb #aa11bb23
-@contextlib.contextmanager
-def atomic_write(path, # destination file (its folder is created)
-                 mode:str='wb', # 'wb' for bytes, 'w' for text
-                ):
-    "Open a temporary file beside `path` for writing; it replaces `path` only if the `with` block succeeds."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, mode) as f: yield f
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/00_audio.ipynb #a3f80b90
 AUDIO_EXTS = {'.wav', '.flac', '.ogg', '.opus', '.mp3'}  # file suffixes the folder-reading tools pick up

@@ -121,7 +121,8 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
     "Implementation of `sse embed`: returns (embeddings, index DataFrame, failures)."
     import numpy as np, pandas as pd, torch
     from tqdm.auto import tqdm
-    from simple_speaker_embedding.audio import AudioError, atomic_write
+    from simple_speaker_embedding.audio import AudioError
+    from simple_speaker_embedding.utils import atomic_write
     from simple_speaker_embedding.hub import resolve_model
     if layout is not None:                              # a corpus: speakers (and their sessions) as the layout says
         from simple_speaker_embedding.corpus import corpus_files, speaker_key
@@ -172,7 +173,7 @@ def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
 def diarize_cmd(audio, model=None, speakers=None, threshold=None, window=1.5, hop=0.75, rttm=None, device=None, cosine=False,
                 one_way=False) -> list:
     "Implementation of `sse diarize`: prints `start end speaker` lines, optionally writes RTTM; returns the segments."
-    from simple_speaker_embedding.audio import atomic_write
+    from simple_speaker_embedding.utils import atomic_write
     from simple_speaker_embedding.diarize import diarize, to_rttm
     from simple_speaker_embedding.hub import resolve_model
     m = resolve_model(model, device=device)
@@ -204,7 +205,7 @@ def calibrate_cmd(folder, # labelled recordings: <speaker>/<utt>, <dataset>/<spe
                  ):
     "Implementation of `sse calibrate`: prints what the threshold reaches and the checkpoint's sha256; returns the calibrated model."
     import warnings
-    from simple_speaker_embedding.evaluate import list_utterances
+    from simple_speaker_embedding.corpus import list_utterances
     from simple_speaker_embedding.hub import resolve_model, export_checkpoint, fits_half
     utts = list_utterances(folder, layout=layout)
     m = resolve_model(model, device=device)
@@ -253,7 +254,7 @@ def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
     "Implementation of `sse listen`: prints one line per decision as it is made; returns the decisions."
     import time
     import numpy as np
-    from simple_speaker_embedding.audio import atomic_write
+    from simple_speaker_embedding.utils import atomic_write
     from simple_speaker_embedding.diarize import to_rttm
     from simple_speaker_embedding.hub import resolve_model
     from simple_speaker_embedding.model import GRUEmbedder

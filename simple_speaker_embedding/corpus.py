@@ -4,18 +4,17 @@
 
 # %% ../nbs/00a_corpus.ipynb #e682fd6e
 from __future__ import annotations
-import os, re
-from concurrent.futures import ProcessPoolExecutor
+import re
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .audio import AUDIO_EXTS, find_audio
 from .config import LAYOUTS   # (plain data: the CLI's parser reads them without torch)
+from .utils import map_files  # noqa: F401 -- (moved to utils; importable from here as before)
 
 # %% auto #0
-__all__ = ['CORPUS_EXTS', 'speaker_key', 'looks_like', 'refuse_lookalike', 'corpus_files', 'map_files']
+__all__ = ['CORPUS_EXTS', 'speaker_key', 'looks_like', 'refuse_lookalike', 'corpus_files', 'list_utterances']
 
 # %% ../nbs/00a_corpus.ipynb #00551650
 CORPUS_EXTS = AUDIO_EXTS | {'.m4a'}   # VoxCeleb2 ships AAC in .m4a (decoded through PyAV, an optional extra)
@@ -107,23 +106,23 @@ def corpus_files(src, # the corpus root, as the layout describes it
                      q[L.session] if L.session is not None else '', p.stem))
     return pd.DataFrame(rows, columns=['source', 'dataset', 'speaker', 'session', 'utt'])
 
-# %% ../nbs/00a_corpus.ipynb #944dd827
-def map_files(fn, # worker: job -> ('ok' | 'error', source, payload); must be picklable (a module-level function)
-              jobs:list, # one job per file (or per group of files)
-              n_workers:int|None=None, # processes (default: all cores; 0: in this process)
-              desc:str="files", # progress-bar label
-              unit:str="file", # what one job is, for the progress bar
-              progress:bool=True,
-              initializer=None, initargs=(), # run once in each worker process (e.g. to load a model)
-             ) -> tuple[list, list]:
-    "Run `fn` over `jobs` in a process pool: `(ok, errors)`, lists of `(source, payload)`, in job order."
-    n = os.cpu_count() or 1 if n_workers is None else n_workers
-    bar = dict(total=len(jobs), desc=desc, unit=unit, disable=None if progress else True)   # None: bars only on a terminal
-    if n == 0:
-        if initializer: initializer(*initargs)
-        results = list(tqdm(map(fn, jobs), **bar))
-    else:
-        with ProcessPoolExecutor(n, initializer=initializer, initargs=initargs) as ex:
-            results = list(tqdm(ex.map(fn, jobs, chunksize=max(1, min(16, len(jobs) // (4 * n)))), **bar))
-    ok = [(s, r) for st, s, r in results if st == 'ok']
-    return ok, [(s, r) for st, s, r in results if st != 'ok']
+# %% ../nbs/00a_corpus.ipynb #d24d267e
+def list_utterances(root, # `<root>/<speaker>/<utt>` or `<root>/<dataset>/<speaker>/<utt>` (or as `layout` says)
+                    exts=AUDIO_EXTS, # file suffixes that count as utterances
+                    layout:str|None=None, # a corpus layout (`LAYOUTS`): speakers as `dataset/speaker`, sessions merged
+                   ) -> pd.DataFrame:
+    "Table of utterances with columns `path` and `speaker` (`dataset/speaker` at the dataset level)."
+    if layout is not None:
+        f = corpus_files(root, layout)
+        return pd.DataFrame(dict(path=f.source, speaker=speaker_key(f.dataset, f.speaker)))
+    root = Path(root)
+    if not root.is_dir(): raise FileNotFoundError(f"not a folder: {root}")
+    files = find_audio(root, exts)
+    if not files: raise ValueError(f"no audio files ({', '.join(sorted(exts))}) under {root}")
+    depth = {len(p.relative_to(root).parts) for p in files}
+    if depth - {2, 3} or len(depth) > 1:
+        raise ValueError(f"{root}: expected <speaker>/<utterance> or <dataset>/<speaker>/<utterance> "
+                         f"below the root, found files at depths {sorted(depth)}")
+    if depth == {3}: refuse_lookalike(root, files)             # <dataset>/<speaker>/<utt> by depth: not a LibriSpeech/VoxCeleb tree
+    spk = ['/'.join(p.relative_to(root).parts[:-1]) for p in files]
+    return pd.DataFrame(dict(path=[str(p) for p in files], speaker=spk))

@@ -18,7 +18,7 @@ with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script
 from .audio import MIN_FRAMES, MelHParams
 from .corpus import speaker_key
 from .store import MelStore, base_speaker, load_manifest
-from .model import resolve_device
+from .utils import resolve_device
 from .config import TrainConfig   # the run's defaults (plain data)
 
 # %% auto #0

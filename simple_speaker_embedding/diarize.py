@@ -303,7 +303,7 @@ def synth_conversation(root, # folder of `<speaker>/<clip>` audio (e.g. a dev se
                        level_db:float=6.0, # each speaker's level: +-this many dB
                       ) -> tuple[np.ndarray, list]:
     "A seeded multi-speaker recording and its reference `(start, end, speaker)` segments."
-    from simple_speaker_embedding.evaluate import list_utterances    # checks the folder layout
+    from simple_speaker_embedding.corpus import list_utterances    # checks the folder layout
     rng = np.random.default_rng(seed)
     by_spk = {s: list(g.path) for s, g in list_utterances(root).groupby('speaker', sort=True)}
     names = sorted(by_spk)

@@ -17,9 +17,8 @@ with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
     from fastai.callback.core import Callback
 
-from .audio import SAMPLE_RATE, AudioError, atomic_write, load_audio, resample, trim_silence
-from .corpus import map_files
-from .model import resolve_device
+from .audio import SAMPLE_RATE, AudioError, load_audio, resample, trim_silence
+from .utils import atomic_write, map_files, resolve_device
 from .store import load_manifest
 
 # %% auto #0

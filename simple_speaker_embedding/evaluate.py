@@ -16,36 +16,15 @@ import torch
 from sklearn.metrics import roc_curve
 from tqdm.auto import tqdm
 
-from .audio import AUDIO_EXTS, AudioError, find_audio, melspec_from_file, require_speech
-from .corpus import corpus_files, refuse_lookalike, speaker_key
+from .audio import AudioError, melspec_from_file, require_speech
+from .corpus import list_utterances, speaker_key   # noqa: F401 -- (list_utterances: importable from here as before)
 from .model import ASNORM_TOP_K, GRUEmbedder, cohort_stats, as_norm, asnorm_cohort  # AS-norm lives with the model (verify needs it)
 
 # %% auto #0
-__all__ = ['TARGET_FA', 'MIN_CI_SPEAKERS', 'MIN_CALIBRATION_SPEAKERS', 'list_utterances', 'make_trials', 'save_trials',
-           'load_trials', 'eer', 'min_dcf', 'error_rates', 'threshold_at_fa', 'threshold_at_fr', 'calibrate_threshold',
-           'bootstrap_eer', 'bootstrap_rates', 'EvalResult', 'embed_paths', 'evaluate', 'make_cohort',
-           'resemblyzer_embedder', 'plot_tsne', 'plot_scores', 'calibrate_model']
-
-# %% ../nbs/02_evaluate.ipynb #d24d267e
-def list_utterances(root, # `<root>/<speaker>/<utt>` or `<root>/<dataset>/<speaker>/<utt>` (or as `layout` says)
-                    exts=AUDIO_EXTS, # file suffixes that count as utterances
-                    layout:str|None=None, # a corpus layout (`LAYOUTS`): speakers as `dataset/speaker`, sessions merged
-                   ) -> pd.DataFrame:
-    "Table of utterances with columns `path` and `speaker` (`dataset/speaker` at the dataset level)."
-    if layout is not None:
-        f = corpus_files(root, layout)
-        return pd.DataFrame(dict(path=f.source, speaker=speaker_key(f.dataset, f.speaker)))
-    root = Path(root)
-    if not root.is_dir(): raise FileNotFoundError(f"not a folder: {root}")
-    files = find_audio(root, exts)
-    if not files: raise ValueError(f"no audio files ({', '.join(sorted(exts))}) under {root}")
-    depth = {len(p.relative_to(root).parts) for p in files}
-    if depth - {2, 3} or len(depth) > 1:
-        raise ValueError(f"{root}: expected <speaker>/<utterance> or <dataset>/<speaker>/<utterance> "
-                         f"below the root, found files at depths {sorted(depth)}")
-    if depth == {3}: refuse_lookalike(root, files)             # <dataset>/<speaker>/<utt> by depth: not a LibriSpeech/VoxCeleb tree
-    spk = ['/'.join(p.relative_to(root).parts[:-1]) for p in files]
-    return pd.DataFrame(dict(path=[str(p) for p in files], speaker=spk))
+__all__ = ['TARGET_FA', 'MIN_CI_SPEAKERS', 'MIN_CALIBRATION_SPEAKERS', 'make_trials', 'save_trials', 'load_trials', 'eer',
+           'min_dcf', 'error_rates', 'threshold_at_fa', 'threshold_at_fr', 'calibrate_threshold', 'bootstrap_eer',
+           'bootstrap_rates', 'EvalResult', 'embed_paths', 'evaluate', 'make_cohort', 'resemblyzer_embedder',
+           'plot_tsne', 'plot_scores', 'calibrate_model']
 
 # %% ../nbs/02_evaluate.ipynb #42897fd6
 def make_trials(root_or_utts, # folder (see `list_utterances`) or a table with `path`, `speaker`

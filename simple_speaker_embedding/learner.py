@@ -20,8 +20,8 @@ from fastcore.foundation import L
 from fastcore.basics import noop
 import fastai.callback.schedule, fastai.callback.fp16  # noqa: F401 -- add fit_one_cycle, lr_find, to_fp16 to Learner
 
-from .model import GRUEmbedder, resolve_device
-from .audio import atomic_write
+from .model import GRUEmbedder
+from .utils import atomic_write, resolve_device
 from .evaluate import eer
 from .hub import export_checkpoint, resolve_model
 from .loss import GE2ELoss

@@ -14,26 +14,11 @@ from tqdm.auto import tqdm
 
 from fastcore.basics import patch
 from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, AudioError, require_speech
+from .utils import resolve_device  # noqa: F401 -- (moved to utils; importable from here as before)
 
 # %% auto #0
-__all__ = ['DEFAULT_HIDDEN', 'ASNORM_TOP_K', 'resolve_device', 'ModelHParams', 'GRUEmbedder', 'window_starts', 'quantize_int8',
-           'cohort_stats', 'as_norm', 'asnorm_cohort']
-
-# %% ../nbs/01_model.ipynb #15859e04
-def resolve_device(device=None, # 'auto'/None (CUDA when available), 'cpu', 'cuda', 'cuda:N', or a torch.device
-                  ) -> torch.device:
-    "The torch device for `--device`: CUDA when available for 'auto'; a clear error when CUDA is asked for and absent."
-    if device is None or device == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try: d = torch.device(device)
-    except (RuntimeError, TypeError) as e: raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from e
-    if d.type == 'cuda':
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but CUDA is not available here (torch {torch.__version__}, "
-                             f"built for CUDA {torch.version.cuda}); use --device cpu")
-        if d.index is not None and d.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
-    elif d.type != 'cpu': raise ValueError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
-    return d
+__all__ = ['DEFAULT_HIDDEN', 'ASNORM_TOP_K', 'ModelHParams', 'GRUEmbedder', 'window_starts', 'quantize_int8', 'cohort_stats',
+           'as_norm', 'asnorm_cohort']
 
 # %% ../nbs/01_model.ipynb #94d35460
 DEFAULT_HIDDEN = 768   # GRU units per layer of the architecture (the seed's); the shipped weights and `sse train` use 256 (`TrainConfig.hidden`)

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .audio import MIN_FRAMES, AudioError, MelHParams, TacotronMel, atomic_write, load_audio, resample, trim_silence
+from .audio import MIN_FRAMES, AudioError, MelHParams, TacotronMel, load_audio, resample, trim_silence
 from .config import FILES_PER_SHARD
-from .corpus import corpus_files, map_files
+from .corpus import corpus_files
+from .utils import atomic_write, map_files
 
 # %% auto #0
 __all__ = ['STORE_VERSION', 'SHARD_DIR', 'MANIFEST_COLUMNS', 'base_speaker', 'mel_key', 'shard_size', 'write_frames',
