@@ -301,12 +301,12 @@ def train_cmd(mels, # folder written by `sse preprocess`, or a list of them
              ):
     "Implementation of `sse train`: `train`, then `finish_training` (cohort, dev evaluation, export); returns the model."
     from simple_speaker_embedding.learner import train, finish_training
-    learn = train(mels, out, cfg, resume=resume)
-    if int(os.environ.get('RANK', 0)) != 0: return learn.model
-    path, digest = finish_training(learn.model, out, learn.cfg, mels=mels, start=learn.start, steps=learn.train_iter,
-                                   train_minutes=round(learn.train_minutes, 1), device=str(learn.dls.device))
-    print(f"trained in {learn.train_minutes:.1f} min; exported {path} (sha256 {digest})")
-    return learn.model
+    run = train(mels, out, cfg, resume=resume)
+    if not run.is_main: return run.model
+    path, digest = finish_training(run.model, out, run.cfg, mels=mels, start=run.start, steps=run.steps,
+                                   train_minutes=round(run.minutes, 1), device=str(run.learn.dls.device))
+    print(f"trained in {run.minutes:.1f} min; exported {path} (sha256 {digest})")
+    return run.model
 
 # %% ../nbs/12_cli.ipynb #4f46e9a7
 def _number(kind, lo=None, hi=None, lo_open=False):

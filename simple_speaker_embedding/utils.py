@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['atomic_write', 'map_files', 'resolve_device']
+__all__ = ['atomic_write', 'map_files', 'resolve_device', 'dist_env']
 
 # %% ../nbs/00_utils.ipynb #aa11bb23
 @contextlib.contextmanager
@@ -63,3 +63,8 @@ def resolve_device(device=None, # 'auto'/None (CUDA when available), 'cpu', 'cud
             raise ValueError(f"device {device!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
     elif d.type != 'cpu': raise ValueError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
     return d
+
+# %% ../nbs/00_utils.ipynb #5f7f3c10
+def dist_env() -> tuple[int, int, int]:
+    "`(rank, world_size, local_rank)` of this process under `torchrun` (`(0, 1, 0)` otherwise)."
+    return tuple(int(os.environ.get(k, d)) for k, d in (('RANK', 0), ('WORLD_SIZE', 1), ('LOCAL_RANK', 0)))

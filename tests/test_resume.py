@@ -33,17 +33,17 @@ def mels(fixture_store):
 @pytest.fixture(scope="module")
 def uninterrupted(mels, tmp_path_factory):
     out = tmp_path_factory.mktemp("full")
-    learn = train(mels, out, **KW)
-    return learn.model.state_dict(), pd.read_csv(out / "history.csv"), learn.train_iter
+    run = train(mels, out, **KW)
+    return run.model.state_dict(), pd.read_csv(out / "history.csv"), run.steps
 
 
-def check_same(learn, out, uninterrupted):
+def check_same(run, out, uninterrupted):
     sd, hist, steps = uninterrupted
-    for k, v in sd.items(): torch.testing.assert_close(learn.model.state_dict()[k], v, atol=1e-6, rtol=1e-5)
+    for k, v in sd.items(): torch.testing.assert_close(run.model.state_dict()[k], v, atol=1e-6, rtol=1e-5)
     h = pd.read_csv(out / "history.csv")
     assert h.epoch.tolist() == [1, 2, 3]                                   # one row per epoch (counted from 1), none lost, none twice
     pd.testing.assert_frame_equal(h[["epoch", "valid_loss", "valid_eer"]], hist[["epoch", "valid_loss", "valid_eer"]], atol=1e-4)
-    assert learn.train_iter == steps == 6                                  # every step counted, also those before the resume
+    assert run.steps == steps == 6                                         # every step counted, also those before the resume
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
@@ -69,15 +69,15 @@ def test_a_finished_run_rerun_does_nothing_and_counts_its_minutes(mels, tmp_path
     first = train(mels, tmp_path, **KW)
     rows = (tmp_path / "history.csv").read_text()
     again = train(mels, tmp_path, **KW)
-    assert (tmp_path / "history.csv").read_text() == rows and again.train_iter == 6
-    assert again.train_minutes >= first.train_minutes > 0                 # minutes of the whole run, not of the rerun
+    assert (tmp_path / "history.csv").read_text() == rows and again.steps == 6
+    assert again.minutes >= first.minutes > 0                 # minutes of the whole run, not of the rerun
 
 
 def test_max_steps_schedules_the_epochs_those_steps_need(mels, tmp_path, capsys):
-    learn = train(mels, tmp_path / "a", **{**KW, "epochs": 8, "max_steps": 3})
-    assert learn.n_epoch == 2 and learn.train_iter == 3                  # ceil(3 / 2) epochs in the one-cycle schedule
-    learn = train(mels, tmp_path / "b", **{**KW, "epochs": 2, "max_steps": 40})
-    assert learn.train_iter == 4
+    run = train(mels, tmp_path / "a", **{**KW, "epochs": 8, "max_steps": 3})
+    assert run.learn.n_epoch == 2 and run.steps == 3                     # ceil(3 / 2) epochs in the one-cycle schedule
+    run = train(mels, tmp_path / "b", **{**KW, "epochs": 2, "max_steps": 40})
+    assert run.steps == 4
     assert "max_steps 40 is more than the 2 epochs x 2 steps = 4 steps the run has: it stops after 4" in capsys.readouterr().err
 
 

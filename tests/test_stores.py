@@ -34,7 +34,7 @@ def test_two_stores_of_different_layouts_train_together_without_merging_speakers
     with contextlib.redirect_stderr(io.StringIO()):
         learn = train([a, b], tmp_path / "lib", max_steps=1, hidden=8, layers=1, n_speakers=4, n_utterances=2, crop=(20, 30),
                       valid_pct=0.2, device="cpu", workers=0, progress=False)
-    names = list(learn.dls.train.speaker_names) + list(learn.dls.valid.speaker_names)
+    names = list(learn.learn.dls.train.speaker_names) + list(learn.learn.dls.valid.speaker_names)
     assert len(names) == len(set(names)) == 12                                 # 6 speakers in each store, none merged
     assert {n.split("/")[0] for n in names} == {"cv_en@mels_a", "cv_en@mels_b"}
 

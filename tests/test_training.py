@@ -32,7 +32,7 @@ learn = train(sys.argv[1], sys.argv[2], epochs=3, lr=3e-3, hidden=24, layers=1, 
               cbs=[Seen()] + ([Slow()] if float(sys.argv[3]) else []))
 torch.save(seen, f"{sys.argv[2]}/seen_rank{__import__('os').environ.get('RANK', '0')}.pt")
 torch.save(learn.model.state_dict(), f"{sys.argv[2]}/final_rank{__import__('os').environ.get('RANK', '0')}.pt")
-torch.save(learn.loss_func.state_dict(), f"{sys.argv[2]}/loss_rank{__import__('os').environ.get('RANK', '0')}.pt")
+torch.save(learn.learn.loss_func.state_dict(), f"{sys.argv[2]}/loss_rank{__import__('os').environ.get('RANK', '0')}.pt")
 '''
 
 
@@ -269,7 +269,7 @@ def test_train_with_a_teacher(mels, tmp_path):
     teacher_targets(m2, SpectralTeacher(), n_workers=0, progress=False)
     learn = train(m2, tmp_path / "r1", epochs=1, hidden=8, layers=1, n_speakers=3, n_utterances=3, crop=(20, 30),
                   valid_pct=0.34, progress=False, teacher="spectral", distill_weight=5.0)
-    cb = [c for c in learn.cbs if isinstance(c, DistillCallback)]
+    cb = [c for c in learn.learn.cbs if isinstance(c, DistillCallback)]
     assert len(cb) == 1 and cb[0].weight == 5.0 and float(cb[0].distill_loss) > 0
 
 

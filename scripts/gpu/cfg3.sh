@@ -4,8 +4,8 @@
 #   git show f3a5654:simple_speaker_embedding/weights/gru_embedder.pt > .gpu/init_stage5.pt
 I=.gpu/init_stage5.pt
 declare -A cfg=(
-  [s6_same]='{"teacher":"campplus","init":"'$I'","aug":{"band_p":0.3}}'
-  [s6_short]='{"teacher":"campplus","init":"'$I'","aug":{"band_p":0.3},"crop":[80,160]}'
-  [s6_mixed]='{"teacher":"campplus","init":"'$I'","aug":{"band_p":0.3},"crop":[80,240]}'
-  [s6_short_w10]='{"teacher":"campplus","init":"'$I'","aug":{"band_p":0.3},"crop":[80,160],"distill_weight":10}'
+  [s6_same]='{"teacher":"campplus","init":"'$I'","band_p":0.3}'
+  [s6_short]='{"teacher":"campplus","init":"'$I'","band_p":0.3,"crop":[80,160]}'
+  [s6_mixed]='{"teacher":"campplus","init":"'$I'","band_p":0.3,"crop":[80,240]}'
+  [s6_short_w10]='{"teacher":"campplus","init":"'$I'","band_p":0.3,"crop":[80,160],"distill_weight":10}'
 )

@@ -1,8 +1,9 @@
 """One training run of the GPU ablation, sized to a wall-clock deadline shared by all runs (equal steps for all):
     python train_one.py NAME 'JSON config'      (env: MELS DEADLINE NPROCS BARRIER THREADS DEVICE OUTDIR PROBE)
+The JSON holds `TrainConfig` fields (an unknown key is an error) over the ablation's base below.
 After a short probe (a throwaway copy, all runs probing together), every run takes the slowest run's rate, chooses
 the number of epochs that fits before DEADLINE, and trains exactly what `sse train ... --epochs E --rounds R` would."""
-import copy, json, os, sys, time
+import json, os, sys, time
 from pathlib import Path
 import torch
 from fastai.callback.core import Callback, CancelFitException
@@ -10,30 +11,25 @@ name, cfg = sys.argv[1], json.loads(sys.argv[2])
 MELS, DEADLINE, NPROCS = Path(os.environ['MELS']), float(os.environ['DEADLINE']), int(os.environ['NPROCS'])
 BAR, DEV, OUT, PROBE = Path(os.environ['BARRIER']), os.environ.get('DEVICE', 'cuda'), Path(os.environ['OUTDIR']), int(os.environ.get('PROBE', 30))
 torch.set_num_threads(int(os.environ.get('THREADS', 2)))
-from simple_speaker_embedding.data import speaker_dataloaders, Augment
 from simple_speaker_embedding.store import load_manifest
 from simple_speaker_embedding.distill import load_targets, DistillCallback
 from simple_speaker_embedding.config import TrainConfig
-from simple_speaker_embedding.learner import ge2e_learner, HistoryCSV, finish_training
+from simple_speaker_embedding.learner import HistoryCSV, config_dataloaders, finish_training, ge2e_learner, warm_start
 from simple_speaker_embedding.hub import resolve_model
 def log(*a): print(f"[{name} {time.strftime('%H:%M:%S')}]", *a, flush=True)
 t0 = time.time()
-# the run's settings as a TrainConfig (recipes/stage4-6.toml hold the ones that made the shipped weights); epochs set below
-tc = TrainConfig(lr=cfg.get('lr', 1e-3), rounds=cfg.get('rounds', 5), crop=cfg.get('crop', (140, 240)), seed=cfg.get('seed', 7),
-                 augment=True, real_world=bool(cfg.get('real_world')), **cfg.get('aug', {}), teacher=cfg.get('teacher'),
-                 distill=cfg.get('distill', 'embedding'), distill_weight=cfg.get('distill_weight'),
-                 ge2e_weight=cfg.get('ge2e_weight', 1.0), init=cfg.get('init', 'shipped'), device=DEV)
-lr, rounds, crop, seed, teacher = tc.lr, tc.rounds, tc.crop, tc.seed, tc.teacher
+# the run's settings: TrainConfig fields over the ablation's base (recipes/stage4-6.toml hold the ones that made the
+# shipped weights); epochs set below
+BASE = dict(lr=1e-3, rounds=5, crop=(140, 240), seed=7, augment=True, init='shipped')
+tc = TrainConfig(**{**BASE, **cfg, 'device': DEV})
+lr, teacher = tc.lr, tc.teacher
 man = load_manifest(MELS)
 targets = load_targets(man, MELS, teacher) if teacher else None
-aug = (Augment.real_world if tc.real_world else Augment)(**tc.channel)
-dls = speaker_dataloaders(man, n_speakers=tc.n_speakers, n_utterances=tc.n_utterances, crop=crop, rounds=rounds, augment=aug, valid_pct=tc.valid_pct,
-                          seed=seed, progress=False, device=DEV, targets=targets)
+dls = config_dataloaders(man, tc, targets=targets, progress=False, device=DEV)
 start = resolve_model(tc.init)
 def learner(cbs=()):
-    m = copy.deepcopy(start).train(); m.cohort, m.threshold, m.scoring, m.meta = None, None, 'cosine', {}
     extra = [DistillCallback(tc.distill_weight, tc.ge2e_weight, tc.distill)] if teacher else []
-    return ge2e_learner(dls, m, cbs=extra + list(cbs))
+    return ge2e_learner(dls, warm_start(start), cbs=extra + list(cbs))
 n_iter = len(dls.train)
 log(f"data ready in {time.time() - t0:.0f} s: {n_iter} steps per epoch")
 
