@@ -9,6 +9,7 @@ import argparse, time
 import torch
 
 from simple_speaker_embedding.model import GRUEmbedder
+from common import FPS
 
 
 def rate(model, batch, frames, autocast, min_time):
@@ -26,7 +27,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0, help="utterance length")
     ap.add_argument("--min-time", type=float, default=3.0, help="seconds to time each setting")
     args = ap.parse_args()
-    frames = int(args.seconds * 22050 / 256) + 1
+    frames = int(args.seconds * FPS) + 1
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {frames}-frame ({args.seconds:g} s) utterances")
     print(f"{'hidden':>6} {'batch':>5} {'dtype':>5} {'utt/s':>8} {'x realtime':>10}")
     for hidden in (768, 256):

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import psutil
 
-FPS = 22050 / 256          # mel frames per second of audio
+from common import FPS
+
 CORPORA = {                # published sizes: speakers, utterances, hours (one speed)
     'VoxCeleb1 dev': (1_211, 148_642, 340),
     'VoxCeleb2 dev': (5_994, 1_092_009, 2_290),

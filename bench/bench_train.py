@@ -8,20 +8,12 @@ Prints steps/s, utterances/s and frames/s for fp32 and bf16 autocast.
 """
 import argparse, time
 import torch
-from fastai.callback.core import Callback, CancelFitException
 
 from simple_speaker_embedding.model import GRUEmbedder
 from simple_speaker_embedding.loss import GE2ELoss
 from simple_speaker_embedding.data import speaker_dataloaders
 from simple_speaker_embedding.learner import ge2e_learner
-
-
-class Timer(Callback):
-    "Record the time of each training step; stop after `n` steps."
-    def __init__(self, n): self.n, self.t = n, []
-    def after_batch(self):
-        self.t.append(time.perf_counter())
-        if len(self.t) >= self.n: raise CancelFitException()
+from common import StepTimer
 
 
 def plain_loop(dls, hidden, steps, bf16):
@@ -71,7 +63,7 @@ def main():
             print(f"{hidden:>6} {'bf16' if bf16 else 'fp32':>5} {'plain':>8} {s:8.3f} {u:8.1f} {f:9.0f}", flush=True)
             torch.manual_seed(0)
             learn = ge2e_learner(dls, GRUEmbedder(hidden=hidden), bf16=bf16)
-            tm = Timer(steps)
+            tm = StepTimer(steps, first=1)
             with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, cbs=tm)
             s, u, f = rate(tm.t, frames)
             print(f"{hidden:>6} {'bf16' if bf16 else 'fp32':>5} {'fastai':>8} {s:8.3f} {u:8.1f} {f:9.0f}", flush=True)

@@ -31,8 +31,8 @@ from simple_speaker_embedding.diarize import (DIARIZE_COUNT_PRUNE, DIARIZE_SWITC
                                               resegment, synth_conversation, window_segments)
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 from simple_speaker_embedding.evaluate import make_cohort, resemblyzer_embedder
+from common import SR
 
-SR = 22050
 GRID = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)   # affinity pruning (`prune`)
 
 

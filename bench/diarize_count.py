@@ -16,6 +16,7 @@ import numpy as np
 from simple_speaker_embedding.diarize import DIARIZE_PRUNE, estimate_speakers, partial_embeddings, synth_conversation
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.model import asnorm_cohort
+from common import SR
 
 PRUNES = (0.1, 0.2, 0.3, 0.4)
 
@@ -25,7 +26,7 @@ def counts(model, root, k, seeds):
     out = []
     for seed in seeds:
         y, ref = synth_conversation(root, n_speakers=k, seed=seed)
-        f = partial_embeddings(model, y, sr=22050).features
+        f = partial_embeddings(model, y, sr=SR).features
         row = {}
         for p in PRUNES:
             row[f"cosine@{p}"] = estimate_speakers(f, prune=p)

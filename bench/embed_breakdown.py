@@ -19,6 +19,7 @@ import torch
 from simple_speaker_embedding.audio import find_audio, trim_silence
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.model import quantize_int8
+from common import SR
 
 
 def main():
@@ -42,7 +43,7 @@ def main():
     decoded = stage('decode (soundfile)', lambda p: sf.read(p, dtype='float32', always_2d=True), files)
     mono = [x.mean(1) for x, _ in decoded]
     audio_s = sum(len(x) / sr for x, (_, sr) in zip(mono, decoded))
-    wavs = stage('resample to 22050 Hz (soxr)', lambda a: soxr.resample(a[0], a[1], 22050).astype(np.float32),
+    wavs = stage('resample to 22050 Hz (soxr)', lambda a: soxr.resample(a[0], a[1], SR).astype(np.float32),
                  [(x, sr) for x, (_, sr) in zip(mono, decoded)])
     wavs = stage('trim silences', trim_silence, wavs)
     model = gru_embedder()

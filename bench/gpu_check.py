@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from fastai.callback.core import Callback, CancelFitException
 
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.hub import example_files
@@ -26,6 +25,7 @@ from simple_speaker_embedding.loss import GE2ELoss
 from simple_speaker_embedding.data import speaker_dataloaders
 from simple_speaker_embedding.store import MANIFEST_COLUMNS, write_frames
 from simple_speaker_embedding.learner import ge2e_learner
+from common import StepTimer
 
 
 DEVICE = 'cuda'
@@ -70,38 +70,27 @@ def fake_mels(root, n_spk=64, n_utt=10, seed=0):
     pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(root / 'manifest.csv', index=False)
 
 
-class Timer(Callback):
-    "Time steps 3..n with a device sync only at both ends (a sync per step would hide the CPU/GPU overlap being measured)."
-    order = 99
-    def __init__(self, n): self.n, self.k, self.t = n, 0, []
-    def after_batch(self):
-        if self.training:
-            self.k += 1
-            if self.k in (2, self.n): sync(); self.t.append(time.perf_counter())
-            if self.k >= self.n: raise CancelFitException()
-
-
 def learner_rate(dls, hidden, steps, **kw):
     torch.manual_seed(0)
-    learn = ge2e_learner(dls, GRUEmbedder(hidden=hidden), **kw); tm = Timer(steps)
+    learn = ge2e_learner(dls, GRUEmbedder(hidden=hidden), **kw); tm = StepTimer(steps, sync=sync)
     if DEVICE == 'cuda': torch.cuda.reset_peak_memory_stats()
     with learn.no_bar(), learn.no_logging(): learn.fit(100, 1e-3, cbs=tm)
     mem = torch.cuda.max_memory_allocated() / 2**20 if DEVICE == 'cuda' else float('nan')
-    return (steps - 2) / (tm.t[-1] - tm.t[0]), mem, learn
+    return tm.steps_per_s, mem, learn
 
 
 def syncs_per_step(dls, hidden, steps=10):
     "Host syncs per Learner training step, counted by CUDA's sync debug mode (each synchronising call warns once)."
     if DEVICE != 'cuda': return float('nan')
     import warnings
-    learn = ge2e_learner(dls, GRUEmbedder(hidden=hidden)); tm = Timer(steps + 2)
+    learn = ge2e_learner(dls, GRUEmbedder(hidden=hidden)); tm = StepTimer(steps + 2, sync=sync)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter('always'); torch.cuda.set_sync_debug_mode('warn')
         try:
             with learn.no_bar(), learn.no_logging(): learn.fit(100, 1e-3, cbs=tm)
         finally: torch.cuda.set_sync_debug_mode('default')
     calls = [str(x.message) for x in w if 'synchroniz' in str(x.message)]
-    return (len(calls) - 2) / steps          # the Timer's two syncs excluded (its steps include a validation-free epoch start)
+    return (len(calls) - 2) / steps          # the StepTimer's two syncs excluded (its steps include a validation-free epoch start)
 
 
 def bare_rate(dls, hidden, steps, bf16=False):

@@ -20,6 +20,7 @@ from simple_speaker_embedding.audio import load_audio
 from simple_speaker_embedding.diarize import der, diarize, read_rttm, synth_conversation
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.track import TRACK_CONFIRM, TRACK_NEW, SpeakerTracker
+from common import SR
 
 THRESHOLDS = {'as-norm': (-0.5, 0.0, 0.5, 1.0, 1.5, 2.0), 'cosine': (0.3, 0.4, 0.5, 0.6)}
 CONFIRMS = (1, 2, 3)
@@ -54,7 +55,7 @@ if __name__ == "__main__":
     convs = {}
     for role, roots, seed0 in (("train", a.train, 0), ("dev", a.dev, 500)):
         for root in roots:
-            convs[(role, Path(root).name)] = [synth_conversation(root, n_speakers=k, seed=s) + (22050,)
+            convs[(role, Path(root).name)] = [synth_conversation(root, n_speakers=k, seed=s, sr=SR) + (SR,)
                                              for k in (2, 3) for s in range(seed0, seed0 + a.n)]
     y, sr = load_audio(FIXTURE)
     convs[("fixture", FIXTURE.stem)] = [(y, read_rttm(FIXTURE.with_suffix(".rttm")), sr)]

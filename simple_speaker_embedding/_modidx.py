@@ -549,6 +549,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                    'simple_speaker_embedding/loss.py'),
                                                'simple_speaker_embedding.loss.GE2ELoss.similarity': ( 'loss.html#ge2eloss.similarity',
                                                                                                       'simple_speaker_embedding/loss.py'),
+                                               'simple_speaker_embedding.loss.ge2e_reference': ( 'loss.html#ge2e_reference',
+                                                                                                 'simple_speaker_embedding/loss.py'),
                                                'simple_speaker_embedding.loss.group_by_speaker': ( 'loss.html#group_by_speaker',
                                                                                                    'simple_speaker_embedding/loss.py')},
             'simple_speaker_embedding.model': { 'simple_speaker_embedding.model.GRUEmbedder': ( 'model.html#gruembedder',

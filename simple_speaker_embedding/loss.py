@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['group_by_speaker', 'GE2ELoss']
+__all__ = ['group_by_speaker', 'GE2ELoss', 'ge2e_reference']
 
 # %% ../nbs/03_loss.ipynb #7764d446
 def group_by_speaker(emb:torch.Tensor, # (N*M, D) embeddings, each speaker's M utterances contiguous
@@ -70,3 +70,23 @@ class GE2ELoss(nn.Module):
         own = sig[target, :, target]                                        # (N, M)
         others = sig.masked_fill(torch.eye(n, dtype=torch.bool, device=S.device)[:, None, :], float('-inf'))
         return (1 - own + others.max(-1).values).mean()
+
+# %% ../nbs/03_loss.ipynb #30f66c66
+def ge2e_reference(e:torch.Tensor, # (N, M, D) embeddings, N speakers x M utterances
+                   w, b, # the similarity scale and offset
+                   method:str='softmax', # or 'contrast'
+                  ) -> torch.Tensor:
+    "GE2E written as the paper writes it (Wan et al. 2017, eqs. 5-9), with loops: the slow reference `GE2ELoss` is tested and timed against."
+    N, M, _ = e.shape
+    c = e.mean(1)
+    losses = []
+    for j in range(N):
+        for i in range(M):
+            S = []
+            for k in range(N):
+                ck = (e[j].sum(0) - e[j, i]) / (M - 1) if k == j else c[k]
+                S.append(w * F.cosine_similarity(e[j, i], ck, dim=0) + b)
+            S = torch.stack(S)
+            if method == 'softmax': losses.append(-S[j] + torch.logsumexp(S, 0))
+            else: losses.append(1 - torch.sigmoid(S[j]) + torch.sigmoid(torch.cat([S[:j], S[j+1:]])).max())
+    return torch.stack(losses).mean()

@@ -11,6 +11,7 @@ SCRIPT = ROOT / "bench" / "diarization.py"
 
 
 def _bench():
+    if str(SCRIPT.parent) not in sys.path: sys.path.insert(0, str(SCRIPT.parent))   # as when run: its folder's `common`
     spec = importlib.util.spec_from_file_location("bench_diarization", SCRIPT)
     mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
     return mod
