@@ -98,15 +98,11 @@ def test_bad_model_files_give_one_line_errors(sse, tmp_path):
         assert str(tmp_path / f) in r.stderr
 
 
-def test_resumed_history_has_one_header(fixture_root, tmp_path):
-    import warnings
-    from simple_speaker_embedding.store import preprocess
+def test_resumed_history_has_one_header(fixture_store, tmp_path):
     from simple_speaker_embedding.learner import train
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore"); preprocess(fixture_root, tmp_path / "mels", n_workers=1, progress=False)
     kw = dict(epochs=1, hidden=8, layers=1, n_speakers=3, n_utterances=3, crop=(20, 30), valid_pct=0.34, progress=False)
-    train(tmp_path / "mels", tmp_path / "run", **kw)
-    train(tmp_path / "mels", tmp_path / "run", **kw)                  # a rerun resumes (here: nothing left to do)
+    train(fixture_store, tmp_path / "run", **kw)
+    train(fixture_store, tmp_path / "run", **kw)                  # a rerun resumes (here: nothing left to do)
     lines = (tmp_path / "run" / "history.csv").read_text().splitlines()
     assert sum(l.startswith("epoch") for l in lines) == 1, lines
 
@@ -185,17 +181,13 @@ def test_tsne_gives_every_speaker_its_own_look(tmp_path):
     assert "45 speakers" in ax.get_title()
 
 
-def test_resumed_run_shows_the_loss_it_had_reached(fixture_root, tmp_path):
+def test_resumed_run_shows_the_loss_it_had_reached(fixture_store, tmp_path):
     "The steps replayed to reach the resume point report the saved smoothed loss, not 0.0000."
-    import warnings
     from fastai.callback.core import Callback
     from simple_speaker_embedding.data import speaker_dataloaders
-    from simple_speaker_embedding.store import preprocess
     from simple_speaker_embedding.learner import ge2e_learner
     from simple_speaker_embedding.model import GRUEmbedder
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore"); preprocess(fixture_root, tmp_path / "mels", n_workers=1, progress=False)
-    dls = speaker_dataloaders(tmp_path / "mels", n_speakers=3, n_utterances=3, crop=(20, 30), rounds=4,
+    dls = speaker_dataloaders(fixture_store, n_speakers=3, n_utterances=3, crop=(20, 30), rounds=4,
                               valid_pct=0.34, progress=False)
     class Crash(Callback):
         def after_batch(self):
@@ -210,13 +202,10 @@ def test_resumed_run_shows_the_loss_it_had_reached(fixture_root, tmp_path):
     assert learn.recorder.losses[0] == pytest.approx(saved["smooth_loss"], rel=1e-4)   # replayed step: the saved loss
 
 
-def test_ctrl_c_in_train_says_how_to_resume(fixture_root, tmp_path):
-    import signal, time, warnings
-    from simple_speaker_embedding.store import preprocess
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore"); preprocess(fixture_root, tmp_path / "mels", n_workers=1, progress=False)
+def test_ctrl_c_in_train_says_how_to_resume(fixture_store, tmp_path):
+    import signal, time
     p = subprocess.Popen([sys.executable, "-c", "from simple_speaker_embedding.cli import cli; cli()", "train",
-                          str(tmp_path / "mels"), str(tmp_path / "run"), "--epochs", "200", "--hidden", "8", "--layers", "1",
+                          str(fixture_store), str(tmp_path / "run"), "--epochs", "200", "--hidden", "8", "--layers", "1",
                           "--n-speakers", "3", "--n-utterances", "3", "--crop", "20", "30", "--valid-pct", "0.34",
                           "--device", "cpu", "--checkpoint-every", "1"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
