@@ -144,6 +144,7 @@ def _truncated(p:Path, fmt:str, declared:int, n_read:int) -> str|None:
             if j < 0 or j + 6 > len(tail) or not tail[j + 5] & 0x04: return "the Ogg stream has no end-of-stream page"
     return None
 
+# %% ../nbs/00_audio.ipynb #b322e0c7
 def load_audio(path_or_file, # path (str/Path) or a binary file-like object
                sr:int|None=SAMPLE_RATE, # sample rate to resample to; None keeps the file's rate
               ) -> tuple[np.ndarray, int]:
@@ -250,6 +251,7 @@ def melspec_from_array(x, # mono waveform (numpy or torch), float in [-1, 1] or 
 
 STREAM_CHUNK_S = 60.0   # files longer than twice this are read, resampled and turned into mels chunk by chunk
 
+# %% ../nbs/00_audio.ipynb #ae9b4295
 def _melspec_stream(path:Path, mel:TacotronMel, trim:bool, chunk_s:float=STREAM_CHUNK_S) -> torch.Tensor:
     "Log-mel of a long file in bounded memory: `chunk_s` seconds at a time (streaming resampler, silences trimmed per chunk)."
     sr_out, mels, peak, n_read = mel.hp.sampling_rate, [], 0.0, 0
@@ -274,6 +276,7 @@ def _melspec_stream(path:Path, mel:TacotronMel, trim:bool, chunk_s:float=STREAM_
     if not mels: raise AudioError(f"{path}: no chunk long enough for one STFT frame")
     return torch.cat(mels)
 
+# %% ../nbs/00_audio.ipynb #c99cf227
 def melspec_from_file(path, # audio file (any format soundfile reads) or file-like object
                       mel:TacotronMel|None=None, # transform to use
                       trim:bool=False, # remove silences first

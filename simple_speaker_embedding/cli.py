@@ -114,12 +114,14 @@ def collect_audio(inputs) -> list[Path]:
         else: out.append(a)
     return out
 
+# %% ../nbs/12_cli.ipynb #9b584936
 def output_paths(out) -> tuple[Path, Path]:
     "`OUT.npy` and `OUT.csv` for `--out OUT`: a trailing .npy/.csv is dropped, any other dot is kept (`run.v2` -> `run.v2.npy`)."
     out = Path(out)
     base = out.with_suffix('') if out.suffix.lower() in ('.npy', '.csv') else out
     return Path(f"{base}.npy"), Path(f"{base}.csv")
 
+# %% ../nbs/12_cli.ipynb #db556a54
 def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=True, device=None, layout=None) -> tuple:
     "Implementation of `sse embed`: returns (embeddings, index DataFrame, failures)."
     import numpy as np, pandas as pd, torch
@@ -158,6 +160,7 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
     print(f"{len(index)} embeddings written to {npy} (index: {csv})" + (f"; {len(failed)} files skipped" if failed else ""))
     return embs, index, failed
 
+# %% ../nbs/12_cli.ipynb #535698e1
 def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
     "Implementation of `sse verify`: prints the cosine score and the decision; returns (score, same)."
     from simple_speaker_embedding.hub import resolve_model
@@ -173,6 +176,7 @@ def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
     print(f"score {score:.4f} ({kind})  threshold {th:.4f}  -> {'same speaker' if same else 'different speakers'}")
     return score, same
 
+# %% ../nbs/12_cli.ipynb #2cd9639b
 def diarize_cmd(audio, model=None, speakers=None, threshold=None, window=1.5, hop=0.75, rttm=None, device=None, cosine=False,
                 one_way=False) -> list:
     "Implementation of `sse diarize`: prints `start end speaker` lines, optionally writes RTTM; returns the segments."
@@ -197,6 +201,7 @@ def _rate(s:str) -> float:
     if not 0 < v < 1: raise argparse.ArgumentTypeError(f"{s} is out of range: a rate must be above 0 and below 1 (100%)")
     return v
 
+# %% ../nbs/12_cli.ipynb #5131af51
 def calibrate_cmd(folder, # labelled recordings: <speaker>/<utt>, <dataset>/<speaker>/<utt>, or as `layout` says
                   out, # the calibrated checkpoint to write
                   model=None, # the model to calibrate (`--model`)
@@ -240,6 +245,7 @@ def _enrolment(spec:str) -> tuple[str, str]:
     if not sep or not name or not path: raise argparse.ArgumentTypeError(f"{spec!r}: expected NAME=FILE (e.g. ann=ann.wav)")
     return name, path
 
+# %% ../nbs/12_cli.ipynb #02dffaa1
 def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
                model=None, # the model (`--model`)
                rate:int|None=None, # sample rate of raw PCM (required with '-')
@@ -350,6 +356,7 @@ DEVICE_HELP = "cpu (default), auto (CUDA when available), cuda or cuda:N"
 THREADS_HELP = "CPU threads for the model (default 1: the fastest per job on a busy machine; see README)"
 INT8_HELP = "run the GRU with int8 weights (CPU only; faster, dev EER within 0.1 point: see README)"
 
+# %% ../nbs/12_cli.ipynb #48b24b16
 def _model_flags(model:bool=True, device:bool=True, threads:bool=True, int8:bool=True) -> argparse.ArgumentParser:
     "The flags the model-running commands share (`--model`, `--device`, `--threads`, `--int8`), as a parent parser."
     p = argparse.ArgumentParser(add_help=False)
@@ -359,6 +366,7 @@ def _model_flags(model:bool=True, device:bool=True, threads:bool=True, int8:bool
     if int8: p.add_argument("--int8", action="store_true", help=INT8_HELP)
     return p
 
+# %% ../nbs/12_cli.ipynb #d32d1c6f
 def _add(sub, name:str, help:str, examples:list, run, # `run(args, parser)`: what the command does
          flags:argparse.ArgumentParser|None=None, # shared flags (`_model_flags`)
          quick:bool=False, # an inference command: `cli` skips the interpreter's teardown after it
@@ -372,6 +380,7 @@ def _add(sub, name:str, help:str, examples:list, run, # `run(args, parser)`: wha
 
 TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}
 
+# %% ../nbs/12_cli.ipynb #fce8a1d4
 def _add_config_flags(parser):
     "One `sse train` flag per `TrainConfig` field, grouped as the dataclass is; defaults come from it and unset flags stay unset (so they do not override --config)."
     kinds = {'int': int, 'float': float}
@@ -545,43 +554,55 @@ def _parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/12_cli.ipynb #8bc4a36f
 def _run_demo(a, p): demo(a.files or None)
+
+# %% ../nbs/12_cli.ipynb #c926d5fa
 def _run_hparams(a, p): print_hparams()
 
+# %% ../nbs/12_cli.ipynb #4081120b
 def _run_embed(a, p):
     if a.layout and not a.speaker: p.error("--layout goes with --speaker")
     embed_cmd(a.paths, a.out, model=a.model, speaker=a.speaker, batch_size=a.batch_size, device=a.device, layout=a.layout)
 
+# %% ../nbs/12_cli.ipynb #49088065
 def _run_verify(a, p): verify_cmd(a.a, a.b, model=a.model, threshold=a.threshold, device=a.device)
 
+# %% ../nbs/12_cli.ipynb #cafc1937
 def _run_diarize(a, p):
     diarize_cmd(a.audio, model=a.model, speakers=a.speakers, threshold=a.threshold, window=a.window, hop=a.hop, rttm=a.rttm,
                 device=a.device, cosine=a.cosine, one_way=a.one_way)
 
+# %% ../nbs/12_cli.ipynb #b51505ae
 def _run_listen(a, p):
     if a.source != "-" and a.rate: p.error("--rate is for raw PCM on stdin; a file says its own rate")
     listen_cmd(a.source, model=a.model, rate=a.rate, fmt=a.fmt, channels=a.channels, chunk=a.chunk, enrol=a.enrol,
                only_enrolled=a.only_enrolled, threshold=a.threshold, realtime=a.realtime, rttm=a.rttm, stats=a.stats, device=a.device)
 
+# %% ../nbs/12_cli.ipynb #2d3b5b3d
 def _run_eval(a, p):
     eval_cmd(a.root_or_trials, model=a.model, trials_out=a.trials_out, plot=a.plot, max_nontarget=a.max_nontarget,
              batch_size=a.batch_size, bootstrap=a.bootstrap, seed=a.seed, root=a.root, norm=a.norm, cohort=a.cohort,
              top_k=a.top_k, device=a.device, cosine=a.cosine, layout=a.layout)
 
+# %% ../nbs/12_cli.ipynb #439775ae
 def _run_calibrate(a, p):
     calibrate_cmd(a.folder, a.out, model=a.model, target_fa=a.target_fa, max_fr=a.max_fr, layout=a.layout,
                   add_cohort=a.add_cohort, device=a.device)
 
+# %% ../nbs/12_cli.ipynb #c3481898
 def _run_preprocess(a, p):
     preprocess_cmd(a.src, a.dst, speeds=tuple(a.speeds), trim=not a.no_trim, workers=a.workers, layout=a.layout,
                    dataset=a.dataset, files_per_shard=a.files_per_shard)
 
+# %% ../nbs/12_cli.ipynb #e7b95365
 def _run_train(a, p): train_cmd(a.mels, a.out, a.cfg, resume=not a.no_resume)
 
+# %% ../nbs/12_cli.ipynb #3ffae2eb
 def _run_teacher_targets(a, p):
     from simple_speaker_embedding.distill import teacher_targets, CampPlusTeacher
     rep = teacher_targets(a.mels, CampPlusTeacher(a.wheel), n_workers=a.workers, device=a.device, batch_size=a.batch_size)
     print(f"teacher targets in {a.mels}/teacher_campplus ({len(rep)} files failed)")
 
+# %% ../nbs/12_cli.ipynb #287bdcf7
 def _run_export_onnx(a, p):
     from simple_speaker_embedding.hub import export_onnx, resolve_model
     print(f"wrote {export_onnx(resolve_model(a.model), a.out, a.opset)}")
@@ -591,6 +612,7 @@ def main(argv:list[str]|None=None) -> int:
     "Entry point of the `sse` console script; returns the exit code."
     return _main(argv)[0]
 
+# %% ../nbs/12_cli.ipynb #20e71621
 def _main(argv) -> tuple:
     "`(exit code, parsed arguments)`: `main`'s work, and what `cli` needs to know of the command."
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # before torch loads OpenMP: idle threads sleep instead of spinning
@@ -627,6 +649,7 @@ def _main(argv) -> tuple:
         return 130, args
     return 0, args
 
+# %% ../nbs/12_cli.ipynb #149de17b
 def cli():
     "Console-script wrapper around `main`; inference commands skip the interpreter's teardown (torch's takes ~0.5 s)."
     code, args = _main(None)

@@ -16,6 +16,7 @@ def _opt(default, help:str, **kw):
     "A dataclass field whose `help` (and optional `choices`, `lo` (excluded with `lo_open`), `hi`, `group`) the CLI turns into a flag."
     return field(default=default, metadata=dict(help=help, **kw))
 
+# %% ../nbs/04a_config.ipynb #e7088fce
 @dataclass
 class TrainConfig:
     "All settings of a training run (defaults: `sse train`'s); `meta['recipe']` of an exported model."

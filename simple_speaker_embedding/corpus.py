@@ -39,6 +39,7 @@ def looks_like(src, # the tree's root
         if _VOXCELEB_ID.match(q[-3]): return 'voxceleb', Path(f)
     return None
 
+# %% ../nbs/00a_corpus.ipynb #6cee5dcc
 def refuse_lookalike(src, files:list, what:str="reads its folders as <dataset>/<speaker>, as they are"):
     "Raise one line naming the layout to pass when the tree at `src` is a LibriSpeech or VoxCeleb tree given without `--layout`: read by depth, its chapters or videos would silently become speakers."
     if (g := looks_like(src, files)) is None: return
@@ -47,12 +48,14 @@ def refuse_lookalike(src, files:list, what:str="reads its folders as <dataset>/<
                      f"{unit} are one speaker (read without it, each of its {unit} would be a speaker); "
                      f"--layout dataset-speaker {what}")
 
+# %% ../nbs/00a_corpus.ipynb #2176cbad
 def _fitting(depths:set, src=None, files=()) -> str:
     g = looks_like(src, files) if src is not None and len(depths) == 1 else None
     if g is not None and LAYOUTS[g[0]].depth in depths: return f"; --layout {g[0]} fits it"
     fit = [n for n, l in LAYOUTS.items() if l.depth in depths and len(depths) == 1]
     return f"; --layout {' or '.join(fit)} fits it" if fit else ""
 
+# %% ../nbs/00a_corpus.ipynb #8943019a
 def _commonvoice(src:Path, dataset:str) -> pd.DataFrame:
     tsv = src / 'validated.tsv'
     t = pd.read_csv(tsv, sep='\t', usecols=['client_id', 'path'], dtype=str, quoting=3)
@@ -62,6 +65,7 @@ def _commonvoice(src:Path, dataset:str) -> pd.DataFrame:
     return pd.DataFrame(dict(source=[str(f) for f in files], dataset=dataset, speaker=t.client_id.to_numpy(), session='',
                              utt=[Path(p).stem for p in t.path]))
 
+# %% ../nbs/00a_corpus.ipynb #6c50bd2a
 def corpus_files(src, # the corpus root, as the layout describes it
                  layout:str|None=None, # a name in `LAYOUTS`; None: dataset-speaker, unless the tree is plainly another corpus (then an error names it)
                  dataset:str|None=None, # dataset name for layouts without a dataset level (default: SRC's folder name)

@@ -31,11 +31,13 @@ def _mel_centres(n_mels:int, fmax:float) -> np.ndarray:
     import librosa
     return librosa.mel_frequencies(n_mels + 2, fmin=0, fmax=fmax)[1:-1]
 
+# %% ../nbs/04_data.ipynb #7873318b
 def _rand(g:torch.Generator, like:torch.Tensor, *shape) -> torch.Tensor:
     "Uniform draws from the CPU generator `g`, on `like`'s device: the same batches on a CPU and a GPU."
     r = torch.rand(*shape, generator=g)
     return r if like.device == r.device else r.to(like.device, non_blocking=True)
 
+# %% ../nbs/04_data.ipynb #e3c4eb2b
 @dataclass
 class Augment:
     "Batch augmentation of log-mels; set a field to 0/None to switch that part off."
@@ -126,10 +128,12 @@ def _use_memory(store:MelStore, device:torch.device) -> bool:
     if device is None or device.type != 'cuda': return False
     return store.nbytes < torch.cuda.mem_get_info(device)[0] / 4
 
+# %% ../nbs/04_data.ipynb #a509b3cc
 def default_workers() -> int:
     "Worker processes that read crops from disk: up to 4, leaving most cores to the model (at least 1)."
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
+# %% ../nbs/04_data.ipynb #d0a60750
 def _client_groups(order, # speakers (indices) in the order of this round
                    client_of:np.ndarray, # per speaker: its client (a label-free clip's real speaker), or -1
                    n:int, # speakers per group
@@ -157,6 +161,7 @@ def _client_groups(order, # speakers (indices) in the order of this round
         groups.append(grp.copy()); grp.clear(); used.clear()
     return groups
 
+# %% ../nbs/04_data.ipynb #4148b0cf
 class SpeakerBatchDL(TfmdDL):
     "fastai DataLoader of N speakers x M utterances per batch, cropped to one random length, read from a `MelStore`."
     n_inp = 1   # batches are (x, y) or (x, y, teacher targets): one input
@@ -277,6 +282,7 @@ def speaker_keys(man:pd.DataFrame) -> pd.Series:
     "Each row's speaker as training knows it: `dataset/speaker` (a bare table without a `dataset` column: the name)."
     return speaker_key(man.dataset.astype(str), man.speaker.astype(str)) if 'dataset' in man else man.speaker.astype(str)
 
+# %% ../nbs/04_data.ipynb #288d1aa3
 def split_by_speaker(man:pd.DataFrame, # manifest
                      valid_pct:float=TrainConfig.valid_pct, # fraction of (real) speakers held out
                      valid_speakers=None, # or: exactly these (real) speakers, as `dataset/speaker` or bare names
@@ -292,6 +298,7 @@ def split_by_speaker(man:pd.DataFrame, # manifest
     is_valid = np.isin(base, chosen) | np.isin(bare, chosen)
     return list(np.flatnonzero(~is_valid)), list(np.flatnonzero(is_valid))
 
+# %% ../nbs/04_data.ipynb #b720f0fb
 def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s output) or its manifest (`load_manifest`)
                         n_speakers:int=32, # N speakers per batch
                         n_utterances:int=8, # M utterances per speaker

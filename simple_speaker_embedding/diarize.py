@@ -36,6 +36,7 @@ class Partials:
         "What the clustering compares: `embs`, or `embs` and `rev` side by side, `(n, 2d)` of unit length."
         return self.embs if self.rev is None else np.concatenate([self.embs, self.rev], 1) / np.sqrt(2)
 
+# %% ../nbs/09_diarize.ipynb #b7424f84
 def voiced_frames(mel:torch.Tensor, # (frames, n_mels) log-mel
                   top_db:float=40, # frames this many dB below the loudest are silent
                  ) -> np.ndarray:
@@ -43,6 +44,7 @@ def voiced_frames(mel:torch.Tensor, # (frames, n_mels) log-mel
     db = 10 * np.log10(np.exp(2 * mel.double().cpu().numpy()).sum(1) + 1e-20)
     return db > db.max() - top_db
 
+# %% ../nbs/09_diarize.ipynb #7b67fe78
 def partial_embeddings(model, # the embedder
                        x, # audio file path, or a mono waveform (numpy/torch) at rate `sr`
                        sr:int|None=None, # sample rate of a waveform (default: the model's)
@@ -96,6 +98,7 @@ def affinity(embs:np.ndarray, # (n, d) unit embeddings
     a = np.where(a >= kth, a, 0.0)
     return np.maximum(a, a.T)
 
+# %% ../nbs/09_diarize.ipynb #74e5ad26
 def estimate_speakers(embs:np.ndarray, # (n, d) unit embeddings
                       max_speakers:int=10, # the most speakers considered
                       prune:float=DIARIZE_PRUNE,
@@ -108,11 +111,13 @@ def estimate_speakers(embs:np.ndarray, # (n, d) unit embeddings
     ev = np.linalg.eigvalsh(np.eye(len(a)) - d[:, None] * a * d[None])[:max_speakers + 1]
     return int(np.argmax(np.diff(ev)) + 1) if len(ev) > 1 else 1
 
+# %% ../nbs/09_diarize.ipynb #2790fab2
 def _renumber(labels) -> np.ndarray:
     "Labels renumbered 0, 1, ... in order of first appearance."
     order = {c: i for i, c in enumerate(dict.fromkeys(labels))}
     return np.array([order[c] for c in labels], dtype=int)
 
+# %% ../nbs/09_diarize.ipynb #61b55ab9
 def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
                     n_speakers:int|None=None, # number of speakers, if known
                     threshold:float|None=None, # if given (and n_speakers not): count speakers by agglomerative clustering at this cosine distance
@@ -206,6 +211,7 @@ def window_segments(p:Partials, # windows and the voiced mask
     names = names or [f"spk{i}" for i in range(k)]
     return [(s / p.fps, e / p.fps, names[l]) for s, e, l in _runs(lab) if l >= 0]
 
+# %% ../nbs/09_diarize.ipynb #63425557
 def _bridge(lab:np.ndarray, max_frames:float):
     "Give short silences (-1) between two frames of the same speaker that speaker's label (in place)."
     runs = _runs(lab)
@@ -213,6 +219,7 @@ def _bridge(lab:np.ndarray, max_frames:float):
         s, e, l = runs[i]
         if l < 0 and e - s < max_frames and runs[i - 1][2] == runs[i + 1][2] >= 0: lab[s:e] = runs[i - 1][2]
 
+# %% ../nbs/09_diarize.ipynb #7e00489f
 def _runs(lab:np.ndarray) -> list[tuple[int, int, int]]:
     "Maximal runs of equal values: `(start, end, value)`."
     if len(lab) == 0: return []

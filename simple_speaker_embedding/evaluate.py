@@ -81,6 +81,7 @@ def _roc(scores, labels, weights=None):
     fpr, tpr, thr = roc_curve(labels, scores, sample_weight=weights, drop_intermediate=False)
     return fpr, 1 - tpr, thr
 
+# %% ../nbs/02_evaluate.ipynb #f51270a1
 def eer(scores, # similarity scores, higher = more likely the same speaker
         labels, # 1 for target (same speaker) trials, 0 for non-target
         weights=None, # optional trial weights (used by the bootstrap)
@@ -94,6 +95,7 @@ def eer(scores, # similarity scores, higher = more likely the same speaker
     lo = thr[i - 1] if np.isfinite(thr[i - 1]) else thr[i]
     return float(rate), float(lo + t * (thr[i] - lo))
 
+# %% ../nbs/02_evaluate.ipynb #a7262a99
 def min_dcf(scores, # similarity scores
             labels, # 1 target, 0 non-target
             p_target:float=0.01, # prior of a target trial
@@ -106,6 +108,7 @@ def min_dcf(scores, # similarity scores
     i = int(np.argmin(dcf))
     return float(dcf[i] / min(c_miss * p_target, c_fa * (1 - p_target))), float(thr[i])
 
+# %% ../nbs/02_evaluate.ipynb #ddd64067
 def error_rates(scores, labels, # trial scores and labels (1 target, 0 non-target)
                 threshold:float, # accept when `score >= threshold`
                ) -> tuple[float, float]:
@@ -113,6 +116,7 @@ def error_rates(scores, labels, # trial scores and labels (1 target, 0 non-targe
     s, l = np.asarray(scores, float), np.asarray(labels).astype(bool)
     return float((s[~l] >= threshold).mean()), float((s[l] < threshold).mean())
 
+# %% ../nbs/02_evaluate.ipynb #58fdb6a5
 def threshold_at_fa(scores, labels, # trial scores and labels
                     fa:float=0.01, # wanted false-accept rate
                    ) -> float:
@@ -226,6 +230,7 @@ class EvalResult:
         return evaluate(self.embeddings.__getitem__, trials, n_boot=n_boot, seed=seed, progress=False,
                         cohort=cohort, top_k=top_k)
 
+# %% ../nbs/02_evaluate.ipynb #d91edfe2
 def embed_paths(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
                 paths, # audio files
                 batch_size:int=32, # batch size for a `GRUEmbedder`
@@ -252,6 +257,7 @@ def embed_paths(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
     embs = embs / np.linalg.norm(embs, axis=1, keepdims=True)
     return dict(zip(ok, embs))
 
+# %% ../nbs/02_evaluate.ipynb #eef4591e
 def evaluate(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
              root_or_trials, # data folder, trial-list file, or a trials DataFrame
              batch_size:int=32, # batch size for a `GRUEmbedder`
@@ -288,6 +294,7 @@ def evaluate(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
     return EvalResult(rate, th, min_dcf(s, l)[0], int(l.sum()), int(len(l) - l.sum()), ci, trials, embs,
                       'cosine' if cohort is None else 'as-norm', skipped, len(set(trials.spk1) | set(trials.spk2)))
 
+# %% ../nbs/02_evaluate.ipynb #8708e308
 def make_cohort(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
                 root, # audio of cohort speakers (see `list_utterances`); none of them may appear in trials
                 per_speaker:int=8, # utterances per speaker (the first ones in name order)
@@ -319,6 +326,7 @@ def _save(fig, path):
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, bbox_inches='tight', dpi=120)
 
+# %% ../nbs/02_evaluate.ipynb #a9e4b2a2
 def plot_tsne(embeddings, # (n, d) array or tensor
               labels, # n speaker labels
               path=None, # save as PNG/SVG (by suffix) when given
@@ -349,6 +357,7 @@ def plot_tsne(embeddings, # (n, d) array or tensor
     _save(fig, path)
     return fig
 
+# %% ../nbs/02_evaluate.ipynb #a41a870a
 def plot_scores(scores, # trial scores
                 labels, # 1 target, 0 non-target
                 threshold:float|None=None, # drawn as a vertical line (default: the EER threshold)
@@ -387,6 +396,7 @@ def _calibration_scores(model, embs:np.ndarray, spk_codes:np.ndarray, own_cohort
         m[rows], sd[rows] = cohort_stats(embs[rows], c, top_k)
     return as_norm(cos, (m[i], sd[i]), (m[j], sd[j]))
 
+# %% ../nbs/02_evaluate.ipynb #a547885e
 def calibrate_model(self:GRUEmbedder, # the model to calibrate (it is copied, not changed)
               paths, # the user's recordings (audio files)
               speakers, # the speaker of each recording

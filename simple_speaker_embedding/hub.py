@@ -53,6 +53,7 @@ def export_checkpoint(model:GRUEmbedder, # the embedder to save
     torch.save(ckpt, tmp); tmp.replace(path)      # atomic: never a half-written checkpoint
     return sha256_file(path)
 
+# %% ../nbs/06_hub.ipynb #154012d9
 def load_checkpoint(path, # checkpoint written by `export_checkpoint`
                     sha256:str|None=None, # expected sha256; a mismatch raises
                     device='cpu', # where to put the model
@@ -175,6 +176,7 @@ class _ExportWrapper(torch.nn.Module):
         silence = torch.zeros_like(mels.sum(1, keepdim=True)) + self.model.mel_hparams.min_log_value   # (batch, 1, n_mels), even from 0 frames
         return self.model.embed_batch(torch.cat([mels, silence], 1), torch.minimum(lengths, T).clamp(min=1))
 
+# %% ../nbs/06_hub.ipynb #5adb4b74
 def export_onnx(model:GRUEmbedder, # the embedder to export
                 path, # destination .onnx file
                 opset:int=17, # ONNX opset version
@@ -192,6 +194,7 @@ def export_onnx(model:GRUEmbedder, # the embedder to export
                           dynamic_axes={'mels': {0: 'batch', 1: 'frames'}, 'lengths': {0: 'batch'}, 'embeddings': {0: 'batch'}})
     return path
 
+# %% ../nbs/06_hub.ipynb #035a0e6b
 def onnx_embed(session, # an `onnxruntime.InferenceSession` of an `export_onnx` file
                mels, # (batch, frames, n_mels) float32 log-mels, zero-padded
                lengths=None, # (batch,) valid frames of each row (default: all frames)

@@ -75,12 +75,14 @@ class TrainRun:
     @property
     def is_main(self) -> bool: return self.rank == 0
 
+# %% ../nbs/05_learner.ipynb #cc474e62
 def warm_start(model:GRUEmbedder) -> GRUEmbedder:
     "A trainable copy of `model`: its weights and architecture; its cohort, threshold, decision rule and metadata (which describe other weights) dropped."
     m = copy.deepcopy(model).train()
     m.cohort, m.threshold, m.scoring, m.meta = None, None, 'cosine', {}
     return m
 
+# %% ../nbs/05_learner.ipynb #ce9cbb6c
 def config_dataloaders(man, # the manifest of the training stores (`load_stores`)
                        cfg:TrainConfig, # the run's settings: batches, crops, augmentation, validation share, workers
                        **kw, # what only the run knows: `targets`, `rank`, `world`, `progress`, `device`
@@ -92,6 +94,7 @@ def config_dataloaders(man, # the manifest of the training stores (`load_stores`
                                augment=aug, valid_pct=cfg.valid_pct, seed=cfg.seed, in_memory=cfg.in_memory,
                                num_workers=cfg.workers, clip_speakers=tuple(s for s in (cfg.clip_speakers or '').split(',') if s), **kw)
 
+# %% ../nbs/05_learner.ipynb #c4cb118b
 def train(mels, # folder written by `preprocess` (with manifest.csv), or a list of them (see `store.load_stores`)
           out, # folder for the training checkpoint and history.csv
           cfg:TrainConfig|None=None, # the settings (default: `TrainConfig()`, as `sse train`)

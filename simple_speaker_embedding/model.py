@@ -129,11 +129,13 @@ def window_starts(n:int, # frames in the sequence
     if starts[-1] != n - window: starts.append(n - window)
     return starts
 
+# %% ../nbs/01_model.ipynb #aaebc2d1
 def _windows(mel:torch.Tensor, max_frames:int, window:int) -> list[torch.Tensor]:
     "Cut a long mel into overlapping windows (hop = window/2, the last one flush with the end)."
     if mel.shape[0] <= max_frames: return [mel]
     return [mel[s:s + window] for s in window_starts(mel.shape[0], window, max(1, window // 2))]
 
+# %% ../nbs/01_model.ipynb #a16cfad3
 @patch
 @torch.no_grad()
 def embed_mels(self:GRUEmbedder,
@@ -160,6 +162,7 @@ def embed_mels(self:GRUEmbedder,
     sums = torch.zeros(len(mels), embs.shape[1]).index_add_(0, torch.tensor(owner), embs)
     return F.normalize(sums, dim=-1)
 
+# %% ../nbs/01_model.ipynb #e78d5922
 @patch
 def embed_files(self:GRUEmbedder,
                 items, # paths (str/Path) or mono waveforms (numpy/torch), or a mix
@@ -182,6 +185,7 @@ def embed_files(self:GRUEmbedder,
     mels = [mel_of(it) for it in tqdm(items, desc="embedding", unit="file", leave=False, disable=None if progress else True)]
     return self.embed_mels(mels, batch_size=batch_size, **kwargs)
 
+# %% ../nbs/01_model.ipynb #64cf2b37
 @patch
 def embed_utterance(self:GRUEmbedder,
                     x, # path or mono waveform
@@ -191,6 +195,7 @@ def embed_utterance(self:GRUEmbedder,
     "Embedding `(emb_dim,)` of one utterance; long ones are windowed and averaged."
     return self.embed_files([x], sr=sr, **kwargs)[0]
 
+# %% ../nbs/01_model.ipynb #ebb66c46
 @patch
 def embed_speaker(self:GRUEmbedder,
                   items, # several utterances (paths or waveforms) of one speaker
@@ -222,6 +227,7 @@ def cohort_stats(embs, # (n, d) unit embeddings
     top = np.partition(c, c.shape[1] - k, axis=1)[:, -k:]
     return top.mean(1), top.std(1) + 1e-6
 
+# %% ../nbs/01_model.ipynb #c72158a9
 def as_norm(scores, # raw cosine of each trial
             stats1, stats2, # `cohort_stats` of each trial's first and second side
            ) -> np.ndarray:
@@ -229,6 +235,7 @@ def as_norm(scores, # raw cosine of each trial
     (m1, s1), (m2, s2) = stats1, stats2
     return 0.5 * ((np.asarray(scores) - m1) / s1 + (np.asarray(scores) - m2) / s2)
 
+# %% ../nbs/01_model.ipynb #41c04ed2
 def asnorm_cohort(model:GRUEmbedder) -> tuple:
     "`(cohort, top_k)` of the model's own scoring rule: its cohort when it scores with AS-norm, else `(None, top_k)`."
     k = model.meta.get('asnorm_top_k', ASNORM_TOP_K)
@@ -236,6 +243,7 @@ def asnorm_cohort(model:GRUEmbedder) -> tuple:
     if model.cohort is None: raise ValueError("this model scores with AS-norm but carries no cohort")
     return model.cohort, k
 
+# %% ../nbs/01_model.ipynb #71152264
 @patch
 def score(self:GRUEmbedder,
           e1, e2, # embeddings `(d,)` or `(n, d)`, unit length (numpy or torch)
@@ -250,6 +258,7 @@ def score(self:GRUEmbedder,
     if coh is not None: s = as_norm(s, cohort_stats(a, coh, k), cohort_stats(b, coh, k))
     return float(s[0]) if single else s
 
+# %% ../nbs/01_model.ipynb #f67d13a7
 @patch
 def verify(self:GRUEmbedder,
            x1, x2, # two recordings: paths or mono waveforms

@@ -53,11 +53,13 @@ def write_frames(path, # the `.npy` file (written atomically)
                                                      fortran_order=False, shape=(n, n_mels)))
         for a in arrays: f.write(np.ascontiguousarray(a, dtype=np.float16).tobytes())
 
+# %% ../nbs/00b_store.ipynb #22c68c53
 @functools.lru_cache(maxsize=4)
 def _mel_transform(hp:MelHParams) -> TacotronMel:
     "One transform per worker process and settings (its mel filterbank is built once, not per file)."
     return TacotronMel(hp)
 
+# %% ../nbs/00b_store.ipynb #dfd1d3cf
 def _done(out:Path, plan:dict):
     "The index of a finished shard written with `plan`, or None."
     meta = out.with_suffix('.json')
@@ -69,6 +71,7 @@ def _done(out:Path, plan:dict):
     except (ValueError, OSError): return None
     return done if n == done['frames'] else None
 
+# %% ../nbs/00b_store.ipynb #8a8c8299
 def _shard_one(job):
     "Worker: one shard's source files -> `part-NNNNN.npy` (every clip's mels at every speed) and its index `part-NNNNN.json`."
     out, clips, speeds, hp, trim, min_frames = job
@@ -109,11 +112,13 @@ def _gather(root:Path, done:list) -> tuple:
     man = pd.DataFrame(rows, columns=cols + ['shard'])[MANIFEST_COLUMNS]
     return man, pd.DataFrame(errors, columns=['source', 'reason'])
 
+# %% ../nbs/00b_store.ipynb #ff7cde55
 def _remove_stale(folder:Path, keep:set):
     "Delete shard files (and their targets) that the current plan no longer has (the corpus shrank)."
     for p in folder.glob('part-*'):
         if p.with_suffix('.npy').name not in keep: p.unlink()
 
+# %% ../nbs/00b_store.ipynb #fecbb1f4
 def preprocess(src, # a corpus laid out as `layout` says (default `<src>/<dataset>/<speaker>/<utt>`)
                dst, # the store: `<dst>/shards/part-NNNNN.{npy,json}`, manifest.csv, preprocess_report.csv, preprocess.json
                speeds=(1.0,), # speed-perturbation factors; each factor != 1 makes pseudo-speakers `<spk>_sp<f>`
@@ -161,6 +166,7 @@ def load_manifest(root, # the store (`preprocess`'s output folder)
     man['shard'] = [str(root / s) for s in man.shard]        # absolute: a manifest alone opens its store
     return man
 
+# %% ../nbs/00b_store.ipynb #02b0d3d9
 def _pack_one(job):
     "Worker: per-clip `.npy` files -> one shard (and each teacher's per-clip targets -> that teacher's part)."
     out, paths, teachers = job
@@ -170,6 +176,7 @@ def _pack_one(job):
         with atomic_write(Path(tdir) / Path(out).name) as f: np.save(f, np.stack([np.load(p) for p in tpaths]).astype(np.float32))
     return 'ok', out, [len(a) for a in arrays]
 
+# %% ../nbs/00b_store.ipynb #dfb708c3
 def pack_mels(root, # a folder written by an older preprocess: one `.npy` per clip, manifest with a `path` column
               man:pd.DataFrame|None=None, # its manifest as read (default: read it)
               files_per_shard:int=FILES_PER_SHARD,

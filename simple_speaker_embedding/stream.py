@@ -165,6 +165,7 @@ class StreamingEmbedder:
         "The frames computed so far, `(frames, n_mels)` (kept while the stream is at most `max_frames` long)."
         return torch.cat(self.mels) if self.mels else torch.zeros(0, self.hp.n_mel_channels)
 
+# %% ../nbs/10_stream.ipynb #b5d69e92
 @patch
 def stream(self:GRUEmbedder, **kwargs) -> StreamingEmbedder:
     "A `StreamingEmbedder` of this model (`push(samples, sr)`, `end()`, `reset()`)."

@@ -165,3 +165,15 @@ def test_sse_listen_bad_input_fails_in_one_line(sse, args, msg, code):
     r = sse(*args, input=b"")
     assert r.returncode == code and msg in r.stderr.strip().splitlines()[-1], r.stderr   # the error: one line (after argparse's usage)
     assert "Traceback" not in r.stderr and (code == 2 or len(r.stderr.strip().splitlines()) == 1)
+
+
+def test_inference_paths_never_import_fastai():
+    "Embedding, verifying, streaming and tracking run without the training stack (a fresh interpreter, as `sse listen` runs)."
+    import subprocess, sys
+    code = ("import sys, numpy as np\nfrom simple_speaker_embedding import gru_embedder\nm = gru_embedder()\n"
+            "x = (np.sin(np.arange(44100) / 9) * 0.3).astype(np.float32)\nm.embed_utterance(x); m.verify(x, x)\n"
+            "st = m.stream(); st.push(x); st.end()\nt = m.track(); t.push(x); t.end()\n"
+            "print(sorted({k.split('.')[0] for k in sys.modules} & {'fastai', 'fastprogress'}))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]", r.stdout
