@@ -537,6 +537,12 @@ def _training_commands(sub):
     tt.add_argument("--device", default="auto", help="where CAM++ runs: auto (a GPU when present), cpu, cuda, cuda:N")
     tt.add_argument("--batch-size", type=_count, default=None,
                     help="clips per forward pass, of similar length (default: 64 on a GPU, 1 on a CPU)")
+    av = _add(sub, "average", "average the weights of checkpoints of one architecture (e.g. the last ones of a run) into one",
+              ["sse average runs/r1/ep18.pt runs/r1/ep19.pt runs/r1/ep20.pt --out runs/r1/avg.pt",
+               "sse calibrate my_speakers/ --model runs/r1/avg.pt --out avg_calibrated.pt   # then a threshold"], _run_average)
+    av.add_argument("checkpoints", nargs="+", help="checkpoint files (`model.pt` of runs, or exported copies)")
+    av.add_argument("--out", required=True, help="the averaged checkpoint to write (.pt; no cohort or threshold: they describe other weights)")
+    av.add_argument("--half", action="store_true", help="store the weights as float16 (as the shipped file)")
     x = _add(sub, "export-onnx", "export the embedder (mels -> embeddings) to ONNX with dynamic batch and time axes",
              ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"], _run_export_onnx, _model_flags(device=False, int8=False, threads=False), quick=True)
     x.add_argument("out")
@@ -603,6 +609,13 @@ def _run_teacher_targets(a, p):
     print(f"teacher targets in {a.mels}/teacher_campplus ({len(rep)} files failed)")
 
 # %% ../nbs/12_cli.ipynb #287bdcf7
+def _run_average(a, p):
+    from simple_speaker_embedding.hub import average_checkpoints, export_checkpoint
+    m = average_checkpoints(a.checkpoints)
+    digest = export_checkpoint(m, a.out, half=a.half, meta=m.meta)
+    print(f"averaged {len(a.checkpoints)} checkpoints into {a.out} (sha256 {digest}); it has no cohort or threshold: "
+          f"set them with sse calibrate or scripts/ship_weights.py")
+
 def _run_export_onnx(a, p):
     from simple_speaker_embedding.hub import export_onnx, resolve_model
     print(f"wrote {export_onnx(resolve_model(a.model), a.out, a.opset)}")

@@ -44,6 +44,11 @@ class TrainConfig:
     epochs:int = _opt(8, "passes over the training speakers (x rounds)", lo=1, group="optimisation")
     lr:float = _opt(2e-3, "peak learning rate of the one-cycle schedule", lo=0, lo_open=True, group="optimisation")
     loss_method:str = _opt('softmax', "GE2E variant", choices=('softmax', 'contrast'), group="optimisation")
+    objective:str = _opt('ge2e', "speaker loss: GE2E on the batch, an additive-angular-margin softmax head over all training "
+                         "speakers (training only, never exported), or both", choices=('ge2e', 'aam', 'ge2e+aam'), group="optimisation")
+    margin:float = _opt(0.2, "with an AAM objective: angular margin, radians", lo=0, hi=1.5, group="optimisation")
+    scale:float = _opt(30.0, "with an AAM objective: logit scale", lo=0, lo_open=True, group="optimisation")
+    aam_weight:float = _opt(1.0, "with ge2e+aam: weight of the AAM term beside GE2E's 1", lo=0, group="optimisation")
     seed:int = _opt(0, "seed of the initialisation, the speaker groups and the crops", group="optimisation")
     bf16:bool = _opt(False, "bf16 autocast (CPU: fast only with native bf16; CUDA: bf16 where supported)", group="optimisation")
     fp16:bool = _opt(False, "fp16 mixed precision with a gradient scaler (CUDA only)", group="optimisation")

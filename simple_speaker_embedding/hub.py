@@ -18,8 +18,8 @@ from .track import SpeakerTracker  # noqa: F401 -- attaches `model.track()`
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'WEIGHTS_DIR', 'PRETRAINED', 'EXAMPLES_DIR', 'sha256_file', 'export_checkpoint',
-           'load_checkpoint', 'fits_half', 'gru_embedder', 'example_files', 'load_model', 'resolve_model',
-           'export_onnx', 'onnx_embed']
+           'load_checkpoint', 'fits_half', 'average_checkpoints', 'gru_embedder', 'example_files', 'load_model',
+           'resolve_model', 'export_onnx', 'onnx_embed']
 
 # %% ../nbs/06_hub.ipynb #7cd99e1f
 CHECKPOINT_FORMAT = "simple-speaker-embedding/1"
@@ -110,6 +110,23 @@ def calibrate(self:GRUEmbedder,
 def fits_half(model:GRUEmbedder) -> bool:
     "Whether every floating-point weight is exactly a float16 value (as after loading a float16 checkpoint)."
     return all(torch.equal(v.half().float(), v.float()) for v in model.state_dict().values() if v.is_floating_point())
+
+# %% ../nbs/06_hub.ipynb #f323f92f
+def average_checkpoints(paths:list, # checkpoint files of one architecture (e.g. the last ones of a run)
+                       ) -> GRUEmbedder:
+    "A model with the mean of the checkpoints' weights (the last one's settings; `meta['averaged_from']` lists them)."
+    if len(paths) < 1: raise ValueError("average_checkpoints needs at least one checkpoint")
+    models = [load_checkpoint(p) for p in paths]
+    first = models[0]
+    for p, m in zip(paths[1:], models[1:]):
+        if m.hparams != first.hparams: raise ValueError(f"{p}: another architecture or front-end than {paths[0]} ({m.hparams} vs {first.hparams})")
+    sds = [m.state_dict() for m in models]
+    avg = {k: torch.stack([sd[k].float() for sd in sds]).mean(0).to(v.dtype) if v.is_floating_point() else v for k, v in sds[-1].items()}
+    out = models[-1]
+    out.load_state_dict(avg)
+    out.cohort, out.threshold, out.scoring = None, None, 'cosine'
+    out.meta = dict(averaged_from=[str(p) for p in paths], last_meta=models[-1].meta)
+    return out.eval()
 
 # %% ../nbs/06_hub.ipynb #a72e47fa
 def gru_embedder(pretrained:bool=True, # load the shipped trained weights

@@ -22,7 +22,7 @@ from .utils import dist_env, resolve_device
 from .callbacks import (AccelerateDDP, CheckpointCallback, CPUAutocast, FewerSyncs, GE2ECallback,  # noqa: F401
     HistoryCSV, StopAfter, StopOnCtrlC, ValidEER, epoch_line, unwrap)   # (importable from here as before)
 from .hub import export_checkpoint, resolve_model
-from .loss import GE2ELoss
+from .loss import GE2ELoss, MarginGE2ELoss
 from .config import TrainConfig
 
 # %% auto #0
@@ -32,6 +32,9 @@ __all__ = ['ge2e_learner', 'TrainRun', 'warm_start', 'config_dataloaders', 'trai
 def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
                  model:nn.Module|None=None, # embedder (default: GRUEmbedder())
                  loss_method:str='softmax', # 'softmax' or 'contrast'
+                 objective:str='ge2e', # 'ge2e', 'aam' (AAM-softmax head over the training speakers) or 'ge2e+aam'
+                 margin:float=TrainConfig.margin, scale:float=TrainConfig.scale, # the AAM head's margin (radians) and scale
+                 aam_weight:float=TrainConfig.aam_weight, # with 'ge2e+aam': weight of the AAM term
                  lr_scale:float=0.01, # learning-rate multiplier for the loss's w and b
                  clip:float|None=3.0, # gradient-norm clipping
                  bf16:bool=False, # bfloat16 autocast (CPU; CUDA: bf16 where supported, else fp16 with a scaler)
@@ -45,8 +48,14 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
                 ) -> Learner:
     "A fastai `Learner` that trains `model` with GE2E."
     model = model if model is not None else GRUEmbedder()
-    loss = GE2ELoss(loss_method).to(dls.device)        # w and b live where the batches and the model go
-    splitter = lambda m: [list(m.parameters()), list(loss.parameters())]
+    if objective == 'ge2e': loss = GE2ELoss(loss_method)
+    elif objective in ('aam', 'ge2e+aam'):                # a head over the speakers the training batches hold
+        loss = MarginGE2ELoss(dls.train.labels, unwrap(model).model_hparams.emb_dim, loss_method, margin, scale,
+                              ge2e_weight=float(objective == 'ge2e+aam'), aam_weight=aam_weight)
+    else: raise ValueError(f"objective must be 'ge2e', 'aam' or 'ge2e+aam', got {objective!r}")
+    loss = loss.to(dls.device)                            # w, b (and the head) live where the batches and the model go
+    head = list(loss.head.parameters()) if objective != 'ge2e' else []
+    splitter = lambda m: [list(m.parameters()) + head, [loss.w, loss.b]]   # the head learns at the model's rate; w, b slower
     cb_list = [GE2ECallback(lr_scale, clip), FewerSyncs()]
     if checkpoint is not None: cb_list.append(CheckpointCallback(checkpoint, checkpoint_every, resume))
     if ddp: cb_list.append(AccelerateDDP())
@@ -130,7 +139,8 @@ def train(mels, # folder written by `preprocess` (with manifest.csv), or a list 
                   file=sys.stderr)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     model = warm_start(start) if start is not None else GRUEmbedder(hidden=cfg.hidden, layers=cfg.layers, emb_dim=cfg.emb_dim)
-    learn = ge2e_learner(dls, model, loss_method=cfg.loss_method, bf16=cfg.bf16, fp16=cfg.fp16, checkpoint=out / 'train_state.pt',
+    learn = ge2e_learner(dls, model, loss_method=cfg.loss_method, objective=cfg.objective, margin=cfg.margin, scale=cfg.scale,
+                         aam_weight=cfg.aam_weight, bf16=cfg.bf16, fp16=cfg.fp16, checkpoint=out / 'train_state.pt',
                          checkpoint_every=cfg.checkpoint_every, resume=resume, ddp=cfg.ddp,
                          cbs=extra + ([HistoryCSV(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))
     t0 = time.time()

@@ -4,12 +4,14 @@
 
 # %% ../nbs/03_loss.ipynb #2a18ed70
 from __future__ import annotations
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['group_by_speaker', 'GE2ELoss', 'ge2e_reference']
+__all__ = ['group_by_speaker', 'GE2ELoss', 'ge2e_reference', 'AAMSoftmax', 'MarginGE2ELoss']
 
 # %% ../nbs/03_loss.ipynb #7764d446
 def group_by_speaker(emb:torch.Tensor, # (N*M, D) embeddings, each speaker's M utterances contiguous
@@ -90,3 +92,57 @@ def ge2e_reference(e:torch.Tensor, # (N, M, D) embeddings, N speakers x M uttera
             if method == 'softmax': losses.append(-S[j] + torch.logsumexp(S, 0))
             else: losses.append(1 - torch.sigmoid(S[j]) + torch.sigmoid(torch.cat([S[:j], S[j+1:]])).max())
     return torch.stack(losses).mean()
+
+# %% ../nbs/03_loss.ipynb #deca94e2
+class AAMSoftmax(nn.Module):
+    "Additive angular margin softmax over `n_classes` speakers: cross-entropy of `scale * cos(theta + margin)` for the true class, `scale * cos(theta)` for the others."
+    def __init__(self, n_classes:int, # training speakers
+                 emb_dim:int, # embedding size
+                 margin:float=0.2, # additive angular margin, radians
+                 scale:float=30.0, # logit scale
+                ):
+        super().__init__()
+        if n_classes < 2: raise ValueError(f"AAM-softmax needs at least 2 classes, got {n_classes}")
+        if not 0 <= margin < math.pi / 2: raise ValueError(f"margin must be in [0, pi/2), got {margin}")
+        self.margin, self.scale = float(margin), float(scale)
+        self.weight = nn.Parameter(torch.randn(n_classes, emb_dim) * 0.01)
+
+    def logits(self, emb:torch.Tensor, cls:torch.Tensor) -> torch.Tensor:
+        "Scaled logits `(B, n_classes)` with the margin on each row's class `cls`."
+        cos = F.normalize(emb.float(), dim=-1) @ F.normalize(self.weight, dim=-1).T
+        c = cos.gather(1, cls[:, None])
+        sin = torch.sqrt((1 - c * c).clamp(min=1e-12))
+        m = self.margin     # cos(theta + m) = cos cos m - sin sin m; past theta = pi - m it would rise again: a linear penalty there
+        target = torch.where(c > math.cos(math.pi - m), c * math.cos(m) - sin * math.sin(m), c - m * math.sin(m))
+        return self.scale * cos.scatter(1, cls[:, None], target)
+
+    def forward(self, emb:torch.Tensor, cls:torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(self.logits(emb, cls), cls)
+
+# %% ../nbs/03_loss.ipynb #9e8ed8c9
+class MarginGE2ELoss(GE2ELoss):
+    "GE2E plus an AAM-softmax head over the training speakers, on the same batches: `ge2e_weight * GE2E + aam_weight * AAM`."
+    def __init__(self, classes, # the training speakers' label codes (the DataLoader's labels); other codes have no class
+                 emb_dim:int, # embedding size
+                 method:str='softmax', # the GE2E variant
+                 margin:float=0.2, scale:float=30.0, # the head's margin (radians) and logit scale
+                 ge2e_weight:float=1.0, aam_weight:float=1.0, # weights of the two terms
+                ):
+        super().__init__(method)
+        classes = torch.as_tensor(classes).long().unique()
+        lookup = torch.full((int(classes.max()) + 1,), -1, dtype=torch.long)
+        lookup[classes] = torch.arange(len(classes))
+        self.register_buffer('lookup', lookup, persistent=False)     # label code -> class index (-1: no class)
+        self.head = AAMSoftmax(len(classes), emb_dim, margin, scale)
+        self.ge2e_weight, self.aam_weight = float(ge2e_weight), float(aam_weight)
+
+    def forward(self, emb:torch.Tensor, y:torch.Tensor|None=None) -> torch.Tensor:
+        if y is None: raise ValueError("MarginGE2ELoss needs the labels: loss(emb, y)")
+        total = emb.new_zeros(()).float()
+        if self.ge2e_weight: total = total + self.ge2e_weight * super().forward(emb, y)
+        codes = y.flatten()
+        cls = torch.where(codes < len(self.lookup), self.lookup[codes.clamp(max=len(self.lookup) - 1)], -1)
+        keep = cls >= 0                                                 # validation speakers have no class
+        if self.aam_weight and bool(keep.any()):
+            total = total + self.aam_weight * self.head(emb.reshape(len(codes), -1)[keep], cls[keep])
+        return total

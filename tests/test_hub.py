@@ -92,3 +92,23 @@ def test_half_precision_export_keeps_embeddings(fixture_files, tmp_path):
     mels = [m.melspec_from_file(f) for f in fixture_files]
     cos = (m.embed_mels(mels) * h.embed_mels(mels)).sum(-1)
     assert cos.min() > 0.99999, cos.min()
+
+
+def test_average_of_two_known_checkpoints(sse, tmp_path):
+    "`sse average` writes the mean of the checkpoints' weights; the average drops the cohort and the threshold."
+    torch.manual_seed(0)
+    a, b = GRUEmbedder(hidden=8, layers=1), GRUEmbedder(hidden=8, layers=1)
+    with torch.no_grad():
+        for p in a.parameters(): p.fill_(1.0)
+        for p in b.parameters(): p.fill_(3.0)
+    b.threshold, b.cohort, b.scoring = 1.5, torch.randn(4, 256), "as-norm"
+    export_checkpoint(a, tmp_path / "a.pt"); export_checkpoint(b, tmp_path / "b.pt")
+    r = sse("average", tmp_path / "a.pt", tmp_path / "b.pt", "--out", tmp_path / "avg.pt")
+    assert r.returncode == 0 and "averaged 2 checkpoints" in r.stdout, r.stderr
+    m = load_checkpoint(tmp_path / "avg.pt")
+    assert all(torch.equal(v, torch.full_like(v, 2.0)) for v in m.state_dict().values())
+    assert m.threshold is None and m.cohort is None and m.scoring == "cosine"
+    assert m.meta["averaged_from"] == [str(tmp_path / "a.pt"), str(tmp_path / "b.pt")]
+    export_checkpoint(GRUEmbedder(hidden=16, layers=1), tmp_path / "c.pt")
+    r = sse("average", tmp_path / "a.pt", tmp_path / "c.pt", "--out", tmp_path / "bad.pt")
+    assert r.returncode == 1 and "another architecture" in r.stderr and not (tmp_path / "bad.pt").exists()

@@ -77,3 +77,30 @@ def test_labels_shaped_n_by_m():
         group_by_speaker(e, torch.tensor([[1, 1, 5], [5, 5, 5]]))
     with pytest.raises(ValueError, match="2 x 2 labels"):
         group_by_speaker(e, torch.tensor([[1, 1], [5, 5]]))
+
+
+def test_aam_softmax_by_hand_margin_and_scale_honoured():
+    "Two classes at right angles, an embedding at 60 degrees from the first: logits s*cos(60+m) and s*cos(30) by hand."
+    import math
+    from simple_speaker_embedding.loss import AAMSoftmax
+    e = torch.tensor([[math.cos(math.pi / 3), math.sin(math.pi / 3)]]) * 3        # length does not matter
+    for m, s in ((0.0, 1.0), (0.2, 30.0), (0.5, 16.0)):
+        head = AAMSoftmax(2, 2, margin=m, scale=s)
+        with torch.no_grad(): head.weight.copy_(torch.eye(2) * 5)
+        want = torch.tensor([[s * math.cos(math.pi / 3 + m), s * math.cos(math.pi / 6)]])
+        torch.testing.assert_close(head.logits(e, torch.tensor([0])), want, atol=1e-5, rtol=1e-5)
+        ce = -(want[0, 0] - torch.logsumexp(want[0], 0))
+        torch.testing.assert_close(head(e, torch.tensor([0])), ce, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="margin"): AAMSoftmax(2, 2, margin=2.0)
+
+
+def test_margin_loss_leaves_classless_rows_out_and_adds_ge2e():
+    from simple_speaker_embedding.loss import MarginGE2ELoss
+    torch.manual_seed(1)
+    emb = F.normalize(torch.randn(8, 6), dim=-1)
+    y = torch.tensor([3, 3, 1, 1, 8, 8, 4, 4])                 # 8 and 4: validation speakers, no class
+    aam = MarginGE2ELoss([1, 3], emb_dim=6, ge2e_weight=0.0)
+    assert aam.head.weight.shape == (2, 6)
+    torch.testing.assert_close(aam(emb, y), aam.head(emb[:4], torch.tensor([1, 1, 0, 0])))
+    val = MarginGE2ELoss([1, 3], emb_dim=6)
+    torch.testing.assert_close(val(emb[4:], y[4:]), GE2ELoss()(emb[4:], y[4:]))   # no class in the batch: GE2E alone

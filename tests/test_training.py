@@ -318,3 +318,39 @@ def test_training_steps_read_nothing_back_from_the_device(fixture_root, tmp_path
     np.testing.assert_allclose(shown, [want[last(k)] for k in range(n)], rtol=1e-5)
     assert per_epoch % 20 != 0 and len({last(k) for k in range(n)}) > len({(k // 20) * 20 for k in range(n)})   # the epoch refresh happened
     assert any(isinstance(c, FewerSyncs) for c in learn.cbs)
+
+
+def test_aam_head_covers_the_training_speakers_resumes_and_is_not_exported(fixture_store, tmp_path):
+    "objective='ge2e+aam': the head has one class per training speaker, a resumed run restores it, the export leaves it out."
+    from fastai.callback.core import Callback
+    from simple_speaker_embedding.hub import load_checkpoint
+    from simple_speaker_embedding.learner import finish_training, ge2e_learner, train
+    from simple_speaker_embedding.loss import MarginGE2ELoss
+    dls = speaker_dataloaders(fixture_store, n_speakers=3, n_utterances=2, crop=(20, 30), rounds=2, valid_pct=0.34,
+                              progress=False, device="cpu")
+    learn = ge2e_learner(dls, GRUEmbedder(hidden=8, layers=1), objective="aam", margin=0.3, scale=20.0)
+    head = learn.loss_func.head
+    assert isinstance(learn.loss_func, MarginGE2ELoss) and learn.loss_func.ge2e_weight == 0
+    assert head.weight.shape[0] == len(set(dls.train.labels.tolist())) == 4                  # 4 training speakers, not 6
+    assert (head.margin, head.scale) == (0.3, 20.0)
+    assert any(p is head.weight for p in learn.splitter(learn.model)[0])                  # the head learns at the model's rate
+
+    class Stop(Callback):
+        def after_batch(self):
+            if self.training and self.train_iter == 3: raise KeyboardInterrupt
+    kw = dict(epochs=2, hidden=8, layers=1, n_speakers=3, n_utterances=2, crop=(20, 30), rounds=2, valid_pct=0.34,
+              progress=False, objective="ge2e+aam", checkpoint_every=1, device="cpu")
+    with pytest.raises(KeyboardInterrupt): train(fixture_store, tmp_path, cbs=[Stop()], **kw)
+    saved = torch.load(tmp_path / "train_state.pt", weights_only=True)["loss"]
+    assert "head.weight" in saved
+    seen = []
+    class Look(Callback):
+        order = 99
+        def before_train(self):
+            if not seen: seen.append(self.learn.loss_func.head.weight.detach().clone())
+    run = train(fixture_store, tmp_path, cbs=[Look()], **kw)
+    torch.testing.assert_close(seen[0], saved["head.weight"])                              # resumed: the head as saved
+    path, _ = finish_training(run.model, tmp_path, run.cfg)
+    m = load_checkpoint(path)
+    assert set(m.state_dict()) == set(GRUEmbedder(hidden=8, layers=1).state_dict())      # no head in the export
+    assert m.meta["recipe"]["objective"] == "ge2e+aam"
