@@ -541,6 +541,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                         'simple_speaker_embedding/learner.py'),
                                                   'simple_speaker_embedding.learner.ge2e_learner': ( 'learner.html#ge2e_learner',
                                                                                                      'simple_speaker_embedding/learner.py'),
+                                                  'simple_speaker_embedding.learner.speaker_centroids': ( 'learner.html#speaker_centroids',
+                                                                                                          'simple_speaker_embedding/learner.py'),
                                                   'simple_speaker_embedding.learner.train': ( 'learner.html#train',
                                                                                               'simple_speaker_embedding/learner.py'),
                                                   'simple_speaker_embedding.learner.warm_start': ( 'learner.html#warm_start',

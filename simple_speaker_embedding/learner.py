@@ -5,11 +5,13 @@
 # %% ../nbs/05_learner.ipynb #8a3e305a
 from __future__ import annotations
 import contextlib, copy, os, sys, time, warnings
+import numpy as np
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
     from fastai.learner import Learner
@@ -26,7 +28,33 @@ from .loss import GE2ELoss, MarginGE2ELoss
 from .config import TrainConfig
 
 # %% auto #0
-__all__ = ['ge2e_learner', 'TrainRun', 'warm_start', 'config_dataloaders', 'train', 'finish_training']
+__all__ = ['speaker_centroids', 'ge2e_learner', 'TrainRun', 'warm_start', 'config_dataloaders', 'train', 'finish_training']
+
+# %% ../nbs/05_learner.ipynb #19a1f05b
+@torch.no_grad()
+def speaker_centroids(model:nn.Module, # the embedder
+                      dl, # a `SpeakerBatchDL` (its rows, labels and store)
+                      crop:int=200, # frames of each clip embedded (from its start; short clips wrap)
+                      per_speaker:int=8, # clips per speaker at most
+                      batch_size:int=256,
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    "`(label codes, unit mean embeddings)` of the speakers of `dl`, `(n,)` and `(n, emb_dim)`."
+    labels = dl.labels.numpy()
+    order = np.argsort(labels, kind='stable')
+    first = np.r_[0, np.flatnonzero(np.diff(labels[order])) + 1]
+    take = np.concatenate([order[s:e][:per_speaker] for s, e in zip(first, np.r_[first[1:], len(order)])])
+    was, dev = model.training, next(model.parameters()).device
+    model.eval()
+    embs = []
+    for i in range(0, len(take), batch_size):
+        rows = dl.rows[take[i:i + batch_size]]
+        x = torch.from_numpy(dl.store.crops(rows, np.zeros(len(rows), np.int64), crop)).float().to(dev)
+        embs.append(F.normalize(model(x).float(), dim=-1).cpu())
+    model.train(was)
+    codes, inv = np.unique(labels[take], return_inverse=True)
+    E = torch.cat(embs)
+    sums = torch.zeros(len(codes), E.shape[1]).index_add_(0, torch.as_tensor(inv), E)
+    return torch.as_tensor(codes), F.normalize(sums, dim=-1)
 
 # %% ../nbs/05_learner.ipynb #b5ec0eea
 def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
@@ -35,6 +63,7 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
                  objective:str='ge2e', # 'ge2e', 'aam' (AAM-softmax head over the training speakers) or 'ge2e+aam'
                  margin:float=TrainConfig.margin, scale:float=TrainConfig.scale, # the AAM head's margin (radians) and scale
                  aam_weight:float=TrainConfig.aam_weight, # with 'ge2e+aam': weight of the AAM term
+                 head_init:bool=True, # start the AAM head at each training speaker's mean embedding (`speaker_centroids`)
                  lr_scale:float=0.01, # learning-rate multiplier for the loss's w and b
                  clip:float|None=3.0, # gradient-norm clipping
                  bf16:bool=False, # bfloat16 autocast (CPU; CUDA: bf16 where supported, else fp16 with a scaler)
@@ -53,6 +82,9 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
         loss = MarginGE2ELoss(dls.train.labels, unwrap(model).model_hparams.emb_dim, loss_method, margin, scale,
                               ge2e_weight=float(objective == 'ge2e+aam'), aam_weight=aam_weight)
     else: raise ValueError(f"objective must be 'ge2e', 'aam' or 'ge2e+aam', got {objective!r}")
+    if objective != 'ge2e' and head_init:
+        codes, cents = speaker_centroids(model.to(dls.device), dls.train)
+        with torch.no_grad(): loss.head.weight[loss.lookup[codes]] = cents
     loss = loss.to(dls.device)                            # w, b (and the head) live where the batches and the model go
     head = list(loss.head.parameters()) if objective != 'ge2e' else []
     splitter = lambda m: [list(m.parameters()) + head, [loss.w, loss.b]]   # the head learns at the model's rate; w, b slower

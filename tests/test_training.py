@@ -333,6 +333,10 @@ def test_aam_head_covers_the_training_speakers_resumes_and_is_not_exported(fixtu
     assert isinstance(learn.loss_func, MarginGE2ELoss) and learn.loss_func.ge2e_weight == 0
     assert head.weight.shape[0] == len(set(dls.train.labels.tolist())) == 4                  # 4 training speakers, not 6
     assert (head.margin, head.scale) == (0.3, 20.0)
+    from simple_speaker_embedding.learner import speaker_centroids
+    codes, cents = speaker_centroids(learn.model, dls.train)                            # the head starts at each speaker's mean
+    torch.testing.assert_close(head.weight[learn.loss_func.lookup[codes]], cents)
+    assert len(codes) == 4 and torch.allclose(cents.norm(dim=-1), torch.ones(4))
     assert any(p is head.weight for p in learn.splitter(learn.model)[0])                  # the head learns at the model's rate
 
     class Stop(Callback):
