@@ -154,8 +154,7 @@ class CheckpointCallback(Callback):
                      time=time.time(), smooth_loss=self._smooth(), complete=complete,
                      minutes=self.minutes_before + (time.time() - self.t_fit) / 60)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(self.path.suffix + '.tmp')
-        torch.save(state, tmp); os.replace(tmp, self.path)
+        with atomic_write(self.path) as f: torch.save(state, f)
 
     def _smooth(self):
         "The smoothed training loss the progress bar shows (None before the first step)."

@@ -18,7 +18,7 @@ with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script
     from fastai.callback.core import Callback
 
 from .audio import SAMPLE_RATE, AudioError, load_audio, resample, trim_silence
-from .utils import atomic_write, map_files, resolve_device
+from .utils import ShardMaps, atomic_write, map_files, npy_rows, resolve_device
 from .store import load_manifest
 
 # %% auto #0
@@ -108,10 +108,9 @@ def _set_teacher(teacher):
 def _finished(out:Path, n_rows:int):
     "The failures of a finished part (its targets `n_rows` long and its log written), else None."
     log = out.with_suffix('.json')
-    if out.exists() and log.exists():
-        try:
-            if np.load(out, mmap_mode='r').shape[0] == n_rows: return json.loads(log.read_text())
-        except (ValueError, OSError): pass                    # unreadable: computed again
+    if log.exists() and npy_rows(out) == n_rows:
+        try: return json.loads(log.read_text())
+        except ValueError: pass                               # unreadable: computed again
     return None
 
 # %% ../nbs/08_distill.ipynb #63f4903c
@@ -253,7 +252,7 @@ class TeacherTargets:
         tdirs = [tdir] * len(man) if isinstance(tdir, (str, os.PathLike)) else list(tdir)
         self.parts, code = np.unique([str(Path(t) / Path(s).name) for t, s in zip(tdirs, man.shard)], return_inverse=True)
         self.part_of, self.row_in = code.astype(np.int32), man.groupby('shard').cumcount().to_numpy(dtype=np.int64)
-        self._maps, self._pid = None, None
+        self._shard_maps = ShardMaps(self.parts)
         missing = [p for p in self.parts if not Path(p).exists()]
         if missing: raise FileNotFoundError(f"{len(missing)} of {len(self.parts)} shards have no teacher targets, e.g. "
                                             f"{missing[0]}: run `sse teacher-targets` (it resumes)")
@@ -266,9 +265,7 @@ class TeacherTargets:
 
     @property
     def maps(self) -> list:
-        if self._maps is None or self._pid != os.getpid():
-            self._maps, self._pid = [np.load(p, mmap_mode='r') for p in self.parts], os.getpid()
-        return self._maps
+        return self._shard_maps.get()
 
     def __len__(self): return len(self.part_of)
 

@@ -13,6 +13,7 @@ from fastcore.basics import patch
 
 from .audio import MelHParams
 from .model import GRUEmbedder
+from .utils import atomic_write
 from .stream import StreamingEmbedder  # noqa: F401 -- attaches `model.stream()` to every model loaded here
 from .track import SpeakerTracker  # noqa: F401 -- attaches `model.track()`
 
@@ -49,8 +50,7 @@ def export_checkpoint(model:GRUEmbedder, # the embedder to save
     ckpt = dict(format=CHECKPOINT_FORMAT, hparams=model.hparams, state_dict=sd,
                 threshold=model.threshold, cohort=cohort, meta=dict(meta or {}), scoring=model.scoring)
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(ckpt, tmp); tmp.replace(path)      # atomic: never a half-written checkpoint
+    with atomic_write(path) as f: torch.save(ckpt, f)      # never a half-written checkpoint
     return sha256_file(path)
 
 # %% ../nbs/06_hub.ipynb #154012d9

@@ -15,7 +15,7 @@ import torch
 from .audio import MIN_FRAMES, AudioError, MelHParams, TacotronMel, load_audio, resample, trim_silence
 from .config import FILES_PER_SHARD
 from .corpus import corpus_files
-from .utils import atomic_write, map_files
+from .utils import ShardMaps, atomic_write, map_files, npy_rows
 
 # %% auto #0
 __all__ = ['STORE_VERSION', 'SHARD_DIR', 'MANIFEST_COLUMNS', 'base_speaker', 'mel_key', 'shard_size', 'write_frames',
@@ -67,9 +67,7 @@ def _done(out:Path, plan:dict):
     try: done = json.loads(meta.read_text())
     except ValueError: return None
     if done.get('plan') != plan: return None
-    try: n = np.load(out, mmap_mode='r').shape[0]
-    except (ValueError, OSError): return None
-    return done if n == done['frames'] else None
+    return done if npy_rows(out) == done['frames'] else None
 
 # %% ../nbs/00b_store.ipynb #8a8c8299
 def _shard_one(job):
@@ -236,16 +234,14 @@ class MelStore:
         self.shard_of = code.astype(np.int32)                       # per row: which shard
         self.offsets = man.offset.to_numpy(dtype=np.int64)          # per row: first frame in its shard
         self.lengths = man.frames.to_numpy(dtype=np.int64)          # per row: frames
-        self._maps, self._pid, self._memory = None, None, {}
+        self._shard_maps, self._memory = ShardMaps(self.shards), {}
 
     def __len__(self): return len(self.lengths)
 
     @property
     def maps(self) -> list:
         "The shards' memory maps (reopened in a new process, e.g. a forked DataLoader worker)."
-        if self._maps is None or self._pid != os.getpid():
-            self._maps, self._pid = [np.load(s, mmap_mode='r') for s in self.shards], os.getpid()
-        return self._maps
+        return self._shard_maps.get()
 
     @property
     def n_mels(self) -> int: return self.maps[0].shape[1]

@@ -8,11 +8,12 @@ import contextlib, os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['atomic_write', 'map_files', 'resolve_device', 'dist_env']
+__all__ = ['atomic_write', 'map_files', 'resolve_device', 'dist_env', 'npy_rows', 'ShardMaps']
 
 # %% ../nbs/00_utils.ipynb #aa11bb23
 @contextlib.contextmanager
@@ -68,3 +69,19 @@ def resolve_device(device=None, # 'auto'/None (CUDA when available), 'cpu', 'cud
 def dist_env() -> tuple[int, int, int]:
     "`(rank, world_size, local_rank)` of this process under `torchrun` (`(0, 1, 0)` otherwise)."
     return tuple(int(os.environ.get(k, d)) for k, d in (('RANK', 0), ('WORLD_SIZE', 1), ('LOCAL_RANK', 0)))
+
+# %% ../nbs/00_utils.ipynb #fe833ee5
+def npy_rows(path) -> int|None:
+    "Rows of an `.npy` file (read from its header through a memory map), or None when it is missing or unreadable."
+    try: return int(np.load(path, mmap_mode='r').shape[0])
+    except (FileNotFoundError, ValueError, OSError): return None
+
+class ShardMaps:
+    "Read-only memory maps of `.npy` shards, opened on first use and again in each new process."
+    def __init__(self, paths): self.paths, self._maps, self._pid = [str(p) for p in paths], None, None
+    def get(self) -> list:
+        "The maps, in the order of `paths`."
+        if self._maps is None or self._pid != os.getpid():
+            self._maps, self._pid = [np.load(p, mmap_mode='r') for p in self.paths], os.getpid()
+        return self._maps
+    def __getstate__(self): return dict(paths=self.paths, _maps=None, _pid=None)   # a worker opens its own
