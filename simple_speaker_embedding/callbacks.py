@@ -19,6 +19,7 @@ from fastcore.foundation import L
 from fastcore.basics import noop
 import fastai.callback.schedule, fastai.callback.fp16  # noqa: F401 -- add fit_one_cycle, lr_find, to_fp16 to Learner
 
+from .config import TrainConfig   # the run's defaults (plain data)
 from .loss import GE2ELoss
 from .utils import atomic_write, dist_env
 from .evaluate import eer
@@ -136,7 +137,7 @@ class CheckpointCallback(Callback):
     "Save training state every `every` steps, at the end and on Ctrl-C (`interrupted`); with `resume`, continue from the last save."
     order = 61  # after TrainEvalCallback (-10) counted the step, and after the progress bar (60) has started its epoch
     def __init__(self, path, # checkpoint file (written atomically)
-                 every:int|None=100, # save every this many training steps (None: only at the end)
+                 every:int|None=TrainConfig.checkpoint_every, # save every this many training steps (None: only at the end)
                  resume:bool=False): # load `path` if it exists and skip the work already done
         self.path, self.every, self.resume = Path(path), every, resume
         self.start_epoch, self.start_iter, self.stopped, self.done, self.in_step = 0, 0, None, None, False

@@ -483,7 +483,7 @@ def _evaluation_commands(sub):
     e.add_argument("--norm", action="store_true", help="AS-norm scores with the cohort the model carries (the shipped one does)")
     e.add_argument("--cohort", default=None, metavar="DIR", help="AS-norm with a cohort made from this audio folder "
                    "(<speaker>/<utt>, speakers not in the trials); works with any --model")
-    e.add_argument("--top-k", type=_count, default=None, help="cohort speakers per side for AS-norm (default: the model's own, 100 for others)")
+    e.add_argument("--top-k", type=_count, default=None, help="cohort speakers per side for AS-norm (default: the model's own; the library's ASNORM_TOP_K for others)")
     e.add_argument("--cosine", action="store_true", help="raw cosine scores even if the model decides with AS-norm")
     cal = _add(sub, "calibrate", "set the decision threshold on your own labelled recordings; writes a calibrated checkpoint",
                ["sse calibrate my_speakers/ --out my_model.pt                 # <speaker>/<utt>, 1% false accepts",
