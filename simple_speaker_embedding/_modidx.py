@@ -351,6 +351,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                 'simple_speaker_embedding/diarize.py'),
                                                   'simple_speaker_embedding.diarize.estimate_speakers': ( 'diarize.html#estimate_speakers',
                                                                                                           'simple_speaker_embedding/diarize.py'),
+                                                  'simple_speaker_embedding.diarize.frame_db': ( 'diarize.html#frame_db',
+                                                                                                 'simple_speaker_embedding/diarize.py'),
                                                   'simple_speaker_embedding.diarize.partial_embeddings': ( 'diarize.html#partial_embeddings',
                                                                                                            'simple_speaker_embedding/diarize.py'),
                                                   'simple_speaker_embedding.diarize.plot_timeline': ( 'diarize.html#plot_timeline',

@@ -15,9 +15,9 @@ from .audio import SAMPLE_RATE, AudioError, load_audio, melspec_from_array, mels
 from .model import ASNORM_TOP_K, as_norm, asnorm_cohort, cohort_stats, window_starts
 
 # %% auto #0
-__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_SWITCH', 'Partials', 'voiced_frames', 'partial_embeddings',
-           'affinity', 'estimate_speakers', 'cluster_windows', 'resegment', 'window_segments', 'diarize', 'to_rttm',
-           'read_rttm', 'der', 'synth_conversation', 'plot_timeline']
+__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_SWITCH', 'Partials', 'frame_db', 'voiced_frames',
+           'partial_embeddings', 'affinity', 'estimate_speakers', 'cluster_windows', 'resegment', 'window_segments',
+           'diarize', 'to_rttm', 'read_rttm', 'der', 'synth_conversation', 'plot_timeline']
 
 # %% ../nbs/09_diarize.ipynb #86eefced
 @dataclass
@@ -37,11 +37,16 @@ class Partials:
         return self.embs if self.rev is None else np.concatenate([self.embs, self.rev], 1) / np.sqrt(2)
 
 # %% ../nbs/09_diarize.ipynb #b7424f84
+def frame_db(mel:torch.Tensor, # (frames, n_mels) log-mel
+            ) -> np.ndarray:
+    "Each frame's energy in dB (the mel bands' power summed)."
+    return 10 * np.log10(np.exp(2 * mel.double().cpu().numpy()).sum(1) + 1e-20)
+
 def voiced_frames(mel:torch.Tensor, # (frames, n_mels) log-mel
                   top_db:float=40, # frames this many dB below the loudest are silent
                  ) -> np.ndarray:
     "Frames whose energy is within `top_db` of the loudest frame."
-    db = 10 * np.log10(np.exp(2 * mel.double().cpu().numpy()).sum(1) + 1e-20)
+    db = frame_db(mel)
     return db > db.max() - top_db
 
 # %% ../nbs/09_diarize.ipynb #7b67fe78

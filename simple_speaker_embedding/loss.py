@@ -140,9 +140,11 @@ class MarginGE2ELoss(GE2ELoss):
         if y is None: raise ValueError("MarginGE2ELoss needs the labels: loss(emb, y)")
         total = emb.new_zeros(()).float()
         if self.ge2e_weight: total = total + self.ge2e_weight * super().forward(emb, y)
-        codes = y.flatten()
-        cls = torch.where(codes < len(self.lookup), self.lookup[codes.clamp(max=len(self.lookup) - 1)], -1)
-        keep = cls >= 0                                                 # validation speakers have no class
-        if self.aam_weight and bool(keep.any()):
-            total = total + self.aam_weight * self.head(emb.reshape(len(codes), -1)[keep], cls[keep])
+        if self.aam_weight:
+            codes = y.flatten()
+            cls = torch.where(codes < len(self.lookup), self.lookup[codes.clamp(max=len(self.lookup) - 1)], -1)
+            keep = (cls >= 0).float()                                   # validation speakers have no class
+            safe = cls.clamp(min=0)                                     # (a masked mean: no host sync on a GPU)
+            ce = F.cross_entropy(self.head.logits(emb.reshape(len(codes), -1), safe), safe, reduction='none')
+            total = total + self.aam_weight * (ce * keep).sum() / keep.sum().clamp(min=1)
         return total

@@ -13,7 +13,7 @@ import torch
 from fastcore.basics import patch
 
 from .audio import AudioError
-from .diarize import Partials, window_segments
+from .diarize import Partials, frame_db, window_segments
 from .model import GRUEmbedder, as_norm, asnorm_cohort, cohort_stats
 from .stream import MelStream
 
@@ -180,7 +180,7 @@ def end(self:SpeakerTracker) -> list[Decision]:
 def _windows(self:SpeakerTracker, mel:torch.Tensor, final:bool) -> list[Decision]:
     "Take new frames; decide the windows they complete (at the end: also the window flush with it)."
     if len(mel):
-        db = 10 * np.log10(np.exp(2 * mel.double().numpy()).sum(1) + 1e-20)   # as `voiced_frames`
+        db = frame_db(mel)                                             # as `voiced_frames` judges them
         self.db.append(db.astype(np.float32)); self.db_max = max(self.db_max, float(db.max()))
         self.buf, self.buf_db = torch.cat([self.buf, mel]), np.concatenate([self.buf_db, db])
     n, w = self.base + len(self.buf), self.win
