@@ -323,6 +323,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                               'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data.default_workers': ( 'data.html#default_workers',
                                                                                                   'simple_speaker_embedding/data.py'),
+                                               'simple_speaker_embedding.data.held_out_speakers': ( 'data.html#held_out_speakers',
+                                                                                                    'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data.speaker_dataloaders': ( 'data.html#speaker_dataloaders',
                                                                                                       'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data.speaker_keys': ( 'data.html#speaker_keys',

@@ -30,7 +30,9 @@ class TrainConfig:
     n_utterances:int = _opt(8, "M: utterances per speaker in a batch", lo=2, group="batches")
     crop:tuple = _opt((140, 180), "range of crop lengths in frames (one length per batch)", lo=2, group="batches")
     rounds:int = _opt(1, "visits of each speaker per epoch", lo=1, group="batches")
-    valid_pct:float = _opt(0.05, "held-out fraction of real speakers (validation EER)", lo=0, hi=0.5, group="batches")
+    valid_pct:float = _opt(0.05, "held-out fraction of each dataset's real speakers (validation EER)", lo=0, hi=0.5, group="batches")
+    valid_seed:int|None = _opt(0, "seed of the held-out speakers: the same ones for every `seed` of a recipe, so its runs "
+                               "compare on one validation set (None: `seed`)", group="batches")
     clip_speakers:str|None = _opt(None, "datasets (comma-separated) whose clips are each their own pseudo-speaker: a label-free "
                                   "term for speakers with too few clips (views: crops of one clip); never two of one speaker in a batch", group="batches")
     # augmentation

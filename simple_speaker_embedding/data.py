@@ -22,7 +22,8 @@ from .utils import resolve_device
 from .config import TrainConfig   # the run's defaults (plain data)
 
 # %% auto #0
-__all__ = ['Augment', 'default_workers', 'SpeakerBatchDL', 'speaker_keys', 'split_by_speaker', 'speaker_dataloaders']
+__all__ = ['Augment', 'default_workers', 'SpeakerBatchDL', 'speaker_keys', 'held_out_speakers', 'split_by_speaker',
+           'speaker_dataloaders']
 
 # %% ../nbs/04_data.ipynb #841ec0d7
 @functools.lru_cache(maxsize=8)
@@ -283,17 +284,30 @@ def speaker_keys(man:pd.DataFrame) -> pd.Series:
     return speaker_key(man.dataset.astype(str), man.speaker.astype(str)) if 'dataset' in man else man.speaker.astype(str)
 
 # %% ../nbs/04_data.ipynb #288d1aa3
+def held_out_speakers(man:pd.DataFrame, # manifest
+                      valid_pct:float=TrainConfig.valid_pct, # fraction of each dataset's real speakers
+                      seed:int=0) -> list:
+    "Validation speakers drawn from every dataset: `valid_pct` of each one's real speakers (at least one where it has four or more)."
+    base = speaker_keys(man).map(base_speaker).to_numpy()
+    group = man.dataset.astype(str).to_numpy() if 'dataset' in man else np.zeros(len(man), str)
+    rng, out = np.random.default_rng(seed), []
+    for g in sorted(set(group)):
+        uniq = np.unique(base[group == g])
+        n = max(1 if len(uniq) >= 4 else 0, int(round(valid_pct * len(uniq))))
+        out += list(rng.choice(uniq, n, replace=False)) if n else []
+    if len(out) < 2:                                             # tiny stores: two speakers over all, for an EER at all
+        uniq = np.unique(base)
+        out = list(rng.choice(uniq, min(2, len(uniq) - 1), replace=False)) if len(uniq) > 2 else []
+    return out
+
 def split_by_speaker(man:pd.DataFrame, # manifest
-                     valid_pct:float=TrainConfig.valid_pct, # fraction of (real) speakers held out
+                     valid_pct:float=TrainConfig.valid_pct, # fraction of (real) speakers held out, from each dataset
                      valid_speakers=None, # or: exactly these (real) speakers, as `dataset/speaker` or bare names
-                     seed:int=0):
+                     seed:int=0): # seed of the draw (`TrainConfig.valid_seed`)
     "Train/valid index lists that keep each real speaker (and its pseudo-speakers) on one side; speakers are keyed by dataset."
     base = speaker_keys(man).map(base_speaker).to_numpy()
     bare = man.speaker.astype(str).map(base_speaker).to_numpy()
-    uniq = np.unique(base)
-    if valid_speakers is None:
-        n_valid = max(2, int(round(valid_pct * len(uniq)))) if valid_pct > 0 else 0
-        valid_speakers = np.random.default_rng(seed).choice(uniq, n_valid, replace=False) if n_valid else []
+    if valid_speakers is None: valid_speakers = held_out_speakers(man, valid_pct, seed) if valid_pct > 0 else []
     chosen = np.asarray(list(valid_speakers), dtype=str)
     is_valid = np.isin(base, chosen) | np.isin(bare, chosen)
     return list(np.flatnonzero(~is_valid)), list(np.flatnonzero(is_valid))
@@ -308,6 +322,7 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
                         valid_pct:float=TrainConfig.valid_pct, # held-out fraction of real speakers
                         valid_speakers=None, # or explicit held-out speakers
                         seed:int=0,
+                        valid_seed:int|None=None, # seed of the held-out speakers (None: `seed`)
                         rank:int=0, world:int=1, # DDP shard
                         min_frames:int=MIN_FRAMES, # drop utterances shorter than this (the tools' speech minimum)
                         progress:bool=True, # progress bar when an older per-clip folder is packed
@@ -322,7 +337,7 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
     keep = np.flatnonzero((man.frames >= min_frames).to_numpy())
     if not len(keep): raise ValueError("no utterances to train on")
     sub = man.iloc[keep]
-    tr, va = split_by_speaker(sub, valid_pct, valid_speakers, seed)
+    tr, va = split_by_speaker(sub, valid_pct, valid_speakers, seed if valid_seed is None else valid_seed)
     spk = speaker_keys(sub).to_numpy(dtype=str)
     clip = sub.dataset.isin(list(clip_speakers)).to_numpy() if len(clip_speakers) else np.zeros(len(sub), bool)
     if len(clip_speakers) and not clip.any():

@@ -132,7 +132,7 @@ def config_dataloaders(man, # the manifest of the training stores (`load_stores`
     from simple_speaker_embedding.data import speaker_dataloaders, Augment
     aug = ((Augment.real_world if cfg.real_world else Augment)(**cfg.channel)) if cfg.augment else None
     return speaker_dataloaders(man, n_speakers=cfg.n_speakers, n_utterances=cfg.n_utterances, crop=cfg.crop, rounds=cfg.rounds,
-                               augment=aug, valid_pct=cfg.valid_pct, seed=cfg.seed, in_memory=cfg.in_memory,
+                               augment=aug, valid_pct=cfg.valid_pct, valid_seed=cfg.valid_seed, seed=cfg.seed, in_memory=cfg.in_memory,
                                num_workers=cfg.workers, clip_speakers=tuple(s for s in (cfg.clip_speakers or '').split(',') if s), **kw)
 
 # %% ../nbs/05_learner.ipynb #c4cb118b

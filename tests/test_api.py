@@ -22,7 +22,7 @@ RECIPES = Path(__file__).parents[1] / "recipes"
 # the defaults `sse train --help`, the README and the recipes rely on (a changed default must change this too, deliberately)
 DOCUMENTED = dict(epochs=8, lr=2e-3, crop=(140, 180), augment=False, seed=0, rounds=1, teacher=None, distill="embedding",
                   distill_weight=None, ge2e_weight=1.0, band_p=None, max_steps=None, n_speakers=32, n_utterances=8,
-                  clip_speakers=None, hidden=256, layers=3, emb_dim=256, valid_pct=0.05, checkpoint_every=50,
+                  clip_speakers=None, hidden=256, layers=3, emb_dim=256, valid_pct=0.05, valid_seed=0, checkpoint_every=50,
                   objective="ge2e", margin=0.2, scale=30.0, aam_weight=1.0)
 
 

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from simple_speaker_embedding.data import Augment, speaker_dataloaders, split_by_speaker
+from simple_speaker_embedding.config import TrainConfig
+from simple_speaker_embedding.data import Augment, held_out_speakers, speaker_dataloaders, split_by_speaker
 from simple_speaker_embedding.store import base_speaker, load_manifest, preprocess
 
 
@@ -135,6 +136,21 @@ def test_split_by_speaker_explicit():
     man = pd.DataFrame(dict(speaker=["a", "a_sp0.9", "b", "c", "c_sp1.1"], path=list("vwxyz")))
     tr, va = split_by_speaker(man, valid_speakers=["c"])
     assert va == [3, 4] and tr == [0, 1, 2]
+
+
+def test_held_out_speakers_come_from_every_dataset_and_not_the_run_seed():
+    "Validation speakers: `valid_pct` of each dataset (one at least where it has four or more, none from a smaller "
+    "one), the same whatever the run's seed, with their pseudo-speakers; a run's `valid_seed` draws them."
+    sizes = dict(big=200, mid=12, small=4, tiny=3)
+    rows = [(d, f"{d}{i}{sp}") for d, n in sizes.items() for i in range(n) for sp in ("", "_sp1.1")]
+    man = pd.DataFrame(rows, columns=["dataset", "speaker"])
+    held = held_out_speakers(man, 0.05, seed=0)
+    by = pd.Series([h.split("/")[0] for h in held]).value_counts().to_dict()
+    assert by == dict(big=10, mid=1, small=1) and len(set(held)) == len(held)
+    assert held_out_speakers(man, 0.05, seed=0) == held and held_out_speakers(man, 0.05, seed=1) != held
+    tr, va = split_by_speaker(man, 0.05, seed=0)
+    assert len(va) == 2 * len(held) and not set(tr) & set(va)              # each held-out speaker with its pseudo-speaker
+    assert TrainConfig().valid_seed == 0                                    # runs of any --seed share their validation speakers
 
 
 def test_label_free_clips_are_their_own_speakers(mels):
