@@ -4,7 +4,9 @@ Reads the embeddings `bench/embed_cache.py` wrote (dev clips, cohort speakers pe
 rule (cohort, top-k, score, threshold policy), chooses the threshold on two dev sets and measures false accepts and
 false rejects on the third, for each of the three; then the same rule chosen on all three, as it would ship.
 A rule is acceptable when every held-out set stays within `--max-fa` false accepts and `--max-fr` false rejects.
-Prints a table and writes it as JSON. Usage:
+Then the whole rule chosen blind (`leave_one_out`): cohort, score and top-k by the lowest EER on two sets, the
+shipped threshold policy on them, measured on the third; the worst of the three is reported (it is how a model is
+compared with the shipped one: `--model` of `bench/embed_cache.py` makes its cache). Prints a table and writes it as JSON. Usage:
 
     python bench/decision_rules.py /work/cache --out docs/results/decision_rules.json
 """
@@ -47,12 +49,8 @@ def choose(sets, fa, cap, max_fr=None):
     return calibrate_threshold(dict(enumerate(sets)), fa, cap, max_fr)
 
 def study(dev, coh, accept_fa, accept_fr):
-    cohorts = {'stage 7 (2,630 speakers)': SHIPPED_COHORT, 'every training domain (+an4, speech_commands, alnum_en)': SHIPPED_COHORT + NEW}
     rows = []
-    for (cname, keys), kind, top_k in itertools.product(cohorts.items(), ('as-norm', 'cosine'), (50, 100, 200, 400)):
-        if kind == 'cosine' and (top_k != 100 or cname != next(iter(cohorts))): continue
-        C = np.concatenate([coh[k]['emb'] for k in keys if k in coh])
-        sc = {n: scores(dev[n], C, top_k, kind) for n in DEV}
+    for (cname, kind, top_k), (n_cohort, sc) in rule_candidates(dev, coh).items():
         policies = [(fa, cap, None) for fa, cap in itertools.product((0.005, 0.01, 0.02), (None, 0.02, 0.03)) if cap is None or cap >= fa]
         for fa, cap, max_fr in policies + [(0.02, 0.02, 0.15), (0.03, 0.03, 0.15), (0.02, 0.02, 0.10), (0.03, 0.03, 0.10)]:
             held = {}
@@ -62,11 +60,39 @@ def study(dev, coh, accept_fa, accept_fr):
             th_all = choose(list(sc.values()), fa, cap, max_fr)
             ship = {n: error_rates(*sc[n], th_all) for n in DEV}
             ok = all(a <= accept_fa and r <= accept_fr for a, r in held.values())
-            rows.append(dict(cohort=cname, n_cohort=len(C), score=kind, top_k=top_k if kind != 'cosine' else None,
+            rows.append(dict(cohort=cname, n_cohort=n_cohort, score=kind, top_k=top_k,
                              fa=fa, cap=cap, max_fr=max_fr, eer={n: eer(*sc[n])[0] for n in DEV},
                              held_out=held, threshold=th_all, shipped=ship, holds=ok,
                              worst_held_fa=max(a for a, _ in held.values()), worst_held_fr=max(r for _, r in held.values())))
     return rows
+
+def rule_candidates(dev, coh):
+    "Every (cohort, score, top-k) of the study: its cohort size and each dev set's trial scores under it."
+    cohorts = {'stage 7 (2,630 speakers)': SHIPPED_COHORT, 'every training domain (+an4, speech_commands, alnum_en)': SHIPPED_COHORT + NEW}
+    out = {}
+    for (cname, keys), kind, top_k in itertools.product(cohorts.items(), ('as-norm', 'cosine'), (50, 100, 200, 400)):
+        if kind == 'cosine' and (top_k != 100 or cname != next(iter(cohorts))): continue
+        C = np.concatenate([coh[k]['emb'] for k in keys if k in coh])
+        out[(cname, kind, top_k if kind != 'cosine' else None)] = len(C), {n: scores(dev[n], C, top_k, kind) for n in DEV}
+    return out
+
+def leave_one_out(dev, coh, policy=(0.03, 0.03, 0.15)):
+    """The whole rule chosen without the set it is measured on: for each dev set, the cohort, score and top-k with the
+    lowest mean EER on the other two and the threshold `policy` (pooled FA, per-set FA cap, per-set FR window) sets on
+    them; then EER, false accepts and false rejects on the held-out set. The worst of the three is what a user of
+    other recordings can expect."""
+    cands = {k: sc for k, (_, sc) in rule_candidates(dev, coh).items()}
+    e = {k: {n: eer(*v[n])[0] for n in DEV} for k, v in cands.items()}
+    out = {}
+    for h in DEV:
+        rest = [n for n in DEV if n != h]
+        key = min(cands, key=lambda k: np.mean([e[k][n] for n in rest]))
+        th = choose([cands[key][n] for n in rest], *policy)
+        fa, fr = error_rates(*cands[key][h], th)
+        out[h] = dict(cohort=key[0], score=key[1], top_k=key[2], eer=e[key][h], fa=fa, fr=fr, threshold=th)
+    out['worst'] = {m: max(out[h][m] for h in DEV) for m in ('eer', 'fa', 'fr')}
+    out['mean_eer'] = float(np.mean([out[h]['eer'] for h in DEV]))
+    return out
 
 def quality(dev, coh):
     "Within each dev set: how much different-speaker AS-norm scores follow the clips' speech length and their cohort similarity (Pearson r)."
@@ -116,7 +142,12 @@ if __name__ == "__main__":
     dev, coh = load(a.cache)
     rows = study(dev, coh, a.max_fa, a.max_fr)
     show(rows)
+    loo = leave_one_out(dev, coh)
+    for h in DEV:
+        r = loo[h]; print(f"held out {h}: chose {r['cohort'][:22]} {r['score']} top-{r['top_k']} -> EER {100 * r['eer']:.2f}%, "
+                          f"FA {100 * r['fa']:.2f}%, FR {100 * r['fr']:.2f}% at {r['threshold']:.3f}")
+    print(f"worst held-out: EER {100 * loo['worst']['eer']:.2f}%, FA {100 * loo['worst']['fa']:.2f}%, FR {100 * loo['worst']['fr']:.2f}%; mean held-out EER {100 * loo['mean_eer']:.2f}%")
     q = quality(dev, coh)
     for n, v in q.items(): print(n, " ".join(f"{k} {x:.3f}" for k, x in v.items()))
-    if a.out: Path(a.out).write_text(json.dumps(dict(rules=rows, quality=q), indent=1, default=float))
+    if a.out: Path(a.out).write_text(json.dumps(dict(rules=rows, leave_one_out=loo, quality=q), indent=1, default=float))
     if a.markdown: Path(a.markdown).write_text(markdown(rows))
