@@ -5,8 +5,9 @@ training with the same `--valid-pct` and `--valid-seed` (drawn from every datase
 every run of a recipe is measured on speakers none of them trained on. Each held-out speaker's utterances (up to
 `--per-speaker`, whole, at speed 1) are embedded from the mel store; every pair within a dataset is a trial (cosine, and
 with `--asnorm` AS-norm against a cohort of the store's *training* speakers, the same for every model). A dataset whose
-held-out speakers give no target or no impostor pair is reported as such and left out of the mean. The choice of
-stage and settings reads the mean over datasets (each dataset once, however many speakers it has). Usage:
+held-out speakers give no target or no impostor pair, or that has fewer than `--min-speakers` held-out speakers (an
+EER of two speakers says little), is reported and left out of the mean. The choice of stage and settings reads the
+mean over the datasets left (each dataset once, however many speakers it has). Usage:
 
     python scripts/valid_report.py runs/stage8/mels shipped runs/stage8/a_s7/model.pt ... --valid-pct 0.1 --asnorm \\
         --out docs/results/valid.json
@@ -37,7 +38,7 @@ def pick(man, speakers, per_speaker:int, seed:int=0):
     return sub
 
 def dataset_eers(embs, speakers, datasets, stats=None) -> dict:
-    "{dataset: (EER %, target pairs, impostor pairs)} over all pairs within each dataset (AS-norm when `stats` is given)."
+    "{dataset: (EER %, target pairs, impostor pairs, speakers)} over all pairs within each dataset (AS-norm when `stats` is given)."
     out = {}
     for d in sorted(set(datasets)):
         idx = np.flatnonzero(datasets == d)
@@ -45,10 +46,11 @@ def dataset_eers(embs, speakers, datasets, stats=None) -> dict:
         lab = (speakers[i] == speakers[j]).astype(int)
         s = np.einsum('nd,nd->n', embs[i], embs[j])
         if stats is not None: s = as_norm(s, (stats[0][i], stats[1][i]), (stats[0][j], stats[1][j]))
-        out[d] = (100 * eer(s, lab)[0], int(lab.sum()), int((1 - lab).sum())) if 0 < lab.sum() < len(lab) else (None, int(lab.sum()), int((1 - lab).sum()))
+        n = (int(lab.sum()), int((1 - lab).sum()), len(set(speakers[idx])))
+        out[d] = (100 * eer(s, lab)[0] if 0 < lab.sum() < len(lab) else None, *n)
     return out
 
-def report(model, man, store, valid, cohort_rows, top_k:int) -> dict:
+def report(model, man, store, valid, cohort_rows, top_k:int, min_speakers:int) -> dict:
     embs = model.embed_mels(rows_mels(store, valid.index), progress=False).numpy()
     spk, ds = speaker_keys(valid).to_numpy(dtype=str), valid.dataset.to_numpy(dtype=str)
     res = {'cosine': dataset_eers(embs, spk, ds)}
@@ -59,7 +61,7 @@ def report(model, man, store, valid, cohort_rows, top_k:int) -> dict:
         coh /= np.linalg.norm(coh, axis=1, keepdims=True)
         res['as-norm'] = dataset_eers(embs, spk, ds, cohort_stats(embs, coh, top_k))
     for kind in list(res):
-        vals = [v[0] for v in res[kind].values() if v[0] is not None]
+        vals = [v[0] for v in res[kind].values() if v[0] is not None and v[3] >= min_speakers]
         res[kind]['mean'] = float(np.mean(vals))
     return res
 
@@ -69,6 +71,7 @@ if __name__ == "__main__":
     ap.add_argument("models", nargs="+", help="checkpoints, or 'shipped'")
     ap.add_argument("--valid-pct", type=float, default=0.1); ap.add_argument("--valid-seed", type=int, default=0)
     ap.add_argument("--per-speaker", type=int, default=20, help="held-out utterances per speaker at most")
+    ap.add_argument("--min-speakers", type=int, default=4, help="datasets with fewer held-out speakers are left out of the mean")
     ap.add_argument("--asnorm", action="store_true", help="also AS-norm, against a cohort of the store's training speakers")
     ap.add_argument("--cohort-per-speaker", type=int, default=3); ap.add_argument("--top-k", type=int, default=100)
     ap.add_argument("--out", default=None, help="JSON file for the numbers")
@@ -83,11 +86,12 @@ if __name__ == "__main__":
     for m in a.models:
         torch.manual_seed(0)
         model = (gru_embedder() if m == 'shipped' else load_checkpoint(m)).eval()
-        out[m] = report(model, man, store, valid, cohort_rows, a.top_k)
+        out[m] = report(model, man, store, valid, cohort_rows, a.top_k, a.min_speakers)
         for kind, r in out[m].items():
-            cells = '  '.join(f"{d} {v[0]:.2f}" if v[0] is not None else f"{d} n/a" for d, v in r.items() if d != 'mean')
+            cells = '  '.join(f"{d} {v[0]:.2f}" + ('' if v[3] >= a.min_speakers else '*') if v[0] is not None else f"{d} n/a"
+                              for d, v in r.items() if d != 'mean')
             print(f"{m} [{kind}] mean {r['mean']:.2f}  |  {cells}", flush=True)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(dict(valid_pct=a.valid_pct, valid_seed=a.valid_seed, per_speaker=a.per_speaker,
+        Path(a.out).write_text(json.dumps(dict(valid_pct=a.valid_pct, valid_seed=a.valid_seed, per_speaker=a.per_speaker, min_speakers=a.min_speakers,
                                                held_out=sorted(held), models=out), indent=1))
