@@ -33,12 +33,16 @@ from simple_speaker_embedding.evaluate import TARGET_FA, bootstrap_rates, calibr
 from simple_speaker_embedding.hub import WEIGHTS_DIR, export_checkpoint, load_checkpoint
 
 STAGE_KEYS = ('epochs', 'max_steps', 'n_speakers', 'n_utterances', 'clip_speakers', 'rounds', 'lr', 'crop', 'augment', 'real_world', 'channel', 'aug', 'band_p', 'reverb_p', 'distort_p',
-              'teacher', 'distill', 'distill_weight', 'ge2e_weight', 'seed', 'train_minutes', 'device', 'init')
+              'teacher', 'distill', 'distill_weight', 'ge2e_weight', 'objective', 'margin', 'scale', 'aam_weight', 'valid_pct',
+              'valid_seed', 'seed', 'train_minutes', 'device', 'init')
 
 def stages(meta:dict) -> list[dict]:
     "The training stages behind a run, oldest first, following the `init_meta` chain of warm starts (a shipped file's own `stages` included)."
     out = []
     while meta:
+        if 'averaged_from' in meta:                # `sse average` of runs of one recipe: their stages, the last one averaged
+            inner = stages(meta['last_meta'])
+            out[:0] = inner[:-1] + [{**inner[-1], 'averaged_runs': len(meta['averaged_from'])}]; break
         if 'stages' in meta:                       # a warm start from a shipped file: its stages are already listed
             out[:0] = meta['stages']; break
         st = {**meta, **meta['recipe']} if isinstance(meta.get('recipe'), dict) else meta   # sse train's TrainConfig, or older flat keys
@@ -95,6 +99,7 @@ if __name__ == "__main__":
                 cohort=f"{len(model.cohort)} speakers of {' + '.join(args.cohort)}, mean of up to 8 utterances each" if args.cohort
                        else model.meta.get('cohort', f"{len(model.cohort)} speakers"),
                 asnorm_top_k=args.top_k)
+    if 'averaged_from' in model.meta: meta['averaged_from'] = model.meta['averaged_from']
     normed_sets = {}
     for i, dev in enumerate(args.dev):
         name = Path(dev).name

@@ -34,8 +34,8 @@ def pick(man, speakers, per_speaker:int, seed:int=0):
     "Store rows (speed 1) of these speakers, at most `per_speaker` each (a seeded draw)."
     base = speaker_keys(man).map(base_speaker)
     sub = man[base.isin(set(speakers)).to_numpy() & (man.speed.to_numpy() == 1)]
-    sub = sub.sample(frac=1, random_state=seed).groupby(speaker_keys(sub).to_numpy(), sort=True).head(per_speaker)
-    return sub
+    sub = sub.sample(frac=1, random_state=seed)
+    return sub.groupby(speaker_keys(sub).to_numpy(), sort=True).head(per_speaker)
 
 def dataset_eers(embs, speakers, datasets, stats=None) -> dict:
     "{dataset: (EER %, target pairs, impostor pairs, speakers)} over all pairs within each dataset (AS-norm when `stats` is given)."
@@ -56,7 +56,7 @@ def report(model, man, store, valid, cohort_rows, top_k:int, min_speakers:int) -
     res = {'cosine': dataset_eers(embs, spk, ds)}
     if cohort_rows is not None:
         ce = model.embed_mels(rows_mels(store, cohort_rows.index), progress=True).numpy()
-        codes, _ = np.unique(speaker_keys(cohort_rows).to_numpy(dtype=str), return_inverse=True)
+        _, codes = np.unique(speaker_keys(cohort_rows).to_numpy(dtype=str), return_inverse=True)
         coh = np.stack([ce[codes == c].mean(0) for c in range(codes.max() + 1)])
         coh /= np.linalg.norm(coh, axis=1, keepdims=True)
         res['as-norm'] = dataset_eers(embs, spk, ds, cohort_stats(embs, coh, top_k))
