@@ -27,7 +27,7 @@ CHECKPOINT_FORMAT = "simple-speaker-embedding/1"
 WEIGHTS_DIR = Path(str(package_files("simple_speaker_embedding"))) / "weights"
 # name -> (file in WEIGHTS_DIR, sha256): the shipped checkpoints (see the README for how each was made)
 PRETRAINED: dict[str, tuple[str, str]] = {
-    "gru_embedder": ("gru_embedder.pt", "c0d0105bb70b978ebf3e57a8641810ca1511b28e0cd141ba3d964ce225c4704f"),
+    "gru_embedder": ("gru_embedder.pt", "8c5734414097fe8d5eaf6c9fa3f03454d78a9f3bd31aafa6960bfc3d79f10347"),
 }
 
 def sha256_file(path) -> str:

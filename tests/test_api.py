@@ -44,23 +44,25 @@ def test_parser_defaults_are_train_config():
 
 
 def test_recipes_reproduce_the_shipped_stages():
-    "recipes/stage1-7.toml hold the settings behind the shipped weights: its meta['stages'] and the commands in meta['recipe']."
+    "recipes/stage1-8.toml hold the settings behind the shipped weights: its meta['stages'] and the commands in meta['recipe']."
     import shlex
     from simple_speaker_embedding import gru_embedder, load_recipe, TrainConfig
     from simple_speaker_embedding.cli import _parser
     meta = gru_embedder().meta
-    cfgs = [load_recipe(RECIPES / f"stage{i}.toml") for i in range(1, 8)]
-    assert len(meta["stages"]) == 7
+    cfgs = [load_recipe(RECIPES / f"stage{i}.toml") for i in range(1, 9)]
+    assert len(meta["stages"]) == 8
     for cfg, st in zip(cfgs, meta["stages"]):
         st = {**st, **st.get("aug", {})}
         for k in ("epochs", "lr", "crop", "augment", "seed", "rounds", "teacher", "distill", "distill_weight", "ge2e_weight", "band_p",
-                  "max_steps", "n_speakers", "n_utterances", "clip_speakers"):
+                  "max_steps", "n_speakers", "n_utterances", "clip_speakers", "objective", "margin", "scale", "valid_pct"):
             want = st.get(k, DOCUMENTED[k])                     # a stage that did not record a setting ran at its default
             assert getattr(cfg, k) == (tuple(want) if k == "crop" else want), (cfg, k, st)
-    # the command lines of stages 4-7 in meta['recipe'], parsed by today's parser, are recipes 4-7 (paths aside)
+    assert meta["stages"][-1]["averaged_runs"] == 2 and len(meta["averaged_from"]) == 2   # stage 8: two seeds, averaged
+    # the command lines of stages 4-8 in meta['recipe'] (stage 8: its two seeds), parsed by today's parser, are recipes
+    # 4-8 (paths aside; the seed-7 run of stage 8 is its recipe with --seed 7)
     cmds = [c.strip() for c in meta["recipe"].split("&&") if c.strip().startswith("sse train")]
-    assert len(cmds) == 4
-    for cmd, cfg in zip(cmds, cfgs[3:]):
+    assert len(cmds) == 6
+    for cmd, cfg in zip(cmds, cfgs[3:7] + [cfgs[7].with_(seed=7), cfgs[7]]):
         args = _parser().parse_args(shlex.split(cmd.split(" (")[0])[1:])
         from simple_speaker_embedding.distill import DISTILL_WEIGHTS
         got = TrainConfig(**_given(args))
