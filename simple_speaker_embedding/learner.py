@@ -46,10 +46,11 @@ def speaker_centroids(model:nn.Module, # the embedder
     was, dev = model.training, next(model.parameters()).device
     model.eval()
     embs = []
-    for i in range(0, len(take), batch_size):
-        rows = dl.rows[take[i:i + batch_size]]
-        x = torch.from_numpy(dl.store.crops(rows, np.zeros(len(rows), np.int64), crop)).float().to(dev)
-        embs.append(F.normalize(model(x).float(), dim=-1).cpu())
+    with torch.no_grad():                                  # no activations kept: memory of one forward batch
+        for i in range(0, len(take), batch_size):
+            rows = dl.rows[take[i:i + batch_size]]
+            x = torch.from_numpy(dl.store.crops(rows, np.zeros(len(rows), np.int64), crop)).float().to(dev)
+            embs.append(F.normalize(model(x).float(), dim=-1).cpu())
     model.train(was)
     codes, inv = np.unique(labels[take], return_inverse=True)
     E = torch.cat(embs)
