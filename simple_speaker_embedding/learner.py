@@ -17,6 +17,7 @@ with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script
     from fastai.learner import Learner
 from fastai.optimizer import Adam
 from fastcore.basics import noop
+from fastprogress.fastprogress import progress_bar
 import fastai.callback.schedule, fastai.callback.fp16  # noqa: F401 -- add fit_one_cycle, lr_find, to_fp16 to Learner
 
 from .model import GRUEmbedder
@@ -37,6 +38,7 @@ def speaker_centroids(model:nn.Module, # the embedder
                       crop:int=200, # frames of each clip embedded (from its start; short clips wrap)
                       per_speaker:int=8, # clips per speaker at most
                       batch_size:int=256,
+                      progress:bool=False, # a progress bar over the batches (a minute or more for thousands of speakers on a CPU)
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     "`(label codes, unit mean embeddings)` of the speakers of `dl`, `(n,)` and `(n, emb_dim)`."
     labels = dl.labels.numpy()
@@ -47,7 +49,7 @@ def speaker_centroids(model:nn.Module, # the embedder
     model.eval()
     embs = []
     with torch.no_grad():                                  # no activations kept: memory of one forward batch
-        for i in range(0, len(take), batch_size):
+        for i in progress_bar(range(0, len(take), batch_size), leave=False) if progress else range(0, len(take), batch_size):
             rows = dl.rows[take[i:i + batch_size]]
             x = torch.from_numpy(dl.store.crops(rows, np.zeros(len(rows), np.int64), crop)).float().to(dev)
             embs.append(F.normalize(model(x).float(), dim=-1).cpu())
@@ -65,6 +67,7 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
                  margin:float=TrainConfig.margin, scale:float=TrainConfig.scale, # the AAM head's margin (radians) and scale
                  aam_weight:float=TrainConfig.aam_weight, # with 'ge2e+aam': weight of the AAM term
                  head_init:bool=True, # start the AAM head at each training speaker's mean embedding (`speaker_centroids`)
+                 progress:bool=False, # a bar over the head's initialisation
                  lr_scale:float=0.01, # learning-rate multiplier for the loss's w and b
                  clip:float|None=3.0, # gradient-norm clipping
                  bf16:bool=False, # bfloat16 autocast (CPU; CUDA: bf16 where supported, else fp16 with a scaler)
@@ -84,7 +87,7 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
                               ge2e_weight=float(objective == 'ge2e+aam'), aam_weight=aam_weight)
     else: raise ValueError(f"objective must be 'ge2e', 'aam' or 'ge2e+aam', got {objective!r}")
     if objective != 'ge2e' and head_init:
-        codes, cents = speaker_centroids(model.to(dls.device), dls.train)
+        codes, cents = speaker_centroids(model.to(dls.device), dls.train, progress=progress)
         with torch.no_grad(): loss.head.weight[loss.lookup[codes]] = cents
     loss = loss.to(dls.device)                            # w, b (and the head) live where the batches and the model go
     head = list(loss.head.parameters()) if objective != 'ge2e' else []
@@ -172,9 +175,11 @@ def train(mels, # folder written by `preprocess` (with manifest.csv), or a list 
                   file=sys.stderr)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     model = warm_start(start) if start is not None else GRUEmbedder(hidden=cfg.hidden, layers=cfg.layers, emb_dim=cfg.emb_dim)
+    if cfg.objective != 'ge2e' and progress and rank == 0:
+        print(f"starting the AAM head at the mean embeddings of {len(np.unique(dls.train.labels.numpy()))} training speakers", file=sys.stderr)
     learn = ge2e_learner(dls, model, loss_method=cfg.loss_method, objective=cfg.objective, margin=cfg.margin, scale=cfg.scale,
                          aam_weight=cfg.aam_weight, bf16=cfg.bf16, fp16=cfg.fp16, checkpoint=out / 'train_state.pt',
-                         checkpoint_every=cfg.checkpoint_every, resume=resume, ddp=cfg.ddp,
+                         checkpoint_every=cfg.checkpoint_every, resume=resume, ddp=cfg.ddp, progress=progress and rank == 0 and sys.stdout.isatty(),
                          cbs=extra + ([HistoryCSV(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))
     t0 = time.time()
     bars = progress and rank == 0 and sys.stdout.isatty()     # bars on a terminal; in a log file one line per epoch

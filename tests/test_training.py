@@ -358,3 +358,17 @@ def test_aam_head_covers_the_training_speakers_resumes_and_is_not_exported(fixtu
     m = load_checkpoint(path)
     assert set(m.state_dict()) == set(GRUEmbedder(hidden=8, layers=1).state_dict())      # no head in the export
     assert m.meta["recipe"]["objective"] == "ge2e+aam"
+
+
+def test_sse_train_with_the_margin_head_says_so_and_exports_no_head(sse, fixture_store, tmp_path):
+    "`sse train --objective ge2e+aam` as a user runs it: one line names the head's initialisation (it takes a minute on "
+    "thousands of speakers), the run validates on held-out speakers, and the export is a plain embedder."
+    r = sse("train", fixture_store, tmp_path / "run", "--objective", "ge2e+aam", "--margin", "0.3", "--hidden", "8", "--layers", "1",
+            "--n-speakers", "3", "--n-utterances", "2", "--crop", "20", "30", "--valid-pct", "0.34", "--max-steps", "2",
+            "--device", "cpu")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "starting the AAM head at the mean embeddings of 4 training speakers" in r.stderr
+    from simple_speaker_embedding.hub import load_checkpoint
+    m = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert set(m.state_dict()) == set(GRUEmbedder(hidden=8, layers=1).state_dict())
+    assert (m.meta["recipe"]["objective"], m.meta["recipe"]["margin"], m.meta["recipe"]["valid_seed"]) == ("ge2e+aam", 0.3, 0)
