@@ -50,7 +50,7 @@ def dataset_eers(embs, speakers, datasets, stats=None) -> dict:
         out[d] = (100 * eer(s, lab)[0] if 0 < lab.sum() < len(lab) else None, *n)
     return out
 
-def report(model, man, store, valid, cohort_rows, top_k:int, min_speakers:int) -> dict:
+def report(model, store, valid, cohort_rows, top_k:int, min_speakers:int) -> dict:
     embs = model.embed_mels(rows_mels(store, valid.index), progress=False).numpy()
     spk, ds = speaker_keys(valid).to_numpy(dtype=str), valid.dataset.to_numpy(dtype=str)
     res = {'cosine': dataset_eers(embs, spk, ds)}
@@ -86,7 +86,7 @@ if __name__ == "__main__":
     for m in a.models:
         torch.manual_seed(0)
         model = (gru_embedder() if m == 'shipped' else load_checkpoint(m)).eval()
-        out[m] = report(model, man, store, valid, cohort_rows, a.top_k, a.min_speakers)
+        out[m] = report(model, store, valid, cohort_rows, a.top_k, a.min_speakers)
         for kind, r in out[m].items():
             cells = '  '.join(f"{d} {v[0]:.2f}" + ('' if v[3] >= a.min_speakers else '*') if v[0] is not None else f"{d} n/a"
                               for d, v in r.items() if d != 'mean')

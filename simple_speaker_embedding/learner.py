@@ -48,8 +48,9 @@ def speaker_centroids(model:nn.Module, # the embedder
     was, dev = model.training, next(model.parameters()).device
     model.eval()
     embs = []
+    starts = range(0, len(take), batch_size)
     with torch.no_grad():                                  # no activations kept: memory of one forward batch
-        for i in progress_bar(range(0, len(take), batch_size), leave=False) if progress else range(0, len(take), batch_size):
+        for i in progress_bar(starts, leave=False) if progress else starts:
             rows = dl.rows[take[i:i + batch_size]]
             x = torch.from_numpy(dl.store.crops(rows, np.zeros(len(rows), np.int64), crop)).float().to(dev)
             embs.append(F.normalize(model(x).float(), dim=-1).cpu())
@@ -175,14 +176,14 @@ def train(mels, # folder written by `preprocess` (with manifest.csv), or a list 
                   file=sys.stderr)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     model = warm_start(start) if start is not None else GRUEmbedder(hidden=cfg.hidden, layers=cfg.layers, emb_dim=cfg.emb_dim)
+    bars = progress and rank == 0 and sys.stdout.isatty()     # bars on a terminal; in a log file one line per epoch
     if cfg.objective != 'ge2e' and progress and rank == 0:
         print(f"starting the AAM head at the mean embeddings of {len(np.unique(dls.train.labels.numpy()))} training speakers", file=sys.stderr)
     learn = ge2e_learner(dls, model, loss_method=cfg.loss_method, objective=cfg.objective, margin=cfg.margin, scale=cfg.scale,
                          aam_weight=cfg.aam_weight, bf16=cfg.bf16, fp16=cfg.fp16, checkpoint=out / 'train_state.pt',
-                         checkpoint_every=cfg.checkpoint_every, resume=resume, ddp=cfg.ddp, progress=progress and rank == 0 and sys.stdout.isatty(),
+                         checkpoint_every=cfg.checkpoint_every, resume=resume, ddp=cfg.ddp, progress=bars,
                          cbs=extra + ([HistoryCSV(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))
     t0 = time.time()
-    bars = progress and rank == 0 and sys.stdout.isatty()     # bars on a terminal; in a log file one line per epoch
     if not bars: learn.logger = epoch_line(learn) if progress and rank == 0 else noop
     ckpt = next(c for c in learn.cbs if isinstance(c, CheckpointCallback))
     try:
