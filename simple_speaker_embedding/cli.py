@@ -315,8 +315,10 @@ def preprocess_cmd(src, dst, # corpus folder, mel store to write
     if reused: print("nothing left to do: every shard was already finished" if reused == shards
                      else f"{reused} of {shards} shards were already finished (kept); {shards - reused} computed now")
     hours = man.frames.sum() / MelHParams().frames_per_second() / 3600
+    n_deg = int((man.degrade != '').sum()) if 'degrade' in man else 0
     print(f"{len(man)} mels of {man.groupby(['dataset', 'speaker']).ngroups} speakers in {dst}: "
-          f"{man.shard.nunique()} shards of {hours:.1f} h (manifest.csv, preprocess_report.csv)")
+          f"{man.shard.nunique()} shards of {hours:.1f} h (manifest.csv, preprocess_report.csv)"
+          + (f"; {n_deg} of the mels are degraded copies" if n_deg else ''))
     return man
 
 def train_cmd(mels, # folder written by `sse preprocess`, or a list of them
@@ -516,6 +518,11 @@ def _training_commands(sub):
                     "that is plainly LibriSpeech or VoxCeleb is refused until its layout is named)")
     pp.add_argument("--dataset", default=None, help="dataset name for layouts without a dataset level (default: SRC's folder name)")
     pp.add_argument("--files-per-shard", type=_count, default=FILES_PER_SHARD, help=f"source files per shard file at most (default: {FILES_PER_SHARD})")
+    pp.add_argument("--degrade", nargs="+", default=None, metavar="KIND", help="also write degraded copies of each clip (same "
+                    "speaker, key ...~d<c>, what was done in the manifest's degrade column), each with one of these KINDs (sometimes "
+                    "two): reverb, noise, eq, level, codec, telephone, or all")
+    pp.add_argument("--degrade-copies", type=_count, default=2, help="degraded copies of each clip at each speed (default: 2)")
+    pp.add_argument("--degrade-seed", type=int, default=0, help="seed of the copies and of the simulated rooms (default: 0)")
     t = _add(sub, "train", "train a GRU embedder with GE2E on preprocessed mels; exports OUT/model.pt",
              ["sse train mels/train runs/r1 --dev data/dev/cv_en",
               "sse train mels/train runs/r1 --epochs 20 --hidden 768   # rerun the same command to resume",
@@ -597,7 +604,8 @@ def _run_calibrate(a, p):
 # %% ../nbs/12_cli.ipynb #c3481898
 def _run_preprocess(a, p):
     preprocess_cmd(a.src, a.dst, speeds=tuple(a.speeds), trim=not a.no_trim, workers=a.workers, layout=a.layout,
-                   dataset=a.dataset, files_per_shard=a.files_per_shard)
+                   dataset=a.dataset, files_per_shard=a.files_per_shard, degrade=a.degrade or (), degrade_copies=a.degrade_copies,
+                   degrade_seed=a.degrade_seed)
 
 # %% ../nbs/12_cli.ipynb #e7b95365
 def _run_train(a, p): train_cmd(a.mels, a.out, a.cfg, resume=not a.no_resume)

@@ -33,6 +33,8 @@ class TrainConfig:
     valid_pct:float = _opt(0.05, "held-out fraction of each dataset's real speakers (validation EER)", lo=0, hi=0.5, group="batches")
     valid_seed:int|None = _opt(0, "seed of the held-out speakers: the same ones for every `seed` of a recipe, so its runs "
                                "compare on one validation set (None: `seed`)", group="batches")
+    valid_degraded:bool = _opt(False, "validate on the held-out speakers' degraded copies too (a store made with "
+                               "`sse preprocess --degrade`); default: their clean rows only", group="batches")
     clip_speakers:str|None = _opt(None, "datasets (comma-separated) whose clips are each their own pseudo-speaker: a label-free "
                                   "term for speakers with too few clips (views: crops of one clip); never two of one speaker in a batch", group="batches")
     # augmentation

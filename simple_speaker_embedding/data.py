@@ -331,6 +331,7 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
                         in_memory:bool|None=None, # frames in memory on the batch device (None: by size)
                         num_workers:int|None=None, # processes reading crops from disk (None: `default_workers()`)
                         clip_speakers=(), # datasets whose clips (at each speed) are each their own pseudo-speaker in training: label-free
+                        valid_degraded:bool=False, # validate on the held-out speakers' degraded copies too (default: their clean rows only)
                        ) -> DataLoaders:
     "fastai DataLoaders of N x M speaker batches read from a mel store: training speakers and held-out validation speakers."
     man = root_or_manifest if isinstance(root_or_manifest, pd.DataFrame) else load_manifest(root_or_manifest, progress)
@@ -338,6 +339,8 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
     if not len(keep): raise ValueError("no utterances to train on")
     sub = man.iloc[keep]
     tr, va = split_by_speaker(sub, valid_pct, valid_speakers, seed if valid_seed is None else valid_seed)
+    if not valid_degraded and 'degrade' in sub:                         # degraded copies (store.preprocess(degrade=...)): training only
+        clean = sub.degrade.astype(str).to_numpy() == ''; va = [i for i in va if clean[i]]
     spk = speaker_keys(sub).to_numpy(dtype=str)
     clip = sub.dataset.isin(list(clip_speakers)).to_numpy() if len(clip_speakers) else np.zeros(len(sub), bool)
     if len(clip_speakers) and not clip.any():

@@ -116,7 +116,7 @@ def _finished(out:Path, n_rows:int):
 # %% ../nbs/08_distill.ipynb #63f4903c
 def _shard_audio(clips, trim, sr, errors):
     "Yield `(source, row, wav16k)` for every row of a shard: each clip read once, played at each row's speed, at 16 kHz."
-    for src, todo in clips:                                   # todo: (row in the shard, speed) of each copy of `src`
+    for src, todo in clips:                                   # todo: (rows in the shard, speed) of each speed of `src`
         try:
             if not src: raise FileNotFoundError("the manifest has no source audio for this clip")
             x, _ = load_audio(src, sr=sr)
@@ -131,7 +131,7 @@ def _write_part(out:Path, n_rows:int, got:dict, errors:list) -> list:
     "Write one shard's targets (rows without one stay NaN, which `load_targets` refuses) and its failures, atomically, the targets last."
     D = len(next(iter(got.values()))) if got else 1
     E = np.full((n_rows, D), np.nan, np.float32)
-    for r, e in got.items(): E[r] = e
+    for r, e in got.items(): E[list(r) if isinstance(r, tuple) else r] = e     # (a tuple: rows of one clip and speed)
     with atomic_write(out.with_suffix('.json'), 'w') as f: json.dump(errors, f)
     with atomic_write(out) as f: np.save(f, E)                           # last: the part is finished
     return errors
@@ -223,13 +223,14 @@ def teacher_targets(mels, # the store `preprocess` wrote; targets go to `<mels>/
                     batch_size:int|None=None, # clips per forward pass (default: 64 on a GPU; 1 on a CPU, where batches are no faster)
                     max_pad:float=0.01, # batch only clips within this fraction of each other's length (zero-padded)
                    ) -> pd.DataFrame:
-    "Teacher embedding of every row of the store (each clip at each speed), shard by shard (parallel, resumable, atomic); returns the failures."
+    "Teacher embedding of every row of the store (each clip at each speed; a degraded copy gets its clean clip's), shard by shard (parallel, resumable, atomic); returns the failures."
     root = Path(mels); man = load_manifest(root, progress)
     rec = root / 'preprocess.json'
     if trim is None: trim = json.loads(rec.read_text()).get('trim', True) if rec.exists() else True
     out = targets_dir(root, teacher.name)
     man = man.assign(row=man.groupby('shard').cumcount())
-    jobs = [(str(out / Path(shard).name), [(src, list(zip(c.row, c.speed))) for src, c in g.groupby('source', sort=False)],
+    jobs = [(str(out / Path(shard).name),     # per clip and speed: its rows (the clean one and its degraded copies) get one target
+             [(src, [(tuple(c.row[c.speed == sp]), sp) for sp in c.speed.unique()]) for src, c in g.groupby('source', sort=False)],
              len(g), trim, sr) for shard, g in man.groupby('shard', sort=True)]
     dev = resolve_device(device)
     if batch_size is None: batch_size = 1 if dev.type == 'cpu' else 64

@@ -138,7 +138,8 @@ def config_dataloaders(man, # the manifest of the training stores (`load_stores`
     aug = ((Augment.real_world if cfg.real_world else Augment)(**cfg.channel)) if cfg.augment else None
     return speaker_dataloaders(man, n_speakers=cfg.n_speakers, n_utterances=cfg.n_utterances, crop=cfg.crop, rounds=cfg.rounds,
                                augment=aug, valid_pct=cfg.valid_pct, valid_seed=cfg.valid_seed, seed=cfg.seed, in_memory=cfg.in_memory,
-                               num_workers=cfg.workers, clip_speakers=tuple(s for s in (cfg.clip_speakers or '').split(',') if s), **kw)
+                               num_workers=cfg.workers, clip_speakers=tuple(s for s in (cfg.clip_speakers or '').split(',') if s),
+                               valid_degraded=cfg.valid_degraded, **kw)
 
 # %% ../nbs/05_learner.ipynb #c4cb118b
 def train(mels, # folder written by `preprocess` (with manifest.csv), or a list of them (see `store.load_stores`)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00b_store.ipynb #37b9d367
 from __future__ import annotations
-import functools, json, math, os, re, sys
+import functools, importlib.util, json, math, os, re, sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,15 +16,17 @@ from .audio import MIN_FRAMES, AudioError, MelHParams, TacotronMel, load_audio, 
 from .config import FILES_PER_SHARD
 from .corpus import corpus_files
 from .utils import ShardMaps, atomic_write, map_files, npy_rows
+from .degrade import clip_rng, degraded_copies, load_bank, parse_degrade, room_bank
 
 # %% auto #0
-__all__ = ['STORE_VERSION', 'SHARD_DIR', 'MANIFEST_COLUMNS', 'base_speaker', 'mel_key', 'shard_size', 'write_frames',
-           'preprocess', 'load_manifest', 'pack_mels', 'load_stores', 'MelStore']
+__all__ = ['STORE_VERSION', 'SHARD_DIR', 'MANIFEST_COLUMNS', 'BABBLE_POOL', 'base_speaker', 'mel_key', 'shard_size',
+           'write_frames', 'preprocess', 'load_manifest', 'pack_mels', 'load_stores', 'MelStore']
 
 # %% ../nbs/00b_store.ipynb #7fb3dd63
 STORE_VERSION = 1         # the shard format; a shard written by another version is rebuilt
 SHARD_DIR = 'shards'      # below the output folder
-MANIFEST_COLUMNS = ['key', 'dataset', 'speaker', 'session', 'speed', 'frames', 'source', 'shard', 'offset']
+MANIFEST_COLUMNS = ['key', 'dataset', 'speaker', 'session', 'speed', 'frames', 'source', 'shard', 'offset', 'degrade']
+BABBLE_POOL = 8           # recent clean clips of a shard kept for babble (each at most 10 s)
 
 def _sp_suffix(speed:float) -> str: return '' if speed == 1 else f"_sp{speed:g}"
 
@@ -32,9 +34,11 @@ def base_speaker(speaker:str) -> str:
     "The real speaker behind a speed-perturbed pseudo-speaker id (`spk_sp0.9` -> `spk`)."
     return re.sub(r'_sp[0-9.]+$', '', speaker)
 
-def mel_key(dataset:str, speaker:str, session:str, utt:str, speed:float=1.0) -> str:
-    "A clip's name in the store, unique per clip and speed: `<dataset>/<speaker>[_sp<f>]/[<session>/]<utt>`."
-    return '/'.join([dataset, f"{speaker}{_sp_suffix(speed)}", *([session] if session else []), utt])
+def mel_key(dataset:str, speaker:str, session:str, utt:str, speed:float=1.0,
+            copy:int=0, # 0: the clean clip; c > 0: its c-th degraded copy
+           ) -> str:
+    "A clip's name in the store, unique per clip, speed and copy: `<dataset>/<speaker>[_sp<f>]/[<session>/]<utt>[~d<c>]`."
+    return '/'.join([dataset, f"{speaker}{_sp_suffix(speed)}", *([session] if session else []), utt]) + (f"~d{copy}" if copy else '')
 
 def shard_size(n_files:int, # source files in the corpus
                files_per_shard:int=FILES_PER_SHARD, # the most per shard
@@ -72,27 +76,36 @@ def _done(out:Path, plan:dict):
 # %% ../nbs/00b_store.ipynb #8a8c8299
 def _shard_one(job):
     "Worker: one shard's source files -> `part-NNNNN.npy` (every clip's mels at every speed) and its index `part-NNNNN.json`."
-    out, clips, speeds, hp, trim, min_frames = job
+    out, clips, speeds, hp, trim, min_frames, deg = job
     out = Path(out)
     plan = dict(version=STORE_VERSION, sources=[c[0] for c in clips], speeds=list(speeds), hp=asdict(hp), trim=trim,
-                min_frames=min_frames)
+                min_frames=min_frames, **({'degrade': deg} if deg else {}))
     if (done := _done(out, plan)) is not None: return 'ok', str(out), {**done, 'reused': True}
     torch.set_num_threads(1)
-    mel, arrays, rows, errors, offset = _mel_transform(hp), [], [], [], 0
+    mel, arrays, rows, errors, offset, pool = _mel_transform(hp), [], [], [], 0, []
+    sr = hp.sampling_rate
+    bank = load_bank(deg['rooms']) if deg and deg.get('rooms') else None
     for src, d, k, e, u in clips:
         try:
-            x, _ = load_audio(src, sr=hp.sampling_rate)
+            x, _ = load_audio(src, sr=sr)
             if trim: x = trim_silence(x)
             ms = []
             for speed in speeds:   # playing the audio `speed` times faster: resample to sr/speed, read back at sr
-                y = x if speed == 1 else resample(x, hp.sampling_rate, int(round(hp.sampling_rate / speed)))
-                m = mel(torch.from_numpy(y)[None])[0].numpy().astype(np.float16)
-                if len(m) < min_frames: raise AudioError(f"only {len(m)} frames after trimming (< {min_frames})")
-                ms.append(m)
+                y = x if speed == 1 else resample(x, sr, int(round(sr / speed)))
+                ys = [(y, '')]
+                if deg:            # seeded by the clip's key: the same copies in any process or rerun
+                    others = [w for s, w in pool if s != (d, k)]
+                    ys += degraded_copies(y, sr, deg['kinds'], deg['copies'], clip_rng(deg['seed'], mel_key(d, k, e, u, speed)),
+                                          others, bank)
+                for c, (z, what) in enumerate(ys):
+                    m = mel(torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))[None])[0].numpy().astype(np.float16)
+                    if len(m) < min_frames: raise AudioError(f"only {len(m)} frames after trimming (< {min_frames})")
+                    ms.append((speed, c, what, m))
         except (AudioError, FileNotFoundError, OSError, ValueError, RuntimeError) as ex:
             errors.append([src, f"{type(ex).__name__}: {ex}"]); continue
-        for speed, m in zip(speeds, ms):
-            rows.append([mel_key(d, k, e, u, speed), d, f"{k}{_sp_suffix(speed)}", e, speed, len(m), src, offset])
+        if deg: pool = (pool + [((d, k), x[:10 * sr])])[-BABBLE_POOL:]     # babble for the next clips: memory stays flat
+        for speed, c, what, m in ms:
+            rows.append([mel_key(d, k, e, u, speed, c), d, f"{k}{_sp_suffix(speed)}", e, speed, len(m), src, offset, what])
             arrays.append(m); offset += len(m)
     write_frames(out, arrays, hp.n_mel_channels)
     done = dict(plan=plan, frames=offset, rows=rows, errors=errors)
@@ -105,12 +118,26 @@ def _gather(root:Path, done:list) -> tuple:
     rows, errors = [], []
     for out, d in done:
         rel = Path(out).relative_to(root).as_posix()
-        rows += [r + [rel] for r in d['rows']]; errors += d['errors']
+        rows += [r + [''] * (len(MANIFEST_COLUMNS) - 1 - len(r)) + [rel] for r in d['rows']]; errors += d['errors']   # (older shards: no degrade)
     cols = [c for c in MANIFEST_COLUMNS if c != 'shard']
     man = pd.DataFrame(rows, columns=cols + ['shard'])[MANIFEST_COLUMNS]
     return man, pd.DataFrame(errors, columns=['source', 'reason'])
 
 # %% ../nbs/00b_store.ipynb #ff7cde55
+def _degrade_plan(dst:Path, degrade, copies:int, seed:int, sr:int) -> dict|None:
+    "What the shards need to make degraded copies (the room bank made first, once, when reverb is asked), or None."
+    kinds = parse_degrade(degrade)
+    if not kinds: return None
+    if copies < 1: raise ValueError(f"degrade_copies must be at least 1, not {copies}")
+    missing = [m for m in ('pedalboard', 'pyroomacoustics') if importlib.util.find_spec(m) is None]
+    if missing: raise ImportError(f"degraded copies need {' and '.join(missing)}: pip install 'simple-speaker-embedding[degrade]'")
+    rooms = None
+    if 'reverb' in kinds:
+        rooms = dst / 'rooms.npz'
+        if not rooms.exists(): print(f"simulating the room bank ({rooms}, once)", file=sys.stderr)
+        room_bank(rooms, sr=sr, seed=seed); rooms = str(rooms.resolve())
+    return dict(kinds=list(kinds), copies=int(copies), seed=int(seed), rooms=rooms)
+
 def _remove_stale(folder:Path, keep:set):
     "Delete shard files (and their targets) that the current plan no longer has (the corpus shrank)."
     for p in folder.glob('part-*'):
@@ -128,6 +155,9 @@ def preprocess(src, # a corpus laid out as `layout` says (default `<src>/<datase
                layout:str|None=None, # how the corpus names speakers and sessions (see `LAYOUTS`; None: dataset-speaker unless the tree is plainly another corpus)
                dataset:str|None=None, # dataset name for layouts without a dataset level (default: SRC's folder name)
                files_per_shard:int=FILES_PER_SHARD, # source files per shard at most
+               degrade=(), # degradations for the degraded copies (`degrade.DEGRADATIONS` names, or 'all'); () none
+               degrade_copies:int=2, # degraded copies of each clip at each speed (same speaker; key `...~d<c>`)
+               degrade_seed:int=0, # seed of the copies (with each clip's key) and of the room bank
               ) -> pd.DataFrame:
     "Log-mels of a corpus into a sharded store (parallel, resumable, atomic); returns the manifest (one row per clip and speed)."
     src, dst = Path(src), Path(dst)
@@ -135,7 +165,8 @@ def preprocess(src, # a corpus laid out as `layout` says (default `<src>/<datase
     layout = layout or 'dataset-speaker'
     files['source'] = [os.path.abspath(s) for s in files.source]     # teacher targets read the audio again from here
     clips, size = list(files.itertuples(index=False, name=None)), shard_size(len(files), files_per_shard)
-    jobs = [(str(dst / SHARD_DIR / f"part-{i // size:05d}.npy"), clips[i:i + size], tuple(speeds), hp, trim, min_frames)
+    deg = _degrade_plan(dst, degrade, degrade_copies, degrade_seed, hp.sampling_rate)
+    jobs = [(str(dst / SHARD_DIR / f"part-{i // size:05d}.npy"), clips[i:i + size], tuple(speeds), hp, trim, min_frames, deg)
             for i in range(0, len(clips), size)]
     done, _ = map_files(_shard_one, jobs, n_workers, desc="mels", unit="shard", progress=progress)
     man, rep = _gather(dst, done)
@@ -144,7 +175,8 @@ def preprocess(src, # a corpus laid out as `layout` says (default `<src>/<datase
         with atomic_write(dst / name, 'w') as f: df.to_csv(f, index=False)
     with atomic_write(dst / 'preprocess.json', 'w') as f:
         json.dump(dict(store=STORE_VERSION, layout=layout, dataset=dataset, speeds=list(speeds), trim=trim, src=str(src),
-                       files_per_shard=files_per_shard), f, indent=1)
+                       files_per_shard=files_per_shard, **({'degrade': {k: v for k, v in deg.items() if k != 'rooms'}} if deg else {})),
+                  f, indent=1)
     if len(rep): print(f"{len(rep)} of {len(files)} files skipped; reasons in {dst / 'preprocess_report.csv'}", file=sys.stderr)
     man.attrs['shards_reused'], man.attrs['shards'] = sum(bool(d.get('reused')) for _, d in done), len(jobs)
     return man
@@ -157,7 +189,8 @@ def load_manifest(root, # the store (`preprocess`'s output folder)
     root = Path(root)
     if not (root / 'manifest.csv').exists(): raise FileNotFoundError(f"no manifest.csv in {root}: run preprocess first")
     dtype = dict(key=str, dataset=str, speaker=str, session=str, source=str, shard=str, path=str)
-    man = pd.read_csv(root / 'manifest.csv', dtype=dtype, keep_default_na=False)
+    man = pd.read_csv(root / 'manifest.csv', dtype=dict(dtype, degrade=str), keep_default_na=False)
+    if 'degrade' not in man and 'shard' in man: man['degrade'] = ''      # a store written before degraded copies
     if 'shard' not in man:
         if 'path' not in man: raise ValueError(f"{root}/manifest.csv has neither shard nor path columns: not a mel store")
         man = pack_mels(root, man, progress=progress)
@@ -185,7 +218,7 @@ def pack_mels(root, # a folder written by an older preprocess: one `.npy` per cl
     root = Path(root)
     if man is None: man = pd.read_csv(root / 'manifest.csv', dtype=str, keep_default_na=False)
     print(f"{root}: packing {len(man)} per-clip mels into shards (once; the per-clip .npy files can be deleted after)")
-    for c, v in (('dataset', ''), ('session', ''), ('speed', 1.0), ('source', '')):
+    for c, v in (('dataset', ''), ('session', ''), ('speed', 1.0), ('source', ''), ('degrade', '')):
         if c not in man: man[c] = v
     teachers = [t for t in sorted(root.glob('teacher_*')) if t.is_dir()
                 and all((t / p).exists() for p in man.path)]         # a teacher with targets for every clip comes along
