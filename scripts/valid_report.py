@@ -30,10 +30,11 @@ def rows_mels(store:MelStore, rows) -> list:
     "Whole utterances of these store rows, as float32 tensors."
     return [torch.from_numpy(store.crops(np.array([r]), np.array([0]), int(store.lengths[r]))[0].astype(np.float32)) for r in rows]
 
-def pick(man, speakers, per_speaker:int, seed:int=0):
-    "Store rows (speed 1) of these speakers, at most `per_speaker` each (a seeded draw)."
+def pick(man, speakers, per_speaker:int, seed:int=0, degraded:bool=False):
+    "Store rows (speed 1) of these speakers, at most `per_speaker` each (a seeded draw): clean rows, or only degraded copies."
     base = speaker_keys(man).map(base_speaker)
-    sub = man[base.isin(set(speakers)).to_numpy() & (man.speed.to_numpy() == 1)]
+    is_deg = (man.degrade.to_numpy(dtype=str) != '') if 'degrade' in man else np.zeros(len(man), bool)
+    sub = man[base.isin(set(speakers)).to_numpy() & (man.speed.to_numpy() == 1) & (is_deg == degraded)]
     sub = sub.sample(frac=1, random_state=seed)
     return sub.groupby(speaker_keys(sub).to_numpy(), sort=True).head(per_speaker)
 
@@ -74,11 +75,14 @@ if __name__ == "__main__":
     ap.add_argument("--min-speakers", type=int, default=4, help="datasets with fewer held-out speakers are left out of the mean")
     ap.add_argument("--asnorm", action="store_true", help="also AS-norm, against a cohort of the store's training speakers")
     ap.add_argument("--cohort-per-speaker", type=int, default=3); ap.add_argument("--top-k", type=int, default=100)
+    ap.add_argument("--degraded", action="store_true", help="validate on the held-out speakers' degraded copies (a store "
+                    "made with `sse preprocess --degrade`) instead of their clean rows; the cohort stays clean")
     ap.add_argument("--out", default=None, help="JSON file for the numbers")
     a = ap.parse_args()
     man = load_manifest(a.mels); store = MelStore(man)
     held = held_out_speakers(man, a.valid_pct, a.valid_seed)
-    valid = pick(man, held, a.per_speaker)
+    valid = pick(man, held, a.per_speaker, degraded=a.degraded)
+    if not len(valid): raise SystemExit(f"no {'degraded' if a.degraded else 'clean'} rows of held-out speakers in {a.mels}")
     base = speaker_keys(man).map(base_speaker)
     cohort_rows = pick(man, sorted(set(base) - set(held)), a.cohort_per_speaker) if a.asnorm else None
     print(f"{len(held)} held-out speakers, {len(valid)} utterances" + (f"; cohort {len(cohort_rows)} utterances" if a.asnorm else ""))
@@ -93,5 +97,6 @@ if __name__ == "__main__":
             print(f"{m} [{kind}] mean {r['mean']:.2f}  |  {cells}", flush=True)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(dict(valid_pct=a.valid_pct, valid_seed=a.valid_seed, per_speaker=a.per_speaker, min_speakers=a.min_speakers,
+        Path(a.out).write_text(json.dumps(dict(valid_pct=a.valid_pct, valid_seed=a.valid_seed, per_speaker=a.per_speaker,
+                                               min_speakers=a.min_speakers, degraded=a.degraded,
                                                held_out=sorted(held), models=out), indent=1))
