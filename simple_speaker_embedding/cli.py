@@ -329,7 +329,7 @@ def train_cmd(mels, # folder written by `sse preprocess`, or a list of them
     "Implementation of `sse train`: `train`, then `finish_training` (cohort, dev evaluation, export); returns the model."
     from simple_speaker_embedding.learner import train, finish_training
     run = train(mels, out, cfg, resume=resume)
-    if not run.is_main: return run.model
+    if not run.is_main or run.exported is not None: return run.model
     path, digest = finish_training(run.model, out, run.cfg, mels=mels, start=run.start, steps=run.steps,
                                    train_minutes=round(run.minutes, 1), device=str(run.learn.dls.device))
     print(f"trained in {run.minutes:.1f} min; exported {path} (sha256 {digest})")

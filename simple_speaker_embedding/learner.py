@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_learner.ipynb #8a3e305a
 from __future__ import annotations
-import contextlib, copy, os, sys, time, warnings
+import contextlib, copy, json, os, sys, time, warnings
 import numpy as np
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +21,16 @@ from fastprogress.fastprogress import progress_bar
 import fastai.callback.schedule, fastai.callback.fp16  # noqa: F401 -- add fit_one_cycle, lr_find, to_fp16 to Learner
 
 from .model import GRUEmbedder
-from .utils import dist_env, resolve_device
+from .utils import atomic_write, dist_env, resolve_device
 from .callbacks import (AccelerateDDP, CheckpointCallback, CPUAutocast, FewerSyncs, GE2ECallback,  # noqa: F401
     HistoryCSV, StopAfter, StopOnCtrlC, ValidEER, epoch_line, unwrap)   # (importable from here as before)
-from .hub import export_checkpoint, resolve_model
+from .hub import export_checkpoint, load_checkpoint, resolve_model
 from .loss import GE2ELoss, MarginGE2ELoss
 from .config import TrainConfig
 
 # %% auto #0
-__all__ = ['speaker_centroids', 'ge2e_learner', 'TrainRun', 'warm_start', 'config_dataloaders', 'train', 'finish_training']
+__all__ = ['RUNTIME_SETTINGS', 'EXPORT_SETTINGS', 'speaker_centroids', 'ge2e_learner', 'TrainRun', 'warm_start',
+           'config_dataloaders', 'check_run', 'train', 'finish_training']
 
 # %% ../nbs/05_learner.ipynb #19a1f05b
 @torch.no_grad()
@@ -109,15 +110,16 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
 @dataclass
 class TrainRun:
     "What `train` returns: the Learner that trained, and what `finish_training` needs to know of the run."
-    learn: Learner                 # its `model` is the trained embedder (unwrapped, eval mode)
+    learn: Learner|None            # its `model` is the trained embedder (unwrapped, eval mode); None: `exported` already
     cfg: TrainConfig               # the settings as run (a warm start's architecture filled in)
     start: GRUEmbedder|None        # the model it warm-started from
     minutes: float                 # training time of the whole run, resumes included
     rank: int = 0                  # this process's rank under torchrun (0 without DDP)
+    exported: Path|None = None     # a finished run's `model.pt`, kept as it is (nothing was trained now)
     @property
-    def model(self) -> GRUEmbedder: return self.learn.model
+    def model(self) -> GRUEmbedder: return self.learn.model if self.learn is not None else load_checkpoint(self.exported)
     @property
-    def steps(self) -> int: return self.learn.train_iter        # optimiser steps of the whole run
+    def steps(self) -> int: return self.learn.train_iter if self.learn is not None else 0   # optimiser steps of the whole run
     @property
     def is_main(self) -> bool: return self.rank == 0
 
@@ -141,6 +143,43 @@ def config_dataloaders(man, # the manifest of the training stores (`load_stores`
                                num_workers=cfg.workers, clip_speakers=tuple(s for s in (cfg.clip_speakers or '').split(',') if s),
                                valid_degraded=cfg.valid_degraded, **kw)
 
+# %% ../nbs/05_learner.ipynb #214d4d4d
+RUNTIME_SETTINGS = ('device', 'workers', 'checkpoint_every', 'in_memory', 'ddp')   # how a run is computed, not what it computes
+EXPORT_SETTINGS = ('dev', 'cohort')                                                  # used by the export after training
+
+def _data_of(mels) -> list:
+    return [str(Path(m).resolve()) for m in ([mels] if isinstance(mels, (str, os.PathLike)) else mels)]
+
+def _show(v) -> str: return 'none' if v is None else ' '.join(map(str, v)) if isinstance(v, list) else str(v)
+
+def check_run(out, # the run folder
+              cfg:TrainConfig, # the settings this command asks for
+              mels, # the data this command gives
+              resume:bool=True, # False: the run starts over (its record too)
+             ) -> dict:
+    "Refuse a resume or rerun whose settings change what the run trains (or, once exported, its export); record this segment in `out/run.json`; returns the record (`finished`: nothing left to train or export)."
+    out = Path(out); path, state, data = out / 'run.json', out / 'train_state.pt', _data_of(mels)
+    seg = dict(started=time.strftime('%Y-%m-%d %H:%M:%S'), command=' '.join(sys.argv), **{k: getattr(cfg, k) for k in RUNTIME_SETTINGS})
+    now = cfg.recipe()
+    rec = json.loads(path.read_text()) if resume and state.exists() and path.exists() else None
+    if rec is None:
+        rec = dict(settings=now, data=data, segments=[])
+        if resume and state.exists(): rec['note'] = "resumed a run started before run.json was kept: its first settings are not known"
+    else:
+        was, exported = rec['settings'], (out / 'model.pt').exists() and rec.get('exported')
+        keys = [k for k in now if k not in RUNTIME_SETTINGS and (exported or k not in EXPORT_SETTINGS)]
+        changed = [k for k in keys if was.get(k) != now[k]] + (['data'] if rec['data'] != data else [])
+        if changed:
+            asks = lambda d: ', '.join(f"{k} {_show(d.get(k) if k != 'data' else d['data'])}" for k in changed)
+            raise ValueError(f"{out} was {'trained and exported' if exported else 'started'} with {asks(dict(was, data=rec['data']))}; "
+                             f"this command asks for {asks(dict(now, data=data))}: resume with the run's settings, give another "
+                             f"folder for a new run, or pass --no-resume to start over in {out}")
+        rec['finished'] = bool(exported)
+    rec['segments'].append(seg)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, 'w') as f: json.dump(rec, f, indent=1)
+    return rec
+
 # %% ../nbs/05_learner.ipynb #c4cb118b
 def train(mels, # folder written by `preprocess` (with manifest.csv), or a list of them (see `store.load_stores`)
           out, # folder for the training checkpoint and history.csv
@@ -162,6 +201,10 @@ def train(mels, # folder written by `preprocess` (with manifest.csv), or a list 
     start = init if init is not None else resolve_model(cfg.init) if cfg.init else None
     if start is not None:    # a warm start keeps its architecture
         hp = start.model_hparams; cfg = cfg.with_(hidden=hp.hidden, layers=hp.layers, emb_dim=hp.emb_dim)
+    out = Path(out)
+    if rank == 0 and check_run(out, cfg, mels, resume).get('finished'):
+        print(f"{out} has finished and exported {out / 'model.pt'}: kept as it is (nothing to train)")
+        return TrainRun(None, cfg, start, 0.0, rank, exported=out / 'model.pt')
     torch.manual_seed(cfg.seed)
     man, targets, extra = load_stores(mels), None, []
     if cfg.teacher:
@@ -175,7 +218,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv), or a list 
             print(f"note: max_steps {cfg.max_steps} is more than the {cfg.epochs} epochs x {steps} steps = "
                   f"{cfg.epochs * steps} steps the run has: it stops after {cfg.epochs * steps} (raise epochs to go further)",
                   file=sys.stderr)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     model = warm_start(start) if start is not None else GRUEmbedder(hidden=cfg.hidden, layers=cfg.layers, emb_dim=cfg.emb_dim)
     bars = progress and rank == 0 and sys.stdout.isatty()     # bars on a terminal; in a log file one line per epoch
     if cfg.objective != 'ge2e' and progress and rank == 0:
@@ -226,5 +269,10 @@ def finish_training(model:GRUEmbedder, # the trained embedder (e.g. `learn.model
             res = res.as_normed(model.cohort)
             print(f"dev ({cfg.dev}), AS-norm: {res.summary()}")
             meta.update(dev_eer_asnorm=res.eer, asnorm_threshold=calibrate_threshold(trials(res), TARGET_FA))
-    path = Path(out) / 'model.pt'
-    return path, export_checkpoint(model, path, half=half, meta=meta)
+    path, run = Path(out) / 'model.pt', Path(out) / 'run.json'
+    rec = json.loads(run.read_text()) if run.exists() else None
+    if rec is not None: meta['segments'] = rec['segments']          # every start and resume of the run, with its runtime settings
+    digest = export_checkpoint(model, path, half=half, meta=meta)
+    if rec is not None:
+        with atomic_write(run, 'w') as f: json.dump(dict(rec, exported=True), f, indent=1)   # a rerun keeps this model.pt
+    return path, digest
