@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_audio.ipynb #09d36586
 from __future__ import annotations
-import os
+import os, sys, tempfile
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -145,6 +145,22 @@ def _truncated(p:Path, fmt:str, declared:int, n_read:int) -> str|None:
     return None
 
 # %% ../nbs/00_audio.ipynb #b322e0c7
+class _decoder_messages:
+    "Capture what C libraries print to the process's stderr (fd 2) inside the block: `.text` after it."
+    def __enter__(self):
+        self.text, self.saved = '', None
+        try: self.fd = sys.stderr.fileno()
+        except (AttributeError, OSError, ValueError): return self      # no real stderr (a notebook): nothing captured
+        sys.stderr.flush()
+        self.tmp, self.saved = tempfile.TemporaryFile(), os.dup(self.fd)
+        os.dup2(self.tmp.fileno(), self.fd)
+        return self
+    def __exit__(self, *exc):
+        if self.saved is None: return False
+        os.dup2(self.saved, self.fd); os.close(self.saved)
+        self.tmp.seek(0); self.text = self.tmp.read().decode(errors='replace'); self.tmp.close()
+        return False
+
 def load_audio(path_or_file, # path (str/Path) or a binary file-like object
                sr:int|None=SAMPLE_RATE, # sample rate to resample to; None keeps the file's rate
               ) -> tuple[np.ndarray, int]:
@@ -158,13 +174,22 @@ def load_audio(path_or_file, # path (str/Path) or a binary file-like object
     if isinstance(path_or_file, (str, os.PathLike)) and Path(path_or_file).suffix.lower() in FFMPEG_EXTS:
         x, file_sr = _read_ffmpeg(Path(path_or_file))
         return (x, file_sr) if sr is None else (resample(x, file_sr, sr), sr)
-    try:
-        with sf.SoundFile(path_or_file) as f:
-            fmt, declared = f.format, f.frames
-            x = f.read(dtype='float32', always_2d=True); file_sr = f.samplerate
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        reason = str(e).replace(f"Error opening {name!r}: ", "").strip() or type(e).__name__   # the path once, not twice
-        raise AudioError(f"{name}: not a readable audio file ({reason})") from e
+    err = None
+    with _decoder_messages() as said:              # mpg123 (inside libsndfile) prints its complaints to stderr: kept for the error
+        try:
+            with sf.SoundFile(path_or_file) as f:
+                fmt, declared = f.format, f.frames
+                x = f.read(dtype='float32', always_2d=True); file_sr = f.samplerate
+        except (sf.LibsndfileError, RuntimeError, TypeError) as e: err = e
+    if err is not None:
+        reason = str(err).replace(f"Error opening {name!r}: ", "").strip() or type(err).__name__   # the path once, not twice
+        if 'does not exist' in reason and isinstance(path_or_file, (str, os.PathLike)) and Path(path_or_file).is_file():
+            reason = "libsndfile found no audio it can decode in it"          # its message for a file it cannot parse
+        notes = [l.strip() for l in said.text.splitlines() if l.strip() and 'resync' not in l.lower()]
+        if notes:
+            note = next((n for n in notes if 'illegal' in n.lower() or 'error' in n.lower()), notes[0])
+            reason += f"; the decoder said: {note.removeprefix('Note: ').rstrip('.')}"
+        raise AudioError(f"{name}: not a readable audio file ({reason})") from err
     if x.shape[0] == 0: raise AudioError(f"{name}: the file holds no audio samples")
     if isinstance(path_or_file, (str, os.PathLike)) and (why := _truncated(Path(path_or_file), fmt, declared, len(x))):
         raise AudioError(f"{name}: the file is truncated ({why}); re-download or re-export it")
@@ -285,7 +310,7 @@ def melspec_from_file(path, # audio file (any format soundfile reads) or file-li
     mel = mel or TacotronMel()
     if isinstance(path, (str, os.PathLike)) and Path(path).is_file():
         try:
-            info = sf.info(path)
+            with _decoder_messages(): info = sf.info(path)           # (what a decoder prints is said by load_audio below)
             if info.frames > 2 * STREAM_CHUNK_S * info.samplerate: return _melspec_stream(Path(path), mel, trim)
         except (sf.LibsndfileError, RuntimeError): pass                # load_audio below says what is wrong
     x, sr = load_audio(path, sr=mel.hp.sampling_rate)

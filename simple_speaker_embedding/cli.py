@@ -72,7 +72,7 @@ def eval_cmd(root_or_trials, # data folder or trial list
                    n_boot=bootstrap, seed=seed, root=root, cohort=cohort, top_k=top_k, layout=layout)
     lo, hi = res.eer_ci
     rows = [("scores", res.norm), ("EER (%)", f"{100*res.eer:.2f}"), ("95% CI (%)", f"{100*lo:.2f} - {100*hi:.2f}{res.ci_note}"),
-            ("minDCF (p=0.01)", f"{res.min_dcf:.4f}"), ("threshold", f"{res.threshold:.4f}"),
+            ("minDCF (p=0.01)", f"{res.min_dcf:.4f}"), ("EER threshold", f"{res.threshold:.4f} (the score at the EER point)"),
             ("target trials", str(res.n_target)), ("non-target trials", str(res.n_nontarget))]
     th = embedder.threshold if ours else None
     if th is not None and res.norm == embedder.scoring:                        # the model's own decision rule
@@ -433,9 +433,9 @@ def _audio_commands(sub):
               ["sse diarize meeting.wav", "sse diarize call.flac --speakers 2 --rttm call.rttm"], _run_diarize, _model_flags(), quick=True)
     dz.add_argument("audio", help="one audio file (long files are read in chunks)")
     dz.add_argument("--speakers", type=_count, default=None, help="number of speakers, if known (default: estimated)")
-    dz.add_argument("--threshold", type=_number(float, 0, 2), default=None,
-                    help="without --speakers: count speakers by agglomerative clustering at this cosine distance "
-                         "instead of the eigengap (default)")
+    dz.add_argument("--distance", "--threshold", dest="threshold", type=_number(float, 0, 2), default=None,
+                    help="without --speakers: count speakers by agglomerative clustering, merging clusters closer than this "
+                         "cosine distance (0-2), instead of the eigengap (default); not a verification score")
     dz.add_argument("--window", type=_positive, default=1.5, help="window length, seconds")
     dz.add_argument("--hop", type=_positive, default=0.75, help="step between windows, seconds (<= --window)")
     dz.add_argument("--rttm", default=None, help="also write the segments to this RTTM file")

@@ -202,7 +202,7 @@ MIN_CI_SPEAKERS = 10   # a speaker-bootstrap interval from fewer speakers is sho
 class EvalResult:
     "What `evaluate` measured."
     eer: float             # equal error rate (fraction, not %)
-    threshold: float       # cosine threshold at the EER point
+    threshold: float       # the EER threshold: the score at the EER point (on the `norm` scale; not a decision threshold)
     min_dcf: float         # normalised minDCF at p_target=0.01
     n_target: int
     n_nontarget: int
@@ -222,7 +222,7 @@ class EvalResult:
     def summary(self) -> str:
         lo, hi = self.eer_ci
         return (f"EER {100*self.eer:.2f}% (95% CI {100*lo:.2f}-{100*hi:.2f}{self.ci_note}), minDCF(0.01) {self.min_dcf:.3f}, "
-                f"{self.norm} threshold {self.threshold:.3f}, {self.n_target} target / {self.n_nontarget} non-target trials")
+                f"EER threshold {self.threshold:.3f} ({self.norm}), {self.n_target} target / {self.n_nontarget} non-target trials")
 
     def as_normed(self, cohort, top_k:int=ASNORM_TOP_K, n_boot:int=200, seed:int=0) -> 'EvalResult':
         "The same trials and embeddings (nothing re-embedded), scored with AS-norm against `cohort`."

@@ -143,7 +143,7 @@ def config_dataloaders(man, # the manifest of the training stores (`load_stores`
                                num_workers=cfg.workers, clip_speakers=tuple(s for s in (cfg.clip_speakers or '').split(',') if s),
                                valid_degraded=cfg.valid_degraded, **kw)
 
-# %% ../nbs/05_learner.ipynb #214d4d4d
+# %% ../nbs/05_learner.ipynb #d3b39827
 RUNTIME_SETTINGS = ('device', 'workers', 'checkpoint_every', 'in_memory', 'ddp')   # how a run is computed, not what it computes
 EXPORT_SETTINGS = ('dev', 'cohort')                                                  # used by the export after training
 
@@ -265,6 +265,7 @@ def finish_training(model:GRUEmbedder, # the trained embedder (e.g. `learn.model
         model.threshold = calibrate_threshold(trials(res), TARGET_FA)     # the model scores with the cosine
         meta.update(dev_eer=res.eer, dev_eer_ci=list(res.eer_ci), dev_min_dcf=res.min_dcf,
                     threshold_note=f"cosine at {100 * TARGET_FA:g}% false accepts on all pairs of {cfg.dev}")
+        print(f"model threshold {model.threshold:.4f} (the decision threshold: {meta['threshold_note']})")
         if model.cohort is not None:
             res = res.as_normed(model.cohort)
             print(f"dev ({cfg.dev}), AS-norm: {res.summary()}")
