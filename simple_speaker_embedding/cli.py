@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_cli.ipynb #369d737c
 from __future__ import annotations
-import argparse, os, sys
+import argparse, difflib, os, sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -375,7 +375,8 @@ def _add(sub, name:str, help:str, examples:list, run, # `run(args, parser)`: wha
         ):
     "A subcommand: its parser, with examples in its help and what it runs as defaults of its arguments."
     sp = sub.add_parser(name, help=help, description=help, formatter_class=argparse.RawDescriptionHelpFormatter,
-                        epilog="examples:\n" + "\n".join(f"  {e}" for e in examples), parents=[flags] if flags else [])
+                        epilog="examples:\n" + "\n".join(f"  {e}" for e in examples), parents=[flags] if flags else [],
+                        allow_abbrev=False)               # `--max-step` is not taken for `--max-steps`
     sp.set_defaults(run=run, quick=quick)
     return sp
 
@@ -558,11 +559,12 @@ def _training_commands(sub):
 # %% ../nbs/12_cli.ipynb #8a4aa4a7
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sse", description="simple-speaker-embedding: GRU speaker embeddings from audio.",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
                                 epilog="examples:\n  sse demo\n  sse embed recordings/ --out embs\n  sse verify a.wav b.wav\n"
                                        "  sse eval data/dev/cv_en --plot plots/\n  sse COMMAND --help")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_embedding_commands, _audio_commands, _evaluation_commands, _training_commands): add(sub)
+    p.commands = sub.choices                              # name -> subcommand parser
     return p
 
 # %% ../nbs/12_cli.ipynb #8bc4a36f
@@ -634,15 +636,31 @@ def main(argv:list[str]|None=None) -> int:
     return _main(argv)[0]
 
 # %% ../nbs/12_cli.ipynb #20e71621
+def _check_flags(p:argparse.ArgumentParser, argv:list):
+    "Exit with the subcommand's usage when it is given a flag it does not have, naming the closest one it has."
+    cmd = next((a for a in argv if a in p.commands), None)
+    if cmd is None: return
+    sp = p.commands[cmd]
+    flags = {s for a in sp._actions for s in a.option_strings}
+    rest = argv[argv.index(cmd) + 1:]
+    rest = rest[:rest.index('--')] if '--' in rest else rest
+    bad = [a.split('=')[0] for a in rest if a.startswith('-') and len(a) > 1 and (a[1].isalpha() or a[1] == '-')
+           and a.split('=')[0] not in flags]
+    if not bad: return
+    hints = [f"{b} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(b, sorted(flags), 1, 0.6)) else b for b in bad]
+    sp.error(f"unrecognized argument{'s' if len(bad) > 1 else ''}: {', '.join(hints)}")
+
 def _main(argv) -> tuple:
     "`(exit code, parsed arguments)`: `main`'s work, and what `cli` needs to know of the command."
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')   # before torch loads OpenMP: idle threads sleep instead of spinning
-    p = _parser(); args = p.parse_args(argv); opts = vars(args)
+    p = _parser(); argv = sys.argv[1:] if argv is None else list(argv)
+    _check_flags(p, argv)                                 # a mistyped flag is named before anything else is checked
+    args = p.parse_args(argv); opts = vars(args)
     if args.command == "train":
         given = {k: v for k, v in opts.items() if k in TRAIN_SETTINGS}
         try: args.cfg = load_recipe(args.config, **given) if args.config else TrainConfig(**given)
         except FileNotFoundError as e: print(f"sse train: error: {e}", file=sys.stderr); return 1, args
-        except ValueError as e: p.error(str(e))
+        except ValueError as e: p.commands['train'].error(str(e))
     import torch
     from simple_speaker_embedding.audio import AudioError
     from simple_speaker_embedding.hub import resolve_model

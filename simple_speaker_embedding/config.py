@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_config.ipynb #0c1b0603
 from __future__ import annotations
-import sys
+import difflib, sys
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 
@@ -115,7 +115,7 @@ class TrainConfig:
     def with_(self, **changes) -> TrainConfig:
         "A copy with some settings changed (checked like a new one); unknown names raise."
         unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown: raise TypeError(f"unknown training settings {sorted(unknown)} (known: {[f.name for f in fields(self)]})")
+        if unknown: raise TypeError(_unknown_settings(sorted(unknown), [f.name for f in fields(self)]))
         return replace(self, **changes)
 
 # %% ../nbs/04a_config.ipynb #c0ffee01
@@ -142,6 +142,11 @@ LAYOUTS = {l.name: l for l in [
 ]}
 
 # %% ../nbs/04a_config.ipynb #f7d04413
+def _unknown_settings(unknown:list, known) -> str:
+    "'unknown setting(s) ...', each with the closest known name when there is one (not the whole list of 40)."
+    said = [f"{u!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, list(known), 1, 0.6)) else '') for u in unknown]
+    return f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(said)}; the settings are TrainConfig's fields (`sse train --help`)"
+
 def load_recipe(path, # a TOML file of `TrainConfig` fields
                 **overrides, # settings that win over the file's (e.g. the flags given on the command line)
                ) -> TrainConfig:
@@ -153,7 +158,7 @@ def load_recipe(path, # a TOML file of `TrainConfig` fields
     try: d = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e: raise ValueError(f"{path}: not valid TOML ({e})") from None
     known = {f.name for f in fields(TrainConfig)}
-    if unknown := sorted(set(d) - known): raise ValueError(f"{path}: unknown settings {unknown} (known: {sorted(known)})")
+    if unknown := sorted(set(d) - known): raise ValueError(f"{path}: {_unknown_settings(unknown, known)}")
     try: return TrainConfig(**{**d, **overrides})
     except (TypeError, ValueError) as e: raise ValueError(f"{path}: {e}") from None
 
