@@ -249,8 +249,8 @@ def _enrolment(spec:str) -> tuple[str, str]:
 def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
                model=None, # the model (`--model`)
                rate:int|None=None, # sample rate of raw PCM (required with '-')
-               fmt:str='s16le', # raw PCM sample format (`PCM_FORMATS`)
-               channels:int=1, # raw PCM channels, mixed to mono
+               fmt:str|None=None, # raw PCM sample format (`PCM_FORMATS`; None: s16le, or a WAV header's)
+               channels:int|None=None, # raw PCM channels, mixed to mono (None: 1, or a WAV header's)
                chunk:float=0.1, # seconds per chunk
                enrol:list|None=None, # `(name, file)` of people to name
                only_enrolled:bool=False, # no new speakers: the rest is `unknown`
@@ -267,10 +267,11 @@ def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
     from simple_speaker_embedding.diarize import to_rttm
     from simple_speaker_embedding.hub import resolve_model
     from simple_speaker_embedding.model import GRUEmbedder
-    from simple_speaker_embedding.stream import file_chunks, pcm_chunks
+    from simple_speaker_embedding.stream import file_chunks, pcm_chunks, pcm_source
     if source == '-':
+        stream, rate, fmt, channels = pcm_source(sys.stdin.buffer, rate, fmt, channels)   # a WAV header: its rate and channels
         if not rate: raise ValueError("raw PCM on stdin needs its sample rate: add --rate (e.g. --rate 16000)")
-        chunks = ((x, rate) for x in pcm_chunks(sys.stdin.buffer, fmt, channels, max(1, int(chunk * rate))))
+        chunks = ((x, rate) for x in pcm_chunks(stream, fmt, channels, max(1, int(chunk * rate))))
     else:
         if not Path(source).is_file(): raise FileNotFoundError(f"audio file not found: {source}")
         chunks = file_chunks(source, chunk)
@@ -450,9 +451,9 @@ def _audio_commands(sub):
                "sse listen meeting.wav --realtime --stats --rttm meeting.rttm"], _run_listen, _model_flags(int8=False), quick=True)
     li.add_argument("source", nargs="?", default="-", help="an audio file, played in chunks, or - (default) for raw PCM on stdin")
     li.add_argument("--rate", type=_count, default=None, help="sample rate of the raw PCM on stdin (required with -)")
-    li.add_argument("--format", dest="fmt", choices=["s16le", "f32le"], default="s16le",
+    li.add_argument("--format", dest="fmt", choices=["s16le", "f32le"], default=None,
                     help="raw PCM sample format: signed 16-bit or 32-bit float, little-endian (default: s16le)")
-    li.add_argument("--channels", type=_count, default=1, help="interleaved channels of the raw PCM, mixed to mono (default: 1)")
+    li.add_argument("--channels", type=_count, default=None, help="interleaved channels of the raw PCM, mixed to mono (default: 1)")
     li.add_argument("--chunk", type=_positive, default=0.1, help="seconds of audio per chunk read (default: 0.1)")
     li.add_argument("--enrol", type=_enrolment, action="append", metavar="NAME=FILE", help="name a person from a recording "
                     "of them (repeat for several)")
@@ -673,6 +674,9 @@ def _main(argv) -> tuple:
         except (FileNotFoundError, RuntimeError, ValueError, OSError) as e:
             print(f"sse {args.command}: error: {e}", file=sys.stderr); return 1, args
     try: args.run(args, p)
+    except BrokenPipeError:                  # the reader went away (`sse listen ... | head -3`): stop quietly, as `cat` does
+        devnull = os.open(os.devnull, os.O_WRONLY); os.dup2(devnull, sys.stdout.fileno())   # (no error at the final flush)
+        return 0, args
     except (AudioError, FileNotFoundError, RuntimeError, ValueError, ImportError, OSError) as e:
         msg = str(e)      # fastai prefixes errors raised in a callback with where they happened: the cause is the message
         if msg.startswith("Exception occured in `"): msg = msg.split("\n\t", 1)[-1]

@@ -16,7 +16,7 @@ from .audio import MIN_FRAMES, AudioError, TacotronMel, load_audio, to_float_aud
 from .model import GRUEmbedder
 
 # %% auto #0
-__all__ = ['PCM_FORMATS', 'MelStream', 'StreamingEmbedder', 'pcm_chunks', 'file_chunks']
+__all__ = ['PCM_FORMATS', 'MelStream', 'StreamingEmbedder', 'pcm_chunks', 'file_chunks', 'pcm_source']
 
 # %% ../nbs/10_stream.ipynb #13da2f01
 class MelStream:
@@ -200,3 +200,28 @@ def file_chunks(path, # audio file (any format `load_audio` reads)
     x, sr = load_audio(path, sr=None)
     n = max(1, int(round(chunk * sr)))
     for i in range(0, len(x), n): yield x[i:i + n], sr
+
+# %% ../nbs/10_stream.ipynb #79e28c0b
+class _WavFrames:
+    "The sample frames of an open `wave` reader as a byte stream (`read(n)`), for `pcm_chunks`."
+    def __init__(self, w): self.w, self.width = w, w.getsampwidth() * w.getnchannels()
+    def read(self, n:int) -> bytes: return self.w.readframes(max(1, n // self.width))
+
+def pcm_source(f, # binary stream (e.g. `sys.stdin.buffer`): raw PCM, or a WAV file as it arrives
+               rate:int|None=None, # what the caller says of the stream (None: not said)
+               fmt:str|None=None,
+               channels:int|None=None,
+              ) -> tuple:
+    "`(stream, rate, fmt, channels)` for `pcm_chunks`: a RIFF/WAVE header is read and its values used; raw PCM keeps the caller's (s16le, mono unless said)."
+    head = f.peek(12)[:12] if hasattr(f, 'peek') else b''
+    if not (head[:4] == b'RIFF' and head[8:12] == b'WAVE'): return f, rate, fmt or 's16le', channels or 1
+    import wave
+    try: w = wave.open(f, 'rb')
+    except (wave.Error, EOFError) as e:
+        raise AudioError(f"stdin holds a WAV file whose header cannot be used ({e}): pipe 16-bit PCM WAV, or raw PCM with --rate") from None
+    if w.getsampwidth() != 2:
+        raise AudioError(f"stdin holds a WAV file of {8 * w.getsampwidth()}-bit samples: pipe 16-bit PCM WAV, or raw PCM with --format and --rate")
+    said = dict(rate=(rate, w.getframerate()), format=(fmt, 's16le'), channels=(channels, w.getnchannels()))
+    clash = [f"--{k} {a} but its header says {b}" for k, (a, b) in said.items() if a is not None and a != b]
+    if clash: raise AudioError(f"stdin holds a WAV file: {'; '.join(clash)} (drop the flag: the header's values are used)")
+    return _WavFrames(w), w.getframerate(), 's16le', w.getnchannels()
