@@ -126,6 +126,7 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
     "Implementation of `sse embed`: returns (embeddings, index DataFrame, failures)."
     import numpy as np, pandas as pd, torch
     from tqdm.auto import tqdm
+    from simple_speaker_embedding.utils import track_progress
     from simple_speaker_embedding.audio import AudioError
     from simple_speaker_embedding.utils import atomic_write
     from simple_speaker_embedding.hub import resolve_model
@@ -142,7 +143,7 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
     if not files: raise ValueError("no audio files found in the given paths")
     m = resolve_model(model, device=device)
     mels, ok, failed = [], [], []
-    for f in tqdm(files, desc="reading", unit="file", disable=None if progress else True):
+    for f in track_progress(files, desc="reading", unit="file", progress=progress):
         try: mels.append(m.melspec_from_file(f, trim=True)); ok.append(f)
         except (AudioError, FileNotFoundError, OSError, ValueError) as e:
             failed.append((f, str(e))); tqdm.write(f"skipped: {e}", file=sys.stderr)   # the message names the file

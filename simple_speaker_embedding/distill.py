@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from .utils import track_progress
 with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
     from fastai.callback.core import Callback
@@ -189,7 +189,7 @@ def _batched_parts(jobs, teacher, device, n_workers, batch_size, max_pad, progre
     state = [(j, _finished(Path(j[0]), j[2])) for j in jobs]               # each part read once
     done, todo = [(j[0], f) for j, f in state if f is not None], [j for j, f in state if f is None]
     n = (os.cpu_count() or 1) if n_workers is None else n_workers
-    bar = tqdm(total=len(jobs), initial=len(done), desc=desc, unit="shard", disable=None if progress else True)
+    bar = track_progress(total=len(jobs), initial=len(done), desc=desc, unit="shard", progress=progress)
     model = []                     # the device copy, made after the workers exist (no CUDA state in a forked process)
     def finish(res):
         out, n_rows, feats, errors = res

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_curve
 from tqdm.auto import tqdm
+from .utils import track_progress
 
 from .audio import AudioError, melspec_from_file, require_speech
 from .corpus import list_utterances, speaker_key   # noqa: F401 -- (list_utterances: importable from here as before)
@@ -240,7 +241,7 @@ def embed_paths(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
     "Embed each path once: `{path: unit-length numpy vector}`; unreadable files are reported, skipped and listed in `skipped`."
     paths = list(dict.fromkeys(map(str, paths)))
     ok, out, failed = [], [], [] if skipped is None else skipped
-    bar = lambda it, desc: tqdm(it, desc=desc, unit="file", leave=False, disable=None if progress else True)
+    bar = lambda it, desc: track_progress(it, desc=desc, unit="file", leave=False, progress=progress)
     def attempt(f, p):
         try: out.append(f(p)); ok.append(p)
         except (AudioError, OSError, ValueError) as e:          # FileNotFoundError is an OSError

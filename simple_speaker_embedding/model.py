@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from .utils import track_progress
 
 from fastcore.basics import patch
 from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, AudioError, require_speech
@@ -154,7 +154,7 @@ def embed_mels(self:GRUEmbedder,
     order = sorted(range(len(wins)), key=lambda j: wins[j].shape[0])
     embs = torch.empty(len(wins), self.model_hparams.emb_dim)
     with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):   # no autograd: @torch.no_grad
-        for b in tqdm(range(0, len(order), batch_size), desc="embedding", unit="batch", disable=None if progress else True, leave=False):
+        for b in track_progress(range(0, len(order), batch_size), desc="embedding", unit="batch", progress=progress, leave=False):
             idx = order[b:b + batch_size]
             batch = nn.utils.rnn.pad_sequence([wins[j] for j in idx], batch_first=True)
             lengths = torch.tensor([wins[j].shape[0] for j in idx], device=self.device)
@@ -182,7 +182,7 @@ def embed_files(self:GRUEmbedder,
                              + (f" of {len(it)} items (use np.asarray(x, dtype=np.float32))" if hasattr(it, '__len__') else ""))
         return self.melspec_from_file(it, trim=trim)
     items = list(items)
-    mels = [mel_of(it) for it in tqdm(items, desc="embedding", unit="file", leave=False, disable=None if progress else True)]
+    mels = [mel_of(it) for it in track_progress(items, desc="embedding", unit="file", leave=False, progress=progress)]
     return self.embed_mels(mels, batch_size=batch_size, **kwargs)
 
 # %% ../nbs/01_model.ipynb #64cf2b37

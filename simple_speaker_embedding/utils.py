@@ -4,16 +4,18 @@
 
 # %% ../nbs/00_utils.ipynb #dedda53c
 from __future__ import annotations
-import contextlib, os
+import contextlib, os, sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+from tqdm import tqdm as tqdm_std
 
 # %% auto #0
-__all__ = ['atomic_write', 'map_files', 'resolve_device', 'dist_env', 'npy_rows', 'ShardMaps']
+__all__ = ['LOG_EVERY_S', 'atomic_write', 'LogLines', 'track_progress', 'map_files', 'resolve_device', 'dist_env', 'npy_rows',
+           'ShardMaps']
 
 # %% ../nbs/00_utils.ipynb #aa11bb23
 @contextlib.contextmanager
@@ -28,6 +30,35 @@ def atomic_write(path, # destination file (its folder is created)
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
 
+# %% ../nbs/00_utils.ipynb #f554cf09
+LOG_EVERY_S = 15.0   # off a terminal: seconds between progress lines
+
+class LogLines(tqdm_std):
+    "tqdm that writes a plain line (no carriage returns) at most every `LOG_EVERY_S` seconds, for logs."
+    def __init__(self, *args, **kwargs):
+        u = kwargs.get('unit', 'it'); units = u + ('es' if u.endswith(('ch', 'sh', 's')) else 's')
+        kwargs.update(mininterval=LOG_EVERY_S, file=kwargs.get('file') or sys.stderr, dynamic_ncols=False, ascii=True,
+                      bar_format="{desc}: {n_fmt}/{total_fmt} " + units + " ({percentage:.0f}%), {elapsed} so far, about {remaining} left")
+        self._shown = 0
+        super().__init__(*args, **kwargs)
+        self.sp = None                        # tqdm's own printer (carriage returns) is not used: `close` writes nothing of its own
+    def display(self, msg=None, pos=None):
+        if self.n == 0 or (self.n == self.last_print_n and self._shown) or self.disable: return True   # nothing yet / nothing new
+        if self.total and self.n >= self.total and not self._shown: return True           # finished within the first interval
+        self.fp.write((msg or self.__str__()).strip() + "\n"); self.fp.flush(); self._shown += 1
+        return True
+    def close(self):
+        if not self.disable and self._shown and self.n != self.last_print_n: self.display()   # the last line: how it ended
+        super().close()
+
+def track_progress(iterable=None, # what to iterate over (or None, and `update` by hand)
+             progress:bool=True, # False: no display at all
+             **kwargs, # tqdm's: desc, total, unit, leave, initial, ...
+            ):
+    "A tqdm bar on a terminal, a line every `LOG_EVERY_S` s in a log, or nothing (`progress=False`)."
+    if not progress: return tqdm_std(iterable, disable=True, **kwargs)
+    return tqdm(iterable, **kwargs) if sys.stderr.isatty() else LogLines(iterable, **kwargs)
+
 # %% ../nbs/00_utils.ipynb #944dd827
 def map_files(fn, # worker: job -> ('ok' | 'error', source, payload); must be picklable (a module-level function)
               jobs:list, # one job per file (or per group of files)
@@ -39,13 +70,13 @@ def map_files(fn, # worker: job -> ('ok' | 'error', source, payload); must be pi
              ) -> tuple[list, list]:
     "Run `fn` over `jobs` in a process pool: `(ok, errors)`, lists of `(source, payload)`, in job order."
     n = os.cpu_count() or 1 if n_workers is None else n_workers
-    bar = dict(total=len(jobs), desc=desc, unit=unit, disable=None if progress else True)   # None: bars only on a terminal
+    bar = dict(total=len(jobs), desc=desc, unit=unit, progress=progress)   # a bar on a terminal, lines in a log
     if n == 0:
         if initializer: initializer(*initargs)
-        results = list(tqdm(map(fn, jobs), **bar))
+        results = list(track_progress(map(fn, jobs), **bar))
     else:
         with ProcessPoolExecutor(n, initializer=initializer, initargs=initargs) as ex:
-            results = list(tqdm(ex.map(fn, jobs, chunksize=max(1, min(16, len(jobs) // (4 * n)))), **bar))
+            results = list(track_progress(ex.map(fn, jobs, chunksize=max(1, min(16, len(jobs) // (4 * n)))), **bar))
     ok = [(s, r) for st, s, r in results if st == 'ok']
     return ok, [(s, r) for st, s, r in results if st != 'ok']
 
