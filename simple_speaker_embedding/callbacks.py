@@ -4,7 +4,7 @@
 
 # %% ../nbs/04b_callbacks.ipynb #377298f5
 from __future__ import annotations
-import os, sys, time, warnings
+import importlib.util, os, sys, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from .evaluate import eer
 
 # %% auto #0
 __all__ = ['unwrap', 'GE2ECallback', 'ValidEER', 'CPUAutocast', 'DeviceSmoothLoss', 'FewerSyncs', 'CheckpointCallback',
-           'StopOnCtrlC', 'StopAfter', 'AccelerateDDP', 'HistoryCSV', 'epoch_line']
+           'StopOnCtrlC', 'StopAfter', 'AccelerateDDP', 'HistoryCSV', 'epoch_line', 'HistoryPlot', 'tracking_callbacks']
 
 # %% ../nbs/04b_callbacks.ipynb #43f4a717
 def unwrap(model:nn.Module) -> nn.Module:
@@ -303,3 +303,49 @@ def epoch_line(learn:Learner):
             names = learn.recorder.metric_names
             print(' '.join(f"{n} {v:.4f}" if isinstance(v, float) else f"{n} {v}" for n, v in zip(names, row)), flush=True)
     return log
+
+# %% ../nbs/04b_callbacks.ipynb #2055e37f
+class HistoryPlot(Callback):
+    "Draw `history.csv` (loss, validation EER) and the learning-rate schedule into `history.png` after each epoch."
+    order = HistoryCSV.order + 1     # after the epoch's row is written
+    def __init__(self, csv, # the run's history.csv (written by `HistoryCSV`)
+                 png=None): # the picture (default: beside the csv)
+        self.csv = Path(csv); self.png = Path(png) if png else self.csv.with_suffix('.png')
+    def after_epoch(self):
+        if hasattr(self.learn, 'lr_finder') or not self.csv.exists(): return
+        import matplotlib; matplotlib.use('Agg', force=False)
+        import matplotlib.pyplot as plt, pandas as pd
+        h = pd.read_csv(self.csv)
+        fig, ax = plt.subplots(1, 3, figsize=(12, 3.2))
+        for c in ('train_loss', 'valid_loss'):
+            if c in h: ax[0].plot(h.epoch, pd.to_numeric(h[c], errors='coerce'), 'o-', label=c)
+        ax[0].set_xlabel('epoch'); ax[0].set_title('loss'); ax[0].legend()
+        if 'valid_eer' in h: ax[1].plot(h.epoch, pd.to_numeric(h.valid_eer, errors='coerce'), 'o-', color='C2')
+        ax[1].set_xlabel('epoch'); ax[1].set_title('validation EER (%)')
+        sched = next((c.scheds['lr'] for c in self.learn.cbs if hasattr(c, 'scheds') and 'lr' in c.scheds), None)
+        if sched is not None:            # the whole schedule, and where the run is on it
+            t = np.linspace(0, 1, 200); ax[2].plot(t * self.n_epoch, [sched(x) for x in t], color='C3')
+            ax[2].axvline(self.epoch + 1, color='k', ls=':')
+        ax[2].set_xlabel('epoch'); ax[2].set_title('learning rate')
+        fig.tight_layout()
+        with atomic_write(self.png) as f: fig.savefig(f, format='png', dpi=80)
+        plt.close(fig)
+
+def tracking_callbacks(log:str|None, # 'tensorboard', 'wandb' or None
+                       out, # the run folder (TensorBoard's events go to `out/tensorboard`)
+                       config:dict|None=None, # the run's settings, for W&B
+                      ) -> list:
+    "fastai's experiment-tracking callback for `log` (main process only); a missing package is named in one line."
+    if log is None or dist_env()[0] != 0: return []
+    if log == 'tensorboard':
+        if importlib.util.find_spec('tensorboard') is None:
+            raise ImportError("--log tensorboard needs tensorboard: pip install tensorboard")
+        from fastai.callback.tensorboard import TensorBoardCallback
+        return [TensorBoardCallback(log_dir=str(Path(out) / 'tensorboard'), trace_model=False, log_preds=False)]
+    if log == 'wandb':
+        if importlib.util.find_spec('wandb') is None: raise ImportError("--log wandb needs wandb: pip install wandb")
+        import wandb
+        from fastai.callback.wandb import WandbCallback
+        if wandb.run is None: wandb.init(project='simple-speaker-embedding', name=Path(out).name, dir=str(out), config=config, resume='allow')
+        return [WandbCallback(log_preds=False, log_model=False)]
+    raise ValueError(f"unknown experiment tracker {log!r}: tensorboard or wandb")

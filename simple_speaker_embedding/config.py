@@ -74,6 +74,8 @@ class TrainConfig:
                               "spans the epochs those steps need)", lo=1, group="run")
     workers:int|None = _opt(None, "processes reading crops from the mel store (default: up to 4; 0 when the mels "
                             "are in memory)", lo=0, group="run")
+    log:str|None = _opt(None, "also log the run to TensorBoard (OUT/tensorboard/) or Weights & Biases, through fastai's "
+                        "callbacks (pip install tensorboard / wandb); history.png is drawn either way", choices=('tensorboard', 'wandb'), group="run")
     in_memory:bool|None = _opt(None, "keep all mels in memory on the training device (default: on a GPU when they take "
                                "under a quarter of its free memory; batches are the same either way)", group="run")
 

@@ -23,7 +23,7 @@ import fastai.callback.schedule, fastai.callback.fp16  # noqa: F401 -- add fit_o
 from .model import GRUEmbedder
 from .utils import atomic_write, dist_env, resolve_device
 from .callbacks import (AccelerateDDP, CheckpointCallback, CPUAutocast, FewerSyncs, GE2ECallback,  # noqa: F401
-    HistoryCSV, StopAfter, StopOnCtrlC, ValidEER, epoch_line, unwrap)   # (importable from here as before)
+    HistoryCSV, HistoryPlot, StopAfter, StopOnCtrlC, ValidEER, epoch_line, tracking_callbacks, unwrap)   # (importable from here as before)
 from .hub import export_checkpoint, load_checkpoint, resolve_model
 from .loss import GE2ELoss, MarginGE2ELoss
 from .config import TrainConfig
@@ -144,7 +144,7 @@ def config_dataloaders(man, # the manifest of the training stores (`load_stores`
                                valid_degraded=cfg.valid_degraded, **kw)
 
 # %% ../nbs/05_learner.ipynb #d3b39827
-RUNTIME_SETTINGS = ('device', 'workers', 'checkpoint_every', 'in_memory', 'ddp')   # how a run is computed, not what it computes
+RUNTIME_SETTINGS = ('device', 'workers', 'checkpoint_every', 'in_memory', 'ddp', 'log')   # how a run is computed, not what it computes
 EXPORT_SETTINGS = ('dev', 'cohort')                                                  # used by the export after training
 
 def _data_of(mels) -> list:
@@ -226,7 +226,8 @@ def train(mels, # folder written by `preprocess` (with manifest.csv), or a list 
     learn = ge2e_learner(dls, model, loss_method=cfg.loss_method, objective=cfg.objective, margin=cfg.margin, scale=cfg.scale,
                          aam_weight=cfg.aam_weight, bf16=cfg.bf16, fp16=cfg.fp16, checkpoint=out / 'train_state.pt',
                          checkpoint_every=cfg.checkpoint_every, resume=resume, ddp=cfg.ddp, progress=bars,
-                         cbs=extra + ([HistoryCSV(out / 'history.csv', append=resume)] if rank == 0 else []) + list(cbs or []))
+                         cbs=extra + ([HistoryCSV(out / 'history.csv', append=resume), HistoryPlot(out / 'history.csv')] if rank == 0 else [])
+                             + tracking_callbacks(cfg.log, out, cfg.recipe()) + list(cbs or []))
     t0 = time.time()
     if not bars: learn.logger = epoch_line(learn) if progress and rank == 0 else noop
     ckpt = next(c for c in learn.cbs if isinstance(c, CheckpointCallback))

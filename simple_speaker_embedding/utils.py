@@ -30,8 +30,8 @@ def atomic_write(path, # destination file (its folder is created)
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
 
-# %% ../nbs/00_utils.ipynb #f554cf09
-LOG_EVERY_S = 15.0   # off a terminal: seconds between progress lines
+# %% ../nbs/00_utils.ipynb #fdf31c1f
+LOG_EVERY_S = float(os.environ.get('SSE_PROGRESS_EVERY', 15))   # off a terminal: seconds between progress lines (env var to change)
 
 class LogLines(tqdm_std):
     "tqdm that writes a plain line (no carriage returns) at most every `LOG_EVERY_S` seconds, for logs."
