@@ -304,7 +304,7 @@ def epoch_line(learn:Learner):
             print(' '.join(f"{n} {v:.4f}" if isinstance(v, float) else f"{n} {v}" for n, v in zip(names, row)), flush=True)
     return log
 
-# %% ../nbs/04b_callbacks.ipynb #2055e37f
+# %% ../nbs/04b_callbacks.ipynb #5882d289
 class HistoryPlot(Callback):
     "Draw `history.csv` (loss, validation EER) and the learning-rate schedule into `history.png` after each epoch."
     order = HistoryCSV.order + 1     # after the epoch's row is written

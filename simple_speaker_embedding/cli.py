@@ -163,7 +163,7 @@ def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=Tr
 
 # %% ../nbs/12_cli.ipynb #535698e1
 def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
-    "Implementation of `sse verify`: prints the cosine score and the decision; returns (score, same)."
+    "Implementation of `sse verify`: prints the model's score (AS-norm for the shipped model, cosine for a cohort-less one) and the decision; returns (score, same)."
     from simple_speaker_embedding.hub import resolve_model
     m = resolve_model(model, device=device)
     if threshold is not None and m.scoring == 'cosine' and not -1 <= threshold <= 1:
@@ -357,8 +357,8 @@ _weight = _number(float, 0)                   # loss weights: 0 or more
 
 MODEL_HELP = "'shipped' (default), 'untrained', 'resemblyzer' (eval only), or a checkpoint file"
 DEVICE_HELP = "cpu (default), auto (CUDA when available), cuda or cuda:N"
-THREADS_HELP = "CPU threads for the model (default 1: the fastest per job on a busy machine; see README)"
-INT8_HELP = "run the GRU with int8 weights (CPU only; faster, dev EER within 0.1 point: see README)"
+THREADS_HELP = "CPU threads for the model (default 1: the fastest per job on a busy machine; docs/benchmarks.md)"
+INT8_HELP = "run the GRU with int8 weights (CPU only; faster, dev EER within 0.1 point: docs/benchmarks.md)"
 
 # %% ../nbs/12_cli.ipynb #48b24b16
 def _model_flags(model:bool=True, device:bool=True, threads:bool=True, int8:bool=True) -> argparse.ArgumentParser:
@@ -423,7 +423,7 @@ def _embedding_commands(sub):
     e.add_argument("--layout", choices=list(LAYOUTS), default=None, help="with --speaker: the paths are corpora laid out so "
                    "(speakers keyed dataset/speaker, a LibriSpeech speaker's chapters and a VoxCeleb speaker's videos are one speaker)")
     e.add_argument("--batch-size", type=_count, default=32)
-    v = _add(sub, "verify", "cosine score of two recordings and a same/different decision",
+    v = _add(sub, "verify", "the model's score of two recordings (as it decides: AS-norm for the shipped model) and a same/different decision",
              ["sse verify a.wav b.wav", "sse verify a.wav b.wav --threshold 0.7"], _run_verify, _model_flags(), quick=True)
     v.add_argument("a"); v.add_argument("b")
     v.add_argument("--threshold", type=_number(float), default=None,
@@ -445,7 +445,7 @@ def _audio_commands(sub):
     dz.add_argument("--cosine", action="store_true", help="cluster on raw cosines instead of the model's own scores "
                     "(AS-norm against its cohort, for the shipped model)")
     dz.add_argument("--one-way", action="store_true", help="embed each window forwards only, not also played backwards "
-                    "(half the embedding time; a little less accurate, see the README)")
+                    "(half the embedding time; a little less accurate: docs/diarization.md)")
     li = _add(sub, "listen", "live speaker tracking: who is speaking, decided as the audio arrives (stdin PCM or a file)",
               ["arecord -f S16_LE -r 16000 -c 1 -t raw | sse listen - --rate 16000",
                "ffmpeg -i call.mp3 -f s16le -ac 1 -ar 16000 - | sse listen - --rate 16000 --enrol ann=ann.wav --enrol bob=bob.wav",
@@ -474,7 +474,7 @@ def _evaluation_commands(sub):
               "sse eval data/dev --max-nontarget 100000     # <dataset>/<speaker>/<utt>, sampled pairs",
               "sse eval trials.txt --root data/dev/cv_en --model resemblyzer   # a trial list, the peer model",
               "sse eval data/dev/cv_en --trials-out t.txt --plot plots/",
-              "sse eval data/dev/cv_en --norm                # AS-norm with the shipped cohort",
+              "sse eval data/dev/cv_en --model my.pt --norm   # AS-norm for a checkpoint that carries a cohort (the shipped model does it by default)",
               "sse eval data/dev/cv_en --model resemblyzer --cohort data/train   # AS-norm, cohort from audio"], _run_eval, _model_flags(), quick=True)
     e.add_argument("root_or_trials", help="data folder (<speaker>/<utt> or <dataset>/<speaker>/<utt>) or trial list")
     e.add_argument("--layout", choices=list(LAYOUTS), default=None, help="the data folder is a corpus laid out so (see `sse preprocess --help`)")
@@ -485,7 +485,7 @@ def _evaluation_commands(sub):
     e.add_argument("--bootstrap", type=_number(int, 0), default=200, help="speaker-bootstrap rounds for the EER interval (0: none)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--root", default=None, help="folder that a trial list's relative paths start from (default: the list's folder)")
-    e.add_argument("--norm", action="store_true", help="AS-norm scores with the cohort the model carries (the shipped one does)")
+    e.add_argument("--norm", action="store_true", help="AS-norm scores with the cohort the model carries (already the default of a model that decides with AS-norm, as the shipped one)")
     e.add_argument("--cohort", default=None, metavar="DIR", help="AS-norm with a cohort made from this audio folder "
                    "(<speaker>/<utt>, speakers not in the trials); works with any --model")
     e.add_argument("--top-k", type=_count, default=None, help="cohort speakers per side for AS-norm (default: the model's own; the library's ASNORM_TOP_K for others)")

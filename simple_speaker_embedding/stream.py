@@ -201,7 +201,7 @@ def file_chunks(path, # audio file (any format `load_audio` reads)
     n = max(1, int(round(chunk * sr)))
     for i in range(0, len(x), n): yield x[i:i + n], sr
 
-# %% ../nbs/10_stream.ipynb #b5a12804
+# %% ../nbs/10_stream.ipynb #afcbc803
 class _WavFrames:
     "The sample frames of an open `wave` reader as a byte stream (`read(n)`), for `pcm_chunks`."
     def __init__(self, w): self.w, self.width = w, w.getsampwidth() * w.getnchannels()

@@ -30,7 +30,7 @@ def atomic_write(path, # destination file (its folder is created)
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
 
-# %% ../nbs/00_utils.ipynb #fdf31c1f
+# %% ../nbs/00_utils.ipynb #5a35d24f
 LOG_EVERY_S = float(os.environ.get('SSE_PROGRESS_EVERY', 15))   # off a terminal: seconds between progress lines (env var to change)
 
 class LogLines(tqdm_std):

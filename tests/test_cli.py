@@ -243,3 +243,17 @@ def test_cli_device_reaches_the_model(fixture_files, tmp_path, capsys):
     assert main(["embed", str(fixture_files[0]), "--out", str(tmp_path / "e"), "--device", "cuda:7"]) == 1
     err = capsys.readouterr().err
     assert "cuda:7" in err and ("not available" in err or "CUDA device(s) exist" in err)
+
+
+def test_every_help_points_to_real_docs_and_names_the_models_own_score(sse):
+    "No `--help` sends the reader to the README for figures that live in docs/, or calls the shipped model's score a cosine."
+    from simple_speaker_embedding.cli import _parser
+    from simple_speaker_embedding import gru_embedder
+    assert gru_embedder().scoring == 'as-norm'          # what the shipped model's score is (the texts must not say cosine)
+    for cmd in [None, *_parser().commands]:
+        r = sse(*([cmd] if cmd else []), "--help")
+        assert r.returncode == 0, (cmd, r.stderr)
+        text = " ".join(r.stdout.split())              # argparse wraps lines
+        for bad in ("see README", "see the README", "cosine score of", "the cosine score"):
+            assert bad not in text, (cmd, bad)
+    assert "AS-norm" in " ".join(sse("verify", "--help").stdout.split())
