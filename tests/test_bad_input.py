@@ -228,3 +228,57 @@ def test_embed_progress_covers_the_embedding_phase(fixture_files, tmp_path):
     log = io.StringIO()                                             # a log file: no bars
     with contextlib.redirect_stderr(log): embed_cmd(fixture_files[:3], tmp_path / "e", progress=True)
     assert "reading" not in log.getvalue() and "embedding" not in log.getvalue()
+
+
+# --- a researcher's week: usage errors, decode errors, pipes ---
+
+def test_a_mistyped_flag_is_named_with_the_closest_one_and_the_subcommands_usage(sse, tmp_path):
+    r = sse("calibrate", tmp_path, "--taget-fa", "1%")
+    assert r.returncode == 2 and r.stderr.startswith("usage: sse calibrate")
+    assert "unrecognized argument: --taget-fa (did you mean --target-fa?)" in r.stderr
+    r = sse("train", tmp_path, tmp_path / "out", "--max-step", "5")      # no abbreviations: not taken for --max-steps
+    assert r.returncode == 2 and "--max-step (did you mean --max-steps?)" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_recipe_key_gets_a_suggestion_not_the_list(sse, tmp_path):
+    (tmp_path / "r.toml").write_text("lrr = 0.1\nepochs = 2\n")
+    r = sse("train", tmp_path, tmp_path / "out", "--config", tmp_path / "r.toml")
+    assert r.returncode == 2 and r.stderr.startswith("usage: sse train")
+    last = r.stderr.strip().splitlines()[-1]
+    assert "unknown setting 'lrr' (did you mean 'lr'?)" in last and "n_utterances" not in last
+
+
+def test_a_corrupt_mp3_is_one_line_naming_the_decoders_complaint(sse, tmp_path, fixture_files):
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 20)
+    r = sse("verify", bad, fixture_files[0])
+    assert r.returncode == 1 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert "does not exist" not in r.stderr and "Illegal" not in r.stderr.split("error:")[0]
+    assert f"{bad}: not a readable audio file" in r.stderr
+
+
+def test_sse_listen_into_a_closed_pipe_ends_quietly(tmp_path):
+    import subprocess
+    from conftest import SSE
+    conv = Path(__file__).parent / "conversation" / "three_speakers.ogg"
+    r = subprocess.run(f"'{SSE}' listen '{conv}' | head -1; echo \"rc=${{PIPESTATUS[0]}}\"", shell=True, executable="/bin/bash",
+                       capture_output=True, text=True, timeout=300)
+    out = r.stdout.splitlines()
+    assert len(out) == 2 and out[-1] == "rc=0", r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and "Broken pipe" not in r.stderr
+
+
+def test_a_wav_on_stdin_is_read_by_its_header(sse, tmp_path):
+    "The same audio as a WAV on stdin (no --rate) and as raw PCM with --rate gives the same decisions; a contradicting flag is refused."
+    import soundfile as sf
+    from simple_speaker_embedding.audio import load_audio
+    x, _ = load_audio(Path(__file__).parent / "conversation" / "three_speakers.ogg", sr=16000)
+    sf.write(tmp_path / "c.wav", x, 16000, subtype="PCM_16")
+    wav = (tmp_path / "c.wav").read_bytes()
+    raw = sf.read(tmp_path / "c.wav", dtype="int16")[0].tobytes()
+    a, b = sse("listen", "-", input=wav), sse("listen", "-", "--rate", "16000", input=raw)
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    assert a.stdout == b.stdout and len(a.stdout.splitlines()) > 10
+    r = sse("listen", "-", "--rate", "8000", input=wav)
+    assert r.returncode == 1 and "--rate 8000 but its header says 16000" in r.stderr and r.stderr.strip().count("\n") == 0
