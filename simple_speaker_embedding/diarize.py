@@ -13,11 +13,13 @@ import torch
 
 from .audio import SAMPLE_RATE, AudioError, load_audio, melspec_from_array, melspec_from_file, trim_silence
 from .model import ASNORM_TOP_K, as_norm, asnorm_cohort, cohort_stats, window_starts
+from .vad import VAD_SR, VADS, speech_mask
 
 # %% auto #0
-__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_SWITCH', 'Partials', 'frame_db', 'voiced_frames',
+__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_SWITCH', 'DIARIZE_OVERLAP', 'Partials', 'frame_db', 'voiced_frames',
            'partial_embeddings', 'affinity', 'estimate_speakers', 'cluster_windows', 'resegment', 'window_segments',
-           'diarize', 'to_rttm', 'read_rttm', 'der', 'synth_conversation', 'plot_timeline']
+           'overlap_segments', 'diarize', 'to_rttm', 'read_rttm', 'read_uem', 'der', 'synth_conversation',
+           'plot_timeline']
 
 # %% ../nbs/09_diarize.ipynb #86eefced
 @dataclass
@@ -26,7 +28,7 @@ class Partials:
     starts: np.ndarray   # (n,) window starts, seconds
     ends: np.ndarray     # (n,) window ends, seconds
     embs: np.ndarray     # (n, d) unit embeddings of the voiced windows
-    voiced: np.ndarray   # (frames,) bool: frame voiced (energy within top_db of the loudest)
+    voiced: np.ndarray   # (frames,) bool: frame holds speech (the speech detector's, or the energy rule's)
     fps: float           # mel frames per second
     rev: np.ndarray|None = None  # (n, d) unit embeddings of the same windows played backwards, if computed
     @property
@@ -59,6 +61,7 @@ def partial_embeddings(model, # the embedder
                        top_db:float=40, # silence: frames this many dB below the loudest
                        batch_size:int=64, # windows per forward pass
                        both_ways:bool=True, # also embed each window played backwards (`Partials.rev`)
+                       vad:str='silero', # speech detector: 'silero' (neural, `vad.speech_mask`) or 'energy' (within `top_db` of the loudest frame)
                       ) -> Partials:
     "Embeddings of overlapping windows of a recording, with their times; silent windows are skipped."
     if not 0 < hop <= window: raise ValueError(f"need 0 < hop <= window, got hop={hop}, window={window}")
@@ -66,7 +69,12 @@ def partial_embeddings(model, # the embedder
     else: mel = melspec_from_array(x, sr or model.mel_hparams.sampling_rate, mel=model.mel)
     fps = model.mel_hparams.frames_per_second()
     win, step, n = max(1, round(window * fps)), max(1, round(hop * fps)), mel.shape[0]
-    voiced = voiced_frames(mel, top_db)
+    if vad not in VADS: raise ValueError(f"unknown speech detector {vad!r}: one of {', '.join(VADS)}")
+    if vad == 'energy': voiced = voiced_frames(mel, top_db)
+    else:
+        wav, wsr = (load_audio(x, sr=VAD_SR) if isinstance(x, (str, os.PathLike))
+                    else (np.asarray(torch.as_tensor(x).float().cpu().numpy(), np.float32), sr or model.mel_hparams.sampling_rate))
+        voiced = speech_mask(wav, wsr, mel.shape[0], fps)
     if n < win:
         if n < 0.5 * win: raise AudioError(f"recording too short to diarize: {n / fps:.2f} s (at least {window / 2:g} s)")
         win = n
@@ -213,8 +221,19 @@ def window_segments(p:Partials, # windows and the voiced mask
             prev = next((r[2] for r in reversed(runs[:i]) if r[2] >= 0), None)
             if prev is not None: lab[s:e] = prev
     _bridge(lab, min_silence * p.fps)
+    _no_short_turns(lab, min_dur * p.fps)
     names = names or [f"spk{i}" for i in range(k)]
     return [(s / p.fps, e / p.fps, names[l]) for s, e, l in _runs(lab) if l >= 0]
+
+def _no_short_turns(lab:np.ndarray, min_frames:float):
+    "Every turn shorter than `min_frames` goes to the neighbour it touches (the longer one), or to silence when alone (in place)."
+    while True:
+        runs = _runs(lab)
+        short = [(e - s, i) for i, (s, e, l) in enumerate(runs) if l >= 0 and e - s < min_frames]
+        if not short: return
+        _, i = min(short); s, e, _ = runs[i]
+        nb = [r for r in (runs[i - 1] if i > 0 else None, runs[i + 1] if i + 1 < len(runs) else None) if r and r[2] >= 0]
+        lab[s:e] = max(nb, key=lambda r: r[1] - r[0])[2] if nb else -1
 
 # %% ../nbs/09_diarize.ipynb #63425557
 def _bridge(lab:np.ndarray, max_frames:float):
@@ -233,6 +252,30 @@ def _runs(lab:np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(s), int(e), int(lab[s])) for s, e in zip(bounds[:-1], bounds[1:])]
 
 # %% ../nbs/09_diarize.ipynb #d38b5a17
+def overlap_segments(p:Partials, # windows and the speech mask
+                     labels:np.ndarray, # each window's speaker
+                     threshold:float, # cosine to another speaker's centroid above which a window also holds that speaker
+                     min_dur:float=0.3, # overlaps shorter than this are dropped
+                     names:list|None=None, # speaker names by label
+                    ) -> list[tuple[float, float, str]]:
+    "Second-speaker segments: speech where most windows also resemble another speaker's centroid at `threshold` or more."
+    f, k = p.features, int(labels.max()) + 1
+    if k < 2: return []
+    C = np.stack([f[labels == c].mean(0) for c in range(k)]); C /= np.linalg.norm(C, axis=1, keepdims=True)
+    S = f @ C.T; S[np.arange(len(S)), labels] = -np.inf
+    other = np.where(S.max(1) >= threshold, S.argmax(1), -1)        # each window's second speaker, or -1
+    n = len(p.voiced); votes = np.zeros((n, k)); cover = np.zeros(n)
+    for s, e, o in zip(np.round(p.starts * p.fps).astype(int), np.round(p.ends * p.fps).astype(int), other):
+        cover[s:e] += 1
+        if o >= 0: votes[s:e, o] += 1
+    best = votes.argmax(1)
+    lab = np.where(p.voiced & (votes.max(1) * 2 > np.maximum(cover, 1)), best, -1)   # most covering windows agree
+    _no_short_turns(lab, min_dur * p.fps)
+    names = names or [f"spk{i}" for i in range(k)]
+    return [(s / p.fps, e / p.fps, names[l]) for s, e, l in _runs(lab) if l >= 0]
+
+DIARIZE_OVERLAP = None    # cosine threshold of `overlap_segments` (None: no overlap labelling; see bench/meetings.py)
+
 def diarize(model, # the embedder
             x, # audio file or mono waveform
             n_speakers:int|None=None, # number of speakers if known (else estimated: eigengap, or `threshold`)
@@ -245,14 +288,18 @@ def diarize(model, # the embedder
             switch:float|None=DIARIZE_SWITCH, # `resegment` the window labels with this cost of a speaker change (None: don't)
             norm:bool=True, # cluster on AS-norm scores against the model's cohort, when it scores that way (else cosines)
             both_ways:bool=True, # compare windows forwards and played backwards (see `partial_embeddings`)
+            vad:str='silero', # speech detector: 'silero' or 'energy'
+            overlap:float|None=DIARIZE_OVERLAP, # also label overlapped speech with its second speaker (`overlap_segments`; None: don't)
            ) -> list[tuple[float, float, str]]:
-    "Who spoke when: `(start, end, speaker)` segments of a recording."
-    p = partial_embeddings(model, x, sr=sr, window=window, hop=hop, both_ways=both_ways)
+    "Who spoke when: `(start, end, speaker)` segments of a recording (overlapping ones where two people talk)."
+    p = partial_embeddings(model, x, sr=sr, window=window, hop=hop, both_ways=both_ways, vad=vad)
     cohort, top_k = asnorm_cohort(model) if norm else (None, ASNORM_TOP_K)
     f = p.features                                                       # (built once: both steps compare the same)
     labels = cluster_windows(f, n_speakers, threshold, prune=prune, cohort=cohort, top_k=top_k)
     if switch is not None: labels = resegment(f, labels, switch)
-    return window_segments(p, labels, min_dur=min_dur, min_silence=min_silence)
+    segs = window_segments(p, labels, min_dur=min_dur, min_silence=min_silence)
+    if overlap is not None: segs = sorted(segs + overlap_segments(p, labels, overlap, min_dur=min_dur))
+    return segs
 
 def to_rttm(segments, # `(start, end, speaker)` segments
             file_id:str='audio', # the recording's name in the RTTM
@@ -272,35 +319,41 @@ def read_rttm(path_or_text) -> list[tuple[float, float, str]]:
     return out
 
 # %% ../nbs/09_diarize.ipynb #bf77b112
+def _annotation(segs):
+    from pyannote.core import Annotation, Segment
+    a = Annotation()
+    for i, (s, e, spk) in enumerate(segs):
+        if e > s: a[Segment(float(s), float(e)), i] = str(spk)
+    return a
+
+def read_uem(path) -> list[tuple[float, float]]:
+    "`(start, end)` scored regions of a UEM file (`<file> <channel> <start> <end>` per line)."
+    out = []
+    for i, line in enumerate(Path(path).read_text().splitlines()):
+        f = line.split()
+        if not f or f[0].startswith(';'): continue
+        if len(f) < 4: raise ValueError(f"{path}, line {i + 1}: a UEM line is '<file> <channel> <start> <end>', got {line!r}")
+        out.append((float(f[2]), float(f[3])))
+    return out
+
 def der(ref, # reference `(start, end, speaker)` segments
         hyp, # hypothesis segments
-        collar:float=0.25, # seconds around each reference boundary that are not scored
-        step:float=0.01, # grid, seconds
+        collar:float=0.25, # seconds on each side of every reference boundary that are not scored (NIST md-eval's collar)
+        uem=None, # `(start, end)` regions that are scored (default: from 0 to the last segment's end)
+        overlap:bool=True, # score overlapped speech (each speaker of it); False: leave it out
        ) -> dict:
-    "Diarization error rate and its parts (fractions of the scored reference speech)."
-    from scipy.optimize import linear_sum_assignment
+    "DER and its parts (fractions of the scored reference speech) and JER, computed by pyannote.metrics."
+    from pyannote.core import Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
+    R, H = _annotation(ref), _annotation(hyp)
     end = max([e for _, e, _ in list(ref) + list(hyp)] + [0.0])
-    n = int(np.ceil(end / step)) + 1
-    def grid(segs):
-        names = sorted({s for _, _, s in segs}); m = np.zeros((n, max(1, len(names))), bool)
-        for s, e, spk in segs: m[int(round(s / step)):int(round(e / step)), names.index(spk)] = True
-        return m
-    R, H = grid(ref), grid(hyp)
-    scored = np.ones(n, bool)
-    c = int(round(collar / step))
-    for s, e, _ in ref:
-        for b in (int(round(s / step)), int(round(e / step))): scored[max(0, b - c):b + c] = False
-    R, H = R[scored], H[scored]
-    co = R.T.astype(float) @ H.astype(float)                               # frames each ref/hyp pair share
-    ri, hi = linear_sum_assignment(-co)
-    nref, nhyp = R.sum(1), H.sum(1)
-    correct = sum((R[:, i] & H[:, j]) for i, j in zip(ri, hi)) if len(ri) else np.zeros(len(R))
-    total = nref.sum()
+    u = Timeline([Segment(float(s), float(e)) for s, e in (uem or [(0.0, end)])])
+    kw = dict(collar=2 * collar, skip_overlap=not overlap)     # pyannote's collar is the whole width around a boundary
+    d = DiarizationErrorRate(**kw)(R, H, uem=u, detailed=True)
+    total = d['total']
     if total == 0: raise ValueError("the reference has no scored speech")
-    miss, fa = np.maximum(0, nref - nhyp).sum(), np.maximum(0, nhyp - nref).sum()
-    conf = (np.minimum(nref, nhyp) - correct).sum()
-    return dict(der=(miss + fa + conf) / total, miss=miss / total, false_alarm=fa / total, confusion=conf / total,
-                speech=total * step)
+    return dict(der=d['diarization error rate'], miss=d['missed detection'] / total, false_alarm=d['false alarm'] / total,
+                confusion=d['confusion'] / total, speech=total, jer=JaccardErrorRate(**kw)(R, H, uem=u))
 
 # %% ../nbs/09_diarize.ipynb #5ae498d5
 def synth_conversation(root, # folder of `<speaker>/<clip>` audio (e.g. a dev set)

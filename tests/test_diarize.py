@@ -152,7 +152,7 @@ def test_window_hop_sets_the_step_between_windows(small_model, tone):
     from simple_speaker_embedding.diarize import partial_embeddings
     x = tone(6.0, 22050)
     for hop in (0.5, 1.0):
-        p = partial_embeddings(small_model, x, window=1.5, hop=hop, both_ways=False)
+        p = partial_embeddings(small_model, x, window=1.5, hop=hop, both_ways=False, vad="energy")   # a tone: the energy rule (the detector hears no speech)
         steps = np.diff(p.starts)[:-1]                                # the last window is aligned to the end
         assert np.allclose(steps, round(hop * 22050 / 256) * 256 / 22050)
 

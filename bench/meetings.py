@@ -1,0 +1,231 @@
+"""Meetings that look like real ones: who spoke when with a speech detector, overlapped speech and standard scoring.
+
+    python bench/meetings.py --train ../shared/data/train/an4 ../shared/data/train/cv_fa ../shared/data/train/cv_vi \\
+        --dev ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 ../shared/data/dev/librispeech_halves \\
+        --n 6 [--peer] --out docs/results/meetings.json
+
+Each meeting (`synth_meeting`, seeded) has 2-5 people of one speaker folder, each heard far from the microphone in a
+simulated room (their own position: a room of a bank simulated with another seed than the training store's),
+at their own level (+-6 dB); turns of 1-6 s with pauses of 0.3-2 s, the next turn starting before the
+previous one ends (by 0.5-2 s) in 35% of the turns, short back-channels (0.3-1 s, "yeah") of another person inside half of the turns, steady
+background noise (coloured, 10-20 dB below the speech) throughout and a few noise bursts (a door, a keyboard) in
+the pauses. The reference is every placed clip (trimmed of its silences) as a turn of its speaker.
+
+The pipeline is `diarize`'s with the number of speakers estimated; scored with pyannote.metrics (collar 0, overlapped
+speech counted): DER and its parts, JER; the speech detector's error (missed + false alarm over the reference speech,
+pyannote's DetectionErrorRate); and of the overlapped reference speech, the share labelled with both of its speakers,
+and false overlap (hypothesis overlap where the reference has one speaker or none) as a share of the speech.
+Settings are chosen on the *training-speaker* meetings and reported on the dev ones: the speech detector (energy /
+webrtcvad / silero) by its error, then the overlap threshold (none or a cosine) by DER with false overlap under 5%.
+`--peer`: Resemblyzer's partial embeddings through the same pipeline (the chosen detector's mask).
+"""
+import argparse, json, sys
+from pathlib import Path
+
+import numpy as np
+import scipy.signal as ss
+
+from simple_speaker_embedding.audio import SAMPLE_RATE, load_audio, resample, trim_silence
+from simple_speaker_embedding.corpus import list_utterances
+from simple_speaker_embedding.degrade import coloured_noise, room_bank
+from simple_speaker_embedding.diarize import (DIARIZE_PRUNE, DIARIZE_SWITCH, Partials, cluster_windows, der, frame_db, overlap_segments,
+                                              partial_embeddings, resegment, window_segments)
+from simple_speaker_embedding.hub import gru_embedder, resolve_model
+from simple_speaker_embedding.model import asnorm_cohort
+from simple_speaker_embedding.vad import VAD_SR, energy_mask, speech_mask
+
+SR = SAMPLE_RATE
+BANK_SEED = 2                                 # the training store's rooms: seed 0; degraded_dev's: 1
+OVERLAPS = (None, 0.5, 0.6, 0.7, 0.8)        # overlap thresholds tried (cosine to the second speaker's centroid)
+
+
+def synth_meeting(root, seed:int, bank:dict, n_speakers=None, minutes:float=0.75):
+    "A seeded meeting of `root`'s speakers: `(waveform at SR, reference segments)`."
+    rng = np.random.default_rng(seed)
+    by_spk = {s: list(g.path) for s, g in list_utterances(root).groupby('speaker', sort=True)}
+    names = sorted(by_spk); k = n_speakers or int(rng.integers(2, 6))
+    who = [names[i] for i in rng.choice(len(names), min(k, len(names)), replace=False)]
+    pool = {s: [trim_silence(load_audio(c, sr=SR)[0]) for c in rng.permutation(by_spk[s])[:12]] for s in who}
+    room = {s: bank['rirs'][int(rng.integers(len(bank['rirs'])))] for s in who}
+    gain = {s: 10 ** (rng.uniform(-6, 6) / 20) for s in who}
+    def clip(s, lo, hi):                       # a stretch of speaker s, lo-hi s long (clips joined)
+        want = int(rng.uniform(lo, hi) * SR); x = np.concatenate(pool[s]); a = int(rng.integers(max(1, len(x) - want)))
+        y = x[a:a + want]; return y / (np.sqrt(np.mean(y ** 2)) + 1e-9) * 0.05 * gain[s]
+    placed, t, prev, total = [], 1.0, None, minutes * 60
+    while t < total:
+        s = str(rng.choice([w for w in who if w != prev])) if len(who) > 1 else who[0]
+        y = clip(s, 1, 6)
+        start = max(0.5, t - rng.uniform(0.5, 2.0)) if prev and rng.random() < 0.35 else t + rng.uniform(0.3, 2.0)
+        placed.append((start, s, y))
+        if len(who) > 1 and rng.random() < 0.5:   # a back-channel of another person inside this turn
+            b = str(rng.choice([w for w in who if w != s])); yb = clip(b, 0.3, 1.0)
+            placed.append((start + rng.uniform(0, max(0.01, len(y) / SR - len(yb) / SR)), b, yb))
+        t, prev = max(t, start + len(y) / SR), s
+    n = int((t + 1.0) * SR); mix = np.zeros(n + SR * 3, np.float32); ref = []
+    for start, s, y in placed:
+        wet = ss.fftconvolve(y, room[s])[:len(y) + len(room[s]) // 2].astype(np.float32)
+        a = int(start * SR); mix[a:a + len(wet)] += wet[:len(mix) - a]
+        ref.append((start, start + len(y) / SR, s))
+    mix = mix[:n]
+    speech_rms = np.sqrt(np.mean(np.concatenate([y for *_, y in placed]) ** 2))
+    bg = coloured_noise(n, float(rng.uniform(0, 2)), rng); bg *= speech_rms / np.sqrt(np.mean(bg ** 2)) * 10 ** (-rng.uniform(10, 20) / 20)
+    mix += bg
+    busy = np.zeros(n, bool)
+    for a, b, _ in ref: busy[int(a * SR):int(b * SR)] = True
+    quiet = np.flatnonzero(~busy[:-SR // 2])
+    for _ in range(int(rng.integers(3, 7))):   # noise bursts in the pauses
+        if not len(quiet): break
+        a = int(rng.choice(quiet)); L = int(rng.uniform(0.05, 0.3) * SR)
+        burst = rng.standard_normal(L).astype(np.float32) * np.exp(-np.arange(L) / (0.3 * L)).astype(np.float32)
+        mix[a:a + L] += burst[:len(mix) - a] * speech_rms * 10 ** (rng.uniform(-10, 0) / 20)
+    return (mix / max(1.0, float(np.abs(mix).max()) / 0.9)).astype(np.float32), sorted(ref)
+
+
+def webrtc_mask(y, n, fps, mode=2):
+    "webrtcvad (mode 0-3) on 30-ms frames at 16 kHz, at `fps`."
+    import webrtcvad
+    v = webrtcvad.Vad(mode); x = (np.clip(resample(y, SR, VAD_SR), -1, 1) * 32767).astype('<i2'); L = 480
+    m = np.array([v.is_speech(x[i:i + L].tobytes(), VAD_SR) for i in range(0, len(x) - L + 1, L)])
+    j = np.floor((np.arange(n) + 0.5) / fps * VAD_SR / L).astype(int)
+    return np.where(j < len(m), m[np.minimum(j, len(m) - 1)], False)
+
+
+def overlap_scores(ref, hyp, step=0.01):
+    "Of the reference's overlapped speech: the share with both its speakers in the hypothesis (best mapping); false overlap / speech."
+    from simple_speaker_embedding.diarize import _annotation
+    from pyannote.metrics.diarization import DiarizationErrorRate
+    mapping = DiarizationErrorRate().optimal_mapping(_annotation(ref), _annotation(hyp))   # hyp label -> ref label
+    end = max(e for _, e, _ in ref + hyp); n = int(end / step) + 1
+    R = {s: np.zeros(n, bool) for *_, s in ref}; H = {}
+    for a, b, s in ref: R[s][int(a / step):int(b / step)] = True
+    for a, b, s in hyp:
+        m = mapping.get(s, f"?{s}"); H.setdefault(m, np.zeros(n, bool))[int(a / step):int(b / step)] = True
+    nR = sum(R.values()).astype(int); nH = sum(H.values()).astype(int) if H else np.zeros(n, int)
+    ov = nR >= 2
+    both = np.zeros(n, bool)
+    if ov.any():
+        got = np.stack([H.get(s, np.zeros(n, bool)) & R[s] for s in R])    # ref speakers found at each frame
+        both = ov & (got.sum(0) >= 2)
+    return float(both.sum() / max(ov.sum(), 1)), float(((nH >= 2) & (nR < 2)).sum() / max((nR > 0).sum(), 1)), float(ov.sum() / max((nR > 0).sum(), 1))
+
+
+def detection_error(ref, mask, fps):
+    "pyannote's DetectionErrorRate (collar 0) of a speech mask: (missed + false alarm) / reference speech, and its parts."
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.detection import DetectionErrorRate
+    from simple_speaker_embedding.diarize import _runs
+    R = Annotation(); H = Annotation()
+    for i, (a, b, _) in enumerate(ref): R[Segment(a, b), i] = 'speech'
+    for i, (a, b, l) in enumerate(_runs(mask.astype(int))):
+        if l: H[Segment(a / fps, b / fps), i] = 'speech'
+    d = DetectionErrorRate()(R, H, detailed=True)
+    return d['detection error rate'], d['miss'] / d['total'], d['false alarm'] / d['total']
+
+
+def run(model, y, ref, vad, overlaps, partials=None):
+    "DER etc. of one meeting for each overlap threshold (the windows embedded once)."
+    fps = model.mel_hparams.frames_per_second()
+    p = partials or partial_embeddings(model, y, sr=SR, vad='energy' if vad in ('energy', 'webrtc') else vad)
+    if vad == 'webrtc': p = _remask(model, y, p, webrtc_mask(y, len(p.voiced), fps))
+    cohort, top_k = asnorm_cohort(model)
+    labels = cluster_windows(p.features, None, None, prune=DIARIZE_PRUNE, cohort=cohort, top_k=top_k)
+    labels = resegment(p.features, labels, DIARIZE_SWITCH)
+    segs = window_segments(p, labels)
+    out = {}
+    for t in overlaps:
+        hyp = sorted(segs + (overlap_segments(p, labels, t) if t is not None else []))
+        d = der(ref, hyp, collar=0)
+        rec, false_ov, ov_share = overlap_scores(ref, hyp)
+        out[str(t)] = dict(d, overlap_recall=rec, false_overlap=false_ov, overlap_share=ov_share, speakers=len({s for *_, s in hyp}))
+    det = detection_error(ref, p.voiced, fps)
+    return out, dict(detection_error=det[0], vad_miss=det[1], vad_false_alarm=det[2]), p
+
+
+def _remask(model, y, p, mask):
+    "The same recording's windows with another speech mask (re-embedded: which windows are kept depends on it)."
+    from simple_speaker_embedding.diarize import Partials
+    import torch
+    from simple_speaker_embedding.audio import melspec_from_array
+    from simple_speaker_embedding.model import window_starts
+    mel = melspec_from_array(y, SR, mel=model.mel); fps = model.mel_hparams.frames_per_second()
+    win, step = round(1.5 * fps), round(0.75 * fps)
+    keep = [s for s in window_starts(mel.shape[0], win, step) if mask[s:s + win].mean() >= 0.5]
+    wins = [mel[s:s + win] for s in keep]
+    embs = model.embed_mels(wins, max_frames=win).numpy(); rev = model.embed_mels([w.flip(0) for w in wins], max_frames=win).numpy()
+    s = np.asarray(keep, float)
+    return Partials(s / fps, (s + win) / fps, embs, mask, fps, rev)
+
+
+def pool(rows):
+    "Totals over meetings: each rate weighted by the meeting's reference speech."
+    w = np.array([r['speech'] for r in rows]); keys = [k for k in rows[0] if isinstance(rows[0][k], float) and k != 'speech']
+    return {k: float(np.sum([r[k] * wi for r, wi in zip(rows, w)]) / w.sum()) for k in keys}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", nargs="+", required=True, help="speaker folders of training speakers (the choices are made here)")
+    ap.add_argument("--dev", nargs="+", required=True, help="speaker folders of dev speakers (reported)")
+    ap.add_argument("--n", type=int, default=6, help="meetings per folder"); ap.add_argument("--model", default="shipped")
+    ap.add_argument("--minutes", type=float, default=0.75); ap.add_argument("--peer", action="store_true")
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    import torch; torch.set_num_threads(1)
+    model = resolve_model(a.model).eval()
+    bank = room_bank(Path("runs/meetings_rooms.npz"), n=16, seed=BANK_SEED)
+    meetings = {split: [(Path(r).name, i, *synth_meeting(r, 1000 * (split == 'dev') + 10 * i + j, bank, minutes=a.minutes))
+                        for j, r in enumerate(roots) for i in range(a.n)]
+                for split, roots in (('train', a.train), ('dev', a.dev))}
+    for split, ms in meetings.items():
+        ov = np.mean([overlap_scores(ref, ref)[2] for *_, ref in ms])
+        print(f"{split}: {len(ms)} meetings, {sum(len({s for *_, s in ref}) for *_, ref in ms) / len(ms):.1f} speakers and "
+              f"{sum(y.shape[0] for _, _, y, _ in ms) / SR / len(ms):.0f} s each, overlapped speech {100 * ov:.1f}% of speech", flush=True)
+    res = {}
+    for vad in ('energy', 'webrtc', 'silero'):
+        for split, ms in meetings.items():
+            rows = {str(t): [] for t in OVERLAPS}; det = []
+            for name, i, y, ref in ms:
+                out, d, _ = run(model, y, ref, vad, OVERLAPS)
+                for t, r in out.items(): rows[t].append(r)
+                det.append(dict(d, speech=out['None']['speech']))
+            res.setdefault(vad, {})[split] = dict(detection=pool(det), overlap={t: pool(r) for t, r in rows.items()})
+            d = res[vad][split]['detection']; b = res[vad][split]['overlap']['None']
+            print(f"{vad:7s} {split:5s}: speech detection error {100 * d['detection_error']:.1f}% (miss {100 * d['vad_miss']:.1f}, "
+                  f"false alarm {100 * d['vad_false_alarm']:.1f}); DER {100 * b['der']:.1f}% (miss {100 * b['miss']:.1f}, "
+                  f"fa {100 * b['false_alarm']:.1f}, conf {100 * b['confusion']:.1f}), JER {100 * b['jer']:.1f}%", flush=True)
+    vad = min(('energy', 'webrtc', 'silero'), key=lambda v: res[v]['train']['detection']['detection_error'])
+    ok = [t for t in map(str, OVERLAPS) if res[vad]['train']['overlap'][t]['false_overlap'] < 0.05]
+    t_best = min(ok, key=lambda t: res[vad]['train']['overlap'][t]['der'])
+    print(f"chosen on training meetings: detector {vad}, overlap threshold {t_best}")
+    for t in map(str, OVERLAPS):
+        for split in ('train', 'dev'):
+            r = res[vad][split]['overlap'][t]
+            print(f"  {vad} overlap {t:>4s} {split:5s}: DER {100 * r['der']:.1f}% (miss {100 * r['miss']:.1f}, fa {100 * r['false_alarm']:.1f}, "
+                  f"conf {100 * r['confusion']:.1f}), JER {100 * r['jer']:.1f}%, overlap labelled with both {100 * r['overlap_recall']:.1f}%, "
+                  f"false overlap {100 * r['false_overlap']:.1f}% of speech", flush=True)
+    summary = dict(chosen=dict(vad=vad, overlap=t_best), before=res['energy']['dev']['overlap']['None'],
+                   before_detection=res['energy']['dev']['detection'], after=res[vad]['dev']['overlap'][t_best],
+                   after_detection=res[vad]['dev']['detection'])
+    if a.peer:
+        from simple_speaker_embedding.evaluate import resemblyzer_embedder  # noqa: F401 -- (checks the package)
+        sys.path.insert(0, str(Path(__file__).parent)); from diarization import resemblyzer_partials
+        from resemblyzer import VoiceEncoder
+        enc = VoiceEncoder('cpu', verbose=False); peer = {}
+        for v, t in (('energy', 'None'), (vad, t_best)):
+            rows = []
+            for name, i, y, ref in meetings['dev']:
+                _, _, p = run(model, y, ref, v, [None])
+                pp = resemblyzer_partials(enc, y, p, both_ways=True)
+                labels = resegment(pp.features, cluster_windows(pp.features, None, None, prune=DIARIZE_PRUNE), DIARIZE_SWITCH)
+                hyp = sorted(window_segments(pp, labels) + (overlap_segments(pp, labels, float(t)) if t != 'None' else []))
+                rows.append(dict(der(ref, hyp, collar=0), **dict(zip(('overlap_recall', 'false_overlap', 'overlap_share'), overlap_scores(ref, hyp)))))
+            peer[f"{v}/{t}"] = pool(rows)
+            print(f"Resemblyzer partials, {v}, overlap {t}, dev: DER {100 * peer[f'{v}/{t}']['der']:.1f}%", flush=True)
+        summary['resemblyzer'] = peer
+    print(json.dumps(summary, indent=1))
+    if a.out: Path(a.out).write_text(json.dumps(dict(summary=summary, results=res, n=a.n, minutes=a.minutes,
+                                                    train=a.train, dev=a.dev), indent=1))
+
+
+if __name__ == "__main__":
+    main()
