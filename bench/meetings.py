@@ -28,15 +28,17 @@ import scipy.signal as ss
 from simple_speaker_embedding.audio import SAMPLE_RATE, load_audio, resample, trim_silence
 from simple_speaker_embedding.corpus import list_utterances
 from simple_speaker_embedding.degrade import coloured_noise, room_bank
-from simple_speaker_embedding.diarize import (DIARIZE_PRUNE, DIARIZE_SWITCH, Partials, cluster_windows, der, frame_db, overlap_segments,
+from simple_speaker_embedding.diarize import (DIARIZE_PRUNE, DIARIZE_SWITCH, cluster_windows, der, overlap_segments,
                                               partial_embeddings, resegment, window_segments)
-from simple_speaker_embedding.hub import gru_embedder, resolve_model
+from simple_speaker_embedding.hub import resolve_model
 from simple_speaker_embedding.model import asnorm_cohort
-from simple_speaker_embedding.vad import VAD_SR, energy_mask, speech_mask
+from simple_speaker_embedding.vad import VAD_SR, mask_from_probs, speech_probs
 
 SR = SAMPLE_RATE
+FPS = SR / 256
 BANK_SEED = 2                                 # the training store's rooms: seed 0; degraded_dev's: 1
 OVERLAPS = (None, 0.5, 0.6, 0.7, 0.8)        # overlap thresholds tried (cosine to the second speaker's centroid)
+VAD_GRID = [(on, off, pad) for on, off in ((0.5, 0.35), (0.3, 0.2)) for pad in (0.0, 0.1, 0.2)]   # Silero settings tried
 
 
 def synth_meeting(root, seed:int, bank:dict, n_speakers=None, minutes:float=0.75):
@@ -122,11 +124,20 @@ def detection_error(ref, mask, fps):
     return d['detection error rate'], d['miss'] / d['total'], d['false alarm'] / d['total']
 
 
-def run(model, y, ref, vad, overlaps, partials=None):
-    "DER etc. of one meeting for each overlap threshold (the windows embedded once)."
-    fps = model.mel_hparams.frames_per_second()
-    p = partials or partial_embeddings(model, y, sr=SR, vad='energy' if vad in ('energy', 'webrtc') else vad)
-    if vad == 'webrtc': p = _remask(model, y, p, webrtc_mask(y, len(p.voiced), fps))
+def masks(model, y, vad_grid):
+    "Speech masks of one meeting at the mel frame rate: energy, webrtcvad, and Silero at each `(on, off, pad_s)` of the grid."
+    from simple_speaker_embedding.audio import melspec_from_array
+    from simple_speaker_embedding.diarize import voiced_frames
+    mel = melspec_from_array(y, SR, mel=model.mel); n, fps = mel.shape[0], model.mel_hparams.frames_per_second()
+    probs = speech_probs(y, SR)
+    out = dict(energy=voiced_frames(mel), webrtc=webrtc_mask(y, n, fps))
+    for on, off, pad in vad_grid: out[f"silero {on}/{off} pad {pad}"] = mask_from_probs(probs, n, fps, on, off, pad)
+    return out
+
+
+def run(model, y, ref, mask, overlaps):
+    "DER etc. of one meeting with one speech mask, for each overlap threshold (the windows embedded once)."
+    p = partial_embeddings(model, y, sr=SR, mask=mask)
     cohort, top_k = asnorm_cohort(model)
     labels = cluster_windows(p.features, None, None, prune=DIARIZE_PRUNE, cohort=cohort, top_k=top_k)
     labels = resegment(p.features, labels, DIARIZE_SWITCH)
@@ -136,24 +147,17 @@ def run(model, y, ref, vad, overlaps, partials=None):
         hyp = sorted(segs + (overlap_segments(p, labels, t) if t is not None else []))
         d = der(ref, hyp, collar=0)
         rec, false_ov, ov_share = overlap_scores(ref, hyp)
-        out[str(t)] = dict(d, overlap_recall=rec, false_overlap=false_ov, overlap_share=ov_share, speakers=len({s for *_, s in hyp}))
-    det = detection_error(ref, p.voiced, fps)
-    return out, dict(detection_error=det[0], vad_miss=det[1], vad_false_alarm=det[2]), p
+        out[str(t)] = dict(d, overlap_recall=rec, false_overlap=false_ov, overlap_share=ov_share, speakers=float(len({s for *_, s in hyp})))
+    return out, p
 
 
-def _remask(model, y, p, mask):
-    "The same recording's windows with another speech mask (re-embedded: which windows are kept depends on it)."
-    from simple_speaker_embedding.diarize import Partials
-    import torch
-    from simple_speaker_embedding.audio import melspec_from_array
-    from simple_speaker_embedding.model import window_starts
-    mel = melspec_from_array(y, SR, mel=model.mel); fps = model.mel_hparams.frames_per_second()
-    win, step = round(1.5 * fps), round(0.75 * fps)
-    keep = [s for s in window_starts(mel.shape[0], win, step) if mask[s:s + win].mean() >= 0.5]
-    wins = [mel[s:s + win] for s in keep]
-    embs = model.embed_mels(wins, max_frames=win).numpy(); rev = model.embed_mels([w.flip(0) for w in wins], max_frames=win).numpy()
-    s = np.asarray(keep, float)
-    return Partials(s / fps, (s + win) / fps, embs, mask, fps, rev)
+def merge(segs):
+    "The union of segments as non-overlapping `(start, end, '')`."
+    out = []
+    for a, b, _ in sorted(segs):
+        if out and a <= out[-1][1]: out[-1] = (out[-1][0], max(out[-1][1], b), '')
+        else: out.append((a, b, ''))
+    return out
 
 
 def pool(rows):
@@ -180,29 +184,33 @@ def main():
         ov = np.mean([overlap_scores(ref, ref)[2] for *_, ref in ms])
         print(f"{split}: {len(ms)} meetings, {sum(len({s for *_, s in ref}) for *_, ref in ms) / len(ms):.1f} speakers and "
               f"{sum(y.shape[0] for _, _, y, _ in ms) / SR / len(ms):.0f} s each, overlapped speech {100 * ov:.1f}% of speech", flush=True)
+    M = {split: [masks(model, y, VAD_GRID) for _, _, y, _ in ms] for split, ms in meetings.items()}
+    det = {split: {k: pool([dict(zip(('detection_error', 'vad_miss', 'vad_false_alarm'), detection_error(ref, mk[k], FPS)),
+                                 speech=sum(e - s for s, e, _ in merge(ref))) for (*_, ref), mk in zip(meetings[split], M[split])])
+                   for k in M[split][0]} for split in meetings}
+    for k in det['train']:
+        print(f"{k:26s} speech detection error: train {100 * det['train'][k]['detection_error']:.1f}% (miss "
+              f"{100 * det['train'][k]['vad_miss']:.1f}, fa {100 * det['train'][k]['vad_false_alarm']:.1f}), dev "
+              f"{100 * det['dev'][k]['detection_error']:.1f}%", flush=True)
+    vad = min(det['train'], key=lambda k: det['train'][k]['detection_error'])
     res = {}
-    for vad in ('energy', 'webrtc', 'silero'):
+    for k in ('energy', vad):
         for split, ms in meetings.items():
-            rows = {str(t): [] for t in OVERLAPS}; det = []
-            for name, i, y, ref in ms:
-                out, d, _ = run(model, y, ref, vad, OVERLAPS)
+            rows = {str(t): [] for t in OVERLAPS}
+            for (name, i, y, ref), mk in zip(ms, M[split]):
+                out, _ = run(model, y, ref, mk[k], OVERLAPS)
                 for t, r in out.items(): rows[t].append(r)
-                det.append(dict(d, speech=out['None']['speech']))
-            res.setdefault(vad, {})[split] = dict(detection=pool(det), overlap={t: pool(r) for t, r in rows.items()})
-            d = res[vad][split]['detection']; b = res[vad][split]['overlap']['None']
-            print(f"{vad:7s} {split:5s}: speech detection error {100 * d['detection_error']:.1f}% (miss {100 * d['vad_miss']:.1f}, "
-                  f"false alarm {100 * d['vad_false_alarm']:.1f}); DER {100 * b['der']:.1f}% (miss {100 * b['miss']:.1f}, "
-                  f"fa {100 * b['false_alarm']:.1f}, conf {100 * b['confusion']:.1f}), JER {100 * b['jer']:.1f}%", flush=True)
-    vad = min(('energy', 'webrtc', 'silero'), key=lambda v: res[v]['train']['detection']['detection_error'])
+            res.setdefault(k, {})[split] = dict(detection=det[split][k], overlap={t: pool(r) for t, r in rows.items()})
     ok = [t for t in map(str, OVERLAPS) if res[vad]['train']['overlap'][t]['false_overlap'] < 0.05]
     t_best = min(ok, key=lambda t: res[vad]['train']['overlap'][t]['der'])
     print(f"chosen on training meetings: detector {vad}, overlap threshold {t_best}")
-    for t in map(str, OVERLAPS):
-        for split in ('train', 'dev'):
-            r = res[vad][split]['overlap'][t]
-            print(f"  {vad} overlap {t:>4s} {split:5s}: DER {100 * r['der']:.1f}% (miss {100 * r['miss']:.1f}, fa {100 * r['false_alarm']:.1f}, "
-                  f"conf {100 * r['confusion']:.1f}), JER {100 * r['jer']:.1f}%, overlap labelled with both {100 * r['overlap_recall']:.1f}%, "
-                  f"false overlap {100 * r['false_overlap']:.1f}% of speech", flush=True)
+    for k in ('energy', vad):
+        for t in map(str, OVERLAPS):
+            for split in ('train', 'dev'):
+                r = res[k][split]['overlap'][t]
+                print(f"  {k} overlap {t:>4s} {split:5s}: DER {100 * r['der']:.1f}% (miss {100 * r['miss']:.1f}, fa {100 * r['false_alarm']:.1f}, "
+                      f"conf {100 * r['confusion']:.1f}), JER {100 * r['jer']:.1f}%, overlap labelled with both {100 * r['overlap_recall']:.1f}%, "
+                      f"false overlap {100 * r['false_overlap']:.1f}% of speech, speakers {r['speakers']:.1f}", flush=True)
     summary = dict(chosen=dict(vad=vad, overlap=t_best), before=res['energy']['dev']['overlap']['None'],
                    before_detection=res['energy']['dev']['detection'], after=res[vad]['dev']['overlap'][t_best],
                    after_detection=res[vad]['dev']['detection'])
@@ -213,8 +221,8 @@ def main():
         enc = VoiceEncoder('cpu', verbose=False); peer = {}
         for v, t in (('energy', 'None'), (vad, t_best)):
             rows = []
-            for name, i, y, ref in meetings['dev']:
-                _, _, p = run(model, y, ref, v, [None])
+            for (name, i, y, ref), mk in zip(meetings['dev'], M['dev']):
+                _, p = run(model, y, ref, mk[v], [None])
                 pp = resemblyzer_partials(enc, y, p, both_ways=True)
                 labels = resegment(pp.features, cluster_windows(pp.features, None, None, prune=DIARIZE_PRUNE), DIARIZE_SWITCH)
                 hyp = sorted(window_segments(pp, labels) + (overlap_segments(pp, labels, float(t)) if t != 'None' else []))

@@ -179,19 +179,29 @@ def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
 
 # %% ../nbs/12_cli.ipynb #2cd9639b
 def diarize_cmd(audio, model=None, speakers=None, threshold=None, window=1.5, hop=0.75, rttm=None, device=None, cosine=False,
-                one_way=False) -> list:
-    "Implementation of `sse diarize`: prints `start end speaker` lines, optionally writes RTTM; returns the segments."
+                one_way=False, vad='silero', ref=None, uem=None, collar=0.25, overlap=True) -> list:
+    "Implementation of `sse diarize`: prints `start end speaker` lines, optionally writes RTTM and scores against a reference; returns the segments."
     from simple_speaker_embedding.utils import atomic_write
-    from simple_speaker_embedding.diarize import diarize, to_rttm
+    from simple_speaker_embedding.diarize import DIARIZE_OVERLAP, der, diarize, read_rttm, read_uem, to_rttm
     from simple_speaker_embedding.hub import resolve_model
+    for what, f in (('reference', ref), ('UEM', uem)):
+        if f and not Path(f).is_file(): raise FileNotFoundError(f"{what} file not found: {f}")
+    reference = read_rttm(Path(ref)) if ref else None                 # read first: a bad file fails before the work
+    scored = read_uem(uem) if uem else None
+    if ref and not reference: raise ValueError(f"{ref} holds no SPEAKER lines")
     m = resolve_model(model, device=device)
     segs = diarize(m, audio, n_speakers=speakers, threshold=threshold, window=window, hop=hop, norm=not cosine,
-                   both_ways=not one_way)
+                   both_ways=not one_way, vad=vad, overlap=DIARIZE_OVERLAP if overlap else None)
     for s, e, spk in segs: print(f"{s:9.2f} {e:9.2f}  {spk}")
     n = len({spk for *_, spk in segs})
     print(f"{n} speaker{'s' if n != 1 else ''}, {len(segs)} segments, {sum(e - s for s, e, _ in segs):.1f} s of speech", file=sys.stderr)
     if rttm:
         with atomic_write(rttm, 'w') as f: f.write(to_rttm(segs, Path(audio).stem))
+    if reference is not None:
+        d = der(reference, segs, collar=collar, uem=scored)
+        print(f"DER {100 * d['der']:.2f}% (missed speech {100 * d['miss']:.2f}, false alarm {100 * d['false_alarm']:.2f}, "
+              f"speaker confusion {100 * d['confusion']:.2f}), JER {100 * d['jer']:.2f}%; collar {collar:g} s, "
+              f"overlapped speech scored, {d['speech']:.1f} s of reference speech (pyannote.metrics)")
     return segs
 
 # %% ../nbs/12_cli.ipynb #e611114e
@@ -444,6 +454,14 @@ def _audio_commands(sub):
     dz.add_argument("--rttm", default=None, help="also write the segments to this RTTM file")
     dz.add_argument("--cosine", action="store_true", help="cluster on raw cosines instead of the model's own scores "
                     "(AS-norm against its cohort, for the shipped model)")
+    dz.add_argument("--vad", choices=["silero", "energy"], default="silero", help="speech detector: silero (neural, the "
+                    "default) or energy (frames within 40 dB of the loudest: the old rule)")
+    dz.add_argument("--no-overlap", action="store_true", help="do not label overlapped speech with a second speaker")
+    dz.add_argument("--ref", default=None, metavar="RTTM", help="score the result against this reference: DER with its parts, "
+                    "and JER (pyannote.metrics)")
+    dz.add_argument("--uem", default=None, help="with --ref: score only the regions of this UEM file")
+    dz.add_argument("--collar", type=_number(float, 0), default=0.25, help="with --ref: seconds not scored on each side of "
+                    "every reference boundary (NIST's collar; default 0.25)")
     dz.add_argument("--one-way", action="store_true", help="embed each window forwards only, not also played backwards "
                     "(half the embedding time; a little less accurate: docs/diarization.md)")
     li = _add(sub, "listen", "live speaker tracking: who is speaking, decided as the audio arrives (stdin PCM or a file)",
@@ -586,7 +604,8 @@ def _run_verify(a, p): verify_cmd(a.a, a.b, model=a.model, threshold=a.threshold
 # %% ../nbs/12_cli.ipynb #cafc1937
 def _run_diarize(a, p):
     diarize_cmd(a.audio, model=a.model, speakers=a.speakers, threshold=a.threshold, window=a.window, hop=a.hop, rttm=a.rttm,
-                device=a.device, cosine=a.cosine, one_way=a.one_way)
+                device=a.device, cosine=a.cosine, one_way=a.one_way, vad=a.vad, ref=a.ref, uem=a.uem, collar=a.collar,
+                overlap=not a.no_overlap)
 
 # %% ../nbs/12_cli.ipynb #b51505ae
 def _run_listen(a, p):

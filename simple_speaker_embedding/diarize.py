@@ -62,6 +62,7 @@ def partial_embeddings(model, # the embedder
                        batch_size:int=64, # windows per forward pass
                        both_ways:bool=True, # also embed each window played backwards (`Partials.rev`)
                        vad:str='silero', # speech detector: 'silero' (neural, `vad.speech_mask`) or 'energy' (within `top_db` of the loudest frame)
+                       mask:np.ndarray|None=None, # or: a speech mask of the recording's mel frames, made elsewhere (`vad` is then unused)
                       ) -> Partials:
     "Embeddings of overlapping windows of a recording, with their times; silent windows are skipped."
     if not 0 < hop <= window: raise ValueError(f"need 0 < hop <= window, got hop={hop}, window={window}")
@@ -70,7 +71,10 @@ def partial_embeddings(model, # the embedder
     fps = model.mel_hparams.frames_per_second()
     win, step, n = max(1, round(window * fps)), max(1, round(hop * fps)), mel.shape[0]
     if vad not in VADS: raise ValueError(f"unknown speech detector {vad!r}: one of {', '.join(VADS)}")
-    if vad == 'energy': voiced = voiced_frames(mel, top_db)
+    if mask is not None:
+        if len(mask) != mel.shape[0]: raise ValueError(f"the speech mask has {len(mask)} frames, the recording {mel.shape[0]}")
+        voiced = np.asarray(mask, bool)
+    elif vad == 'energy': voiced = voiced_frames(mel, top_db)
     else:
         wav, wsr = (load_audio(x, sr=VAD_SR) if isinstance(x, (str, os.PathLike))
                     else (np.asarray(torch.as_tensor(x).float().cpu().numpy(), np.float32), sr or model.mel_hparams.sampling_rate))

@@ -12,8 +12,9 @@ import torch
 
 from fastcore.basics import patch
 
-from .audio import AudioError
+from .audio import AudioError, to_float_audio
 from .diarize import Partials, frame_db, window_segments
+from .vad import VADS, StreamVAD, energy_mask, hysteresis, to_frames
 from .model import GRUEmbedder, as_norm, asnorm_cohort, cohort_stats
 from .stream import MelStream
 
@@ -44,8 +45,11 @@ class SpeakerTracker:
                  new_speakers:bool=True, # open new speakers for voices not enrolled (False: they are `unknown`)
                  window:float=1.5, hop:float=0.75, # windows, seconds (as `diarize`)
                  min_voiced:float=0.5, # skip windows with less than this fraction of voiced frames
-                 top_db:float=40, # a frame this many dB below the loudest so far is silent
+                 top_db:float=40, # with vad='energy': a frame this many dB below the loudest so far is silent
+                 vad:str='silero', # speech detector: 'silero' (neural, its state kept chunk by chunk) or 'energy'
                 ):
+        if vad not in VADS: raise ValueError(f"unknown speech detector {vad!r}: one of {', '.join(VADS)}")
+        self.vad = StreamVAD() if vad == 'silero' else None
         if not 0 < hop <= window: raise ValueError(f"need 0 < hop <= window, got hop={hop}, window={window}")
         if confirm < 1: raise ValueError(f"confirm must be >= 1, got {confirm}")
         self.model = model.eval()
@@ -115,6 +119,9 @@ def reset(self:SpeakerTracker):
     self.next_start, self.n_found, self.ended = 0, 0, False
     self.pending = []                               # held windows: (start, end, feature, best score, best speaker)
     self.decided = []                               # (start frame, end frame, speaker index, or -1: unknown)
+    self.alias, self.merges = {}, []                # a speaker merged into another: index -> index; (from, into, at s)
+    self.speech, self.vad_on, self.sr = np.zeros(0, bool), False, None   # the detector's speech mask (32-ms frames), its state
+    if self.vad is not None: self.vad.reset()
 
 # %% ../nbs/11_track.ipynb #2d652cdc
 @patch
@@ -122,6 +129,7 @@ def _decide(self:SpeakerTracker, s:int, e:int, f:np.ndarray) -> list[Decision]:
     "The decisions one voiced window settles (its own, held ones, or none while it is held)."
     st = self._stats(f)
     sc = self._score(f, st, self.sums, self.stats)
+    if self.alias: sc[list(self.alias)] = -np.inf                   # merged speakers live on in the one they joined
     j = int(np.argmax(sc)) if len(sc) else -1
     best = float(sc[j]) if j >= 0 else math.nan
     if j >= 0 and best >= self.threshold: return self._flush() + [self._assign(s, e, f, j, best)]
@@ -147,7 +155,28 @@ def _assign(self:SpeakerTracker, s:int, e:int, f:np.ndarray, j:int, score:float,
     "Give window `[s, e)` to speaker `j` (-1: unknown), adding its features to the speaker's."
     if j >= 0: self.sums[j] = self.sums[j] + f; self.stats[j] = self._stats(self.sums[j])
     self.decided.append((s, e, j))
-    return Decision(s / self.fps, e / self.fps, self.names[j] if j >= 0 else 'unknown', float(score), new)
+    d = Decision(s / self.fps, e / self.fps, self.names[j] if j >= 0 else 'unknown', float(score), new)
+    if j >= 0: self._merge(j, e / self.fps)
+    return d
+
+@patch
+def _live(self:SpeakerTracker, j:int) -> int:
+    "The speaker `j` now is (itself, or the one it was merged into)."
+    while j in self.alias: j = self.alias[j]
+    return j
+
+@patch
+def _merge(self:SpeakerTracker, j:int, t:float):
+    "If speaker `j`'s features (all its windows) now score at the threshold against another speaker's, make them one: the enrolled or older one keeps its name."
+    others = [b for b in range(len(self.names)) if b != j and b not in self.alias]
+    if not others: return
+    u = self.sums[j] / np.linalg.norm(self.sums[j])
+    sc = self._score(u, self.stats[j], [self.sums[b] for b in others], [self.stats[b] for b in others])
+    k = int(np.argmax(sc))
+    if sc[k] < self.threshold: return
+    keep, gone = sorted((j, others[k]))                              # enrolled speakers come first, then in order found
+    self.sums[keep] = self.sums[keep] + self.sums[gone]; self.stats[keep] = self._stats(self.sums[keep])
+    self.alias[gone] = keep; self.merges.append((self.names[gone], self.names[keep], t))
 
 @patch
 def _open(self:SpeakerTracker, wins:list) -> list[Decision]:
@@ -164,7 +193,23 @@ def push(self:SpeakerTracker, samples, # a chunk of mono audio (numpy/torch, flo
         ) -> list[Decision]:
     "Add a chunk; returns the decisions it settles (often none: one window every `hop` seconds)."
     if self.ended: raise RuntimeError("the stream has ended: call reset() to start another")
-    return self._windows(self.front.push(samples, sr), final=False)
+    mel = self.front.push(samples, sr)                             # (checks the chunk and the rate)
+    if self.vad is not None:
+        self.sr = self.sr or sr or self.model.mel_hparams.sampling_rate
+        self._speech(self.vad.push(to_float_audio(samples, name="chunk", chunk=True), self.sr))
+    return self._windows(mel, final=False)
+
+@patch
+def _speech(self:SpeakerTracker, p:np.ndarray):
+    "Add the detector's new frame probabilities to the speech mask (hysteresis state kept)."
+    m, self.vad_on = hysteresis(p, state=self.vad_on)
+    self.speech = np.concatenate([self.speech, m])
+
+@patch
+def _voiced(self:SpeakerTracker, a:int, b:int) -> np.ndarray:
+    "Speech mask of mel frames `[a, b)` (absolute): the detector's, or the energy rule's."
+    if self.vad is None: return self.buf_db[a - self.base:b - self.base] > max(self.db_max - self.top_db, self.floor_db)
+    return to_frames(self.speech, b, self.fps)[a:b]
 
 @patch
 def end(self:SpeakerTracker) -> list[Decision]:
@@ -172,6 +217,7 @@ def end(self:SpeakerTracker) -> list[Decision]:
     if self.ended: raise RuntimeError("the stream has ended: call reset() to start another")
     try: mel = self.front.end()
     except AudioError: mel = torch.zeros(0, self.model.mel_hparams.n_mel_channels)   # under one STFT window: nothing to decide
+    if self.vad is not None and self.sr: self._speech(self.vad.push(np.zeros(0, np.float32), self.sr, last=True))
     out = self._windows(mel, final=True) + self._flush()
     self.ended = True
     return out
@@ -192,7 +238,7 @@ def _windows(self:SpeakerTracker, mel:torch.Tensor, final:bool) -> list[Decision
     out = []
     for s in starts:
         a, b = s - self.base, s - self.base + w
-        if (self.buf_db[a:b] > max(self.db_max - self.top_db, self.floor_db)).mean() < self.min_voiced: continue
+        if self._voiced(s, s + w).mean() < self.min_voiced: continue
         out += self._decide(s, s + w, self._features([self.buf[a:b]])[0])
     keep = max(self.base, min(self.next_start, n - self.win))       # frames the next windows (or the last one) need
     self.buf, self.buf_db, self.base = self.buf[keep - self.base:], self.buf_db[keep - self.base:], keep
@@ -209,9 +255,11 @@ def segments(self:SpeakerTracker, min_dur:float=0.3, # speaker turns shorter tha
     s, e, j = (np.array(v) for v in zip(*d))
     db = np.concatenate(self.db)
     names = self.names + ['unknown']
-    used = sorted(set(np.where(j < 0, len(self.names), j).tolist()))
-    lab = np.searchsorted(used, np.where(j < 0, len(self.names), j))
-    p = Partials(s / self.fps, e / self.fps, np.zeros((len(s), 1)), db > max(db.max() - self.top_db, self.floor_db), self.fps)
+    j = np.array([self._live(v) if v >= 0 else v for v in j])          # merged speakers under the name they were merged into
+    code = np.where(j < 0, len(self.names), j)
+    used = sorted(set(code.tolist())); lab = np.searchsorted(used, code)
+    voiced = energy_mask(db, self.top_db, self.floor_db) if self.vad is None else to_frames(self.speech, len(db), self.fps)
+    p = Partials(s / self.fps, e / self.fps, np.zeros((len(s), 1)), voiced, self.fps)
     return window_segments(p, lab, min_dur=min_dur, min_silence=min_silence, names=[names[u] for u in used])
 
 @patch(as_prop=True)

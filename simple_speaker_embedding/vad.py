@@ -8,16 +8,18 @@ import functools
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from .audio import resample
 
 # %% auto #0
-__all__ = ['VAD_SR', 'VAD_FRAME', 'VAD_ON', 'VAD_OFF', 'VADS', 'speech_probs', 'hysteresis', 'to_frames', 'speech_mask',
-           'StreamVAD', 'energy_mask']
+__all__ = ['VAD_SR', 'VAD_FRAME', 'VAD_ON', 'VAD_OFF', 'VAD_PAD_S', 'VADS', 'speech_probs', 'hysteresis', 'to_frames',
+           'mask_from_probs', 'speech_mask', 'StreamVAD', 'energy_mask']
 
 # %% ../nbs/00d_vad.ipynb #df280d40
 VAD_SR, VAD_FRAME = 16000, 512     # the detector's rate and frame (32 ms)
 VAD_ON, VAD_OFF = 0.5, 0.35        # hysteresis: speech starts at VAD_ON, ends below VAD_OFF (the detector's recommended values)
+VAD_PAD_S = 0.1                    # speech widened on each side, seconds (bench/meetings.py)
 VADS = ('silero', 'energy')        # speech detectors `sse diarize --vad` and `sse listen --vad` take
 
 @functools.lru_cache(maxsize=1)
@@ -54,12 +56,22 @@ def to_frames(mask:np.ndarray, # per detector frame (32 ms)
     j = np.floor((np.arange(n) + 0.5) / fps * VAD_SR / VAD_FRAME).astype(int)
     return np.where(j < len(mask), mask[np.minimum(j, max(len(mask) - 1, 0))] if len(mask) else False, False)
 
+def mask_from_probs(p:np.ndarray, # the detector's probabilities (32-ms frames)
+                    n:int, fps:float, # frames of the mask and their rate (e.g. the recording's mel frames)
+                    on:float=VAD_ON, off:float=VAD_OFF, # hysteresis
+                    pad_s:float=VAD_PAD_S, # speech widened by this many seconds on each side
+                   ) -> np.ndarray:
+    "A speech mask at `fps` from the detector's probabilities."
+    m = to_frames(hysteresis(p, on, off)[0], n, fps)
+    k = int(round(pad_s * fps))
+    return ndimage.binary_dilation(m, iterations=k) if k and m.any() else m
+
 def speech_mask(x:np.ndarray, sr:int, # mono waveform and rate
                 n:int, fps:float, # frames of the mask and their rate (e.g. the recording's mel frames)
-                on:float=VAD_ON, off:float=VAD_OFF,
+                **kwargs, # `mask_from_probs`'s: on, off, pad_s
                ) -> np.ndarray:
     "Speech frames of a recording by the neural detector, at `fps`."
-    return to_frames(hysteresis(speech_probs(x, sr), on, off)[0], n, fps)
+    return mask_from_probs(speech_probs(x, sr), n, fps, **kwargs)
 
 # %% ../nbs/00d_vad.ipynb #6756960d
 class StreamVAD:
