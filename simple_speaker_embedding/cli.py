@@ -270,6 +270,7 @@ def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
                rttm:str|None=None, # write the turns here at the end
                stats:bool=False, # per-chunk latency on stderr at the end
                device=None,
+               vad:str='silero', # speech detector: 'silero' or 'energy'
               ) -> list:
     "Implementation of `sse listen`: prints one line per decision as it is made; returns the decisions."
     import time
@@ -289,11 +290,14 @@ def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
     if only_enrolled and not enrol: raise ValueError("--only-enrolled needs --enrol NAME=FILE")
     m = resolve_model(model, device=device)
     if not isinstance(m, GRUEmbedder): raise ValueError("sse listen runs our GRU models (shipped, untrained or a checkpoint), not this one")
-    tracker = m.track(enrolled=dict(enrol or []), threshold=threshold, new_speakers=not only_enrolled)
-    out, lat, audio, t_start = [], [], 0.0, time.perf_counter()
+    tracker = m.track(enrolled=dict(enrol or []), threshold=threshold, new_speakers=not only_enrolled, vad=vad)
+    out, lat, audio, t_start, merged = [], [], 0.0, time.perf_counter(), []
     def show(ds):
         for d in ds: print(d, flush=True)
         out.extend(ds)
+        for a, b, t in tracker.merges[len(merged):]:               # later windows showed two labels are one voice
+            print(f"{a} is {b}: merged at {t:.2f} s (its turns are {b}'s in the RTTM and the summary)", file=sys.stderr)
+        merged[:] = tracker.merges
     try:
         for x, sr in chunks:
             if realtime: time.sleep(max(0.0, t_start + audio - time.perf_counter()))
@@ -303,7 +307,7 @@ def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
     except KeyboardInterrupt: print("sse listen: interrupted: ending the stream", file=sys.stderr)
     show(tracker.end())
     segs = tracker.segments()
-    names = sorted({d.speaker for d in out})
+    names = sorted({s for *_, s in segs}) if segs else sorted({d.speaker for d in out})
     print(f"{audio:.1f} s of audio, {len(out)} decisions, {len(names)} speaker{'s' if len(names) != 1 else ''}"
           + (f" ({', '.join(names)})" if names else " (no window held enough speech)"), file=sys.stderr)
     if stats and lat:
@@ -481,6 +485,8 @@ def _audio_commands(sub):
                     "a known speaker (default: the tracker's, for the model's scoring rule)")
     li.add_argument("--realtime", action="store_true", help="a file: play its chunks at the pace of the clock")
     li.add_argument("--rttm", default=None, help="at the end, write the speaker turns to this RTTM file")
+    li.add_argument("--vad", choices=["silero", "energy"], default="silero", help="speech detector: silero (neural, its "
+                    "state kept chunk by chunk; the default) or energy (the old rule)")
     li.add_argument("--stats", action="store_true", help="at the end, print each chunk's work (latency) and the real-time factor on stderr")
 
 # %% ../nbs/12_cli.ipynb #4e451f4c
@@ -611,7 +617,8 @@ def _run_diarize(a, p):
 def _run_listen(a, p):
     if a.source != "-" and a.rate: p.error("--rate is for raw PCM on stdin; a file says its own rate")
     listen_cmd(a.source, model=a.model, rate=a.rate, fmt=a.fmt, channels=a.channels, chunk=a.chunk, enrol=a.enrol,
-               only_enrolled=a.only_enrolled, threshold=a.threshold, realtime=a.realtime, rttm=a.rttm, stats=a.stats, device=a.device)
+               only_enrolled=a.only_enrolled, threshold=a.threshold, realtime=a.realtime, rttm=a.rttm, stats=a.stats, device=a.device,
+               vad=a.vad)
 
 # %% ../nbs/12_cli.ipynb #2d3b5b3d
 def _run_eval(a, p):
