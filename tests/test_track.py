@@ -177,3 +177,19 @@ def test_inference_paths_never_import_fastai():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]", r.stdout
+
+
+def test_sse_listen_flags_change_the_output_as_they_say(sse, conv, tmp_path):
+    "--threshold (a low bar keeps every window with the first voice), --channels (a stereo copy = the mono stream), "
+    "--rttm names the recording: the file's stem, or stdin."
+    base = sse("listen", CONV, "--rttm", tmp_path / "a.rttm")
+    assert base.returncode == 0 and len({l.split("\t")[2] for l in base.stdout.splitlines()}) == 3
+    low = sse("listen", CONV, "--threshold", "-100")
+    assert {l.split("\t")[2] for l in low.stdout.splitlines()} == {"spk0"}
+    assert {l.split()[1] for l in (tmp_path / "a.rttm").read_text().splitlines()} == {CONV.stem}
+    x, sr = conv
+    mono = (np.clip(x, -1, 1) * 32767).astype("<i2")
+    a = sse("listen", "-", "--rate", sr, "--rttm", tmp_path / "b.rttm", input=mono.tobytes())
+    b = sse("listen", "-", "--rate", sr, "--channels", "2", input=np.repeat(mono, 2).tobytes())
+    assert a.returncode == b.returncode == 0 and a.stdout == b.stdout
+    assert {l.split()[1] for l in (tmp_path / "b.rttm").read_text().splitlines()} == {"stdin"}

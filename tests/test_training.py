@@ -372,3 +372,23 @@ def test_sse_train_with_the_margin_head_says_so_and_exports_no_head(sse, fixture
     m = load_checkpoint(tmp_path / "run" / "model.pt")
     assert set(m.state_dict()) == set(GRUEmbedder(hidden=8, layers=1).state_dict())
     assert (m.meta["recipe"]["objective"], m.meta["recipe"]["margin"], m.meta["recipe"]["valid_seed"]) == ("ge2e+aam", 0.3, 0)
+
+
+@pytest.mark.parametrize("objective", ["aam", "ge2e+aam"])
+def test_the_margin_head_starts_at_centroids_computed_by_hand(fixture_store, objective):
+    "Both margin objectives start the head at each training speaker's mean embedding, recomputed here from the frames "
+    "in memory: the first 8 clips of each speaker (store order), 200 frames from their start (short clips repeated)."
+    from simple_speaker_embedding.learner import ge2e_learner
+    from simple_speaker_embedding.store import MelStore
+    dls = speaker_dataloaders(fixture_store, n_speakers=3, n_utterances=2, crop=(20, 30), valid_pct=0.34, progress=False, device="cpu")
+    torch.manual_seed(0); model = GRUEmbedder(hidden=8, layers=1)
+    learn = ge2e_learner(dls, model, objective=objective)
+    store = MelStore(fixture_store); frames, bases = store.load()
+    labels, rows = dls.train.labels.numpy(), dls.train.rows
+    model.eval()
+    for code in sorted(set(labels.tolist())):
+        mine = rows[labels == code][:8]
+        x = torch.stack([frames[bases[store.shard_of[r]] + store.offsets[r] + np.arange(200) % store.lengths[r]].float() for r in mine])
+        with torch.no_grad(): e = torch.nn.functional.normalize(model(x), dim=-1).mean(0)
+        torch.testing.assert_close(learn.loss_func.head.weight[learn.loss_func.lookup[torch.tensor([code])]][0],
+                                   torch.nn.functional.normalize(e, dim=0), atol=1e-5, rtol=1e-4)
