@@ -74,8 +74,11 @@ def test_calibrated_threshold_keeps_every_promise_checked_by_brute_force(sets, f
         cands = np.unique(np.r_[S, S + 1e-6, S - 1e-6])                       # every threshold that matters, brute force
         ok_fa = [t for t in cands if _fa(S, L, t) <= fa and (fa_set is None or all(_fa(s, l, t) <= fa_set for s, l in data.values()))]
         ok_fr = [t for t in cands if all(_fr(s, l, t) <= fr_set for s, l in data.values())]
+        edge = calibrate_threshold(data, fa, fa_set, None)                    # the false-accept edge alone
         if ok_fa and ok_fr and min(ok_fa) <= max(ok_fr):                      # a window exists: it must be inside it
             assert all(_fr(s, l, th) <= fr_set + 1e-12 for s, l in data.values()), th
+            assert th >= edge
+        else: assert th == edge                                               # no window: the false-accept promise wins
 
 
 # --- the held-out draw ---
@@ -126,3 +129,13 @@ def test_a_new_speaker_opens_after_exactly_confirm_agreeing_windows(small_model,
         if k < confirm - 1: assert got == [], (k, got)                       # held until `confirm` windows agree
         out += got
     assert [x.speaker for x in out] == ["spk1"] * confirm and out[0].new and not any(x.new for x in out[1:])
+
+
+def test_calibration_rates_at_their_bounds():
+    "0 is a rate (no false accepts at all); 1 is not (every trial accepted is no threshold)."
+    from simple_speaker_embedding.evaluate import calibrate_threshold
+    s, l = np.array([0.1, 0.2, 0.9, 0.95]), np.array([0, 0, 1, 1])
+    assert calibrate_threshold({"a": (s, l)}, 0.0) > 0.2
+    assert calibrate_threshold({"a": (s, l)}, 0.0, max_fa_per_set=0.0, max_fr_per_set=0.0) <= 0.9
+    for kw in (dict(target_fa=1.0), dict(max_fa_per_set=1.0), dict(max_fr_per_set=1.0), dict(target_fa=-0.01)):
+        with pytest.raises(ValueError, match="must be in \\[0, 1\\)"): calibrate_threshold({"a": (s, l)}, **kw)
