@@ -9,7 +9,8 @@ simulated room (their own position: a room of a bank simulated with another seed
 at their own level (+-6 dB); turns of 1-6 s with pauses of 0.3-2 s, the next turn starting before the
 previous one ends (by 0.5-2 s) in 35% of the turns, short back-channels (0.3-1 s, "yeah") of another person inside half of the turns, steady
 background noise (coloured, 10-20 dB below the speech) throughout and a few noise bursts (a door, a keyboard) in
-the pauses. The reference is every placed clip (trimmed of its silences) as a turn of its speaker.
+the pauses. The reference is where each placed clip is not silent before the room and the noise (within 30 dB
+of its loudest frame; pauses under 0.3 s bridged), as turns of its speaker.
 
 The pipeline is `diarize`'s with the number of speakers estimated; scored with pyannote.metrics (collar 0, overlapped
 speech counted): DER and its parts, JER; the speech detector's error (missed + false alarm over the reference speech,
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import scipy.signal as ss
 
-from simple_speaker_embedding.audio import SAMPLE_RATE, load_audio, resample, trim_silence
+from simple_speaker_embedding.audio import SAMPLE_RATE, load_audio, nonsilent_intervals, resample, trim_silence
 from simple_speaker_embedding.corpus import list_utterances
 from simple_speaker_embedding.degrade import coloured_noise, room_bank
 from simple_speaker_embedding.diarize import (DIARIZE_PRUNE, DIARIZE_SWITCH, cluster_windows, der, overlap_segments,
@@ -67,13 +68,17 @@ def synth_meeting(root, seed:int, bank:dict, n_speakers=None, minutes:float=0.75
     for start, s, y in placed:
         wet = ss.fftconvolve(y, room[s])[:len(y) + len(room[s]) // 2].astype(np.float32)
         a = int(start * SR); mix[a:a + len(wet)] += wet[:len(mix) - a]
-        ref.append((start, start + len(y) / SR, s))
+        spans = []                                  # the reference: where the dry clip is not silent (30 dB), pauses < 0.3 s bridged
+        for u, v in nonsilent_intervals(y, top_db=30) / SR:
+            if spans and u - spans[-1][1] < 0.3: spans[-1][1] = v
+            else: spans.append([u, v])
+        ref += [(start + u, start + v, s) for u, v in spans if v - u >= 0.05]
     mix = mix[:n]
     speech_rms = np.sqrt(np.mean(np.concatenate([y for *_, y in placed]) ** 2))
     bg = coloured_noise(n, float(rng.uniform(0, 2)), rng); bg *= speech_rms / np.sqrt(np.mean(bg ** 2)) * 10 ** (-rng.uniform(10, 20) / 20)
     mix += bg
     busy = np.zeros(n, bool)
-    for a, b, _ in ref: busy[int(a * SR):int(b * SR)] = True
+    for start, _, y in placed: busy[int(start * SR):int(start * SR) + len(y)] = True
     quiet = np.flatnonzero(~busy[:-SR // 2])
     for _ in range(int(rng.integers(3, 7))):   # noise bursts in the pauses
         if not len(quiet): break
