@@ -20,7 +20,7 @@ models it also reports the share of clips whose telephone copy is accepted as th
 (`model.score(clean, telephone) >= model.threshold`). Embeddings are cached per model, set and condition (`--cache`),
 so an interrupted run resumes.
 """
-import argparse, hashlib, io, json, sys
+import argparse, hashlib, io, json
 from pathlib import Path
 
 import numpy as np

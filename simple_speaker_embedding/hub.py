@@ -14,8 +14,6 @@ from fastcore.basics import patch
 from .audio import MelHParams
 from .model import GRUEmbedder
 from .utils import atomic_write
-from .stream import StreamingEmbedder  # noqa: F401 -- attaches `model.stream()` to every model loaded here
-from .track import SpeakerTracker  # noqa: F401 -- attaches `model.track()`
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'WEIGHTS_DIR', 'PRETRAINED', 'EXAMPLES_DIR', 'sha256_file', 'export_checkpoint',

@@ -269,3 +269,16 @@ def verify(self:GRUEmbedder,
     s = self.score(self.embed_utterance(x1, sr=sr), self.embed_utterance(x2, sr=sr))
     th = self.threshold if threshold is None else threshold
     return s, (None if th is None else bool(s >= th))
+
+# %% ../nbs/01_model.ipynb #3e3fa8cd
+@patch
+def stream(self:GRUEmbedder, **kwargs):
+    "A `stream.StreamingEmbedder` of this model (`push(samples, sr)`, `end()`, `reset()`)."
+    from simple_speaker_embedding.stream import StreamingEmbedder
+    return StreamingEmbedder(self, **kwargs)
+
+@patch
+def track(self:GRUEmbedder, **kwargs):
+    "A `track.SpeakerTracker` of this model (`push(samples, sr)`, `end()`, `segments()`; `enrolled={name: recording}`)."
+    from simple_speaker_embedding.track import SpeakerTracker
+    return SpeakerTracker(self, **kwargs)

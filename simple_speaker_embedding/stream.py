@@ -10,7 +10,6 @@ import numpy as np
 import soxr
 import torch
 import torch.nn.functional as F
-from fastcore.basics import patch
 
 from .audio import MIN_FRAMES, AudioError, TacotronMel, load_audio, to_float_audio
 from .model import GRUEmbedder
@@ -164,12 +163,6 @@ class StreamingEmbedder:
     def log_mels(self) -> torch.Tensor:
         "The frames computed so far, `(frames, n_mels)` (kept while the stream is at most `max_frames` long)."
         return torch.cat(self.mels) if self.mels else torch.zeros(0, self.hp.n_mel_channels)
-
-# %% ../nbs/10_stream.ipynb #b5d69e92
-@patch
-def stream(self:GRUEmbedder, **kwargs) -> StreamingEmbedder:
-    "A `StreamingEmbedder` of this model (`push(samples, sr)`, `end()`, `reset()`)."
-    return StreamingEmbedder(self, **kwargs)
 
 # %% ../nbs/10_stream.ipynb #77570a2a
 PCM_FORMATS = {'s16le': '<i2', 'f32le': '<f4'}   # raw sample formats `pcm_chunks` reads: little-endian int16, float32

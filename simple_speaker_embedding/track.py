@@ -266,8 +266,3 @@ def segments(self:SpeakerTracker, min_dur:float=0.3, # speaker turns shorter tha
 def speakers(self:SpeakerTracker) -> list[str]:
     "Names of the speakers known now: the enrolled ones, then those found in this stream (less those merged into another)."
     return [n for i, n in enumerate(self.names) if i not in self.alias]
-
-@patch
-def track(self:GRUEmbedder, **kwargs) -> SpeakerTracker:
-    "A `SpeakerTracker` of this model (`push(samples, sr)`, `end()`, `segments()`; `enrolled={name: recording}`)."
-    return SpeakerTracker(self, **kwargs)

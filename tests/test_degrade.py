@@ -1,9 +1,8 @@
 "Degraded copies in the mel store: what each row records, resuming, clean validation, the teacher's clean targets, the CLI."
 import numpy as np
 import pytest
-import scipy.signal as ss
 
-from simple_speaker_embedding.audio import SAMPLE_RATE, TacotronMel, MelHParams, load_audio, trim_silence
+from simple_speaker_embedding.audio import SAMPLE_RATE, load_audio, trim_silence
 
 
 @pytest.fixture(scope="module")

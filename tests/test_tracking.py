@@ -1,5 +1,5 @@
 "Training you can watch, and commands that show signs of life in a log: history.png, TensorBoard events, progress lines."
-import os, subprocess, sys
+import os, subprocess
 
 import pytest
 
