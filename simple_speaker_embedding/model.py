@@ -270,7 +270,7 @@ def verify(self:GRUEmbedder,
     th = self.threshold if threshold is None else threshold
     return s, (None if th is None else bool(s >= th))
 
-# %% ../nbs/01_model.ipynb #3e3fa8cd
+# %% ../nbs/01_model.ipynb #41a28b45
 @patch
 def stream(self:GRUEmbedder, **kwargs):
     "A `stream.StreamingEmbedder` of this model (`push(samples, sr)`, `end()`, `reset()`)."
