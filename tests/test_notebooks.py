@@ -65,3 +65,21 @@ def test_evaluation_notebook_runs_with_papermill_from_the_repository_root(tmp_pa
     pm.execute_notebook(str(ROOT / "nbs" / "evaluation.ipynb"), str(out), parameters=dict(n_boot=20, out_dir=str(tmp_path)),
                         cwd=str(ROOT), kernel_name="python3", progress_bar=False)
     assert {p.name for p in tmp_path.glob("*.svg")} >= {"scores.svg", "tsne.svg", "diarization_given.svg", "diarization_estimated.svg"}
+
+
+def test_notebook_numbers_follow_their_imports():
+    "Each module's notebook is numbered after every notebook whose module it imports (a reader can go in order)."
+    import json, re
+    num, deps = {}, {}
+    for nb in NBS:
+        m = re.match(r"(\d+)_", nb.name)
+        if not m: continue
+        cells = json.loads(nb.read_text())["cells"]
+        src = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+        mod = next(re.search(r"#\| default_exp (\w+)", s).group(1) for s in src if "#| default_exp" in s)
+        num[mod] = int(m.group(1))
+        exported = "\n".join(s for s in src if s.startswith("#| export"))
+        deps[mod] = set(re.findall(r"^from simple_speaker_embedding\.(\w+) import", exported, re.M))
+    assert len(set(num.values())) == len(num), "two notebooks share a number"
+    late = [(m, d) for m, ds in deps.items() for d in ds if d in num and num[d] >= num[m]]
+    assert not late, f"notebooks numbered before what they import: {late}"
