@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simple_speaker_embedding.evaluate import list_utterances
+from simple_speaker_embedding.corpus import list_utterances
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 
 

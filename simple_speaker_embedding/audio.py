@@ -14,7 +14,6 @@ import torch.nn as nn
 import soundfile as sf
 import soxr
 
-from .utils import atomic_write  # noqa: F401 -- (moved to utils; importable from here as before)
 
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'AUDIO_EXTS', 'SILENCE_PEAK', 'FFMPEG_EXTS', 'STREAM_CHUNK_S', 'MIN_FRAMES', 'MelHParams', 'find_audio',

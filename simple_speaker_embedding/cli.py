@@ -27,13 +27,9 @@ def similarity_table(names:list[str], embs) -> str:
 def demo(files:list|None=None, # audio files to compare (default: the bundled examples)
         ):
     "Embed the example clips and print their cosine similarity matrix; returns the matrix."
-    from simple_speaker_embedding.hub import example_files, load_model
+    from simple_speaker_embedding.hub import example_files, gru_embedder
     files = [Path(f) for f in files] if files else example_files()
-    model, trained = load_model()
-    if not trained:
-        print("NOTE: no trained weights ship with this version yet. This demo uses an UNTRAINED,\n"
-              "randomly initialised model: the similarities below show that the pipeline runs,\n"
-              "they say nothing about who is speaking.\n")
+    model = gru_embedder()
     embs = model.embed_files(files)
     print(f"Cosine similarity of {len(files)} clips (same speaker should score higher):")
     print(similarity_table([f.name for f in files], embs))
@@ -42,8 +38,8 @@ def demo(files:list|None=None, # audio files to compare (default: the bundled ex
 # %% ../nbs/18_cli.ipynb #24c9fe19
 def print_hparams():
     "Print the front-end and architecture settings of the default model."
-    from simple_speaker_embedding.hub import load_model
-    model, _ = load_model()
+    from simple_speaker_embedding.hub import gru_embedder
+    model = gru_embedder()
     model.print_hparams()
     for k, v in model.hparams['model'].items(): print(f"{k}  :  {v}")
 

@@ -11,7 +11,6 @@ import pandas as pd
 
 from .audio import AUDIO_EXTS, find_audio
 from .config import LAYOUTS   # (plain data: the CLI's parser reads them without torch)
-from .utils import map_files  # noqa: F401 -- (moved to utils; importable from here as before)
 
 # %% auto #0
 __all__ = ['CORPUS_EXTS', 'speaker_key', 'looks_like', 'refuse_lookalike', 'corpus_files', 'list_utterances']

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .utils import track_progress
 
 from .audio import AudioError, melspec_from_file, require_speech
-from .corpus import list_utterances, speaker_key   # noqa: F401 -- (list_utterances: importable from here as before)
+from .corpus import list_utterances
 from .model import ASNORM_TOP_K, GRUEmbedder, cohort_stats, as_norm, asnorm_cohort  # AS-norm lives with the model (verify needs it)
 
 # %% auto #0

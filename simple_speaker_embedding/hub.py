@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_hub.ipynb #6dadd418
 from __future__ import annotations
-import hashlib, sys, warnings
+import hashlib, warnings
 import numpy as np
 from importlib.resources import files as package_files
 from pathlib import Path
@@ -17,7 +17,7 @@ from .utils import atomic_write
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'WEIGHTS_DIR', 'PRETRAINED', 'EXAMPLES_DIR', 'sha256_file', 'export_checkpoint',
-           'load_checkpoint', 'fits_half', 'average_checkpoints', 'gru_embedder', 'example_files', 'load_model',
+           'load_checkpoint', 'fits_half', 'average_checkpoints', 'gru_embedder', 'example_files', 'untrained_model',
            'resolve_model', 'export_onnx', 'onnx_embed']
 
 # %% ../nbs/16_hub.ipynb #7cd99e1f
@@ -137,8 +137,8 @@ def gru_embedder(pretrained:bool=True, # load the shipped trained weights
     if pretrained:
         if name not in PRETRAINED:
             raise RuntimeError(
-                f"no trained weights named {name!r} ship with this version of simple-speaker-embedding "
-                f"(available: {sorted(PRETRAINED) or 'none yet'}). Use pretrained=False for an untrained, "
+                f"there are no shipped weights named {name!r} (available: {', '.join(sorted(PRETRAINED))}). "
+                "Use pretrained=False for an untrained, "
                 "randomly initialised model (its embeddings are not meaningful until trained).")
         if kwargs: raise TypeError(f"architecture arguments {sorted(kwargs)} cannot be combined with pretrained=True")
         fname, digest = PRETRAINED[name]
@@ -152,13 +152,11 @@ def example_files() -> list[Path]:
     "The CC0 example clips bundled with the package (see examples/README.md)."
     return sorted(EXAMPLES_DIR.glob("*.ogg"))
 
-def load_model(pretrained:bool=True, # the shipped weights when they ship
-               seed:int=0, # seed of the untrained model's initialisation otherwise
-              ) -> tuple:
-    "`(model, trained)`: the shipped model if weights ship, otherwise an untrained one (seeded) and `trained=False`."
-    if pretrained and PRETRAINED: return gru_embedder(pretrained=True), True
+def untrained_model(seed:int=0, # seed of the initialisation
+                   ) -> GRUEmbedder:
+    "An untrained `GRUEmbedder` of the default architecture, seeded (`--model untrained`: a baseline, not a speaker model)."
     torch.manual_seed(seed)
-    return gru_embedder(pretrained=False), False
+    return gru_embedder(pretrained=False)
 
 def resolve_model(spec=None, # None/'shipped', 'untrained', a shipped name, a checkpoint path, 'resemblyzer', or a model
                   allow_peer:bool=False, # accept 'resemblyzer' (the peer model, for evaluation)
@@ -169,10 +167,8 @@ def resolve_model(spec=None, # None/'shipped', 'untrained', a shipped name, a ch
     dev = resolve_device(device if device is not None else 'cpu')
     if isinstance(spec, torch.nn.Module): return spec.to(dev)     # already built (e.g. the --int8 copy)
     if spec in (None, 'shipped'):
-        model, trained = load_model()
-        if not trained: print("NOTE: no trained weights ship yet; using an UNTRAINED model (seed 0).", file=sys.stderr)
-        return model.to(dev)
-    if spec == 'untrained': return load_model(pretrained=False)[0].to(dev)
+        return gru_embedder().to(dev)
+    if spec == 'untrained': return untrained_model().to(dev)
     if spec == 'resemblyzer':
         if not allow_peer: raise ValueError("--model resemblyzer works with `sse eval` only")
         from simple_speaker_embedding.evaluate import resemblyzer_embedder   # (pandas and sklearn only for the peer)

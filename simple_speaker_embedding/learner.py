@@ -22,8 +22,8 @@ import fastai.callback.schedule, fastai.callback.fp16  # noqa: F401 -- add fit_o
 
 from .model import GRUEmbedder
 from .utils import atomic_write, dist_env, resolve_device
-from .callbacks import (AccelerateDDP, CheckpointCallback, CPUAutocast, FewerSyncs, GE2ECallback,  # noqa: F401
-    HistoryCSV, HistoryPlot, StopAfter, StopOnCtrlC, ValidEER, epoch_line, tracking_callbacks, unwrap)   # (importable from here as before)
+from .callbacks import (AccelerateDDP, CheckpointCallback, CPUAutocast, FewerSyncs, GE2ECallback,
+    HistoryCSV, HistoryPlot, StopAfter, StopOnCtrlC, ValidEER, epoch_line, tracking_callbacks, unwrap)
 from .hub import export_checkpoint, load_checkpoint, resolve_model
 from .loss import GE2ELoss, MarginGE2ELoss
 from .config import TrainConfig

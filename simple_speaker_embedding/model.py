@@ -14,7 +14,6 @@ from .utils import track_progress
 
 from fastcore.basics import patch
 from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, AudioError, require_speech
-from .utils import resolve_device  # noqa: F401 -- (moved to utils; importable from here as before)
 
 # %% auto #0
 __all__ = ['DEFAULT_HIDDEN', 'ASNORM_TOP_K', 'ModelHParams', 'GRUEmbedder', 'window_starts', 'quantize_int8', 'cohort_stats',

@@ -57,7 +57,7 @@ def test_integer_pcm_scaling_per_dtype():
 
 def test_crafted_train_state_does_not_execute_code(tmp_path):
     "A run folder handed over by someone: resuming must not run the pickle's code, and must say what to do."
-    from simple_speaker_embedding.learner import CheckpointCallback
+    from simple_speaker_embedding.callbacks import CheckpointCallback
     marker = tmp_path / "pwned"
     class Evil:
         def __reduce__(self): return (Path.write_text, (marker, "ran"))
@@ -72,7 +72,7 @@ def test_crafted_train_state_does_not_execute_code(tmp_path):
 def test_symlinked_speaker_folders_are_followed_once(fixture_root, tmp_path):
     "data/README.md tells users to link corpora in: linked speaker folders count, and a link loop does not hang."
     from simple_speaker_embedding.audio import find_audio
-    from simple_speaker_embedding.evaluate import list_utterances
+    from simple_speaker_embedding.corpus import list_utterances
     spk = sorted(d for d in (fixture_root / "cv_en").iterdir() if d.is_dir())
     root = tmp_path / "linked"; root.mkdir()
     for d in spk[:3]: (root / d.name).symlink_to(d.resolve(), target_is_directory=True)

@@ -37,7 +37,8 @@ def test_librispeech_chapters_are_sessions_of_one_speaker(sse, clips, tmp_path):
     assert r.returncode == 1 and len(err) == 1 and "--layout dataset-speaker or librispeech or voxceleb fits it" in err[0], r.stderr   # names like 19-0: no corpus shows
     assert "Traceback" not in r.stderr
     # sse eval with the layout: a speaker's two chapters are one speaker (target trials across chapters)
-    from simple_speaker_embedding.evaluate import list_utterances, make_trials
+    from simple_speaker_embedding.corpus import list_utterances
+    from simple_speaker_embedding.evaluate import make_trials
     t = make_trials(list_utterances(root, layout="librispeech"))
     assert set(t.spk1) | set(t.spk2) == {"train-clean-100/19", "train-clean-100/26"} and t.label.sum() == 6 + 6
     r = sse("eval", root, "--layout", "librispeech", "--model", "untrained", "--bootstrap", "0")
@@ -77,7 +78,7 @@ def test_voxceleb_vctk_commonvoice(clips, tmp_path):
 def test_same_folder_name_in_two_datasets_stays_two_speakers(clips, tmp_path):
     from simple_speaker_embedding.data import speaker_dataloaders
     from simple_speaker_embedding.store import preprocess
-    from simple_speaker_embedding.evaluate import list_utterances
+    from simple_speaker_embedding.corpus import list_utterances
     (a, fa), (b, fb) = clips.items()
     root = tmp_path / "src"
     for i, f in enumerate(fa): _put(f, root / "LibriSpeech" / "19" / f"a{i}.ogg")
@@ -136,7 +137,7 @@ def test_librispeech_subsets_joined_by_links(clips, tmp_path):
 def test_a_tree_of_mixed_depths_is_refused_in_one_line(sse, clips, tmp_path):
     "Files at two depths would be read half wrong (a folder taken for a speaker): every reader refuses, in one line."
     from simple_speaker_embedding.corpus import corpus_files
-    from simple_speaker_embedding.evaluate import list_utterances
+    from simple_speaker_embedding.corpus import list_utterances
     a, b = list(clips)
     src = tmp_path / "src"
     for p in clips[a]: _put(p, src / "ds" / a / p.name)                  # <dataset>/<speaker>/<utt>

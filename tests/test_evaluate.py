@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_curve
 
-from simple_speaker_embedding.evaluate import (bootstrap_eer, eer, evaluate, list_utterances, load_trials,
+from simple_speaker_embedding.corpus import list_utterances
+from simple_speaker_embedding.evaluate import (bootstrap_eer, eer, evaluate, load_trials,
                                                make_trials, min_dcf, plot_scores, plot_tsne, resemblyzer_embedder,
                                                save_trials)
 

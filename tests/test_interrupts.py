@@ -90,7 +90,7 @@ def test_ctrl_c_before_the_first_checkpoint_saves_what_it_has(sse, mels, tmp_pat
 
 
 def test_interrupted_before_any_step_says_nothing_was_saved(tmp_path):
-    from simple_speaker_embedding.learner import CheckpointCallback
+    from simple_speaker_embedding.callbacks import CheckpointCallback
     cb = CheckpointCallback(tmp_path / "train_state.pt")
     cb.learn = type("L", (), {})()                                          # no step has finished
     assert cb.interrupted() == "nothing was saved (no training step had finished); a rerun starts over"
@@ -157,7 +157,7 @@ def test_first_ctrl_c_finishes_the_step_second_stops_at_once():
     "Ctrl-C while training is a request honoured after the step in progress (never inside an optimiser step, nor lost "
     "in a DataLoader fork); a second Ctrl-C stops at once."
     import signal
-    from simple_speaker_embedding.learner import StopOnCtrlC
+    from simple_speaker_embedding.callbacks import StopOnCtrlC
     cb, before = StopOnCtrlC(), signal.getsignal(signal.SIGINT)
     with cb:
         assert signal.getsignal(signal.SIGINT) == cb._on_sigint

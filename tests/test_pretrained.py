@@ -81,5 +81,5 @@ def test_shipped_cohort_gives_as_norm_scores_that_separate_the_fixtures(shipped,
 
 
 def test_unknown_name_is_a_clear_error():
-    with pytest.raises(RuntimeError, match="no trained weights named"):
+    with pytest.raises(RuntimeError, match="no shipped weights named"):
         gru_embedder(name="gru_embedder_xl")

@@ -212,7 +212,8 @@ DDP_GRAD_SCRIPT = r'''
 import os, sys, torch
 from fastai.callback.core import Callback, CancelFitException
 from simple_speaker_embedding.data import speaker_dataloaders
-from simple_speaker_embedding.learner import ge2e_learner, unwrap
+from simple_speaker_embedding.callbacks import unwrap
+from simple_speaker_embedding.learner import ge2e_learner
 from simple_speaker_embedding.model import GRUEmbedder
 torch.set_num_threads(1)
 rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
@@ -285,7 +286,8 @@ def test_training_steps_read_nothing_back_from_the_device(fixture_root, tmp_path
     import contextlib, io
     from fastai.callback.core import Callback
     from simple_speaker_embedding.data import speaker_dataloaders
-    from simple_speaker_embedding.learner import ge2e_learner, FewerSyncs
+    from simple_speaker_embedding.callbacks import FewerSyncs
+    from simple_speaker_embedding.learner import ge2e_learner
     from simple_speaker_embedding.model import GRUEmbedder
     from simple_speaker_embedding.store import preprocess
     with contextlib.redirect_stderr(io.StringIO()):

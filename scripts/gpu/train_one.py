@@ -14,7 +14,8 @@ torch.set_num_threads(int(os.environ.get('THREADS', 2)))
 from simple_speaker_embedding.store import load_manifest
 from simple_speaker_embedding.distill import load_targets, DistillCallback
 from simple_speaker_embedding.config import TrainConfig
-from simple_speaker_embedding.learner import HistoryCSV, config_dataloaders, finish_training, ge2e_learner, warm_start
+from simple_speaker_embedding.callbacks import HistoryCSV
+from simple_speaker_embedding.learner import config_dataloaders, finish_training, ge2e_learner, warm_start
 from simple_speaker_embedding.hub import resolve_model
 def log(*a): print(f"[{name} {time.strftime('%H:%M:%S')}]", *a, flush=True)
 t0 = time.time()
