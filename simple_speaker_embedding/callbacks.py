@@ -12,9 +12,11 @@ import torch
 import torch.nn as nn
 with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
-    from fastai.learner import AvgSmoothLoss, Learner, Metric
+    from fastai.learner import AvgSmoothLoss, Learner, Metric, Recorder
 from fastai.callback.core import Callback, CancelBatchException, CancelEpochException, CancelFitException
-from fastai.callback.progress import CSVLogger
+from fastai.callback.progress import CSVLogger, ProgressCallback
+from fastai.callback.schedule import ParamScheduler
+from fastai.callback.fp16 import MixedPrecision
 from fastcore.foundation import L
 from fastcore.basics import noop
 import fastai.callback.schedule, fastai.callback.fp16  # noqa: F401 -- add fit_one_cycle, lr_find, to_fp16 to Learner
@@ -35,7 +37,7 @@ def unwrap(model:nn.Module) -> nn.Module:
 
 class GE2ECallback(Callback):
     "Loss-parameter learning rate, gradient clipping, and epoch seeding for GE2E training."
-    order = 55  # after MixedPrecision (10) and TrainEvalCallback, before ParamScheduler (60) and Recorder
+    order = ParamScheduler.order - 5  # after MixedPrecision and TrainEvalCallback, before ParamScheduler
     def __init__(self, lr_scale:float=0.01, # learning-rate multiplier for the loss's w and b
                  clip:float|None=3.0): # max gradient L2 norm over model and loss (None: no clipping)
         self.lr_scale, self.clip = lr_scale, clip
@@ -87,7 +89,7 @@ class ValidEER(Metric):
 # %% ../nbs/15_callbacks.ipynb #fc7da9ff
 class CPUAutocast(Callback):
     "bfloat16 autocast for forward and loss on the CPU (backward runs outside, as PyTorch recommends)."
-    order = 10
+    order = MixedPrecision.order   # where fastai's autocast sits
     def before_batch(self):
         self._ctx = torch.autocast('cpu', dtype=torch.bfloat16); self._ctx.__enter__()
     def after_loss(self): self._exit()
@@ -104,7 +106,7 @@ class DeviceSmoothLoss(AvgSmoothLoss):
 
 class FewerSyncs(Callback):
     "No host sync per training step on a GPU: the smoothed loss stays there, the bar shows it every `every` steps, the loss history comes over once per epoch."
-    order = 51  # after the Recorder (50), before the progress bar (60) reads `smooth_loss`
+    order = Recorder.order + 1  # after the Recorder, before the progress bar reads `smooth_loss`
     def __init__(self, every:int=20): self.every, self.shown, self.done = every, torch.tensor(0.), 0
     def before_fit(self):
         rec = self.learn.recorder
@@ -135,7 +137,7 @@ def _plain(o):
 # %% ../nbs/15_callbacks.ipynb #3316ea19
 class CheckpointCallback(Callback):
     "Save training state every `every` steps, at the end and on Ctrl-C (`interrupted`); with `resume`, continue from the last save."
-    order = 61  # after TrainEvalCallback (-10) counted the step, and after the progress bar (60) has started its epoch
+    order = ProgressCallback.order + 1  # after TrainEvalCallback counted the step and the progress bar started its epoch
     def __init__(self, path, # checkpoint file (written atomically)
                  every:int|None=TrainConfig.checkpoint_every, # save every this many training steps (None: only at the end)
                  resume:bool=False): # load `path` if it exists and skip the work already done
@@ -229,7 +231,7 @@ class CheckpointCallback(Callback):
 # %% ../nbs/15_callbacks.ipynb #aefbe392
 class StopOnCtrlC(Callback):
     "While training: the first Ctrl-C ends the run after the step in progress (a clean point to save), a second one at once."
-    order = 63  # after CheckpointCallback (61) has counted the step
+    order = CheckpointCallback.order + 2  # after CheckpointCallback has counted the step (and after StopAfter)
     def __init__(self, learn=None): self.asked, self._learn = False, learn
     def __enter__(self):
         import signal, threading
@@ -253,7 +255,7 @@ class StopOnCtrlC(Callback):
 # %% ../nbs/15_callbacks.ipynb #df4312ec
 class StopAfter(Callback):
     "End the fit after `n` optimiser steps (counting steps done before a resume); what follows the fit runs as usual."
-    order = 62  # after CheckpointCallback (61) has saved the step
+    order = CheckpointCallback.order + 1  # after CheckpointCallback has saved the step
     def __init__(self, n:int): self.n = n
     def after_batch(self):
         if self.training and self.train_iter >= self.n: raise CancelFitException()
@@ -261,7 +263,7 @@ class StopAfter(Callback):
 # %% ../nbs/15_callbacks.ipynb #f15aa1f8
 class AccelerateDDP(Callback):
     "Data-parallel training through accelerate (DDP; gloo on CPUs). Launch with torchrun."
-    order = 5
+    order = MixedPrecision.order - 5   # before autocast wraps the model's forward
     def before_fit(self):
         from accelerate import Accelerator
         self.acc = Accelerator(cpu=not torch.cuda.is_available())

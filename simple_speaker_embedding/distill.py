@@ -16,6 +16,7 @@ from .utils import track_progress
 with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
     from fastai.callback.core import Callback
+    from fastai.callback.fp16 import MixedPrecision
 
 from .audio import SAMPLE_RATE, AudioError, load_audio, resample, trim_silence
 from .utils import ShardMaps, atomic_write, map_files, npy_rows, resolve_device
@@ -319,7 +320,7 @@ DISTILL_WEIGHTS = dict(embedding=3.0, similarity=10.0)   # default weight of eac
 # %% ../nbs/13_distill.ipynb #a3985873
 class DistillCallback(Callback):
     "Add `weight` x a distillation term (`kind`) between `pred` and the teacher targets to the loss; batches are `(x, y, targets)`."
-    order = 20  # after MixedPrecision/CPUAutocast (10) have closed autocast in after_loss
+    order = MixedPrecision.order + 10  # after MixedPrecision/CPUAutocast have closed autocast in after_loss
     def __init__(self, weight:float|None=None, # weight of the distillation term (None: `DISTILL_WEIGHTS[kind]`)
                  ge2e_weight:float=1.0, # weight of the GE2E loss (0: distillation alone)
                  kind:str='embedding'): # 'embedding' (each crop to its teacher embedding) or 'similarity' (pairwise cosines)

@@ -13,7 +13,7 @@ KW = dict(epochs=3, lr=3e-3, hidden=12, layers=1, n_speakers=2, n_utterances=3, 
 
 class InterruptAt(Callback):
     "Ctrl-C honoured after the `real`-th optimiser step, or after the `replayed`-th batch skipped on a resume."
-    order = 64   # after CheckpointCallback (61) has counted the step
+    order = 64   # after CheckpointCallback (61, ProgressCallback.order + 1) has counted the step, and after StopAfter, StopOnCtrlC
     def __init__(self, real=None, replayed=None): self.real, self.replayed, self.n_real, self.n_replayed, self.skip = real, replayed, 0, 0, False
     def after_step(self): self.n_real += 1
     def after_cancel_batch(self): self.skip = True
