@@ -16,8 +16,9 @@ The pipeline is `diarize`'s with the number of speakers estimated; scored with p
 speech counted): DER and its parts, JER; the speech detector's error (missed + false alarm over the reference speech,
 pyannote's DetectionErrorRate); and of the overlapped reference speech, the share labelled with both of its speakers,
 and false overlap (hypothesis overlap where the reference has one speaker or none) as a share of the speech.
-Settings are chosen on the *training-speaker* meetings and reported on the dev ones: the speech detector (energy /
-webrtcvad / silero) by its error, then the overlap threshold (none or a cosine) by DER with false overlap under 5%.
+Settings are chosen on the *training-speaker* meetings and reported on the dev ones: Silero's hysteresis and padding
+by its detection error, then the detector (energy / webrtcvad / that Silero) by DER, then the overlap threshold (none
+or a cosine) by DER with false overlap under 5%.
 `--peer`: Resemblyzer's partial embeddings through the same pipeline (the chosen detector's mask).
 """
 import argparse, json, sys
@@ -197,19 +198,20 @@ def main():
         print(f"{k:26s} speech detection error: train {100 * det['train'][k]['detection_error']:.1f}% (miss "
               f"{100 * det['train'][k]['vad_miss']:.1f}, fa {100 * det['train'][k]['vad_false_alarm']:.1f}), dev "
               f"{100 * det['dev'][k]['detection_error']:.1f}%", flush=True)
-    vad = min(det['train'], key=lambda k: det['train'][k]['detection_error'])
+    silero = min((k for k in det['train'] if k.startswith('silero')), key=lambda k: det['train'][k]['detection_error'])
     res = {}
-    for k in ('energy', vad):
+    for k in ('energy', 'webrtc', silero):
         for split, ms in meetings.items():
             rows = {str(t): [] for t in OVERLAPS}
             for (name, i, y, ref), mk in zip(ms, M[split]):
                 out, _ = run(model, y, ref, mk[k], OVERLAPS)
                 for t, r in out.items(): rows[t].append(r)
             res.setdefault(k, {})[split] = dict(detection=det[split][k], overlap={t: pool(r) for t, r in rows.items()})
+    vad = min(res, key=lambda k: res[k]['train']['overlap']['None']['der'])     # the detector: by training DER (no overlap)
     ok = [t for t in map(str, OVERLAPS) if res[vad]['train']['overlap'][t]['false_overlap'] < 0.05]
     t_best = min(ok, key=lambda t: res[vad]['train']['overlap'][t]['der'])
     print(f"chosen on training meetings: detector {vad}, overlap threshold {t_best}")
-    for k in ('energy', vad):
+    for k in res:
         for t in map(str, OVERLAPS):
             for split in ('train', 'dev'):
                 r = res[k][split]['overlap'][t]
