@@ -61,7 +61,7 @@ def partial_embeddings(model, # the embedder
                        top_db:float=40, # silence: frames this many dB below the loudest
                        batch_size:int=64, # windows per forward pass
                        both_ways:bool=True, # also embed each window played backwards (`Partials.rev`)
-                       vad:str='silero', # speech detector: 'silero' (neural, `vad.speech_mask`) or 'energy' (within `top_db` of the loudest frame)
+                       vad:str='silero', # speech detector: 'silero' (neural), 'webrtc' (`vad.speech_mask`) or 'energy' (within `top_db` of the loudest frame)
                        mask:np.ndarray|None=None, # or: a speech mask of the recording's mel frames, made elsewhere (`vad` is then unused)
                       ) -> Partials:
     "Embeddings of overlapping windows of a recording, with their times; silent windows are skipped."
@@ -78,7 +78,7 @@ def partial_embeddings(model, # the embedder
     else:
         wav, wsr = (load_audio(x, sr=VAD_SR) if isinstance(x, (str, os.PathLike))
                     else (np.asarray(torch.as_tensor(x).float().cpu().numpy(), np.float32), sr or model.mel_hparams.sampling_rate))
-        voiced = speech_mask(wav, wsr, mel.shape[0], fps)
+        voiced = speech_mask(wav, wsr, mel.shape[0], fps, kind=vad)
     if n < win:
         if n < 0.5 * win: raise AudioError(f"recording too short to diarize: {n / fps:.2f} s (at least {window / 2:g} s)")
         win = n

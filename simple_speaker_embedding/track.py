@@ -49,7 +49,7 @@ class SpeakerTracker:
                  vad:str='silero', # speech detector: 'silero' (neural, its state kept chunk by chunk) or 'energy'
                 ):
         if vad not in VADS: raise ValueError(f"unknown speech detector {vad!r}: one of {', '.join(VADS)}")
-        self.vad = StreamVAD() if vad == 'silero' else None
+        self.vad = StreamVAD(kind=vad) if vad != 'energy' else None
         if not 0 < hop <= window: raise ValueError(f"need 0 < hop <= window, got hop={hop}, window={window}")
         if confirm < 1: raise ValueError(f"confirm must be >= 1, got {confirm}")
         self.model = model.eval()

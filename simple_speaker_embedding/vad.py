@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_vad.ipynb #8881e623
 from __future__ import annotations
-import functools
+import functools, warnings
 
 import numpy as np
 import torch
@@ -13,14 +13,15 @@ from scipy import ndimage
 from .audio import resample
 
 # %% auto #0
-__all__ = ['VAD_SR', 'VAD_FRAME', 'VAD_ON', 'VAD_OFF', 'VAD_PAD_S', 'VADS', 'speech_probs', 'hysteresis', 'to_frames',
-           'mask_from_probs', 'speech_mask', 'StreamVAD', 'energy_mask']
+__all__ = ['VAD_SR', 'VAD_FRAME', 'VAD_ON', 'VAD_OFF', 'VAD_PAD_S', 'VADS', 'WEBRTC_MODE', 'WEBRTC_FRAME', 'speech_probs',
+           'hysteresis', 'to_frames', 'mask_from_probs', 'speech_mask', 'StreamVAD', 'energy_mask']
 
 # %% ../nbs/04_vad.ipynb #df280d40
 VAD_SR, VAD_FRAME = 16000, 512     # the detector's rate and frame (32 ms)
 VAD_ON, VAD_OFF = 0.5, 0.35        # hysteresis: speech starts at VAD_ON, ends below VAD_OFF (the detector's recommended values)
 VAD_PAD_S = 0.1                    # speech widened on each side, seconds (bench/meetings.py)
-VADS = ('silero', 'energy')        # speech detectors `sse diarize --vad` and `sse listen --vad` take
+VADS = ('silero', 'webrtc', 'energy')   # speech detectors `sse diarize --vad` and `sse listen --vad` take
+WEBRTC_MODE, WEBRTC_FRAME = 2, 480  # webrtcvad's aggressiveness (0-3) and frame (30 ms at 16 kHz)
 
 @functools.lru_cache(maxsize=1)
 def _silero():
@@ -32,10 +33,11 @@ def _silero():
 # %% ../nbs/04_vad.ipynb #aee01f72
 def speech_probs(x:np.ndarray, # mono waveform
                  sr:int, # its rate
+                 kind:str='silero', # 'silero' (probabilities) or 'webrtc' (the share of each frame's 10-ms parts it calls speech)
                 ) -> np.ndarray:
     "The detector's speech probability of every 32-ms frame of `x` (a fresh state: the recording alone)."
     y = resample(np.asarray(x, np.float32), sr, VAD_SR)
-    m = _silero(); m.reset_states()
+    m = _silero() if kind == 'silero' else _Webrtc(); m.reset_states()
     if len(y) < VAD_FRAME: return np.zeros(0, np.float32)
     with torch.inference_mode(): p = m.audio_forward(torch.from_numpy(np.ascontiguousarray(y)), VAD_SR)
     m.reset_states()
@@ -68,17 +70,39 @@ def mask_from_probs(p:np.ndarray, # the detector's probabilities (32-ms frames)
 
 def speech_mask(x:np.ndarray, sr:int, # mono waveform and rate
                 n:int, fps:float, # frames of the mask and their rate (e.g. the recording's mel frames)
+                kind:str='silero', # the detector: 'silero' or 'webrtc'
                 **kwargs, # `mask_from_probs`'s: on, off, pad_s
                ) -> np.ndarray:
-    "Speech frames of a recording by the neural detector, at `fps`."
-    return mask_from_probs(speech_probs(x, sr), n, fps, **kwargs)
+    "Speech frames of a recording by a detector, at `fps`."
+    return mask_from_probs(speech_probs(x, sr, kind), n, fps, **kwargs)
+
+# %% ../nbs/04_vad.ipynb #0b839525
+class _Webrtc:
+    "webrtcvad behind the detector's interface: `model(frame of 512 samples at 16 kHz, sr)` -> share of its 10-ms parts called speech."
+    def __init__(self, mode:int=WEBRTC_MODE):
+        try:
+            with warnings.catch_warnings():            # the package imports pkg_resources, which warns on import
+                warnings.simplefilter('ignore'); import webrtcvad
+        except ImportError as e: raise ImportError("--vad webrtc needs webrtcvad: pip install webrtcvad-wheels") from e
+        self.vad = webrtcvad.Vad(mode)
+    def reset_states(self): pass
+    def __call__(self, x:torch.Tensor, sr:int) -> float:
+        pcm = (np.clip(np.asarray(x, np.float32), -1, 1) * 32767).astype('<i2')
+        parts = [pcm[i:i + 160] for i in range(0, len(pcm) - 159, 160)]          # 10-ms frames
+        return float(np.mean([self.vad.is_speech(p.tobytes(), VAD_SR) for p in parts])) if parts else 0.0
+    def audio_forward(self, x:torch.Tensor, sr:int) -> torch.Tensor:
+        y = np.asarray(x, np.float32); k = len(y) // VAD_FRAME * VAD_FRAME
+        return torch.tensor([[self(y[i:i + VAD_FRAME], sr) for i in range(0, k, VAD_FRAME)]])
 
 # %% ../nbs/04_vad.ipynb #6756960d
 class StreamVAD:
     "Speech probabilities of a stream, 32-ms frame by frame as chunks arrive (the detector's state kept between chunks)."
-    def __init__(self, on:float=VAD_ON, off:float=VAD_OFF):
-        from silero_vad import load_silero_vad
-        self.model, self.on, self.off = load_silero_vad(onnx=True), on, off   # its own state: one per stream
+    def __init__(self, on:float=VAD_ON, off:float=VAD_OFF, kind:str='silero'): # kind: 'silero' or 'webrtc' (0/1 per frame, resampled to 32-ms frames)
+        self.kind, self.on, self.off = kind, on, off
+        if kind == 'silero':
+            from silero_vad import load_silero_vad
+            self.model = load_silero_vad(onnx=True)                          # its own state: one per stream
+        else: self.model = _Webrtc()
         self.reset()
     def reset(self):
         self.model.reset_states(); self.rest, self.rs, self.sr, self.state = np.zeros(0, np.float32), None, None, False
