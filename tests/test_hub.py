@@ -112,3 +112,16 @@ def test_average_of_two_known_checkpoints(sse, tmp_path):
     export_checkpoint(GRUEmbedder(hidden=16, layers=1), tmp_path / "c.pt")
     r = sse("average", tmp_path / "a.pt", tmp_path / "c.pt", "--out", tmp_path / "bad.pt")
     assert r.returncode == 1 and "another architecture" in r.stderr and not (tmp_path / "bad.pt").exists()
+
+
+def test_averaging_refuses_another_front_end_and_keeps_the_last_checkpoints_meta(tmp_path):
+    "Same architecture, other mel front-end (fmax 7600 Hz): their weights do not mean the same, so no average; the "
+    "average's `last_meta` is the last checkpoint's own meta, not the first's."
+    from simple_speaker_embedding.audio import MelHParams
+    from simple_speaker_embedding.hub import average_checkpoints
+    a, b = GRUEmbedder(hidden=8, layers=1), GRUEmbedder(hidden=8, layers=1, mel_hparams=MelHParams(mel_fmax=7600.0))
+    export_checkpoint(a, tmp_path / "a.pt", meta=dict(run="first")); export_checkpoint(b, tmp_path / "b.pt", meta=dict(run="other"))
+    with pytest.raises(ValueError, match="another architecture or front-end"): average_checkpoints([tmp_path / "a.pt", tmp_path / "b.pt"])
+    c = GRUEmbedder(hidden=8, layers=1); export_checkpoint(c, tmp_path / "c.pt", meta=dict(run="last"))
+    m = average_checkpoints([tmp_path / "a.pt", tmp_path / "c.pt"])
+    assert m.meta["last_meta"]["run"] == "last" and m.meta["averaged_from"] == [str(tmp_path / "a.pt"), str(tmp_path / "c.pt")]

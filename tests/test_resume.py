@@ -114,3 +114,18 @@ def test_an_epoch_logged_before_a_crash_is_logged_once_after_the_resume(mels, tm
     st = torch.load(tmp_path / "train_state.pt", weights_only=True)
     assert (st["epoch"], st["iter"]) == (0, 2)
     check_same(train(mels, tmp_path, **kw), tmp_path, uninterrupted)
+
+
+def test_minutes_and_steps_add_up_over_two_resumes(mels, tmp_path):
+    "A run stopped twice: its steps are every step once, its minutes the sum of the three segments' (timed here)."
+    import time
+    spent = []
+    for cbs in ([InterruptAt(real=1)], [InterruptAt(real=2)], []):
+        t0 = time.time()
+        try: run = train(mels, tmp_path, cbs=cbs, **KW)
+        except KeyboardInterrupt: pass
+        spent.append((time.time() - t0) / 60)
+    assert run.steps == 6
+    assert sum(spent) * 0.5 < run.minutes <= sum(spent) * 1.05, (run.minutes, spent)   # (model building and loading not counted)
+    st = torch.load(tmp_path / "train_state.pt", weights_only=True)
+    assert st["minutes"] == pytest.approx(run.minutes, abs=0.05)
