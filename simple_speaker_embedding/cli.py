@@ -266,7 +266,7 @@ def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
                rttm:str|None=None, # write the turns here at the end
                stats:bool=False, # per-chunk latency on stderr at the end
                device=None,
-               vad:str='silero', # speech detector: 'silero' or 'energy'
+               vad:str='webrtc', # speech detector: 'webrtc', 'silero' or 'energy'
               ) -> list:
     "Implementation of `sse listen`: prints one line per decision as it is made; returns the decisions."
     import time
@@ -454,8 +454,8 @@ def _audio_commands(sub):
     dz.add_argument("--rttm", default=None, help="also write the segments to this RTTM file")
     dz.add_argument("--cosine", action="store_true", help="cluster on raw cosines instead of the model's own scores "
                     "(AS-norm against its cohort, for the shipped model)")
-    dz.add_argument("--vad", choices=["silero", "webrtc", "energy"], default="silero", help="speech detector: silero (neural, "
-                    "the default), webrtc (webrtcvad) or energy (frames within 40 dB of the loudest: the old rule)")
+    dz.add_argument("--vad", choices=["webrtc", "silero", "energy"], default="webrtc", help="speech detector: webrtc (webrtcvad, "
+                    "the default: lowest DER on training meetings), silero (neural) or energy (frames within 40 dB of the loudest: the old rule)")
     dz.add_argument("--no-overlap", action="store_true", help="do not label overlapped speech with a second speaker")
     dz.add_argument("--ref", default=None, metavar="RTTM", help="score the result against this reference: DER with its parts, "
                     "and JER (pyannote.metrics)")
@@ -481,8 +481,8 @@ def _audio_commands(sub):
                     "a known speaker (default: the tracker's, for the model's scoring rule)")
     li.add_argument("--realtime", action="store_true", help="a file: play its chunks at the pace of the clock")
     li.add_argument("--rttm", default=None, help="at the end, write the speaker turns to this RTTM file")
-    li.add_argument("--vad", choices=["silero", "webrtc", "energy"], default="silero", help="speech detector: silero "
-                    "(neural, its state kept chunk by chunk; the default), webrtc (webrtcvad) or energy (the old rule)")
+    li.add_argument("--vad", choices=["webrtc", "silero", "energy"], default="webrtc", help="speech detector: webrtc "
+                    "(webrtcvad, the default), silero (neural, its state kept chunk by chunk) or energy (the old rule)")
     li.add_argument("--stats", action="store_true", help="at the end, print each chunk's work (latency) and the real-time factor on stderr")
 
 # %% ../nbs/18_cli.ipynb #4e451f4c

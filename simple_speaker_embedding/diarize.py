@@ -13,7 +13,7 @@ import torch
 
 from .audio import SAMPLE_RATE, AudioError, load_audio, melspec_from_array, melspec_from_file, trim_silence
 from .model import ASNORM_TOP_K, as_norm, asnorm_cohort, cohort_stats, window_starts
-from .vad import VAD_SR, VADS, speech_mask
+from .vad import DIARIZE_VAD, VAD_SR, VADS, speech_mask
 
 # %% auto #0
 __all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_SWITCH', 'DIARIZE_OVERLAP', 'Partials', 'frame_db', 'voiced_frames',
@@ -61,7 +61,7 @@ def partial_embeddings(model, # the embedder
                        top_db:float=40, # silence: frames this many dB below the loudest
                        batch_size:int=64, # windows per forward pass
                        both_ways:bool=True, # also embed each window played backwards (`Partials.rev`)
-                       vad:str='silero', # speech detector: 'silero' (neural), 'webrtc' (`vad.speech_mask`) or 'energy' (within `top_db` of the loudest frame)
+                       vad:str=DIARIZE_VAD, # speech detector: 'webrtc', 'silero' (`vad.speech_mask`) or 'energy' (within `top_db` of the loudest frame)
                        mask:np.ndarray|None=None, # or: a speech mask of the recording's mel frames, made elsewhere (`vad` is then unused)
                       ) -> Partials:
     "Embeddings of overlapping windows of a recording, with their times; silent windows are skipped."
@@ -278,7 +278,7 @@ def overlap_segments(p:Partials, # windows and the speech mask
     names = names or [f"spk{i}" for i in range(k)]
     return [(s / p.fps, e / p.fps, names[l]) for s, e, l in _runs(lab) if l >= 0]
 
-DIARIZE_OVERLAP = None    # cosine threshold of `overlap_segments` (None: no overlap labelling; see bench/meetings.py)
+DIARIZE_OVERLAP = 0.6     # cosine threshold of `overlap_segments` (None: no overlap labelling; chosen on training meetings, bench/meetings.py)
 
 def diarize(model, # the embedder
             x, # audio file or mono waveform
@@ -292,7 +292,7 @@ def diarize(model, # the embedder
             switch:float|None=DIARIZE_SWITCH, # `resegment` the window labels with this cost of a speaker change (None: don't)
             norm:bool=True, # cluster on AS-norm scores against the model's cohort, when it scores that way (else cosines)
             both_ways:bool=True, # compare windows forwards and played backwards (see `partial_embeddings`)
-            vad:str='silero', # speech detector: 'silero' or 'energy'
+            vad:str=DIARIZE_VAD, # speech detector: 'webrtc', 'silero' or 'energy'
             overlap:float|None=DIARIZE_OVERLAP, # also label overlapped speech with its second speaker (`overlap_segments`; None: don't)
            ) -> list[tuple[float, float, str]]:
     "Who spoke when: `(start, end, speaker)` segments of a recording (overlapping ones where two people talk)."

@@ -14,7 +14,7 @@ from fastcore.basics import patch
 
 from .audio import AudioError, to_float_audio
 from .diarize import Partials, frame_db, window_segments
-from .vad import VADS, StreamVAD, energy_mask, hysteresis, to_frames
+from .vad import DIARIZE_VAD, VADS, StreamVAD, energy_mask, hysteresis, to_frames
 from .model import GRUEmbedder, as_norm, asnorm_cohort, cohort_stats
 from .stream import MelStream
 
@@ -46,7 +46,7 @@ class SpeakerTracker:
                  window:float=1.5, hop:float=0.75, # windows, seconds (as `diarize`)
                  min_voiced:float=0.5, # skip windows with less than this fraction of voiced frames
                  top_db:float=40, # with vad='energy': a frame this many dB below the loudest so far is silent
-                 vad:str='silero', # speech detector: 'silero' (neural, its state kept chunk by chunk) or 'energy'
+                 vad:str=DIARIZE_VAD, # speech detector: 'webrtc', 'silero' (its state kept chunk by chunk) or 'energy'
                 ):
         if vad not in VADS: raise ValueError(f"unknown speech detector {vad!r}: one of {', '.join(VADS)}")
         self.vad = StreamVAD(kind=vad) if vad != 'energy' else None

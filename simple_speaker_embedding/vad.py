@@ -13,14 +13,15 @@ from scipy import ndimage
 from .audio import resample
 
 # %% auto #0
-__all__ = ['VAD_SR', 'VAD_FRAME', 'VAD_ON', 'VAD_OFF', 'VAD_PAD_S', 'VADS', 'WEBRTC_MODE', 'WEBRTC_FRAME', 'speech_probs',
-           'hysteresis', 'to_frames', 'mask_from_probs', 'speech_mask', 'StreamVAD', 'energy_mask']
+__all__ = ['VAD_SR', 'VAD_FRAME', 'VAD_ON', 'VAD_OFF', 'VAD_PAD_S', 'VADS', 'DIARIZE_VAD', 'WEBRTC_MODE', 'WEBRTC_FRAME',
+           'speech_probs', 'hysteresis', 'to_frames', 'mask_from_probs', 'speech_mask', 'StreamVAD', 'energy_mask']
 
 # %% ../nbs/04_vad.ipynb #df280d40
 VAD_SR, VAD_FRAME = 16000, 512     # the detector's rate and frame (32 ms)
 VAD_ON, VAD_OFF = 0.5, 0.35        # hysteresis: speech starts at VAD_ON, ends below VAD_OFF (the detector's recommended values)
 VAD_PAD_S = 0.1                    # speech widened on each side, seconds (bench/meetings.py)
 VADS = ('silero', 'webrtc', 'energy')   # speech detectors `sse diarize --vad` and `sse listen --vad` take
+DIARIZE_VAD = 'webrtc'                  # the default of diarize and the tracker: lowest DER on training meetings (bench/meetings.py)
 WEBRTC_MODE, WEBRTC_FRAME = 2, 480  # webrtcvad's aggressiveness (0-3) and frame (30 ms at 16 kHz)
 
 @functools.lru_cache(maxsize=1)
@@ -76,7 +77,7 @@ def speech_mask(x:np.ndarray, sr:int, # mono waveform and rate
     "Speech frames of a recording by a detector, at `fps`."
     return mask_from_probs(speech_probs(x, sr, kind), n, fps, **kwargs)
 
-# %% ../nbs/04_vad.ipynb #0b839525
+# %% ../nbs/04_vad.ipynb #09172357
 class _Webrtc:
     "webrtcvad behind the detector's interface: `model(frame of 512 samples at 16 kHz, sr)` -> share of its 10-ms parts called speech."
     def __init__(self, mode:int=WEBRTC_MODE):
