@@ -847,6 +847,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                              'simple_speaker_embedding/utils.py'),
                                                 'simple_speaker_embedding.utils.LogLines.__init__': ( 'utils.html#loglines.__init__',
                                                                                                       'simple_speaker_embedding/utils.py'),
+                                                'simple_speaker_embedding.utils.LogLines.clear': ( 'utils.html#loglines.clear',
+                                                                                                   'simple_speaker_embedding/utils.py'),
                                                 'simple_speaker_embedding.utils.LogLines.close': ( 'utils.html#loglines.close',
                                                                                                    'simple_speaker_embedding/utils.py'),
                                                 'simple_speaker_embedding.utils.LogLines.display': ( 'utils.html#loglines.display',

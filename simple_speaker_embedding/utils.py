@@ -41,15 +41,19 @@ class LogLines(tqdm_std):
                       bar_format="{desc}: {n_fmt}/{total_fmt} " + units + " ({percentage:.0f}%), {elapsed} so far, about {remaining} left")
         self._shown = 0
         super().__init__(*args, **kwargs)
-        self.sp = None                        # tqdm's own printer (carriage returns) is not used: `close` writes nothing of its own
+        self.sp = lambda s: None              # tqdm's own printer (carriage returns) is not used
     def display(self, msg=None, pos=None):
         if self.n == 0 or (self.n == self.last_print_n and self._shown) or self.disable: return True   # nothing yet / nothing new
         if self.total and self.n >= self.total and not self._shown: return True           # finished within the first interval
         self.fp.write((msg or self.__str__()).strip() + "\n"); self.fp.flush(); self._shown += 1
         return True
+    def clear(self, nolock=False): pass     # (tqdm.write clears bars before a message: lines need not be)
     def close(self):
-        if not self.disable and self._shown and self.n != self.last_print_n: self.display()   # the last line: how it ended
-        super().close()
+        if self.disable: return
+        if self._shown and self.n != self.last_print_n: self.display()   # the last line: how it ended
+        sp, self.sp = self.sp, None            # tqdm's close writes nothing without a printer
+        try: super().close()
+        finally: self.sp = sp
 
 def track_progress(iterable=None, # what to iterate over (or None, and `update` by hand)
              progress:bool=True, # False: no display at all
