@@ -40,11 +40,11 @@ def stages(meta:dict) -> list[dict]:
     "The training stages behind a run, oldest first, following the `init_meta` chain of warm starts (a shipped file's own `stages` included)."
     out = []
     while meta:
+        if 'stages' in meta:                       # a warm start from a shipped file: its stages are already listed
+            out[:0] = meta['stages']; break
         if 'averaged_from' in meta:                # `sse average` of runs of one recipe: their stages, the last one averaged
             inner = stages(meta['last_meta'])
             out[:0] = inner[:-1] + [{**inner[-1], 'averaged_runs': len(meta['averaged_from'])}]; break
-        if 'stages' in meta:                       # a warm start from a shipped file: its stages are already listed
-            out[:0] = meta['stages']; break
         st = {**meta, **meta['recipe']} if isinstance(meta.get('recipe'), dict) else meta   # sse train's TrainConfig, or older flat keys
         out.insert(0, {k: st.get(k) for k in STAGE_KEYS if st.get(k) not in (None, {}, False) or k in ('epochs', 'lr', 'init')})
         meta = meta.get('init_meta')
