@@ -143,6 +143,9 @@ if __name__ == "__main__":
             r['telephone_same_clip_accepted']['all'] = float(np.mean([r['telephone_same_clip_accepted'][d] for d in sets]))
         print(f"{name}: " + "  ".join(f"{c} {r['eer'][c]['mean']:.2f}" for c in a.conditions)
               + (f"  | degraded mean {r['degraded_mean']:.2f}" if 'degraded_mean' in r else ''), flush=True)
+        if a.out:                                   # after each model: an interrupted run keeps what it measured
+            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.out).write_text(json.dumps(dict(sets=list(sets), conditions=a.conditions, seed=a.seed, models=res), indent=1))
     names = list(res)
     print("\n| condition | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
     for c in a.conditions:
