@@ -16,6 +16,11 @@ def _opt(default, help:str, **kw):
     "A dataclass field whose `help` (and optional `choices`, `lo` (excluded with `lo_open`), `hi`, `group`) the CLI turns into a flag."
     return field(default=default, metadata=dict(help=help, **kw))
 
+def _unknown_settings(unknown:list, known) -> str:
+    "'unknown setting(s) ...', each with the closest known name when there is one (not the whole list of 40)."
+    said = [f"{u!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, list(known), 1, 0.6)) else '') for u in unknown]
+    return f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(said)}; the settings are TrainConfig's fields (`sse train --help`)"
+
 # %% ../nbs/01_config.ipynb #e7088fce
 @dataclass
 class TrainConfig:
@@ -144,11 +149,6 @@ LAYOUTS = {l.name: l for l in [
 ]}
 
 # %% ../nbs/01_config.ipynb #f7d04413
-def _unknown_settings(unknown:list, known) -> str:
-    "'unknown setting(s) ...', each with the closest known name when there is one (not the whole list of 40)."
-    said = [f"{u!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, list(known), 1, 0.6)) else '') for u in unknown]
-    return f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(said)}; the settings are TrainConfig's fields (`sse train --help`)"
-
 def load_recipe(path, # a TOML file of `TrainConfig` fields
                 **overrides, # settings that win over the file's (e.g. the flags given on the command line)
                ) -> TrainConfig:
