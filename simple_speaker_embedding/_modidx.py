@@ -319,6 +319,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                           'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data.SpeakerBatchDL.__len__': ( 'data.html#speakerbatchdl.__len__',
                                                                                                          'simple_speaker_embedding/data.py'),
+                                               'simple_speaker_embedding.data.SpeakerBatchDL._pick': ( 'data.html#speakerbatchdl._pick',
+                                                                                                       'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data.SpeakerBatchDL._setup_speakers': ( 'data.html#speakerbatchdl._setup_speakers',
                                                                                                                  'simple_speaker_embedding/data.py'),
                                                'simple_speaker_embedding.data.SpeakerBatchDL.create_batch': ( 'data.html#speakerbatchdl.create_batch',

@@ -40,6 +40,8 @@ class TrainConfig:
                                "compare on one validation set (None: `seed`)", group="batches")
     valid_degraded:bool = _opt(False, "validate on the held-out speakers' degraded copies too (a store made with "
                                "`sse preprocess --degrade`); default: their clean rows only", group="batches")
+    degraded_share:float|None = _opt(None, "fraction of training crops read from degraded copies (a store made with `sse "
+                                     "preprocess --degrade`); None: as the rows fall (2 copies a clip: 2/3)", lo=0, hi=1, group="batches")
     clip_speakers:str|None = _opt(None, "datasets (comma-separated) whose clips are each their own pseudo-speaker: a label-free "
                                   "term for speakers with too few clips (views: crops of one clip); never two of one speaker in a batch", group="batches")
     # augmentation

@@ -180,6 +180,8 @@ class SpeakerBatchDL(TfmdDL):
                  targets=None, # teacher embeddings by store row (array or `TeacherTargets`): batches become `(x, y, t)`
                  in_memory:bool|None=None, # frames in one tensor on the batch device (None: by size, see `_use_memory`)
                  clients=None, # per row: the real speaker of a label-free pseudo-speaker (one clip), else -1; a batch never holds two of one client
+                 degraded=None, # per row: True for a degraded copy (`sse preprocess --degrade`)
+                 degraded_share:float|None=None, # fraction of utterances drawn from degraded copies (None: as the rows fall)
                  **kwargs):
         if store is None: raise ValueError("SpeakerBatchDL reads a MelStore: pass store=")
         self.store, self.vocab = store, np.asarray(vocab if vocab is not None else [], dtype=str)
@@ -188,6 +190,8 @@ class SpeakerBatchDL(TfmdDL):
         self.n_speakers, self.n_utterances, self.crop, self.rounds = n_speakers, n_utterances, tuple(crop), rounds
         self.augment, self.seed, self.rank, self.world, self.epoch, self.targets = augment, seed, rank, world, 0, targets
         self.clients = np.full(len(self.rows), -1, np.int64) if clients is None else np.asarray(clients, dtype=np.int64)
+        self.degraded = np.zeros(len(self.rows), bool) if degraded is None else np.asarray(degraded, dtype=bool)
+        self.degraded_share = degraded_share
         if targets is not None and len(targets) != len(store): raise ValueError(f"{len(targets)} teacher targets for {len(store)} store rows")
         device = kwargs.get('device')
         self.in_memory = _use_memory(store, device) if in_memory is None else in_memory
@@ -217,7 +221,8 @@ class SpeakerBatchDL(TfmdDL):
         keep = dict(store=self.store, labels=self.labels, vocab=self.vocab, n_speakers=self.n_speakers,
                     n_utterances=self.n_utterances, crop=self.crop, rounds=self.rounds, augment=self.augment, seed=self.seed,
                     rank=self.rank, world=self.world, targets=self.targets, in_memory=self.in_memory,
-                    clients=self.clients if dataset is None else None)
+                    clients=self.clients if dataset is None else None, degraded=self.degraded if dataset is None else None,
+                    degraded_share=self.degraded_share)
         return super().new(dataset, cls, **{**keep, **kwargs})
 
     def set_epoch(self, epoch:int):
@@ -241,8 +246,7 @@ class SpeakerBatchDL(TfmdDL):
                     if c not in grp: grp.append(c)
                 groups.append(grp)
         groups = groups[:self.n_batches * self.world][self.rank::self.world]
-        picks = [rng.choice(self.by_speaker[k], self.n_utterances, replace=len(self.by_speaker[k]) < self.n_utterances)
-                 for grp in groups for k in grp]
+        picks = [self._pick(rng, self.by_speaker[k]) for grp in groups for k in grp]
         idx = np.concatenate(picks) if picks else np.zeros(0, np.int64)
         lo, hi = self.crop
         T = rng.integers(lo, hi + 1, len(groups)).repeat(self.bs)          # one length per batch
@@ -250,6 +254,15 @@ class SpeakerBatchDL(TfmdDL):
         starts = (rng.random(len(idx)) * np.where(L >= T, L - T + 1, L)).astype(np.int64)   # short ones: any phase
         self._aug_rng = torch.Generator().manual_seed(int(rng.integers(2**62)))
         return list(zip(idx.tolist(), starts.tolist(), T.tolist()))
+
+    def _pick(self, rng, pos):
+        "M utterances of one speaker (positions in `rows`); with `degraded_share`, each is a degraded copy with that probability."
+        M = self.n_utterances
+        if self.degraded_share is None: return rng.choice(pos, M, replace=len(pos) < M)
+        deg = self.degraded[pos]
+        n_deg = int((rng.random(M) < self.degraded_share).sum()) if deg.any() and (~deg).any() else M * int(deg.all())
+        parts = [(pos[deg], n_deg), (pos[~deg], M - n_deg)]
+        return np.concatenate([rng.choice(p, n, replace=len(p) < n) for p, n in parts if n])
 
     def create_item(self, s): return (0, 0, self.crop[0]) if s is None else s   # the crop is decided by the sampler
 
@@ -332,6 +345,7 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
                         num_workers:int|None=None, # processes reading crops from disk (None: `default_workers()`)
                         clip_speakers=(), # datasets whose clips (at each speed) are each their own pseudo-speaker in training: label-free
                         valid_degraded:bool=False, # validate on the held-out speakers' degraded copies too (default: their clean rows only)
+                        degraded_share:float|None=None, # fraction of training utterances drawn from degraded copies (None: as the rows fall)
                        ) -> DataLoaders:
     "fastai DataLoaders of N x M speaker batches read from a mel store: training speakers and held-out validation speakers."
     man = root_or_manifest if isinstance(root_or_manifest, pd.DataFrame) else load_manifest(root_or_manifest, progress)
@@ -339,8 +353,10 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
     if not len(keep): raise ValueError("no utterances to train on")
     sub = man.iloc[keep]
     tr, va = split_by_speaker(sub, valid_pct, valid_speakers, seed if valid_seed is None else valid_seed)
-    if not valid_degraded and 'degrade' in sub:                         # degraded copies (store.preprocess(degrade=...)): training only
-        clean = sub.degrade.astype(str).to_numpy() == ''; va = [i for i in va if clean[i]]
+    clean = sub.degrade.fillna('').astype(str).to_numpy() == '' if 'degrade' in sub else np.ones(len(sub), bool)
+    if not valid_degraded: va = [i for i in va if clean[i]]             # degraded copies (store.preprocess(degrade=...)): training only
+    if degraded_share is not None and clean.all():
+        raise ValueError("degraded_share needs degraded copies in the store (`sse preprocess --degrade`); this one has none")
     spk = speaker_keys(sub).to_numpy(dtype=str)
     clip = sub.dataset.isin(list(clip_speakers)).to_numpy() if len(clip_speakers) else np.zeros(len(sub), bool)
     if len(clip_speakers) and not clip.any():
@@ -352,6 +368,7 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
     dev = resolve_device(device)
     common = dict(store=MelStore(man), vocab=vocab, n_speakers=n_speakers, n_utterances=n_utterances, crop=crop, seed=seed,
                   rank=rank, world=world, targets=targets, in_memory=in_memory, num_workers=num_workers, device=dev)
-    trn = SpeakerBatchDL(keep[tr], labels=own_codes[tr], clients=client[tr], rounds=rounds, augment=augment, **common)
+    trn = SpeakerBatchDL(keep[tr], labels=own_codes[tr], clients=client[tr], rounds=rounds, augment=augment,
+                         degraded=~clean[tr], degraded_share=degraded_share, **common)
     val = SpeakerBatchDL(keep[va], labels=codes[va], rounds=1, augment=None, **common)
     return DataLoaders(trn, val, device=dev)

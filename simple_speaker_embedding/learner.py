@@ -141,7 +141,7 @@ def config_dataloaders(man, # the manifest of the training stores (`load_stores`
     return speaker_dataloaders(man, n_speakers=cfg.n_speakers, n_utterances=cfg.n_utterances, crop=cfg.crop, rounds=cfg.rounds,
                                augment=aug, valid_pct=cfg.valid_pct, valid_seed=cfg.valid_seed, seed=cfg.seed, in_memory=cfg.in_memory,
                                num_workers=cfg.workers, clip_speakers=tuple(s for s in (cfg.clip_speakers or '').split(',') if s),
-                               valid_degraded=cfg.valid_degraded, **kw)
+                               valid_degraded=cfg.valid_degraded, degraded_share=cfg.degraded_share, **kw)
 
 # %% ../nbs/17_learner.ipynb #d3b39827
 RUNTIME_SETTINGS = ('device', 'workers', 'checkpoint_every', 'in_memory', 'ddp', 'log')   # how a run is computed, not what it computes
