@@ -308,13 +308,22 @@ def epoch_line(learn:Learner):
 
 # %% ../nbs/15_callbacks.ipynb #5882d289
 class HistoryPlot(Callback):
-    "Draw `history.csv` (loss, validation EER) and the learning-rate schedule into `history.png` after each epoch."
+    "Draw `history.csv` (loss, validation EER) and the learning-rate schedule into `history.png` after an epoch (at most every `every` s) and at the end."
     order = HistoryCSV.order + 1     # after the epoch's row is written
     def __init__(self, csv, # the run's history.csv (written by `HistoryCSV`)
-                 png=None): # the picture (default: beside the csv)
-        self.csv = Path(csv); self.png = Path(png) if png else self.csv.with_suffix('.png')
+                 png=None, # the picture (default: beside the csv)
+                 every:float=20.): # seconds between two drawings at least (the last epoch is always drawn)
+        self.csv, self.every, self.drawn = Path(csv), every, None
+        self.png = Path(png) if png else self.csv.with_suffix('.png')
+    def before_fit(self): self.drawn = None
     def after_epoch(self):
+        if self.drawn is None or time.monotonic() - self.drawn[0] >= self.every or self.epoch + 1 == self.n_epoch: self.draw()
+    def after_fit(self):
+        if self.drawn is not None and self.drawn[1] != self.epoch: self.draw()    # stopped early (`--max-steps`)
+    def draw(self):
+        "Draw the picture now."
         if hasattr(self.learn, 'lr_finder') or not self.csv.exists(): return
+        self.drawn = (time.monotonic(), self.epoch)
         import matplotlib; matplotlib.use('Agg', force=False)
         import matplotlib.pyplot as plt, pandas as pd
         h = pd.read_csv(self.csv)

@@ -1,8 +1,12 @@
-import shutil, subprocess, sys
+import os, shutil, subprocess, sys
 from pathlib import Path
+
+if os.environ.get("PYTEST_XDIST_WORKER"):     # `pytest -n 2` (the default, pyproject): one thread a worker, and in what it runs
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"   # (two workers of two spinning threads: 4-70x slower)
 import numpy as np
 import pytest
 import torch
+if os.environ.get("PYTEST_XDIST_WORKER"): torch.set_num_threads(1)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -73,6 +73,28 @@ def test_validation_rows_stay_clean_unless_asked(degraded_store):
     assert set(v2.speaker) == set(valid.speaker) and (v2.degrade != '').sum() == len(valid)
 
 
+@pytest.mark.parametrize("share", [0.0, 0.25, 0.75, 1.0])
+def test_degraded_share_sets_the_fraction_of_copies_in_the_batches(degraded_store, share):
+    "`degraded_share`: that fraction of the epoch's utterances are copies (binomial, counted over many epochs); None: the rows' own."
+    from simple_speaker_embedding.data import speaker_dataloaders
+    root, man = degraded_store
+    kw = dict(n_speakers=2, n_utterances=8, crop=(40, 60), valid_pct=0.34, device='cpu', num_workers=0, rounds=20)
+    dl = speaker_dataloaders(root, degraded_share=share, **kw).train
+    picked = np.array([i for e in range(5) for i, _, _ in (dl.set_epoch(e), dl.get_idxs())[1]])
+    is_copy = man.degrade.to_numpy()[dl.rows[picked]] != ''
+    sd = (share * (1 - share) / len(picked)) ** 0.5
+    assert abs(is_copy.mean() - share) <= 4 * sd + 1e-9, (is_copy.mean(), share, len(picked))
+    spk = man.speaker.to_numpy()[dl.rows[picked]].reshape(-1, 8)              # M utterances of one speaker, copies or not
+    assert (spk == spk[:, :1]).all()
+    assert speaker_dataloaders(root, **kw).train.get_idxs() == speaker_dataloaders(root, **kw).train.get_idxs()   # None: as before
+
+
+def test_degraded_share_without_copies_says_so(fixture_store):
+    from simple_speaker_embedding.data import speaker_dataloaders
+    with pytest.raises(ValueError, match="degraded_share needs degraded copies"):
+        speaker_dataloaders(fixture_store, n_speakers=2, n_utterances=2, crop=(40, 60), degraded_share=0.3, device='cpu', num_workers=0)
+
+
 def test_degraded_copies_share_their_clean_clips_teacher_target(degraded_store):
     from simple_speaker_embedding.distill import SpectralTeacher, teacher_targets, load_targets
     from simple_speaker_embedding.store import load_manifest

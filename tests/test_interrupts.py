@@ -48,9 +48,10 @@ def mels(sse, fixture_root, tmp_path_factory):
     return dst
 
 
-# small and slow enough to interrupt: 8 steps an epoch (4 training speakers, 3 per batch, 4 rounds), many epochs
+# small and slow enough to interrupt: 8 steps an epoch (4 training speakers, 3 per batch, 4 rounds), 12 epochs
+EPOCHS = 12
 RUN = ["--hidden", "16", "--layers", "1", "--n-speakers", "3", "--n-utterances", "3", "--crop", "30", "40", "--rounds", "4",
-       "--valid-pct", "0.34", "--epochs", "40", "--workers", "0", "--device", "cpu"]
+       "--valid-pct", "0.34", "--epochs", str(EPOCHS), "--workers", "0", "--device", "cpu"]
 
 
 def epochs_in(history:Path) -> list:
@@ -71,7 +72,7 @@ def test_ctrl_c_then_rerun_resumes_with_the_progress_bar(mels, tmp_path):
     code, text, _ = on_a_terminal(args)
     assert code == 0 and "resuming from" in text and "Traceback" not in text, text[-3000:]
     ep = epochs_in(out / "history.csv")
-    assert ep == list(range(1, 41)) and ep[:len(done)] == done                # every epoch once, the earlier rows kept
+    assert ep == list(range(1, EPOCHS + 1)) and ep[:len(done)] == done                # every epoch once, the earlier rows kept
     assert (out / "model.pt").exists()
 
 
@@ -84,9 +85,9 @@ def test_ctrl_c_before_the_first_checkpoint_saves_what_it_has(sse, mels, tmp_pat
     assert (out / "train_state.pt").exists() and f"resume from {out / 'train_state.pt'} (epoch " in text
     r = sse(*args)                                                          # in a log file: one plain line per epoch
     assert r.returncode == 0 and "resuming from" in r.stdout, r.stderr[-2000:]
-    assert "\r" not in r.stdout and "█" not in r.stdout and "epoch 40 train_loss" in r.stdout
+    assert "\r" not in r.stdout and "█" not in r.stdout and f"epoch {EPOCHS} train_loss" in r.stdout
     assert r.stderr == "", r.stderr                                       # no FutureWarning, no bars
-    assert epochs_in(out / "history.csv") == list(range(1, 41))
+    assert epochs_in(out / "history.csv") == list(range(1, EPOCHS + 1))
 
 
 def test_interrupted_before_any_step_says_nothing_was_saved(tmp_path):

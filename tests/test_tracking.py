@@ -40,3 +40,25 @@ def test_sse_eval_off_a_terminal_prints_progress_lines(fixture_root):
     assert r.returncode == 0, r.stderr
     lines = [l for l in r.stderr.splitlines() if l.startswith(("reading:", "embedding:"))]
     assert lines and "\r" not in r.stderr and all("so far, about" in l for l in lines), r.stderr
+
+
+def test_history_plot_draws_the_first_and_last_epoch_and_at_most_every_interval(tmp_path, monkeypatch):
+    "A run of many short epochs draws history.png at its first epoch, then at most every `every` seconds, always at its last."
+    from types import SimpleNamespace
+    from simple_speaker_embedding import callbacks
+    now = [0.0]
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: now[0])
+    cb = callbacks.HistoryPlot(tmp_path / "history.csv", every=20)
+    drawn = []
+    monkeypatch.setattr(cb, "draw", lambda: (drawn.append(cb.epoch), setattr(cb, "drawn", (now[0], cb.epoch))))
+    cb.learn = SimpleNamespace(epoch=0, n_epoch=8)
+    cb.before_fit()
+    for e, t in enumerate([0.0, 5.0, 10.0, 21.0, 25.0, 30.0, 45.0, 46.0]):    # the clock at each epoch's end
+        cb.learn.epoch, now[0] = e, t
+        cb.after_epoch()
+    cb.after_fit()
+    assert drawn == [0, 3, 6, 7]          # 0 s; 21 s (>= 20 after 0); 45 s (>= 20 after 21); the last epoch
+    cb.before_fit(); drawn.clear()
+    for e in range(3): cb.learn.epoch = e; cb.after_epoch()                  # stopped early (--max-steps) at epoch 3 of 8
+    cb.after_fit()
+    assert drawn == [0, 2]                # the first epoch, and the one it stopped at
