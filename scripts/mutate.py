@@ -3,7 +3,7 @@ should notice. A survivor is a breakage no test catches: kill it with a test, or
 nothing a user sees.
 
     python scripts/mutate.py simple_speaker_embedding/evaluate.py --only calibrate_threshold threshold_at_fa \\
-        --tests tests/test_properties.py tests/test_calibrate.py [--max 40] [--out runs/mutants.json]
+        --tests tests/test_properties.py tests/test_calibrate.py [--max 40 | --sample 25 --seed 0] [--out runs/mutants.json]
 
 Mutations (Python's own `ast`, one at a time): a comparison flipped (< <=, > >=, == !=), a number moved by one (or
 0.5 for floats), + and - swapped, `and`/`or` swapped, `min`/`max` swapped, a `not` dropped. Each mutant is written
@@ -59,6 +59,8 @@ def main():
     ap.add_argument("--only", nargs="*", default=[], help="mutate only these functions")
     ap.add_argument("--tests", nargs="+", required=True, help="pytest arguments: the tests that should notice")
     ap.add_argument("--max", type=int, default=None, help="at most this many mutants (the first ones)")
+    ap.add_argument("--sample", type=int, default=None, help="a random sample of this many mutants (seeded: --seed)")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=int, default=600); ap.add_argument("--out", default=None)
     a = ap.parse_args()
     src = (ROOT / a.module).read_text(); tree = ast.parse(src)
@@ -69,12 +71,18 @@ def main():
         shutil.copytree(ROOT / 'simple_speaker_embedding', pkg, ignore=shutil.ignore_patterns('__pycache__'))
         env = dict(os.environ, PYTHONPATH=f"{tmp}{os.pathsep}{ROOT / 'tests'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
                    PYTHONDONTWRITEBYTECODE='1')
-        for k, (what, t) in enumerate(mutants(tree, set(a.only))):
+        todo = list(mutants(tree, set(a.only)))
+        if a.sample is not None and a.sample < len(todo):
+            import random
+            todo = [todo[i] for i in sorted(random.Random(a.seed).sample(range(len(todo)), a.sample))]
+        print(f"{len(todo)} mutants of {a.module}", flush=True)
+        for k, (what, t) in enumerate(todo):
             if a.max is not None and k >= a.max: break
             (pkg / rel).write_text(ast.unparse(t))
             t0 = time.time()
             try:
-                r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT),
+                r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-o", "addopts=",
+                                    "--rootdir", str(ROOT),
                                     "-c", str(ROOT / "pyproject.toml"), *[str(ROOT / t) if (ROOT / t.split('::')[0]).exists() else t
                                                                            for t in a.tests]],
                                    cwd=tmp, env=env, capture_output=True, text=True, timeout=a.timeout)   # cwd: the copy first
