@@ -18,6 +18,15 @@ ROOT = Path(__file__).resolve().parents[1]
 FLIP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
 
 
+SOURCE = ''   # the module's text, for the mutants' descriptions
+
+
+def _segment(node) -> str:
+    "The source text of a node, on one line, shortened."
+    seg = (ast.get_source_segment(SOURCE, node) or ast.unparse(node)).replace('\n', ' ')
+    return seg if len(seg) <= 60 else seg[:57] + '...'
+
+
 def mutants(tree, only):
     "Yield `(description, mutated tree)` for every mutation point inside the functions named in `only` (all if empty)."
     funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and (not only or n.name in only)]
@@ -50,7 +59,7 @@ def mutants(tree, only):
                         if val is target: setattr(parent, name, target.operand)
                         elif isinstance(val, list) and target in val: val[val.index(target)] = target.operand
                 else: setattr(target, field, new)
-                yield f"{f.name}:{node.lineno}: {what}", t
+                yield f"{f.name}:{node.lineno}:{node.col_offset}: {what} in `{_segment(node)}`", t
 
 
 def main():
@@ -63,7 +72,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=int, default=600); ap.add_argument("--out", default=None)
     a = ap.parse_args()
-    src = (ROOT / a.module).read_text(); tree = ast.parse(src)
+    global SOURCE
+    src = SOURCE = (ROOT / a.module).read_text(); tree = ast.parse(src)
     rel = Path(a.module).relative_to('simple_speaker_embedding')
     results = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -87,3 +87,39 @@ def test_ship_weights_threshold_follows_the_per_set_cap_at_the_shipped_top_k(fix
             res = evaluate(s, tmp_path / d, n_boot=0, progress=False, cohort=s.cohort, top_k=k)
             other[d] = (res.trials.score.to_numpy(), res.trials.label.to_numpy())
         assert abs(calibrate_threshold(other, 0.2, 0.05) - s.threshold) > 1e-2
+
+
+def test_load_checkpoint_messages_list_at_most_six_names_four_shapes_and_one_line(tmp_path):
+    "The messages a user reads: names of missing tensors (the first six, then ...), wrong shapes (the first four), the "
+    "first line of an unreadable entry's error (at most 160 characters); the expected text is built here from the state dict."
+    export_checkpoint(GRUEmbedder(hidden=8, layers=2), tmp_path / "m.pt")
+    ck = torch.load(tmp_path / "m.pt", weights_only=True)
+    names = sorted(ck["state_dict"])
+    def load(mutate):
+        c = torch.load(tmp_path / "m.pt", weights_only=True); mutate(c); torch.save(c, tmp_path / "bad.pt")
+        with pytest.raises(ValueError) as e: load_checkpoint(tmp_path / "bad.pt")
+        return str(e.value)
+    for n in (6, 7):                                               # six names in full; a seventh becomes "..."
+        gone = names[:n]
+        msg = load(lambda c: [c["state_dict"].pop(k) for k in gone])
+        assert msg.endswith(f"{n} missing tensor(s): {', '.join(gone[:6])}{' ...' if n > 6 else ''}"), msg
+    wrong = [k for k in names if ck["state_dict"][k].ndim == 2][:5]
+    msg = load(lambda c: [c["state_dict"].__setitem__(k, torch.zeros(3, 3)) for k in wrong])
+    assert f"{len(wrong)} tensor(s) of the wrong shape: " in msg and msg.count("(model:") == 4, msg
+    assert f"{wrong[3]} (3, 3) (model: {tuple(ck['state_dict'][wrong[3]].shape)})" in msg and wrong[4] not in msg
+    long = "x" * 300
+    msg = load(lambda c: c["hparams"]["model"].__setitem__(long, 1))     # GRUEmbedder(**...) refuses the key: a TypeError
+    detail = msg.split("incomplete or mismatched checkpoint (", 1)[1]
+    assert detail.startswith("TypeError: ") and len(detail) == len("TypeError: ") + 160 + 1, detail   # 160 characters and ")"
+    msg = load(lambda c: c.pop("hparams"))
+    assert msg.endswith("(KeyError: 'hparams')"), msg
+
+
+def test_averaging_one_checkpoint_is_that_checkpoint_and_none_is_refused(tmp_path):
+    from simple_speaker_embedding.hub import average_checkpoints
+    torch.manual_seed(3)
+    m = GRUEmbedder(hidden=8, layers=1)
+    export_checkpoint(m, tmp_path / "a.pt")
+    one = average_checkpoints([tmp_path / "a.pt"])
+    for k, v in m.state_dict().items(): torch.testing.assert_close(one.state_dict()[k], v)
+    with pytest.raises(ValueError, match="at least one checkpoint"): average_checkpoints([])

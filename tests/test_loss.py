@@ -104,3 +104,35 @@ def test_margin_loss_leaves_classless_rows_out_and_adds_ge2e():
     torch.testing.assert_close(aam(emb, y), aam.head(emb[:4], torch.tensor([1, 1, 0, 0])))
     val = MarginGE2ELoss([1, 3], emb_dim=6)
     torch.testing.assert_close(val(emb[4:], y[4:]), GE2ELoss()(emb[4:], y[4:]))   # no class in the batch: GE2E alone
+
+
+def test_aam_logit_across_the_whole_angle_range_by_hand():
+    "Class rows of different lengths, not orthogonal; embeddings from 0 to 180 degrees off their class: the true class's "
+    "logit is s*cos(theta + m) up to theta = pi - m and s*(cos(theta) - m sin(m)) past it, the others s*cos (numpy here)."
+    import math
+    import numpy as np
+    from simple_speaker_embedding.loss import AAMSoftmax
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((3, 5)) * np.array([[1.0], [3.0], [0.5]])
+    m, s = 0.3, 10.0
+    head = AAMSoftmax(3, 5, margin=m, scale=s)
+    with torch.no_grad(): head.weight.copy_(torch.tensor(W, dtype=torch.float32))
+    u = W[1] / np.linalg.norm(W[1]); v = rng.standard_normal(5); v -= (v @ u) * u; v /= np.linalg.norm(v)
+    theta = np.linspace(0, math.pi, 37)
+    emb = 2.5 * (np.cos(theta)[:, None] * u + np.sin(theta)[:, None] * v)
+    got = head.logits(torch.tensor(emb, dtype=torch.float32), torch.ones(len(theta), dtype=torch.long)).detach().double().numpy()
+    cos = (emb / np.linalg.norm(emb, axis=1, keepdims=True)) @ (W / np.linalg.norm(W, axis=1, keepdims=True)).T
+    want = s * cos
+    want[:, 1] = s * np.where(theta <= math.pi - m, np.cos(theta + m), np.cos(theta) - m * math.sin(m))
+    np.testing.assert_allclose(got, want, atol=2e-4)
+
+
+def test_aam_margin_bounds_and_the_layout_message():
+    import math
+    from simple_speaker_embedding.loss import AAMSoftmax
+    for ok in (0.0, 1.5):                                        # [0, pi/2): no margin, and a large one
+        assert AAMSoftmax(2, 4, margin=ok).margin == ok
+    for bad in (-0.1, math.pi / 2):
+        with pytest.raises(ValueError, match="margin must be in"): AAMSoftmax(2, 4, margin=bad)
+    with pytest.raises(ValueError, match=r"batch of 6 embeddings with 2 x 2 labels"):
+        group_by_speaker(torch.zeros(6, 3), torch.zeros(2, 2, dtype=torch.long))
