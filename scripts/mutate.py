@@ -66,7 +66,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("module", help="a file of the package, e.g. simple_speaker_embedding/evaluate.py")
     ap.add_argument("--only", nargs="*", default=[], help="mutate only these functions")
-    ap.add_argument("--tests", nargs="+", required=True, help="pytest arguments: the tests that should notice")
+    ap.add_argument("--tests", nargs="+", required=True, help="the tests that should notice: files or node ids")
+    ap.add_argument("--select", default=None, help="only the tests whose names match this pytest -k expression")
     ap.add_argument("--max", type=int, default=None, help="at most this many mutants (the first ones)")
     ap.add_argument("--sample", type=int, default=None, help="a random sample of this many mutants (seeded: --seed)")
     ap.add_argument("--seed", type=int, default=0)
@@ -94,7 +95,8 @@ def main():
                 r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-o", "addopts=",
                                     "--rootdir", str(ROOT),
                                     "-c", str(ROOT / "pyproject.toml"), *[str(ROOT / t) if (ROOT / t.split('::')[0]).exists() else t
-                                                                           for t in a.tests]],
+                                                                           for t in a.tests],
+                                    *(["-k", a.select] if a.select else [])],
                                    cwd=tmp, env=env, capture_output=True, text=True, timeout=a.timeout)   # cwd: the copy first
                 killed = r.returncode != 0
             except subprocess.TimeoutExpired: killed = True

@@ -15,7 +15,7 @@ m() {   # module --only FUNCS... --tests TESTS...
 m loss      --only __init__ forward logits similarity group_by_speaker --tests tests/test_loss.py
 m hub       --only average_checkpoints load_checkpoint --tests tests/test_hub.py tests/test_decisions.py
 m data      --only held_out_speakers split_by_speaker get_idxs _pick speaker_dataloaders _client_groups \
-            --tests tests/test_properties.py -k "held or share or client or batch or split" tests/test_data.py tests/test_degrade.py
+            --tests tests/test_properties.py tests/test_data.py tests/test_degrade.py --select "held or share or client or batch or split or speaker"
 m stream    --tests tests/test_stream.py tests/test_properties.py
 m track     --only _decide _open _assign _merge _live enrol segments _windows _flush --tests tests/test_track.py tests/test_properties.py
 m evaluate  --only eer threshold_at_fa _roc min_dcf calibrate_model --tests tests/test_evaluate.py tests/test_calibrate.py tests/test_properties.py
@@ -23,7 +23,7 @@ m diarize   --only _no_short_turns overlap_segments resegment window_segments cl
 m store     --only load_stores _shard_one _done _degrade_plan pack_mels --tests tests/test_store.py tests/test_stores.py tests/test_degrade.py
 m callbacks --only after_epoch before_fit after_batch before_batch value --tests tests/test_resume.py tests/test_tracking.py
 m learner   --only speaker_centroids check_run ge2e_learner finish_training --tests tests/test_training.py tests/test_provenance.py
-m cli       --only listen_cmd --tests tests/test_track.py -k listen
+m cli       --only listen_cmd --tests tests/test_track.py --select listen
 python - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path
