@@ -11,15 +11,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, AudioError, load_audio, melspec_from_array, melspec_from_file, trim_silence
+from .audio import AudioError, load_audio, melspec_from_array, melspec_from_file
 from .model import ASNORM_TOP_K, as_norm, asnorm_cohort, cohort_stats, window_starts
 from .vad import DIARIZE_VAD, VAD_SR, VADS, speech_mask
 
 # %% auto #0
 __all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_SWITCH', 'DIARIZE_OVERLAP', 'Partials', 'frame_db', 'voiced_frames',
            'partial_embeddings', 'affinity', 'estimate_speakers', 'cluster_windows', 'resegment', 'window_segments',
-           'overlap_segments', 'diarize', 'to_rttm', 'read_rttm', 'read_uem', 'der', 'synth_conversation',
-           'plot_timeline']
+           'overlap_segments', 'diarize', 'to_rttm', 'read_rttm', 'read_uem', 'der']
 
 # %% ../nbs/14_diarize.ipynb #86eefced
 @dataclass
@@ -358,64 +357,3 @@ def der(ref, # reference `(start, end, speaker)` segments
     if total == 0: raise ValueError("the reference has no scored speech")
     return dict(der=d['diarization error rate'], miss=d['missed detection'] / total, false_alarm=d['false alarm'] / total,
                 confusion=d['confusion'] / total, speech=total, jer=JaccardErrorRate(**kw)(R, H, uem=u))
-
-# %% ../nbs/14_diarize.ipynb #5ae498d5
-def synth_conversation(root, # folder of `<speaker>/<clip>` audio (e.g. a dev set)
-                       n_speakers:int=2, # people in the conversation
-                       n_turns:int=12, # speaker turns
-                       seed:int=0,
-                       sr:int=SAMPLE_RATE, # sample rate of the mixture
-                       turn:tuple=(1.0, 8.0), # turn length range, seconds
-                       pause:tuple=(0.2, 1.0), # silence between turns, seconds
-                       overlap_p:float=0.15, # fraction of turns that start before the previous one ends
-                       overlap:tuple=(0.2, 1.0), # how much earlier, seconds
-                       level_db:float=6.0, # each speaker's level: +-this many dB
-                      ) -> tuple[np.ndarray, list]:
-    "A seeded multi-speaker recording and its reference `(start, end, speaker)` segments."
-    from simple_speaker_embedding.corpus import list_utterances    # checks the folder layout
-    rng = np.random.default_rng(seed)
-    by_spk = {s: list(g.path) for s, g in list_utterances(root).groupby('speaker', sort=True)}
-    names = sorted(by_spk)
-    if len(names) < n_speakers: raise ValueError(f"{root} has {len(names)} speakers, {n_speakers} asked for")
-    chosen = [names[i] for i in rng.choice(len(names), n_speakers, replace=False)]
-    pools, pos = {}, {}
-    for s in chosen:
-        clips = [by_spk[s][i] for i in rng.permutation(len(by_spk[s]))]
-        pools[s] = np.concatenate([trim_silence(load_audio(c, sr=sr)[0]) for c in clips]); pos[s] = 0
-    gains = {s: 10 ** (rng.uniform(-level_db, level_db) / 20) for s in chosen}
-    parts, ref, t, prev = [], [], 0.0, None
-    for i in range(n_turns):
-        s = chosen[i % n_speakers] if i < n_speakers else str(rng.choice([c for c in chosen if c != prev]))
-        n = int(rng.uniform(*turn) * sr)
-        pool = pools[s]; idx = (pos[s] + np.arange(n)) % len(pool); pos[s] = (pos[s] + n) % len(pool)
-        seg = pool[idx] / (np.abs(pool).max() + 1e-9) * 0.5 * gains[s]
-        start = t + rng.uniform(*pause) if i == 0 or rng.random() >= overlap_p else max(0.0, t - rng.uniform(*overlap))
-        parts.append((int(start * sr), seg)); ref.append((start, start + n / sr, s))
-        t, prev = max(t, start + n / sr), s
-    y = np.zeros(int(t * sr) + sr // 2, np.float32)
-    for s0, seg in parts: y[s0:s0 + len(seg)] += seg
-    return y / max(1.0, float(np.abs(y).max())), ref
-
-# %% ../nbs/14_diarize.ipynb #1f7e3674
-def plot_timeline(ref, # reference `(start, end, speaker)` segments
-                  hyp, # hypothesis segments
-                  title:str='', ax=None):
-    "Reference and hypothesis segments as two rows of bars (matplotlib); returns the figure."
-    import matplotlib.pyplot as plt
-    from scipy.optimize import linear_sum_assignment
-    rn, hn = sorted({s for *_, s in ref}), sorted({s for *_, s in hyp})
-    ov = np.array([[sum(max(0, min(e1, e2) - max(s1, s2)) for s1, e1, a in ref if a == r for s2, e2, b in hyp if b == h)
-                    for h in hn] for r in rn]) if rn and hn else np.zeros((len(rn), len(hn)))
-    ri, hi = linear_sum_assignment(-ov) if ov.size else ([], [])
-    colour = {('ref', r): i for i, r in enumerate(rn)}
-    colour.update({('hyp', hn[j]): i for i, j in zip(ri, hi)})
-    extra = iter(range(len(rn), len(rn) + len(hn)))
-    cmap = plt.get_cmap('tab10')
-    fig, ax = (plt.subplots(figsize=(10, 1.8)) if ax is None else (ax.figure, ax))
-    for row, (kind, segs) in enumerate((('hyp', hyp), ('ref', ref))):
-        for s, e, spk in segs:
-            if (kind, spk) not in colour: colour[(kind, spk)] = next(extra)
-            ax.broken_barh([(s, e - s)], (row + 0.1, 0.8), color=cmap(colour[(kind, spk)] % 10), alpha=0.85)
-    ax.set_yticks([0.5, 1.5], ['hypothesis', 'reference']); ax.set_xlabel('time (s)'); ax.set_title(title)
-    fig.tight_layout()
-    return fig

@@ -12,7 +12,7 @@ import torch
 from .metrics import eer
 
 # %% auto #0
-__all__ = ['plot_tsne', 'plot_scores']
+__all__ = ['plot_tsne', 'plot_scores', 'plot_timeline']
 
 # %% ../nbs/11_plots.ipynb #2f341730
 def _save(fig, path):
@@ -72,4 +72,28 @@ def plot_scores(scores, # trial scores
     name = {'cosine': ("Cosine scores", "cosine similarity"), 'as-norm': ("AS-norm scores", "AS-norm score (z-score units)")}[norm]
     ax.set_xlabel(name[1]); ax.set_ylabel("density"); ax.set_title(title or f"{name[0]} of verification trials"); ax.legend(fontsize=8)
     _save(fig, path)
+    return fig
+
+# %% ../nbs/11_plots.ipynb #1f7e3674
+def plot_timeline(ref, # reference `(start, end, speaker)` segments
+                  hyp, # hypothesis segments
+                  title:str='', ax=None):
+    "Reference and hypothesis segments as two rows of bars (matplotlib); returns the figure."
+    import matplotlib.pyplot as plt
+    from scipy.optimize import linear_sum_assignment
+    rn, hn = sorted({s for *_, s in ref}), sorted({s for *_, s in hyp})
+    ov = np.array([[sum(max(0, min(e1, e2) - max(s1, s2)) for s1, e1, a in ref if a == r for s2, e2, b in hyp if b == h)
+                    for h in hn] for r in rn]) if rn and hn else np.zeros((len(rn), len(hn)))
+    ri, hi = linear_sum_assignment(-ov) if ov.size else ([], [])
+    colour = {('ref', r): i for i, r in enumerate(rn)}
+    colour.update({('hyp', hn[j]): i for i, j in zip(ri, hi)})
+    extra = iter(range(len(rn), len(rn) + len(hn)))
+    cmap = plt.get_cmap('tab10')
+    fig, ax = (plt.subplots(figsize=(10, 1.8)) if ax is None else (ax.figure, ax))
+    for row, (kind, segs) in enumerate((('hyp', hyp), ('ref', ref))):
+        for s, e, spk in segs:
+            if (kind, spk) not in colour: colour[(kind, spk)] = next(extra)
+            ax.broken_barh([(s, e - s)], (row + 0.1, 0.8), color=cmap(colour[(kind, spk)] % 10), alpha=0.85)
+    ax.set_yticks([0.5, 1.5], ['hypothesis', 'reference']); ax.set_xlabel('time (s)'); ax.set_title(title)
+    fig.tight_layout()
     return fig
