@@ -13,7 +13,6 @@ import torch
 with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
     from fastai.data.core import TfmdDL, DataLoaders
-    from fastai.data.load import _loaders
 
 from .audio import MIN_FRAMES, MelHParams
 from .corpus import speaker_key
@@ -162,6 +161,17 @@ def _client_groups(order, # speakers (indices) in the order of this round
         groups.append(grp.copy()); grp.clear(); used.clear()
     return groups
 
+# %% ../nbs/15_data.ipynb #4eb541c9
+class _EpochBatches(torch.utils.data.Dataset):
+    "One epoch's batches as a map-style dataset: item `i` is batch `i` of the epoch's samples, read by `dl.create_batch`."
+    def __init__(self, dl, samples:list): self.dl, self.samples, self.bs = dl, samples, dl.bs
+    def __len__(self): return len(self.samples) // self.bs
+    def __getitem__(self, i:int): return self.dl.create_batch(self.samples[i * self.bs:(i + 1) * self.bs])
+
+def _one_thread(worker_id:int):
+    "A worker reading crops needs no thread pool of its own (torch's threads would compete with the training process)."
+    torch.set_num_threads(1)
+
 # %% ../nbs/15_data.ipynb #4148b0cf
 class SpeakerBatchDL(TfmdDL):
     "fastai DataLoader of N speakers x M utterances per batch, cropped to one random length, read from a `MelStore`."
@@ -280,11 +290,14 @@ class SpeakerBatchDL(TfmdDL):
         return out if self.targets is None else out + (torch.as_tensor(np.asarray(self.targets[rows]), dtype=torch.float32),)
 
     def __iter__(self):
-        "fastai's loop, but the transfer to the device does not wait (pinned memory), and augmentation runs there."
+        "One epoch: `get_idxs` (fastai's hook) decides it, torch's DataLoader reads its batches (in worker processes from "
+        "disk, or here from memory); the transfer to the device does not wait (pinned memory), and augmentation runs there."
         self.randomize(); self.before_iter()
-        self._DataLoader__idxs = self.get_idxs()    # fastai's `sample` reads this in each worker (forked after this line)
+        fl = self.fake_l                            # fastai keeps the worker settings here
+        loader = torch.utils.data.DataLoader(_EpochBatches(self, self.get_idxs()), batch_size=None, num_workers=fl.num_workers,
+                                             pin_memory=fl.pin_memory, timeout=fl.timeout, worker_init_fn=_one_thread)
         dev = self.device
-        for b in _loaders[self.fake_l.num_workers == 0](self.fake_l):
+        for b in loader:
             x, *rest = (o.to(dev, non_blocking=True) if dev is not None else o for o in b)
             x = x.float()
             if self.augment is not None: x = self.augment(x, self._aug_rng)
