@@ -131,7 +131,7 @@ def _audio_commands(sub):
               ["sse diarize meeting.wav", "sse diarize call.flac --speakers 2 --rttm call.rttm"], c.diarize_cmd, _model_flags(), quick=True)
     dz.add_argument("audio", help="one audio file (long files are read in chunks)")
     dz.add_argument("--speakers", type=_count, default=None, help="number of speakers, if known (default: estimated)")
-    dz.add_argument("--distance", "--threshold", dest="threshold", type=_number(float, 0, 2), default=None,
+    dz.add_argument("--distance", "--threshold", dest="distance", type=_number(float, 0, 2), default=None,
                     help="without --speakers: count speakers by agglomerative clustering, merging clusters closer than this "
                          "cosine distance (0-2), instead of the eigengap (default); not a verification score")
     dz.add_argument("--window", type=_positive, default=1.5, help="window length, seconds")

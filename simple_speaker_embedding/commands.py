@@ -175,7 +175,7 @@ def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
     return score, same
 
 # %% ../nbs/21_commands.ipynb #2cd9639b
-def diarize_cmd(audio, model=None, speakers=None, threshold=None, window=1.5, hop=0.75, rttm=None, device=None, cosine=False,
+def diarize_cmd(audio, model=None, speakers=None, distance=None, window=1.5, hop=0.75, rttm=None, device=None, cosine=False,
                 one_way=False, vad='silero', ref=None, uem=None, collar=0.25, overlap=True) -> list:
     "Implementation of `sse diarize`: prints `start end speaker` lines, optionally writes RTTM and scores against a reference; returns the segments."
     from simple_speaker_embedding.utils import atomic_write
@@ -187,7 +187,7 @@ def diarize_cmd(audio, model=None, speakers=None, threshold=None, window=1.5, ho
     scored = read_uem(uem) if uem else None
     if ref and not reference: raise ValueError(f"{ref} holds no SPEAKER lines")
     m = resolve_model(model, device=device)
-    segs = diarize(m, audio, n_speakers=speakers, threshold=threshold, window=window, hop=hop, norm=not cosine,
+    segs = diarize(m, audio, num_speakers=speakers, distance=distance, window=window, hop=hop, norm=not cosine,
                    both_ways=not one_way, vad=vad, overlap=DIARIZE_OVERLAP if overlap else None)
     for s, e, spk in segs: print(f"{s:9.2f} {e:9.2f}  {spk}")
     n = len({spk for *_, spk in segs})

@@ -180,10 +180,10 @@ class SpeakerBatchDL(TfmdDL):
                  store:MelStore|None=None, # where the frames are
                  labels=None, # per row of `dataset`: its speaker's index in `vocab`
                  vocab=None, # speaker names (`dataset/speaker`) of all splits
-                 n_speakers:int=32, # N: speakers per batch
-                 n_utterances:int=8, # M: utterances per speaker
-                 crop:tuple=(140, 180), # range of crop lengths in frames (one length per batch)
-                 rounds:int=1, # times each speaker is visited per epoch
+                 n_speakers:int=TrainConfig.n_speakers, # N: speakers per batch
+                 n_utterances:int=TrainConfig.n_utterances, # M: utterances per speaker
+                 crop:tuple=TrainConfig.crop, # range of crop lengths in frames (one length per batch)
+                 rounds:int=TrainConfig.rounds, # times each speaker is visited per epoch
                  augment:Augment|None=None, # batch augmentation (training only), run on the batch device
                  seed:int=0, # base seed of the shuffles, crops and augmentation
                  rank:int=0, world:int=1, # DDP shard of this process
@@ -340,10 +340,10 @@ def split_by_speaker(man:pd.DataFrame, # manifest
 
 # %% ../nbs/15_data.ipynb #b720f0fb
 def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s output) or its manifest (`load_manifest`)
-                        n_speakers:int=32, # N speakers per batch
-                        n_utterances:int=8, # M utterances per speaker
-                        crop:tuple=(140, 180), # crop length range in frames
-                        rounds:int=1, # visits of every training speaker per epoch
+                        n_speakers:int=TrainConfig.n_speakers, # N speakers per batch
+                        n_utterances:int=TrainConfig.n_utterances, # M utterances per speaker
+                        crop:tuple=TrainConfig.crop, # crop length range in frames
+                        rounds:int=TrainConfig.rounds, # visits of every training speaker per epoch
                         augment:Augment|None=None, # training augmentation (None: off)
                         valid_pct:float=TrainConfig.valid_pct, # held-out fraction of real speakers
                         valid_speakers=None, # or explicit held-out speakers

@@ -135,8 +135,8 @@ def _renumber(labels) -> np.ndarray:
 
 # %% ../nbs/14_diarize.ipynb #61b55ab9
 def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
-                    n_speakers:int|None=None, # number of speakers, if known
-                    threshold:float|None=None, # if given (and n_speakers not): count speakers by agglomerative clustering at this cosine distance
+                    num_speakers:int|None=None, # number of speakers, if known
+                    distance:float|None=None, # if given (and num_speakers not): count speakers by agglomerative clustering at this cosine distance
                     prune:float=DIARIZE_PRUNE, # affinity pruning (see `affinity`)
                     max_speakers:int=10, # the most speakers the eigengap considers
                     count_prune:float=DIARIZE_COUNT_PRUNE, # affinity pruning of the graph whose eigengap counts the speakers
@@ -146,13 +146,13 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
     "Speaker label of each window: `(n,)` ints, numbered in order of first appearance."
     from sklearn.cluster import AgglomerativeClustering, SpectralClustering
     embs = np.asarray(embs, dtype=np.float64)
-    if n_speakers is not None and n_speakers < 1: raise ValueError(f"n_speakers must be >= 1, got {n_speakers}")
-    if len(embs) < 2 or n_speakers == 1: return np.zeros(len(embs), dtype=int)
-    if n_speakers is None and threshold is not None:
-        n_speakers = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, metric='cosine',
+    if num_speakers is not None and num_speakers < 1: raise ValueError(f"num_speakers must be >= 1, got {num_speakers}")
+    if len(embs) < 2 or num_speakers == 1: return np.zeros(len(embs), dtype=int)
+    if num_speakers is None and distance is not None:
+        num_speakers = AgglomerativeClustering(n_clusters=None, distance_threshold=distance, metric='cosine',
                                              linkage='average').fit(embs).n_clusters_
-    elif n_speakers is None: n_speakers = estimate_speakers(embs, max_speakers, count_prune)
-    k = min(n_speakers, len(embs))
+    elif num_speakers is None: num_speakers = estimate_speakers(embs, max_speakers, count_prune)
+    k = min(num_speakers, len(embs))
     if k == 1: return np.zeros(len(embs), dtype=int)
     if k >= len(embs) - 1:                                   # too few windows for a spectral embedding
         raw = AgglomerativeClustering(n_clusters=k, metric='cosine', linkage='average').fit_predict(embs)
@@ -281,8 +281,8 @@ DIARIZE_OVERLAP = 0.6     # cosine threshold of `overlap_segments` (None: no ove
 
 def diarize(model, # the embedder
             x, # audio file or mono waveform
-            n_speakers:int|None=None, # number of speakers if known (else estimated: eigengap, or `threshold`)
-            threshold:float|None=None, # count speakers by agglomerative clustering at this distance instead of the eigengap
+            num_speakers:int|None=None, # number of speakers if known (else estimated: eigengap, or `distance`)
+            distance:float|None=None, # count speakers by agglomerative clustering at this cosine distance instead of the eigengap
             sr:int|None=None, # sample rate of a waveform
             window:float=1.5, hop:float=0.75, # sliding windows, seconds
             min_dur:float=0.3, # shortest speaker turn kept
@@ -298,7 +298,7 @@ def diarize(model, # the embedder
     p = partial_embeddings(model, x, sr=sr, window=window, hop=hop, both_ways=both_ways, vad=vad)
     cohort, top_k = asnorm_cohort(model) if norm else (None, ASNORM_TOP_K)
     f = p.features                                                       # (built once: both steps compare the same)
-    labels = cluster_windows(f, n_speakers, threshold, prune=prune, cohort=cohort, top_k=top_k)
+    labels = cluster_windows(f, num_speakers, distance, prune=prune, cohort=cohort, top_k=top_k)
     if switch is not None: labels = resegment(f, labels, switch)
     segs = window_segments(p, labels, min_dur=min_dur, min_silence=min_silence)
     if overlap is not None: segs = sorted(segs + overlap_segments(p, labels, overlap, min_dur=min_dur))

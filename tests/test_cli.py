@@ -213,14 +213,15 @@ def test_help_needs_no_torch_and_says_no_default_none():
 
 
 def test_cli_options_reach_their_functions(fixture_root, monkeypatch, tmp_path):
-    "`sse diarize --speakers/--threshold/--window/--hop` and `sse eval --top-k` arrive where they act."
+    "`sse diarize --speakers/--distance (or its old name --threshold)/--window/--hop` and `sse eval --top-k` arrive where they act."
     import simple_speaker_embedding.diarize as dz, simple_speaker_embedding.evaluate as ev
     from simple_speaker_embedding.cli import main
     seen = {}
     monkeypatch.setattr(dz, "diarize", lambda m, audio, **kw: seen.update(diarize=kw) or [(0.0, 1.0, "spk0")])
-    assert main(["diarize", "x.wav", "--speakers", "3", "--threshold", "0.4", "--window", "2.0", "--hop", "0.5"]) == 0
-    assert {k: seen["diarize"][k] for k in ("n_speakers", "threshold", "window", "hop")} == \
-        dict(n_speakers=3, threshold=0.4, window=2.0, hop=0.5)
+    for flag in ("--distance", "--threshold"):
+        assert main(["diarize", "x.wav", "--speakers", "3", flag, "0.4", "--window", "2.0", "--hop", "0.5"]) == 0
+        assert {k: seen["diarize"][k] for k in ("num_speakers", "distance", "window", "hop")} == \
+            dict(num_speakers=3, distance=0.4, window=2.0, hop=0.5)
     real = ev.evaluate
     monkeypatch.setattr(ev, "evaluate", lambda *a, **kw: seen.update(evaluate=kw) or real(*a, **kw))
     assert main(["eval", str(fixture_root), "--model", "untrained", "--cohort", str(fixture_root), "--top-k", "3",
