@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simple_speaker_embedding.evaluate import calibrate_threshold, eer, error_rates
+from simple_speaker_embedding.metrics import calibrate_threshold, eer, error_rates
 from simple_speaker_embedding.model import as_norm, cohort_stats
 
 DEV = ('cv_en', 'speechocean762', 'librispeech_halves')

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from simple_speaker_embedding.audio import SAMPLE_RATE, AudioError, load_audio, resample, trim_silence
 from simple_speaker_embedding.corpus import list_utterances
 from simple_speaker_embedding.degrade import babble, clip_rng, coloured_noise, mix_at_snr, reverb, room_bank
-from simple_speaker_embedding.evaluate import eer
+from simple_speaker_embedding.metrics import eer
 from simple_speaker_embedding.hub import resolve_model
 
 CONDITIONS = ('clean', 'telephone', 'codec', 'reverb', 'noise5', 'noise15', 'short1s', 'short2s')

@@ -26,9 +26,10 @@ import argparse, csv, os, time
 
 import numpy as np
 
+from conversations import synth_conversation
 from simple_speaker_embedding.audio import resample
 from simple_speaker_embedding.diarize import (DIARIZE_COUNT_PRUNE, DIARIZE_SWITCH, Partials, cluster_windows, der, partial_embeddings,
-                                              resegment, synth_conversation, window_segments)
+                                              resegment, window_segments)
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 from simple_speaker_embedding.evaluate import make_cohort, resemblyzer_embedder
 from common import SR

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simple_speaker_embedding.diarize import DIARIZE_PRUNE, estimate_speakers, partial_embeddings, synth_conversation
+from conversations import synth_conversation
+from simple_speaker_embedding.diarize import DIARIZE_PRUNE, estimate_speakers, partial_embeddings
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.model import asnorm_cohort
 from common import SR

@@ -11,7 +11,8 @@ import argparse
 import numpy as np
 import torch
 
-from simple_speaker_embedding.evaluate import evaluate, make_trials
+from simple_speaker_embedding.evaluate import evaluate
+from simple_speaker_embedding.metrics import make_trials
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 
 

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from simple_speaker_embedding.audio import load_audio
-from simple_speaker_embedding.diarize import der, diarize, read_rttm, synth_conversation
+from conversations import synth_conversation
+from simple_speaker_embedding.diarize import der, diarize, read_rttm
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.track import TRACK_CONFIRM, TRACK_NEW, SpeakerTracker
 from common import SR

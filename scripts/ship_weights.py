@@ -2,12 +2,12 @@
 
 Evaluates the run on each dev folder (raw cosine and AS-norm), builds the AS-norm cohort from the training
 audio, sets the decision rule: AS-norm scores (`model.scoring = 'as-norm'`, top `--top-k` cohort speakers) with the
-threshold chosen by `evaluate.calibrate_threshold` (the library's one rule, shared with `finish_training` and `sse
+threshold chosen by `metrics.calibrate_threshold` (the library's one rule, shared with `finish_training` and `sse
 calibrate`): `--fa` false accepts on the dev trials pooled, raised until no dev set accepts more than
 `--max-fa-per-set`, and with `--max-fr-per-set` the centre of the window of thresholds that keeps every set within
 both limits. Records false-accept and false-reject rates at it per dev set, with speaker-bootstrap intervals.
 Writes the metadata that `model.meta` shows and saves the checkpoint in float16. Prints the sha256 to record in
-`PRETRAINED` (nbs/16_hub.ipynb). Usage:
+`PRETRAINED` (nbs/19_hub.ipynb). Usage:
 
     python scripts/ship_weights.py runs/longcrop/model.pt --dev ../shared/data/dev/cv_en \\
         ../shared/data/dev/speechocean762 --cohort ../shared/data/train --recipe "sse preprocess ... && sse train ..."
@@ -29,7 +29,8 @@ import torch
 
 import numpy as np
 
-from simple_speaker_embedding.evaluate import TARGET_FA, bootstrap_rates, calibrate_threshold, evaluate, make_cohort, error_rates
+from simple_speaker_embedding.metrics import TARGET_FA, bootstrap_rates, calibrate_threshold, error_rates
+from simple_speaker_embedding.evaluate import evaluate, make_cohort
 from simple_speaker_embedding.hub import WEIGHTS_DIR, export_checkpoint, load_checkpoint
 
 STAGE_KEYS = ('epochs', 'max_steps', 'n_speakers', 'n_utterances', 'clip_speakers', 'rounds', 'lr', 'crop', 'augment', 'real_world', 'channel', 'aug', 'band_p', 'reverb_p', 'distort_p',

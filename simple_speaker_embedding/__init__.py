@@ -15,7 +15,7 @@ _API = {  # name -> module that defines it
     'GRUEmbedder': 'model', 'ModelHParams': 'model', 'quantize_int8': 'model', 'resolve_device': 'utils',
     'MelHParams': 'audio', 'melspec_from_file': 'audio', 'melspec_from_array': 'audio', 'load_audio': 'audio',
     'AudioError': 'audio',
-    'StreamingEmbedder': 'stream', 'SpeakerTracker': 'track', 'calibrate_model': 'evaluate',
+    'StreamingEmbedder': 'stream', 'SpeakerTracker': 'track', 'calibrate_model': 'calibrate',
     'make_cohort': 'evaluate', 'to_rttm': 'diarize',   # (evaluate() and diarize() share their modules' names: import them from there)
     'TrainConfig': 'config', 'load_recipe': 'config',
     'preprocess': 'store', 'MelStore': 'store', 'train': 'learner', 'finish_training': 'learner',   # training: these import fastai

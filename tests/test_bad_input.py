@@ -24,7 +24,7 @@ def test_numeric_options_are_checked_at_parse_time(sse, args, msg):
 
 
 def test_embed_out_keeps_dots_and_writes_both_files(sse, fixture_files, tmp_path):
-    from simple_speaker_embedding.cli import output_paths
+    from simple_speaker_embedding.commands import output_paths
     assert output_paths("run.v2") == (Path("run.v2.npy"), Path("run.v2.csv"))
     assert output_paths("a/run.npy") == (Path("a/run.npy"), Path("a/run.csv"))
     (tmp_path / "run.npy").write_bytes(b"earlier output")
@@ -170,7 +170,7 @@ def test_long_files_are_streamed(fixture_files, tmp_path, monkeypatch):
 
 def test_tsne_gives_every_speaker_its_own_look(tmp_path):
     import matplotlib; matplotlib.use("Agg")
-    from simple_speaker_embedding.evaluate import plot_tsne
+    from simple_speaker_embedding.plots import plot_tsne
     rng = np.random.default_rng(0)
     labels = [f"spk{k:02d}" for k in range(45) for _ in range(3)]
     fig = plot_tsne(rng.normal(size=(len(labels), 16)), labels, title="t-SNE of 135 clips of 45 speakers (test)")
@@ -218,7 +218,7 @@ def test_ctrl_c_in_train_says_how_to_resume(fixture_store, tmp_path):
 
 
 def test_embed_progress_covers_the_embedding_phase(fixture_files, tmp_path):
-    from simple_speaker_embedding.cli import embed_cmd
+    from simple_speaker_embedding.commands import embed_cmd
     import contextlib, io
     class Terminal(io.StringIO):
         def isatty(self): return True                              # bars are drawn on a terminal only

@@ -66,3 +66,19 @@ def test_saved_test_runs_are_paired():
         assert len(rows) == 100, (name, k, n)
         assert [r[0] for r in rows] == [r[0] for r in res[(name, k, "resemblyzer")]]
     assert {key[0] for key in res} == {"cv_en", "speechocean762", "fsdd_digits"}
+
+
+def test_synth_conversation_is_seeded_and_alternates_speakers(fixture_root):
+    "bench/conversations.py: the same seed gives the same mixture; turns alternate; the reference names clip folders; "
+    "each turn's span holds audio (its level above the silence around the conversation)."
+    import sys
+    sys.path.insert(0, str(ROOT / "bench"))
+    from conversations import synth_conversation
+    y, ref = synth_conversation(fixture_root / "cv_en", n_speakers=3, n_turns=8, seed=1)
+    y2, ref2 = synth_conversation(fixture_root / "cv_en", n_speakers=3, n_turns=8, seed=1)
+    assert ref2 == ref and np.array_equal(y2, y)
+    assert len(ref) == 8 and len({s for *_, s in ref}) == 3 and all(ref[i][2] != ref[i + 1][2] for i in range(7))
+    assert {s for *_, s in ref} <= {p.name for p in (fixture_root / "cv_en").iterdir()}
+    sr = 22050
+    for s, e, _ in ref: assert np.abs(y[int(s * sr):int(e * sr)]).max() > 0.05
+    assert np.abs(y[int(max(e for _, e, _ in ref) * sr) + 10:]).max() == 0      # the tail after the last turn is silent

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from simple_speaker_embedding.evaluate import error_rates, evaluate, threshold_at_fa
+from simple_speaker_embedding.metrics import error_rates, threshold_at_fa
+from simple_speaker_embedding.evaluate import evaluate
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 
 
@@ -76,7 +77,7 @@ def test_add_cohort_and_target_as_a_percentage(sse, fixture_root, tmp_path):
 
 def test_max_fr_puts_the_threshold_mid_window(sse, fixture_root, tmp_path):
     "With --max-fr the threshold sits at the centre of the window that keeps the folder within both limits."
-    from simple_speaker_embedding.evaluate import calibrate_threshold
+    from simple_speaker_embedding.metrics import calibrate_threshold
     r = sse("calibrate", str(fixture_root), "--out", str(tmp_path / "m.pt"), "--target-fa", "10%", "--max-fr", "30%")
     assert r.returncode == 0, r.stderr
     cal = load_checkpoint(tmp_path / "m.pt")

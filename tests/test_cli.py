@@ -133,7 +133,8 @@ def test_preprocess_train_export_onnx_end_to_end(sse, fixture_root, tmp_path):
     from simple_speaker_embedding.hub import load_checkpoint
     m = load_checkpoint(tmp_path / "run" / "model.pt")
     assert m.model_hparams.hidden == 16 and m.meta["recipe"]["epochs"] == 1
-    from simple_speaker_embedding.evaluate import evaluate, threshold_at_fa
+    from simple_speaker_embedding.evaluate import evaluate
+    from simple_speaker_embedding.metrics import threshold_at_fa
     m.cohort = None                       # the stored threshold: 1% false accepts on the dev trials (cosine), as `calibrate_threshold` sets it
     res = evaluate(m, fixture_root, progress=False, n_boot=0)
     assert m.threshold == pytest.approx(threshold_at_fa(res.trials.score, res.trials.label, 0.01), abs=2e-3)
@@ -182,8 +183,8 @@ def test_every_subcommand_has_help_with_examples(sse):
 
 
 def test_demo_embeds_the_bundled_clips_with_the_shipped_model(capsys):
-    import simple_speaker_embedding.cli as cli
-    sims = cli.demo()
+    from simple_speaker_embedding.commands import demo
+    sims = demo()
     assert sims.shape == (6, 6) and "UNTRAINED" not in capsys.readouterr().out
     assert all(sims[i, i + 1] > max(sims[i, j] for j in range(6) if j // 2 != i // 2) for i in (0, 2, 4))   # pairs are closest
 
@@ -191,11 +192,11 @@ def test_demo_embeds_the_bundled_clips_with_the_shipped_model(capsys):
 def test_eval_plot_names_the_scores_it_draws(fixture_root, tmp_path, monkeypatch):
     "sse eval --plot with the shipped model draws AS-norm scores, titled and labelled so, with the model's threshold."
     import matplotlib; matplotlib.use("Agg")
-    import simple_speaker_embedding.evaluate as ev
+    import simple_speaker_embedding.plots as pl
     from simple_speaker_embedding.cli import main
     from simple_speaker_embedding.hub import gru_embedder
-    figs, real = [], ev.plot_scores
-    monkeypatch.setattr(ev, "plot_scores", lambda *a, **kw: figs.append(real(*a, **kw)) or figs[-1])
+    figs, real = [], pl.plot_scores
+    monkeypatch.setattr(pl, "plot_scores", lambda *a, **kw: figs.append(real(*a, **kw)) or figs[-1])
     assert main(["eval", str(fixture_root), "--bootstrap", "0", "--plot", str(tmp_path)]) == 0
     ax = figs[0].axes[0]
     assert ax.get_title() == "AS-norm scores of verification trials" and ax.get_xlabel().startswith("AS-norm score")
@@ -212,14 +213,15 @@ def test_help_needs_no_torch_and_says_no_default_none():
 
 
 def test_cli_options_reach_their_functions(fixture_root, monkeypatch, tmp_path):
-    "`sse diarize --speakers/--threshold/--window/--hop` and `sse eval --top-k` arrive where they act."
+    "`sse diarize --speakers/--distance (or its old name --threshold)/--window/--hop` and `sse eval --top-k` arrive where they act."
     import simple_speaker_embedding.diarize as dz, simple_speaker_embedding.evaluate as ev
     from simple_speaker_embedding.cli import main
     seen = {}
     monkeypatch.setattr(dz, "diarize", lambda m, audio, **kw: seen.update(diarize=kw) or [(0.0, 1.0, "spk0")])
-    assert main(["diarize", "x.wav", "--speakers", "3", "--threshold", "0.4", "--window", "2.0", "--hop", "0.5"]) == 0
-    assert {k: seen["diarize"][k] for k in ("n_speakers", "threshold", "window", "hop")} == \
-        dict(n_speakers=3, threshold=0.4, window=2.0, hop=0.5)
+    for flag in ("--distance", "--threshold"):
+        assert main(["diarize", "x.wav", "--speakers", "3", flag, "0.4", "--window", "2.0", "--hop", "0.5"]) == 0
+        assert {k: seen["diarize"][k] for k in ("num_speakers", "distance", "window", "hop")} == \
+            dict(num_speakers=3, distance=0.4, window=2.0, hop=0.5)
     real = ev.evaluate
     monkeypatch.setattr(ev, "evaluate", lambda *a, **kw: seen.update(evaluate=kw) or real(*a, **kw))
     assert main(["eval", str(fixture_root), "--model", "untrained", "--cohort", str(fixture_root), "--top-k", "3",

@@ -38,7 +38,7 @@ def test_librispeech_chapters_are_sessions_of_one_speaker(sse, clips, tmp_path):
     assert "Traceback" not in r.stderr
     # sse eval with the layout: a speaker's two chapters are one speaker (target trials across chapters)
     from simple_speaker_embedding.corpus import list_utterances
-    from simple_speaker_embedding.evaluate import make_trials
+    from simple_speaker_embedding.metrics import make_trials
     t = make_trials(list_utterances(root, layout="librispeech"))
     assert set(t.spk1) | set(t.spk2) == {"train-clean-100/19", "train-clean-100/26"} and t.label.sum() == 6 + 6
     r = sse("eval", root, "--layout", "librispeech", "--model", "untrained", "--bootstrap", "0")

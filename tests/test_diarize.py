@@ -23,7 +23,7 @@ def test_reference_is_three_alternating_speakers():
 
 
 def test_known_speakers_recovered(model):
-    hyp = diarize(model, CONV, n_speakers=3)
+    hyp = diarize(model, CONV, num_speakers=3)
     assert len({s for *_, s in hyp}) == 3
     d = der(REF, hyp)
     assert d["der"] < 0.07, d                              # measured 4.4% with the shipped model (both ways or forwards only)
@@ -37,8 +37,8 @@ def test_scores_follow_the_models_rule(model, monkeypatch):
     real = dz.cluster_windows
     monkeypatch.setattr(dz, "cluster_windows", lambda *a, **kw: seen.append(kw.get("cohort")) or real(*a, **kw))
     assert model.scoring == "as-norm" and model.cohort is not None
-    normed = dz.diarize(model, CONV, n_speakers=3)
-    plain = dz.diarize(model, CONV, n_speakers=3, norm=False)
+    normed = dz.diarize(model, CONV, num_speakers=3)
+    plain = dz.diarize(model, CONV, num_speakers=3, norm=False)
     assert seen[0] is model.cohort and seen[1] is None
     for hyp in (normed, plain): assert der(REF, hyp)["der"] < 0.07
 
@@ -49,9 +49,9 @@ def test_resegmentation_applied_and_optional(model, monkeypatch):
     costs = []
     real = dz.resegment
     monkeypatch.setattr(dz, "resegment", lambda e, lab, penalty=dz.DIARIZE_SWITCH, **kw: costs.append(penalty) or real(e, lab, penalty, **kw))
-    default = dz.diarize(model, CONV, n_speakers=3)
-    stiff = dz.diarize(model, CONV, n_speakers=3, switch=5.0)
-    skipped = dz.diarize(model, CONV, n_speakers=3, switch=None)
+    default = dz.diarize(model, CONV, num_speakers=3)
+    stiff = dz.diarize(model, CONV, num_speakers=3, switch=5.0)
+    skipped = dz.diarize(model, CONV, num_speakers=3, switch=None)
     assert costs == [dz.DIARIZE_SWITCH, 5.0]
     assert der(REF, default)["der"] < 0.07 and der(REF, skipped)["der"] < 0.07
     assert len({s for *_, s in stiff}) < 3                  # a change of speaker costing more than any cosine gain: turns merge
@@ -63,8 +63,8 @@ def test_both_ways_compared_by_default(model, monkeypatch):
     dims = []
     real = dz.cluster_windows
     monkeypatch.setattr(dz, "cluster_windows", lambda e, *a, **kw: dims.append(np.shape(e)[1]) or real(e, *a, **kw))
-    both = dz.diarize(model, CONV, n_speakers=3)
-    one = dz.diarize(model, CONV, n_speakers=3, both_ways=False)
+    both = dz.diarize(model, CONV, num_speakers=3)
+    one = dz.diarize(model, CONV, num_speakers=3, both_ways=False)
     assert dims == [512, 256]                               # the cohort (256-d) scores both views
     assert der(REF, both)["der"] < 0.07 and der(REF, one)["der"] < 0.07
 
@@ -73,12 +73,12 @@ def test_speaker_count_estimated(model):
     hyp = diarize(model, CONV)                             # count: eigengap of the cosine graph
     assert len({s for *_, s in hyp}) == 3                  # measured: 3, and the same segments as with the count given
     assert der(REF, hyp)["der"] < 0.07
-    one = diarize(model, CONV, threshold=2.0)              # nothing is too far apart: one speaker
+    one = diarize(model, CONV, distance=2.0)              # nothing is too far apart: one speaker
     assert len({s for *_, s in one}) == 1
 
 
 def test_segments_are_ordered_and_inside_the_recording(model):
-    hyp = diarize(model, CONV, n_speakers=3)
+    hyp = diarize(model, CONV, num_speakers=3)
     starts = [s for s, _, _ in hyp]
     assert starts == sorted(starts) and all(e > s for s, e, _ in hyp)
     assert hyp[-1][1] <= REF[-1][1] + 1.0
@@ -99,7 +99,7 @@ def test_bad_input(model):
     with pytest.raises(ValueError, match="1-D"): partial_embeddings(model, np.stack([x, x]))   # one channel only
     with pytest.raises(AudioError, match="too short"): partial_embeddings(model, x[:4000])
     with pytest.raises(ValueError, match="hop"): partial_embeddings(model, x, hop=3.0)
-    with pytest.raises(ValueError, match="n_speakers"): cluster_windows(np.eye(3), n_speakers=0)
+    with pytest.raises(ValueError, match="num_speakers"): cluster_windows(np.eye(3), num_speakers=0)
 
 
 def test_cli_diarize_writes_rttm(sse, tmp_path):

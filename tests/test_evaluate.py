@@ -7,9 +7,9 @@ import pytest
 from sklearn.metrics import roc_curve
 
 from simple_speaker_embedding.corpus import list_utterances
-from simple_speaker_embedding.evaluate import (bootstrap_eer, eer, evaluate, load_trials,
-                                               make_trials, min_dcf, plot_scores, plot_tsne, resemblyzer_embedder,
-                                               save_trials)
+from simple_speaker_embedding.metrics import bootstrap_eer, eer, load_trials, make_trials, min_dcf, save_trials
+from simple_speaker_embedding.evaluate import evaluate, resemblyzer_embedder
+from simple_speaker_embedding.plots import plot_scores, plot_tsne
 
 
 def test_list_utterances_at_both_levels(fixture_root):
@@ -121,7 +121,7 @@ def test_evaluate_any_callable_oracle_scores_zero(fixture_root):
 def test_evaluate_our_model_from_folder_and_trial_file(fixture_root, small_model, tmp_path):
     res = evaluate(small_model, fixture_root, progress=False, n_boot=0)
     assert len(res.embeddings) == 24
-    from simple_speaker_embedding.evaluate import eer
+    from simple_speaker_embedding.metrics import eer
     assert res.eer == pytest.approx(eer(res.trials.score, res.trials.label)[0])          # the EER of its own trials
     e = res.embeddings; t = res.trials.iloc[0]
     assert t.score == pytest.approx(float(e[t.path1] @ e[t.path2]), abs=1e-5)              # scored by cosine
@@ -160,7 +160,7 @@ def test_resemblyzer_is_optional(monkeypatch):
 
 def test_bootstrap_weights_equal_resampling_by_hand():
     "Each round counts a trial once per pair of drawn copies of its two speakers (a product of counts)."
-    from simple_speaker_embedding.evaluate import bootstrap_eer, eer
+    from simple_speaker_embedding.metrics import bootstrap_eer, eer
     rng = np.random.default_rng(1)
     spk = np.array([f"s{i}" for i in range(8)])
     i, j = np.triu_indices(40, 1); owner = np.repeat(np.arange(8), 5)

@@ -196,11 +196,11 @@ def test_verify_decides_by_the_threshold_given(fixture_files, small_model, capsy
 
 
 def test_int8_quantises_the_gru(small_model, fixture_files, tmp_path, monkeypatch):
-    import simple_speaker_embedding.cli as cli
+    import simple_speaker_embedding.cli as cli, simple_speaker_embedding.commands as commands
     from simple_speaker_embedding.model import quantize_int8
     q = quantize_int8(small_model)
     assert type(q.gru).__module__.startswith("torch.ao.nn.quantized.dynamic")
     seen = []
-    monkeypatch.setattr(cli, "embed_cmd", lambda paths, out, model, *a, **kw: seen.append(model))
+    monkeypatch.setattr(commands, "embed_cmd", lambda inputs, out, model=None, **kw: seen.append(model))
     assert cli.main(["embed", str(fixture_files[0]), "--out", str(tmp_path / "e"), "--int8"]) == 0
     assert type(seen[0].gru).__module__.startswith("torch.ao.nn.quantized.dynamic")   # `sse embed --int8` embeds with it

@@ -83,3 +83,17 @@ def test_notebook_numbers_follow_their_imports():
     assert len(set(num.values())) == len(num), "two notebooks share a number"
     late = [(m, d) for m, ds in deps.items() for d in ds if d in num and num[d] >= num[m]]
     assert not late, f"notebooks numbered before what they import: {late}"
+
+
+def test_every_name_of_the_api_card_has_an_example_in_its_notebook():
+    "The names `simple_speaker_embedding` exports (its API card) each appear in a code cell of their module's notebook that is not an export."
+    import json, re
+    from simple_speaker_embedding import _API
+    examples = {}
+    for nb in NBS:
+        src = ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+        m = next((re.search(r"#\| default_exp (\w+)", s) for s in src if "#| default_exp" in s), None)
+        if m: examples[m.group(1)] = [s for s in src if not s.startswith(("#| export", "#| default_exp", "#| hide"))]
+    missing = [f"{name} ({mod})" for name, mod in _API.items()
+               if not any(re.search(rf"\b{name}\b", s) for s in examples.get(mod, []))]
+    assert not missing, f"no example cell for: {', '.join(missing)}"

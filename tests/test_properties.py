@@ -60,7 +60,7 @@ score_sets = st.lists(st.tuples(st.integers(5, 60), st.integers(20, 300), st.flo
 @given(sets=score_sets, fa=st.sampled_from([0.01, 0.03, 0.1]), fa_set=st.sampled_from([None, 0.03, 0.1]),
        fr_set=st.sampled_from([None, 0.05, 0.15, 0.3]))
 def test_calibrated_threshold_keeps_every_promise_checked_by_brute_force(sets, fa, fa_set, fr_set):
-    from simple_speaker_embedding.evaluate import calibrate_threshold
+    from simple_speaker_embedding.metrics import calibrate_threshold
     data = {}
     for i, (nt, nn, sep, seed) in enumerate(sets):
         r = np.random.default_rng(seed)
@@ -133,7 +133,7 @@ def test_a_new_speaker_opens_after_exactly_confirm_agreeing_windows(small_model,
 
 def test_calibration_rates_at_their_bounds():
     "0 is a rate (no false accepts at all); 1 is not (every trial accepted is no threshold)."
-    from simple_speaker_embedding.evaluate import calibrate_threshold
+    from simple_speaker_embedding.metrics import calibrate_threshold
     s, l = np.array([0.1, 0.2, 0.9, 0.95]), np.array([0, 0, 1, 1])
     assert calibrate_threshold({"a": (s, l)}, 0.0) > 0.2
     assert calibrate_threshold({"a": (s, l)}, 0.0, max_fa_per_set=0.0, max_fr_per_set=0.0) <= 0.9

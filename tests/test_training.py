@@ -63,7 +63,7 @@ def test_fit_one_cycle_learns(mels):
     assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4          # training loss goes down
     assert learn.opt.hypers[1]["lr"] == pytest.approx(learn.opt.hypers[0]["lr"] * 0.01)
     v = learn.recorder.values[-1][-1]                            # validation EER (%) of the held-out speakers' crops
-    from simple_speaker_embedding.evaluate import eer                # = the EER of all pairs of validation crops, by hand
+    from simple_speaker_embedding.metrics import eer                # = the EER of all pairs of validation crops, by hand
     xs, ys = zip(*dls.valid)
     with torch.no_grad(): e = torch.nn.functional.normalize(learn.model.eval()(torch.cat(xs)), dim=-1)
     y = torch.cat(ys); i, j = torch.triu_indices(len(y), len(y), 1)
