@@ -20,12 +20,13 @@ N=8 m data --only held_out_speakers split_by_speaker get_idxs _pick speaker_data
             --tests tests/test_properties.py tests/test_data.py tests/test_degrade.py --select "held or share or client or batch or split"
 m stream    --tests tests/test_stream.py tests/test_properties.py
 N=8 m track --only _decide _open _assign _merge _live enrol segments _windows _flush --tests tests/test_track.py tests/test_properties.py
-N=8 m evaluate --only eer threshold_at_fa _roc min_dcf calibrate_model --tests tests/test_evaluate.py tests/test_calibrate.py tests/test_properties.py
+N=8 m metrics --only eer threshold_at_fa _roc min_dcf --tests tests/test_evaluate.py tests/test_calibrate.py tests/test_properties.py
+N=8 m calibrate --only calibrate_model --tests tests/test_calibrate.py
 N=8 m diarize --only _no_short_turns overlap_segments resegment window_segments cluster_windows estimate_speakers affinity --tests tests/test_diarize.py tests/test_meetings.py
 N=8 m store --only load_stores _shard_one _done _degrade_plan pack_mels --tests tests/test_store.py tests/test_stores.py tests/test_degrade.py
 N=8 m callbacks --only after_epoch before_fit after_batch before_batch value --tests tests/test_resume.py tests/test_tracking.py
 N=8 m learner --only speaker_centroids check_run ge2e_learner finish_training --tests tests/test_training.py tests/test_provenance.py
-N=8 m cli --only listen_cmd --tests tests/test_track.py --select listen
+N=8 m commands --only listen_cmd --tests tests/test_track.py --select listen
 python - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path
