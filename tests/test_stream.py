@@ -70,3 +70,22 @@ def test_silence_first_zero_chunks_int16_and_bad_input(model, fixture_files):
     with pytest.raises(AudioError, match="stream too short"): model.stream().end()
     st.reset(); st.push(x); st.end()
     with pytest.raises(RuntimeError, match="the stream has ended"): st.push(x[:10])
+
+
+def test_a_stream_of_exactly_min_frames_is_embedded_and_one_frame_less_is_refused(model):
+    "MIN_FRAMES frames (counted by the offline transform, not the stream) end with the offline embedding; one frame less is refused."
+    from simple_speaker_embedding.audio import MIN_FRAMES
+    hop = model.mel_hparams.hop_length
+    x = (0.3 * np.sin(np.arange((MIN_FRAMES - 1) * hop) / 9)).astype(np.float32)
+    assert melspec_from_array(x).shape[0] == MIN_FRAMES
+    st = model.stream(); st.push(x)
+    e, want = st.end(), model.embed_mels([melspec_from_array(x)])[0]
+    assert float(torch.dot(e, want)) > 0.9999
+    short = x[:-hop]
+    assert melspec_from_array(short).shape[0] == MIN_FRAMES - 1
+    st = model.stream(); st.push(short)
+    with pytest.raises(AudioError, match="too short to judge"): st.end()
+
+
+def test_a_sample_rate_of_zero_is_refused_in_one_line(model):
+    with pytest.raises(AudioError, match="invalid sample rate 0"): model.stream().push(np.zeros(100, np.float32), 0)
