@@ -154,9 +154,9 @@ class StreamingEmbedder:
         if n < MIN_FRAMES: raise AudioError(f"too short to judge: {n} frames (at least {MIN_FRAMES})")
         if n <= self.max_frames: self._final = self._embed(self.full_out)
         else:
-            total, count = self.done.clone(), self.n_done
+            total = self.done.clone()
             if (n - w) % hop:                                      # the last window, flush with the end
-                out, _ = self._step(self.tail, None); total += self._embed(out); count += 1
+                out, _ = self._step(self.tail, None); total += self._embed(out)
             self._final = F.normalize(total, dim=-1)
         return self._final
 
