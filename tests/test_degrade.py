@@ -123,3 +123,20 @@ def test_sse_preprocess_degrade_on_the_command_line(sse, tmp_path, fixture_root)
     import json
     rec = json.loads((tmp_path / "m" / "preprocess.json").read_text())
     assert rec["degrade"] == dict(kinds=["eq", "level"], copies=2, seed=0)
+
+
+def test_degraded_share_leaves_a_speaker_without_copies_clean(degraded_store):
+    "A store where one speaker has no copies (e.g. two stores trained together, one degraded): its utterances stay clean, "
+    "the others get their share."
+    from simple_speaker_embedding.data import speaker_dataloaders
+    from simple_speaker_embedding.store import load_manifest
+    root, _ = degraded_store
+    man = load_manifest(root)
+    kw = dict(n_speakers=2, n_utterances=8, crop=(40, 60), valid_pct=0.34, device='cpu', num_workers=0, rounds=10)
+    bare = sorted(man.iloc[speaker_dataloaders(man, **kw).train.rows].speaker.unique())[0]    # a training speaker
+    man = man[~((man.speaker == bare) & (man.degrade != ''))].reset_index(drop=True)
+    dl = speaker_dataloaders(man, degraded_share=0.5, **kw).train
+    picked = np.array([i for i, _, _ in dl.get_idxs()])
+    rows = man.iloc[dl.rows[picked]]
+    assert (rows[rows.speaker == bare].degrade == '').all() and (rows.speaker == bare).any()
+    assert (rows[rows.speaker != bare].degrade != '').mean() > 0.3
