@@ -193,3 +193,17 @@ def test_sse_listen_flags_change_the_output_as_they_say(sse, conv, tmp_path):
     b = sse("listen", "-", "--rate", sr, "--channels", "2", input=np.repeat(mono, 2).tobytes())
     assert a.returncode == b.returncode == 0 and a.stdout == b.stdout
     assert {l.split()[1] for l in (tmp_path / "b.rttm").read_text().splitlines()} == {"stdin"}
+
+
+def test_enrolling_mid_stream_keeps_the_names_of_the_speakers_found_so_far():
+    "Speakers found before an enrolment keep their names on every window decided so far (and in the segments made of them)."
+    t = SpeakerTracker(GRUEmbedder(hidden=32, layers=1), threshold=0.5, confirm=1)
+    rng = np.random.default_rng(0)
+    a, b = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 512)))
+    for i, v in enumerate([a, a, b, b]): t._decide(10 * i, 10 * i + 10, v)
+    t._flush()
+    named = lambda: [t.names[j] for *_, j in t.decided]
+    before = named()
+    assert before == ["spk0", "spk0", "spk1", "spk1"]
+    t.enrol("zed", ENROL["ann"])                                        # a person enrolled now comes first in the tracker's list
+    assert named() == before and t.speakers[0] == "zed"
