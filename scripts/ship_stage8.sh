@@ -3,7 +3,7 @@
 #   1. scripts/ship_weights.py: cohort of every training speaker (train + train_few, up to 8 clips each), top 100, the
 #      shipped threshold policy (3% pooled false accepts, at most 3% per dev set, centre of the window keeping each set
 #      within 15% false rejects), dev numbers into meta -> $WORK/shipped.pt (not yet the package's file);
-#   2. the leave-one-dev-set-out report of the candidate (bench/embed_cache.py + bench/decision_rules.py) beside stage 7's;
+#   2. the leave-one-dev-set-out report of the candidate (studies/embed_cache.py + studies/decision_rules.py) beside stage 7's;
 #   3. the training-speaker validation of both (scripts/valid_report.py, AS-norm against the store's training speakers).
 #     bash scripts/ship_stage8.sh runs/stage8/ge2e+aam_avg.pt      (DATA=../shared/data WORK=runs/stage8)
 set -euo pipefail
@@ -17,7 +17,7 @@ few_*), one speed; 10% of each dataset's speakers held out for validation (valid
 [ -f "$WORK/shipped.pt" ] || OMP_NUM_THREADS=1 python scripts/ship_weights.py "$CAND" --top-k 100 --fa 0.03 --max-fa-per-set 0.03 \
     --max-fr-per-set 0.15 --dev $DEV --cohort $COHORT --recipe "$RECIPE" --train-data "$TRAIN_DATA" --out "$WORK/shipped.pt" > "$WORK/ship.log" 2>&1 &
 [ -f "$WORK/cache/dev_cv_en.npz" ] && [ -f "$WORK/cache/cohort_train_speechocean762.npz" ] ||
-    OMP_NUM_THREADS=1 python bench/embed_cache.py "$WORK/cache" $DEV --cohort $COHORT --model "$CAND" > "$WORK/cache.log" 2>&1
+    OMP_NUM_THREADS=1 python studies/embed_cache.py "$WORK/cache" $DEV --cohort $COHORT --model "$CAND" > "$WORK/cache.log" 2>&1
 wait
 tail -3 "$WORK/ship.log"
-OMP_NUM_THREADS=1 python bench/decision_rules.py "$WORK/cache" --out "$WORK/decision_rules.json" | grep -A4 "^held out" 
+OMP_NUM_THREADS=1 python studies/decision_rules.py "$WORK/cache" --out "$WORK/decision_rules.json" | grep -A4 "^held out" 

@@ -14,7 +14,7 @@ Writes the metadata that `model.meta` shows and saves the checkpoint in float16.
 
 Re-shipping the shipped file with a new decision rule (the one shipped now: a cohort of every training domain, top
 100, the centre of the window that keeps each dev set within 3% false accepts and 15% false rejects; chosen by
-`bench/decision_rules.py`, see docs/decisions.md):
+`studies/decision_rules.py`, see docs/decisions.md):
 
     python scripts/ship_weights.py simple_speaker_embedding/weights/gru_embedder.pt --top-k 100 \
         --fa 0.03 --max-fa-per-set 0.03 --max-fr-per-set 0.15 \

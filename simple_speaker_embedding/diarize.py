@@ -91,8 +91,8 @@ def partial_embeddings(model, # the embedder
     return Partials(s / fps, (s + win) / fps, embs, voiced, fps, rev)
 
 # %% ../nbs/14_diarize.ipynb #c391a6ca
-DIARIZE_PRUNE = 0.2       # fraction of its strongest affinities each window keeps (chosen by bench/diarization.py)
-DIARIZE_COUNT_PRUNE = 0.3 # the same for counting speakers (eigengap on cosines; chosen by bench/diarize_count.py on calibration conversations)
+DIARIZE_PRUNE = 0.2       # fraction of its strongest affinities each window keeps (chosen by studies/diarization.py)
+DIARIZE_COUNT_PRUNE = 0.3 # the same for counting speakers (eigengap on cosines; chosen by studies/diarize_count.py on calibration conversations)
 
 def affinity(embs:np.ndarray, # (n, d) unit embeddings
              prune:float=DIARIZE_PRUNE, # keep this fraction of each row's strongest affinities
@@ -277,7 +277,7 @@ def overlap_segments(p:Partials, # windows and the speech mask
     names = names or [f"spk{i}" for i in range(k)]
     return [(s / p.fps, e / p.fps, names[l]) for s, e, l in _runs(lab) if l >= 0]
 
-DIARIZE_OVERLAP = 0.6     # cosine threshold of `overlap_segments` (None: no overlap labelling; chosen on training meetings, bench/meetings.py)
+DIARIZE_OVERLAP = 0.6     # cosine threshold of `overlap_segments` (None: no overlap labelling; chosen on training meetings, studies/meetings.py)
 
 def diarize(model, # the embedder
             x, # audio file or mono waveform

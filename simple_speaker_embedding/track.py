@@ -22,8 +22,8 @@ from .stream import MelStream
 __all__ = ['TRACK_NEW', 'TRACK_CONFIRM', 'Decision', 'SpeakerTracker']
 
 # %% ../nbs/17_track.ipynb #d66bc22a
-TRACK_NEW = {'as-norm': 1.5, 'cosine': 0.5}   # window-to-speaker score that keeps a window with a known speaker, by scoring rule (bench/track.py, chosen on training conversations; AS-norm: for the stage-8 weights)
-TRACK_CONFIRM = 2                              # windows in a row that match no known speaker (and each other) to open a new one (bench/track.py)
+TRACK_NEW = {'as-norm': 1.5, 'cosine': 0.5}   # window-to-speaker score that keeps a window with a known speaker, by scoring rule (studies/track.py, chosen on training conversations; AS-norm: for the stage-8 weights)
+TRACK_CONFIRM = 2                              # windows in a row that match no known speaker (and each other) to open a new one (studies/track.py)
 
 @dataclass
 class Decision:

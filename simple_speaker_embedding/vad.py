@@ -19,9 +19,9 @@ __all__ = ['VAD_SR', 'VAD_FRAME', 'VAD_ON', 'VAD_OFF', 'VAD_PAD_S', 'VADS', 'DIA
 # %% ../nbs/04_vad.ipynb #df280d40
 VAD_SR, VAD_FRAME = 16000, 512     # the detector's rate and frame (32 ms)
 VAD_ON, VAD_OFF = 0.5, 0.35        # hysteresis: speech starts at VAD_ON, ends below VAD_OFF (the detector's recommended values)
-VAD_PAD_S = 0.1                    # speech widened on each side, seconds (bench/meetings.py)
+VAD_PAD_S = 0.1                    # speech widened on each side, seconds (studies/meetings.py)
 VADS = ('silero', 'webrtc', 'energy')   # speech detectors `sse diarize --vad` and `sse listen --vad` take
-DIARIZE_VAD = 'webrtc'                  # the default of diarize and the tracker: lowest DER on training meetings (bench/meetings.py)
+DIARIZE_VAD = 'webrtc'                  # the default of diarize and the tracker: lowest DER on training meetings (studies/meetings.py)
 WEBRTC_MODE, WEBRTC_FRAME = 2, 480  # webrtcvad's aggressiveness (0-3) and frame (30 ms at 16 kHz)
 
 @functools.lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"bench/diarization.py's saved runs: `--save` / `--pool` round trip, pooled DER and pairing, and the runs the README quotes."
+"studies/diarization.py's saved runs: `--save` / `--pool` round trip, pooled DER and pairing, and the runs the README quotes."
 import importlib.util
 import subprocess
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).parents[1]
-SCRIPT = ROOT / "bench" / "diarization.py"
+SCRIPT = ROOT / "studies" / "diarization.py"
 
 
 def _bench():
@@ -69,10 +69,10 @@ def test_saved_test_runs_are_paired():
 
 
 def test_synth_conversation_is_seeded_and_alternates_speakers(fixture_root):
-    "bench/conversations.py: the same seed gives the same mixture; turns alternate; the reference names clip folders; "
+    "studies/conversations.py: the same seed gives the same mixture; turns alternate; the reference names clip folders; "
     "each turn's span holds audio (its level above the silence around the conversation)."
     import sys
-    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path.insert(0, str(ROOT / "studies"))
     from conversations import synth_conversation
     y, ref = synth_conversation(fixture_root / "cv_en", n_speakers=3, n_turns=8, seed=1)
     y2, ref2 = synth_conversation(fixture_root / "cv_en", n_speakers=3, n_turns=8, seed=1)

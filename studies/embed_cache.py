@@ -1,10 +1,10 @@
-"""Embed dev clips and cohort speakers once, for the decision-rule study (`bench/decision_rules.py`).
+"""Embed dev clips and cohort speakers once, for the decision-rule study (`studies/decision_rules.py`).
 
 Writes `OUT/<name>.npz` per folder: for a dev folder every clip's unit embedding, its speaker and its speech length
 in frames (after trimming); for a cohort folder (`<dataset>/<speaker>/<utt>` or `<speaker>/<utt>`) one mean embedding
 per speaker (up to 8 utterances, as `make_cohort`) and its dataset. A folder already written is skipped. Usage:
 
-    python bench/embed_cache.py OUT ../shared/data/dev/cv_en ... --cohort ../shared/data/train ../shared/data/train_few
+    python studies/embed_cache.py OUT ../shared/data/dev/cv_en ... --cohort ../shared/data/train ../shared/data/train_few
 """
 import argparse
 import sys

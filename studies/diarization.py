@@ -1,9 +1,9 @@
 """Diarization error rate on conversations built from dev speakers: ours vs Resemblyzer's partial embeddings.
 
-    python bench/diarization.py ../shared/data/dev/* --cohort ../shared/data/train [--n 20] [--n-calib 10]
+    python studies/diarization.py ../shared/data/dev/* --cohort ../shared/data/train [--n 20] [--n-calib 10]
         [--speakers 2 3 4] [--model PATH] [--cosine] [--no-reseg] [--test-seed 4000] [--one-way] [--peer-both-ways]
         [--save results.csv]
-    python bench/diarization.py --pool results.csv [more.csv ...]
+    python studies/diarization.py --pool results.csv [more.csv ...]
 
 For each dev set and each number of speakers, `--n` conversations (`synth_conversation`: 12 turns of 1-8 s,
 pauses, 15% of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (the saved test runs in
@@ -32,7 +32,7 @@ from simple_speaker_embedding.diarize import (DIARIZE_COUNT_PRUNE, DIARIZE_SWITC
                                               resegment, window_segments)
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 from simple_speaker_embedding.evaluate import make_cohort, resemblyzer_embedder
-from common import SR
+from simple_speaker_embedding.audio import SAMPLE_RATE as SR
 
 GRID = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)   # affinity pruning (`prune`)
 

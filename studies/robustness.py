@@ -1,6 +1,6 @@
 """Same-clip cosine under real-world degradations: how far one recording moves when its channel changes.
 
-    python bench/robustness.py ../shared/data/dev/cv_en [--model shipped runs/x/model.pt] [--n 60]
+    python studies/robustness.py ../shared/data/dev/cv_en [--model shipped runs/x/model.pt] [--n 60]
 
 For `--n` clips (the first clip of each speaker folder, then the second, ...) each degraded copy is embedded and
 compared with the clean clip (cosine; the same recording, so ideally 1). Degradations, all made here, seeded:

@@ -1,6 +1,6 @@
 """Long recordings: which way of embedding them scores best (issue 29's long-audio policy, measured before it changes)?
 
-    python bench/long_audio.py [--dev DIR ...] [--k 4] [--model shipped]
+    python studies/long_audio.py [--dev DIR ...] [--k 4] [--model shipped]
 
 For each dev set (speaker folders of clips), each speaker's clips are joined, with 0.3 s of silence between them,
 into two long recordings of `k` different clips each (so a same-speaker trial never shares a clip). Trials are all

@@ -6,7 +6,7 @@ is replayed on those windows. The setting is chosen on conversations of TRAINING
 speaker); conversations of dev speakers and the repository's fixture conversation report what it gives. The offline
 `diarize` (speakers counted by the eigengap) is measured on the same conversations.
 
-    python bench/track.py --train ../shared/data/train/an4 ../shared/data/train/cv_fa ../shared/data/train/cv_vi \\
+    python studies/track.py --train ../shared/data/train/an4 ../shared/data/train/cv_fa ../shared/data/train/cv_vi \\
         --dev ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 ../shared/data/dev/librispeech_halves \\
         --n 10 --out docs/results/track.json
 """
@@ -21,7 +21,7 @@ from conversations import synth_conversation
 from simple_speaker_embedding.diarize import der, diarize, read_rttm
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.track import TRACK_CONFIRM, TRACK_NEW, SpeakerTracker
-from common import SR
+from simple_speaker_embedding.audio import SAMPLE_RATE as SR
 
 THRESHOLDS = {'as-norm': (-0.5, 0.0, 0.5, 1.0, 1.5, 2.0), 'cosine': (0.3, 0.4, 0.5, 0.6)}
 CONFIRMS = (1, 2, 3)

@@ -1,5 +1,5 @@
-"""Conversations to evaluate diarization and tracking on, mixed from single-speaker clips (what bench/diarization.py,
-bench/diarize_count.py and bench/track.py score; `tests/conversation/` was made with it). Imported as
+"""Conversations to evaluate diarization and tracking on, mixed from single-speaker clips (what studies/diarization.py,
+studies/diarize_count.py and studies/track.py score; `tests/conversation/` was made with it). Imported as
 `from conversations import synth_conversation` (a script's own folder is on its path).
 
 `synth_conversation` builds a seeded conversation from a folder of single-speaker clips (`<speaker>/<clip>`):

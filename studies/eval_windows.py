@@ -4,7 +4,7 @@ Evaluation embeds whole utterances by default (windows only above 860 frames) wh
 (140-180 frames in stages 1-2 of the shipped recipe, 160-400 in stage 3). This measures what matching the two would
 change. Usage:
 
-    python bench/eval_windows.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 [--model runs/warm/model.pt]
+    python studies/eval_windows.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 [--model runs/warm/model.pt]
 """
 import argparse
 

@@ -6,9 +6,9 @@ the threshold at `--target-fa` on A's pairs (optionally adding A's speakers to t
 false rejects are measured on B's pairs at the shipped and at the calibrated threshold; then B -> A. Prints a
 table and writes it as JSON. Usage:
 
-    python bench/calibrate_halves.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 \\
+    python studies/calibrate_halves.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 \\
         ../shared/data/dev/librispeech_halves --out docs/results/calibrate_halves_1pct.json
-    python bench/calibrate_halves.py ... --target-fa 0.03 --max-fr 0.15 --out docs/results/calibrate_halves_window.json
+    python studies/calibrate_halves.py ... --target-fa 0.03 --max-fr 0.15 --out docs/results/calibrate_halves_window.json
 """
 import argparse
 import json

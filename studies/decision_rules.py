@@ -1,14 +1,14 @@
 """Which decision rule holds on recordings it was not chosen on? A leave-one-dev-set-out study.
 
-Reads the embeddings `bench/embed_cache.py` wrote (dev clips, cohort speakers per training dataset) and, for every
+Reads the embeddings `studies/embed_cache.py` wrote (dev clips, cohort speakers per training dataset) and, for every
 rule (cohort, top-k, score, threshold policy), chooses the threshold on two dev sets and measures false accepts and
 false rejects on the third, for each of the three; then the same rule chosen on all three, as it would ship.
 A rule is acceptable when every held-out set stays within `--max-fa` false accepts and `--max-fr` false rejects.
 Then the whole rule chosen blind (`leave_one_out`): cohort, score and top-k by the lowest EER on two sets, the
 shipped threshold policy on them, measured on the third; the worst of the three is reported (it is how a model is
-compared with the shipped one: `--model` of `bench/embed_cache.py` makes its cache). Prints a table and writes it as JSON. Usage:
+compared with the shipped one: `--model` of `studies/embed_cache.py` makes its cache). Prints a table and writes it as JSON. Usage:
 
-    python bench/decision_rules.py /work/cache --out docs/results/decision_rules.json
+    python studies/decision_rules.py /work/cache --out docs/results/decision_rules.json
 """
 import argparse
 import itertools

@@ -5,7 +5,7 @@ Rules: the eigengap of the pruned affinity graph on cosines (`estimate_speakers`
 scores the clustering itself uses (AS-norm against the model's cohort, `sse diarize`'s default), at several prunings.
 A rule is chosen on calibration conversations (seeds 0+) and reported on test conversations (seeds `--test-seed`+).
 
-    python bench/diarize_count.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 \\
+    python studies/diarize_count.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 \\
         ../shared/data/dev/librispeech_halves --n 20 --out docs/results/diarize_count.json
 """
 import argparse, json
@@ -17,7 +17,7 @@ from conversations import synth_conversation
 from simple_speaker_embedding.diarize import DIARIZE_PRUNE, estimate_speakers, partial_embeddings
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.model import asnorm_cohort
-from common import SR
+from simple_speaker_embedding.audio import SAMPLE_RATE as SR
 
 PRUNES = (0.1, 0.2, 0.3, 0.4)
 

@@ -1,6 +1,6 @@
 """Meetings that look like real ones: who spoke when with a speech detector, overlapped speech and standard scoring.
 
-    python bench/meetings.py --train ../shared/data/train/an4 ../shared/data/train/cv_fa ../shared/data/train/cv_vi \\
+    python studies/meetings.py --train ../shared/data/train/an4 ../shared/data/train/cv_fa ../shared/data/train/cv_vi \\
         --dev ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 ../shared/data/dev/librispeech_halves \\
         --n 6 [--peer] --out docs/results/meetings.json
 
