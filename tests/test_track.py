@@ -207,3 +207,17 @@ def test_enrolling_mid_stream_keeps_the_names_of_the_speakers_found_so_far():
     assert before == ["spk0", "spk0", "spk1", "spk1"]
     t.enrol("zed", ENROL["ann"])                                        # a person enrolled now comes first in the tracker's list
     assert named() == before and t.speakers[0] == "zed"
+
+
+def test_the_last_window_is_flush_with_the_end_of_the_stream():
+    "At every stream length over one hop: a length that is not a whole number of hops past the first window gets one more "
+    "window ending at its last frame (the offline `window_starts` policy); one that is gets none. Expected starts by hand."
+    t = SpeakerTracker(GRUEmbedder(hidden=8, layers=1), vad="energy", threshold=-1.0, confirm=1)
+    hop, w, step = t.model.mel_hparams.hop_length, t.win, t.step
+    x = np.random.default_rng(0).normal(0, 0.1, (3 * w + step) * hop).astype(np.float32)
+    for n in range(2 * w, 2 * w + step + 1):                     # every residue of (n - w) modulo the hop
+        t.reset()
+        out = t.push(x[:(n - 1) * hop], 22050) + t.end()         # (n - 1) hops of samples: n frames, all voiced
+        starts = sorted({round(d.start * t.fps) for d in out})
+        regular = list(range(0, n - w + 1, step))
+        assert starts == regular + ([n - w] if (n - w) % step else []), (starts, n, w, step)
