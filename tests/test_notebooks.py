@@ -97,3 +97,10 @@ def test_every_name_of_the_api_card_has_an_example_in_its_notebook():
     missing = [f"{name} ({mod})" for name, mod in _API.items()
                if not any(re.search(rf"\b{name}\b", s) for s in examples.get(mod, []))]
     assert not missing, f"no example cell for: {', '.join(missing)}"
+
+
+def test_no_package_module_is_over_400_lines():
+    "One job a module: none of the package's modules (nbdev's generated index `_modidx.py` aside) runs past 400 lines."
+    long = {p.name: n for p in (ROOT / "simple_speaker_embedding").glob("*.py") if p.name != "_modidx.py"
+            and (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long
