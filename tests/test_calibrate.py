@@ -111,3 +111,24 @@ def test_added_cohort_speakers_are_left_out_of_their_own_clips_stats(fixture_roo
     assert cal.threshold == pytest.approx(threshold_at_fa(s, t.label.to_numpy(), 0.05), abs=1e-3)
     with_own = evaluate(m, fixture_root, progress=False, n_boot=0, cohort=cal.cohort, top_k=k).trials   # own speaker left in
     assert abs(threshold_at_fa(with_own.score, with_own.label, 0.05) - cal.threshold) > 0.05
+
+
+def test_the_few_pairs_warning_starts_below_ten_expected_false_accepts(fixture_root):
+    "5 speakers x 4 clips: 190 - 30 = 160 different-speaker pairs (counted here), exactly 10 / 6.25%: no warning; "
+    "one clip fewer: 171 - (4 x 6 + 3) = 144 pairs, a warning."
+    import warnings
+    from simple_speaker_embedding.calibrate import calibrate_model
+    from simple_speaker_embedding.corpus import list_utterances
+    from simple_speaker_embedding.model import GRUEmbedder
+    utts = list_utterances(fixture_root)
+    five = utts[utts.speaker.isin(sorted(utts.speaker.unique())[:5])].groupby("speaker").head(4)
+    assert len(five) == 20 and 20 * 19 // 2 - 5 * 6 == 160
+    torch.manual_seed(0)
+    tiny = GRUEmbedder(hidden=16, layers=1).eval()
+    def warned(rows):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            calibrate_model(tiny, rows.path, rows.speaker, target_fa=0.0625, n_boot=0)
+        return [str(x.message) for x in w if "different-speaker pairs" in str(x.message)]
+    assert warned(five) == []
+    assert warned(five.iloc[1:])[0].startswith("only 144 different-speaker pairs")
