@@ -184,3 +184,24 @@ def test_two_view_features_score_against_the_cohort_in_both_views():
     f, c = unit(rng.standard_normal((20, 16))), unit(rng.standard_normal((30, 8)))
     tiled = np.tile(c, (1, 2)) / np.sqrt(2)                            # what a two-view cohort is: unit rows
     np.testing.assert_allclose(affinity(f, prune=1.0, cohort=c, top_k=5), affinity(f, prune=1.0, cohort=tiled, top_k=5), rtol=1e-5)
+
+
+def test_voiced_frames_between_windows_go_to_the_nearer_window_centre():
+    "Two windows (centres at 2 s and 12 s, 1 frame a second) and voiced frames between them that no window covers: each "
+    "gap frame takes the label of the nearer centre, so the turn changes at 7 s, the midpoint (by hand)."
+    from simple_speaker_embedding.diarize import Partials, window_segments
+    p = Partials(np.array([0.0, 10.0]), np.array([4.0, 14.0]), np.eye(2), np.ones(14, bool), 1.0)
+    segs = window_segments(p, np.array([0, 1]), min_dur=0, min_silence=0, fill=10)
+    assert [(round(s, 3), round(e, 3), n) for s, e, n in segs] == [(0.0, 7.0, "spk0"), (7.0, 14.0, "spk1")]
+
+
+def test_resegmentation_absorbs_a_lone_window_and_its_speaker_disappears():
+    "One odd window inside a long turn, a switch cost larger than its gain: the turn is one speaker and the odd label is "
+    "gone (its empty class must not become NaN scores)."
+    from simple_speaker_embedding.diarize import resegment
+    rng = np.random.default_rng(0)
+    a, b, c = np.eye(8)[0], np.eye(8)[1], np.eye(8)[2]
+    e = np.stack([a] * 8 + [0.8 * a + 0.6 * c] + [a] * 8 + [b] * 8) + 0.01 * rng.normal(size=(25, 8))
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    got = resegment(e, np.array([0] * 8 + [2] + [0] * 8 + [1] * 8), 5.0)
+    assert got.tolist() == [0] * 17 + [1] * 8
