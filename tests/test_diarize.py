@@ -205,3 +205,12 @@ def test_resegmentation_absorbs_a_lone_window_and_its_speaker_disappears():
     e /= np.linalg.norm(e, axis=1, keepdims=True)
     got = resegment(e, np.array([0] * 8 + [2] + [0] * 8 + [1] * 8), 5.0)
     assert got.tolist() == [0] * 17 + [1] * 8
+
+
+def test_a_short_turn_goes_to_the_previous_speaker():
+    "Turns of 20, 2 and 38 frames (1 frame a second), min_dur 5 s: the 2-s turn joins the speaker before it (the rule "
+    "`window_segments` documents), not the longer one after it."
+    from simple_speaker_embedding.diarize import Partials, window_segments
+    p = Partials(np.array([0.0, 20.0, 22.0]), np.array([20.0, 22.0, 60.0]), np.eye(3), np.ones(60, bool), 1.0)
+    segs = window_segments(p, np.array([0, 1, 2]), min_dur=5, min_silence=0, fill=0)
+    assert [(round(s, 3), round(e, 3), n) for s, e, n in segs] == [(0.0, 22.0, "spk0"), (22.0, 60.0, "spk2")]
