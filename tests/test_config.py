@@ -1,7 +1,7 @@
 "Recipes and flags as `sse train` merges them: a flag given wins over the recipe for every kind of setting, and explicit zeros and falses survive."
 import pytest
 
-from simple_speaker_embedding import cli
+from simple_speaker_embedding import cli, commands
 from simple_speaker_embedding.config import TrainConfig, load_recipe, save_recipe
 
 RECIPE = """
@@ -18,7 +18,7 @@ band_p = 0.4
 def trained_with(monkeypatch, tmp_path):
     "Run `sse train` through `main` up to the point it would train; return the `TrainConfig` it would train with."
     seen = {}
-    monkeypatch.setattr(cli, "train_cmd", lambda mels, out, cfg, resume=True: seen.setdefault("cfg", cfg))
+    monkeypatch.setattr(commands, "train_cmd", lambda mels, out, cfg, resume=True: seen.setdefault("cfg", cfg))
     (tmp_path / "r.toml").write_text(RECIPE)
     def run(*flags):
         seen.clear()
