@@ -221,3 +221,21 @@ def test_the_last_window_is_flush_with_the_end_of_the_stream():
         starts = sorted({round(d.start * t.fps) for d in out})
         regular = list(range(0, n - w + 1, step))
         assert starts == regular + ([n - w] if (n - w) % step else []), (starts, n, w, step)
+
+
+def test_sse_listen_reports_what_it_heard_and_keeps_the_clock(sse):
+    "One fixture clip with --realtime --stats: the run takes at least the clip's length (soundfile's count), the summary "
+    "says the clip's seconds and '1 speaker', and the work per chunk is a plausible number of milliseconds."
+    import re, time
+    import soundfile as sf
+    clip = ENROL["ann"]
+    seconds = sf.info(str(clip)).frames / sf.info(str(clip)).samplerate
+    t0 = time.monotonic()
+    r = sse("listen", clip, "--realtime", "--stats", "--vad", "energy")
+    took = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    assert took >= seconds - 0.2, (took, seconds)                         # paced by the clock, not as fast as it can
+    assert re.search(rf"^{seconds:.1f} s of audio, \d+ decisions, 1 speaker \(spk0\)$", r.stderr, re.M), r.stderr
+    med = float(re.search(r"work per chunk median ([\d.]+) ms", r.stderr).group(1))
+    rtf = float(re.search(r"real-time factor ([\d.]+)", r.stderr).group(1))
+    assert 0 < med < 100 * 1000 and 0 < rtf < 5, r.stderr                  # milliseconds of work per 0.1-s chunk, not clock readings
