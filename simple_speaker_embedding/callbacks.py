@@ -317,9 +317,9 @@ class HistoryPlot(Callback):
         self.png = Path(png) if png else self.csv.with_suffix('.png')
     def before_fit(self): self.drawn = None
     def after_epoch(self):
-        if self.drawn is None or time.monotonic() - self.drawn[0] >= self.every or self.epoch + 1 == self.n_epoch: self.draw()
+        if self.drawn is None or time.monotonic() - self.drawn[0] >= self.every: self.draw()
     def after_fit(self):
-        if self.drawn is not None and self.drawn[1] != self.epoch: self.draw()    # stopped early (`--max-steps`)
+        if self.drawn is not None and self.drawn[1] != self.epoch: self.draw()    # the last epoch (or where `--max-steps` stopped)
     def draw(self):
         "Draw the picture now."
         if hasattr(self.learn, 'lr_finder') or not self.csv.exists(): return
