@@ -10,7 +10,13 @@ after one untimed warm-up of each (ours also with `--int8` unless `--no-int8`), 
 processes spinning on the CPU during the runs (a busy machine). Prints the median wall time, times real time, peak
 memory (max RSS from /usr/bin/time) and the ratio ours / Resemblyzer.
 """
-import argparse, os, statistics, subprocess, sys, tempfile, time
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
 from multiprocessing import Process
 from pathlib import Path
 

@@ -5,11 +5,13 @@
 For hidden 768 (the seed's) and 256, batch 1 and 32, fp32 and bf16 autocast. Inputs are random
 log-mels of 5 s (431 frames); weights are random (speed does not depend on them).
 """
-import argparse, time
+import argparse
+import time
+
 import torch
+from common import FPS
 
 from simple_speaker_embedding.model import GRUEmbedder
-from common import FPS
 
 
 def rate(model, batch, frames, autocast, min_time):

@@ -2,7 +2,9 @@
 
     python bench/bench_loss.py [--n 64] [--m 10] [--dim 256] [--repeat 5]
 """
-import argparse, time
+import argparse
+import time
+
 import torch
 
 from simple_speaker_embedding.loss import GE2ELoss, ge2e_reference

@@ -4,10 +4,13 @@
 
 Audio is loaded and resampled to 22050 Hz first; only the log-mel transform is timed.
 """
-import argparse, platform, time
+import argparse
+import platform
+import time
 from pathlib import Path
-import numpy as np
+
 import librosa
+import numpy as np
 import torch
 
 from simple_speaker_embedding.audio import MelHParams, TacotronMel, load_audio

@@ -13,13 +13,19 @@ samples the resident memory of the training process and of its DataLoader worker
 
 Prints one table row per scale and the extrapolation; `--json FILE` writes the measurements too.
 """
-import argparse, json, os, shutil, subprocess, sys, threading, time
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import psutil
-
 from common import FPS
 
 CORPORA = {                # published sizes: speakers, utterances, hours (one speed)

@@ -6,14 +6,16 @@ MELS_DIR is a folder written by `preprocess` (e.g. of ../shared/data/train). Bat
 32 speakers x 8 utterances cropped to 140-180 frames; Adam, gradient clipping at 3.
 Prints steps/s, utterances/s and frames/s for fp32 and bf16 autocast.
 """
-import argparse, time
-import torch
+import argparse
+import time
 
-from simple_speaker_embedding.model import GRUEmbedder
-from simple_speaker_embedding.loss import GE2ELoss
+import torch
+from common import StepTimer
+
 from simple_speaker_embedding.data import speaker_dataloaders
 from simple_speaker_embedding.learner import ge2e_learner
-from common import StepTimer
+from simple_speaker_embedding.loss import GE2ELoss
+from simple_speaker_embedding.model import GRUEmbedder
 
 
 def plain_loop(dls, hidden, steps, bf16):

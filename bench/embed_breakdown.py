@@ -9,17 +9,21 @@ the GRU over all the mels with fp32 and int8 (`quantize_int8`) weights at a few 
 costs. With `--peer-seconds` (Resemblyzer's whole-job wall time from `bench_embed.py`) it prints how much of a third
 of that is left after the parts that do not depend on how well the rest is written.
 """
-import argparse, statistics, subprocess, sys, time
+import argparse
+import statistics
+import subprocess
+import sys
+import time
 
 import numpy as np
 import soundfile as sf
 import soxr
 import torch
+from common import SR
 
 from simple_speaker_embedding.audio import find_audio, trim_silence
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.model import quantize_int8
-from common import SR
 
 
 def main():

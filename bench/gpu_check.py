@@ -12,21 +12,22 @@ Needs a CUDA GPU; prints, in order:
 Training data are synthetic log-mels of 64 speakers written to a temporary folder (throughput does not depend on
 the audio; `../shared` does not travel to a GPU machine).
 """
-import argparse, tempfile, time
+import argparse
+import tempfile
+import time
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
-
-from simple_speaker_embedding.hub import gru_embedder
-from simple_speaker_embedding.hub import example_files
-from simple_speaker_embedding.model import GRUEmbedder
-from simple_speaker_embedding.loss import GE2ELoss
-from simple_speaker_embedding.data import speaker_dataloaders
-from simple_speaker_embedding.store import MANIFEST_COLUMNS, write_frames
-from simple_speaker_embedding.learner import ge2e_learner
 from common import StepTimer
 
+from simple_speaker_embedding.data import speaker_dataloaders
+from simple_speaker_embedding.hub import example_files, gru_embedder
+from simple_speaker_embedding.learner import ge2e_learner
+from simple_speaker_embedding.loss import GE2ELoss
+from simple_speaker_embedding.model import GRUEmbedder
+from simple_speaker_embedding.store import MANIFEST_COLUMNS, write_frames
 
 DEVICE = 'cuda'
 def sync():

@@ -9,12 +9,14 @@ Each file is read at the model's rate and pushed to `model.stream()` in chunks o
 goes, timing each `push`); the real-time factor is processing time / audio time. A long stream (the files joined,
 about a minute) shows the windowed policy's constant work.
 """
-import argparse, json, time
+import argparse
+import json
+import time
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 import torch
-from itertools import combinations
 
 from simple_speaker_embedding.audio import find_audio, load_audio, melspec_from_array
 from simple_speaker_embedding.hub import gru_embedder

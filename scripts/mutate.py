@@ -11,7 +11,16 @@ into a copy of the package in a temporary folder that is put first on PYTHONPATH
 subprocesses they start, which inherit PYTHONPATH - run the mutated code, not the installed one. A mutant is killed
 when the tests fail (or run past `--timeout`).
 """
-import argparse, ast, copy, json, os, shutil, subprocess, sys, tempfile, time
+import argparse
+import ast
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

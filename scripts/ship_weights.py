@@ -25,13 +25,12 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
-import numpy as np
-
-from simple_speaker_embedding.metrics import TARGET_FA, bootstrap_rates, calibrate_threshold, error_rates
 from simple_speaker_embedding.evaluate import evaluate, make_cohort
 from simple_speaker_embedding.hub import WEIGHTS_DIR, export_checkpoint, load_checkpoint
+from simple_speaker_embedding.metrics import TARGET_FA, bootstrap_rates, calibrate_threshold, error_rates
 
 STAGE_KEYS = ('epochs', 'max_steps', 'n_speakers', 'n_utterances', 'clip_speakers', 'rounds', 'lr', 'crop', 'augment', 'real_world', 'channel', 'aug', 'band_p', 'reverb_p', 'distort_p',
               'teacher', 'distill', 'distill_weight', 'ge2e_weight', 'objective', 'margin', 'scale', 'aam_weight', 'valid_pct',

@@ -3,7 +3,9 @@ minutes (logs), training-speaker validation (valid.json, scripts/valid_report.py
 
     python scripts/stage8_table.py runs/stage8 --json docs/results/stage8_ablation.json
 """
-import argparse, json, re
+import argparse
+import json
+import re
 from pathlib import Path
 
 ARMS = {'ge2e': 'GE2E', 'aam': 'AAM', 'ge2e+aam': 'GE2E+AAM', 'lm': 'GE2E+AAM 1 epoch, then the large-margin stage'}

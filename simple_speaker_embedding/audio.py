@@ -4,15 +4,18 @@
 
 # %% ../nbs/03_audio.ipynb #09d36586
 from __future__ import annotations
-import os, sys, tempfile
-from dataclasses import dataclass, asdict
+
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn as nn
 import soundfile as sf
 import soxr
+import torch
+import torch.nn as nn
 
 
 # %% auto #0
@@ -112,7 +115,8 @@ def _channels_first(frame) -> np.ndarray:
 
 def _read_ffmpeg(p:Path) -> tuple[np.ndarray, int]:
     "Decode an AAC/.m4a file with PyAV (an optional extra: `pip install av`) to mono float32."
-    try: import av
+    try:
+        import av
     except ImportError: raise AudioError(f"{p}: .m4a (AAC) audio needs PyAV: pip install av "
                                          "(or convert the corpus to flac/wav first)") from None
     try:

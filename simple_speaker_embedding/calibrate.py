@@ -4,6 +4,7 @@
 
 # %% ../nbs/12_calibrate.ipynb #1ec8fb63
 from __future__ import annotations
+
 import copy
 import warnings
 
@@ -11,9 +12,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .model import GRUEmbedder, cohort_stats, as_norm, asnorm_cohort
-from .metrics import TARGET_FA, bootstrap_rates, calibrate_threshold, error_rates
 from .evaluate import embed_paths
+from .metrics import TARGET_FA, bootstrap_rates, calibrate_threshold, error_rates
+from .model import GRUEmbedder, as_norm, asnorm_cohort, cohort_stats
 
 # %% auto #0
 __all__ = ['MIN_CALIBRATION_SPEAKERS', 'calibrate_model']

@@ -4,27 +4,34 @@
 
 # %% ../nbs/18_callbacks.ipynb #377298f5
 from __future__ import annotations
-import importlib.util, os, sys, time, warnings
+
+import importlib.util
+import os
+import sys
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
+
 with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
     from fastai.learner import AvgSmoothLoss, Learner, Metric, Recorder
+import fastai.callback.fp16
+import fastai.callback.schedule  # noqa: F401 -- add fit_one_cycle, lr_find, to_fp16 to Learner
 from fastai.callback.core import Callback, CancelBatchException, CancelEpochException, CancelFitException
+from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.progress import CSVLogger, ProgressCallback
 from fastai.callback.schedule import ParamScheduler
-from fastai.callback.fp16 import MixedPrecision
-from fastcore.foundation import L
 from fastcore.basics import noop
-import fastai.callback.schedule, fastai.callback.fp16  # noqa: F401 -- add fit_one_cycle, lr_find, to_fp16 to Learner
+from fastcore.foundation import L
 
-from .config import TrainConfig   # the run's defaults (plain data)
+from .config import TrainConfig  # the run's defaults (plain data)
 from .loss import GE2ELoss
-from .utils import atomic_write, dist_env
 from .metrics import eer
+from .utils import atomic_write, dist_env
 
 # %% auto #0
 __all__ = ['unwrap', 'GE2ECallback', 'ValidEER', 'CPUAutocast', 'DeviceSmoothLoss', 'FewerSyncs', 'CheckpointCallback',
@@ -234,7 +241,8 @@ class StopOnCtrlC(Callback):
     order = CheckpointCallback.order + 2  # after CheckpointCallback has counted the step (and after StopAfter)
     def __init__(self, learn=None): self.asked, self._learn = False, learn
     def __enter__(self):
-        import signal, threading
+        import signal
+        import threading
         self.old, self.pid = None, os.getpid()
         if threading.current_thread() is threading.main_thread():   # (signal handlers live in the main thread only)
             self.old = signal.signal(signal.SIGINT, self._on_sigint)
@@ -324,8 +332,10 @@ class HistoryPlot(Callback):
         "Draw the picture now."
         if hasattr(self.learn, 'lr_finder') or not self.csv.exists(): return
         self.drawn = (time.monotonic(), self.epoch)
-        import matplotlib; matplotlib.use('Agg', force=False)
-        import matplotlib.pyplot as plt, pandas as pd
+        import matplotlib
+        matplotlib.use('Agg', force=False)
+        import matplotlib.pyplot as plt
+        import pandas as pd
         h = pd.read_csv(self.csv)
         fig, ax = plt.subplots(1, 3, figsize=(12, 3.2))
         for c in ('train_loss', 'valid_loss'):

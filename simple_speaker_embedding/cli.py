@@ -4,11 +4,16 @@
 
 # %% ../nbs/22_cli.ipynb #369d737c
 from __future__ import annotations
-import argparse, difflib, inspect, os, sys
+
+import argparse
+import difflib
+import inspect
+import os
+import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .config import TrainConfig, load_recipe      # plain dataclasses: the parser needs no torch
+from .config import TrainConfig, load_recipe  # plain dataclasses: the parser needs no torch
 
 # %% auto #0
 __all__ = ['MODEL_HELP', 'DEVICE_HELP', 'THREADS_HELP', 'INT8_HELP', 'TRAIN_SETTINGS', 'main', 'cli']
@@ -99,8 +104,8 @@ def _add_config_flags(parser):
 # %% ../nbs/22_cli.ipynb #91a3f368
 def _embedding_commands(sub):
     "demo, hparams, embed, verify."
-    from simple_speaker_embedding.config import LAYOUTS   # plain data: `sse --help` needs no torch
     from simple_speaker_embedding import commands as c
+    from simple_speaker_embedding.config import LAYOUTS  # plain data: `sse --help` needs no torch
     d = _add(sub, "demo", "embed example clips and print their cosine similarity matrix",
              ["sse demo                    # the bundled CC0 clips", "sse demo a.wav b.wav c.mp3"], c.demo,
              _model_flags(model=False, device=False, int8=False), quick=True)
@@ -174,8 +179,8 @@ def _audio_commands(sub):
 # %% ../nbs/22_cli.ipynb #4e451f4c
 def _evaluation_commands(sub):
     "eval, calibrate."
-    from simple_speaker_embedding.config import LAYOUTS   # plain data: `sse --help` needs no torch
     from simple_speaker_embedding import commands as c
+    from simple_speaker_embedding.config import LAYOUTS  # plain data: `sse --help` needs no torch
     e = _add(sub, "eval", "EER / minDCF of a model on verification trials",
              ["sse eval data/dev/cv_en                      # all pairs of a <speaker>/<utt> tree",
               "sse eval data/dev --max-nontarget 100000     # <dataset>/<speaker>/<utt>, sampled pairs",
@@ -216,8 +221,8 @@ def _evaluation_commands(sub):
 # %% ../nbs/22_cli.ipynb #535118b7
 def _training_commands(sub):
     "preprocess, train, teacher-targets, export-onnx."
-    from simple_speaker_embedding.config import LAYOUTS, FILES_PER_SHARD   # plain data: `sse --help` needs no torch
     from simple_speaker_embedding import commands as c
+    from simple_speaker_embedding.config import FILES_PER_SHARD, LAYOUTS  # plain data: `sse --help` needs no torch
     pp = _add(sub, "preprocess", "compute log-mels of a corpus (default layout <src>/<dataset>/<speaker>/<utt>) into DST (parallel, resumable)",
               ["sse preprocess data/train mels/train", "sse preprocess data/train mels/train --speeds 0.9 1.0 1.1"], c.preprocess_cmd)
     pp.add_argument("src"); pp.add_argument("dst")
@@ -319,6 +324,7 @@ def _main(argv) -> tuple:
         except FileNotFoundError as e: print(f"sse train: error: {e}", file=sys.stderr); return 1, args
         except ValueError as e: p.commands['train'].error(str(e))
     import torch
+
     from simple_speaker_embedding.audio import AudioError
     from simple_speaker_embedding.hub import resolve_model
     if opts.get('threads'): torch.set_num_threads(args.threads)

@@ -4,10 +4,11 @@
 
 # %% ../nbs/21_commands.ipynb #093fd6e7
 from __future__ import annotations
+
 import sys
 from pathlib import Path
 
-from .config import TrainConfig      # a plain dataclass: importing this module needs no torch
+from .config import TrainConfig  # a plain dataclass: importing this module needs no torch
 
 # %% auto #0
 __all__ = ['similarity_table', 'demo', 'print_hparams', 'eval_cmd', 'collect_audio', 'output_paths', 'embed_cmd', 'verify_cmd',
@@ -49,11 +50,12 @@ def eval_cmd(root_or_trials, # data folder or trial list
             ):
     "Implementation of `sse eval`; returns the `EvalResult`."
     import numpy as np
+
     from simple_speaker_embedding.evaluate import evaluate, make_cohort
-    from simple_speaker_embedding.metrics import save_trials, error_rates
-    from simple_speaker_embedding.plots import plot_scores, plot_tsne
     from simple_speaker_embedding.hub import resolve_model
+    from simple_speaker_embedding.metrics import error_rates, save_trials
     from simple_speaker_embedding.model import ASNORM_TOP_K, GRUEmbedder, asnorm_cohort
+    from simple_speaker_embedding.plots import plot_scores, plot_tsne
     if not Path(root_or_trials).exists(): raise FileNotFoundError(f"not found: {root_or_trials}")
     embedder = resolve_model(model, allow_peer=True, device=device)
     ours = isinstance(embedder, GRUEmbedder)                       # (the peer is a plain callable: cosine, no cohort)
@@ -82,7 +84,8 @@ def eval_cmd(root_or_trials, # data folder or trial list
         save_trials(res.trials, trials_out, root=root)
         print(f"trials written to {trials_out}")
     if plot:
-        import matplotlib; matplotlib.use('Agg')
+        import matplotlib
+        matplotlib.use('Agg')
         out = Path(plot)
         for ext in ('png', 'svg'):
             plot_scores(res.trials.score, res.trials.label, path=out / f"scores.{ext}", norm=res.norm,
@@ -121,12 +124,14 @@ def output_paths(out) -> tuple[Path, Path]:
 # %% ../nbs/21_commands.ipynb #db556a54
 def embed_cmd(inputs, out, model=None, speaker=False, batch_size=32, progress=True, device=None, layout=None) -> tuple:
     "Implementation of `sse embed`: returns (embeddings, index DataFrame, failures)."
-    import numpy as np, pandas as pd, torch
+    import numpy as np
+    import pandas as pd
+    import torch
     from tqdm.auto import tqdm
-    from simple_speaker_embedding.utils import track_progress
+
     from simple_speaker_embedding.audio import AudioError
-    from simple_speaker_embedding.utils import atomic_write
     from simple_speaker_embedding.hub import resolve_model
+    from simple_speaker_embedding.utils import atomic_write, track_progress
     if layout is not None:                              # a corpus: speakers (and their sessions) as the layout says
         from simple_speaker_embedding.corpus import corpus_files, speaker_key
         cf = pd.concat([corpus_files(i, layout) for i in inputs])
@@ -178,9 +183,9 @@ def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
 def diarize_cmd(audio, model=None, speakers=None, distance=None, window=1.5, hop=0.75, rttm=None, device=None, cosine=False,
                 one_way=False, vad='silero', ref=None, uem=None, collar=0.25, overlap=True) -> list:
     "Implementation of `sse diarize`: prints `start end speaker` lines, optionally writes RTTM and scores against a reference; returns the segments."
-    from simple_speaker_embedding.utils import atomic_write
     from simple_speaker_embedding.diarize import DIARIZE_OVERLAP, der, diarize, read_rttm, read_uem, to_rttm
     from simple_speaker_embedding.hub import resolve_model
+    from simple_speaker_embedding.utils import atomic_write
     for what, f in (('reference', ref), ('UEM', uem)):
         if f and not Path(f).is_file(): raise FileNotFoundError(f"{what} file not found: {f}")
     reference = read_rttm(Path(ref)) if ref else None                 # read first: a bad file fails before the work
@@ -213,8 +218,9 @@ def calibrate_cmd(folder, # labelled recordings: <speaker>/<utt>, <dataset>/<spe
                  ):
     "Implementation of `sse calibrate`: prints what the threshold reaches and the checkpoint's sha256; returns the calibrated model."
     import warnings
+
     from simple_speaker_embedding.corpus import list_utterances
-    from simple_speaker_embedding.hub import resolve_model, export_checkpoint, fits_half
+    from simple_speaker_embedding.hub import export_checkpoint, fits_half, resolve_model
     utts = list_utterances(folder, layout=layout)
     m = resolve_model(model, device=device)
     with warnings.catch_warnings(record=True) as caught:
@@ -256,12 +262,14 @@ def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
               ) -> list:
     "Implementation of `sse listen`: prints one line per decision as it is made; returns the decisions."
     import time
+
     import numpy as np
-    from simple_speaker_embedding.utils import atomic_write
+
     from simple_speaker_embedding.diarize import to_rttm
     from simple_speaker_embedding.hub import resolve_model
     from simple_speaker_embedding.model import GRUEmbedder
     from simple_speaker_embedding.stream import file_chunks, pcm_chunks, pcm_source
+    from simple_speaker_embedding.utils import atomic_write
     if source == '-':
         stream, rate, fmt, channels = pcm_source(sys.stdin.buffer, rate, fmt, channels)   # a WAV header: its rate and channels
         if not rate: raise ValueError("raw PCM on stdin needs its sample rate: add --rate (e.g. --rate 16000)")
@@ -327,7 +335,7 @@ def train_cmd(mels, # folder written by `sse preprocess`, or a list of them
               resume:bool=True, # continue from OUT/train_state.pt if present
              ):
     "Implementation of `sse train`: `train`, then `finish_training` (cohort, dev evaluation, export); returns the model."
-    from simple_speaker_embedding.learner import train, finish_training
+    from simple_speaker_embedding.learner import finish_training, train
     run = train(mels, out, cfg, resume=resume)
     if not run.is_main or run.exported is not None: return run.model
     path, digest = finish_training(run.model, out, run.cfg, mels=mels, start=run.start, steps=run.steps,
@@ -343,7 +351,7 @@ def teacher_targets_cmd(mels, # the mel store `sse preprocess` wrote
                         batch_size:int|None=None, # clips per forward pass (default: 64 on a GPU, 1 on a CPU)
                        ) -> list:
     "Implementation of `sse teacher-targets`: CAM++ embeddings of every clip and speed copy; returns the failures."
-    from simple_speaker_embedding.distill import teacher_targets, CampPlusTeacher
+    from simple_speaker_embedding.distill import CampPlusTeacher, teacher_targets
     rep = teacher_targets(mels, CampPlusTeacher(wheel), n_workers=workers, device=device, batch_size=batch_size)
     print(f"teacher targets in {mels}/teacher_campplus ({len(rep)} files failed)")
     return rep

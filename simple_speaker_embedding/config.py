@@ -4,8 +4,10 @@
 
 # %% ../nbs/01_config.ipynb #0c1b0603
 from __future__ import annotations
-import difflib, sys
-from dataclasses import dataclass, field, fields, asdict, replace
+
+import difflib
+import sys
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 # %% auto #0
@@ -155,8 +157,10 @@ def load_recipe(path, # a TOML file of `TrainConfig` fields
                 **overrides, # settings that win over the file's (e.g. the flags given on the command line)
                ) -> TrainConfig:
     "Read a recipe file into a `TrainConfig`, then apply `overrides`."
-    if sys.version_info >= (3, 11): import tomllib
-    else: import tomli as tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"recipe not found: {path}")
     try: d = tomllib.loads(path.read_text())

@@ -4,13 +4,14 @@
 
 # %% ../nbs/06_corpus.ipynb #e682fd6e
 from __future__ import annotations
+
 import re
 from pathlib import Path
 
 import pandas as pd
 
 from .audio import AUDIO_EXTS, find_audio
-from .config import LAYOUTS   # (plain data: the CLI's parser reads them without torch)
+from .config import LAYOUTS  # (plain data: the CLI's parser reads them without torch)
 
 # %% auto #0
 __all__ = ['CORPUS_EXTS', 'speaker_key', 'looks_like', 'refuse_lookalike', 'corpus_files', 'list_utterances']

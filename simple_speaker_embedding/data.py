@@ -4,21 +4,26 @@
 
 # %% ../nbs/15_data.ipynb #c2fcccf9
 from __future__ import annotations
-import collections, functools, os, warnings
+
+import collections
+import functools
+import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
+
 with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
-    from fastai.data.core import TfmdDL, DataLoaders
+    from fastai.data.core import DataLoaders, TfmdDL
 
 from .audio import MIN_FRAMES, MelHParams
+from .config import TrainConfig  # the run's defaults (plain data)
 from .corpus import speaker_key
 from .store import MelStore, base_speaker, load_manifest
 from .utils import resolve_device
-from .config import TrainConfig   # the run's defaults (plain data)
 
 # %% auto #0
 __all__ = ['Augment', 'default_workers', 'SpeakerBatchDL', 'speaker_keys', 'held_out_speakers', 'split_by_speaker',

@@ -4,7 +4,11 @@
 
 # %% ../nbs/05_degrade.ipynb #a478aa22
 from __future__ import annotations
-import difflib, functools, json, zlib
+
+import difflib
+import functools
+import json
+import zlib
 from pathlib import Path
 
 import numpy as np

@@ -4,6 +4,7 @@
 
 # %% ../nbs/14_diarize.ipynb #ea17d492
 from __future__ import annotations
+
 import os
 from dataclasses import dataclass
 from pathlib import Path

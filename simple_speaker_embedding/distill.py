@@ -4,7 +4,17 @@
 
 # %% ../nbs/16_distill.ipynb #14c2babf
 from __future__ import annotations
-import collections, copy, io, importlib.util, json, os, sys, warnings, zipfile, zipimport
+
+import collections
+import copy
+import importlib.util
+import io
+import json
+import os
+import sys
+import warnings
+import zipfile
+import zipimport
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -12,15 +22,17 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+
 from .utils import track_progress
+
 with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
     from fastai.callback.core import Callback
     from fastai.callback.fp16 import MixedPrecision
 
 from .audio import SAMPLE_RATE, AudioError, load_audio, resample, trim_silence
-from .utils import ShardMaps, atomic_write, map_files, npy_rows, resolve_device
 from .store import load_manifest
+from .utils import ShardMaps, atomic_write, map_files, npy_rows, resolve_device
 
 # %% auto #0
 __all__ = ['TEACHER_SR', 'CAMPP_CODE', 'CAMPP_WEIGHTS', 'DISTILL_LOSSES', 'DISTILL_WEIGHTS', 'kaldi_fbank', 'CampPlusTeacher',

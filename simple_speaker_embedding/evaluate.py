@@ -4,6 +4,7 @@
 
 # %% ../nbs/10_evaluate.ipynb #e46e1a08
 from __future__ import annotations
+
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,11 +13,16 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .utils import track_progress
 from .audio import AudioError, melspec_from_file, require_speech
 from .corpus import list_utterances
-from .model import ASNORM_TOP_K, GRUEmbedder, cohort_stats, as_norm  # AS-norm lives with the model (verify needs it)
 from .metrics import bootstrap_eer, eer, load_trials, make_trials, min_dcf
+from simple_speaker_embedding.model import (  # AS-norm lives with the model (verify needs it)
+    ASNORM_TOP_K,
+    GRUEmbedder,
+    as_norm,
+    cohort_stats,
+)
+from .utils import track_progress
 
 # %% auto #0
 __all__ = ['MIN_CI_SPEAKERS', 'EvalResult', 'embed_paths', 'evaluate', 'make_cohort', 'resemblyzer_embedder']
@@ -140,7 +146,8 @@ def make_cohort(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
 # %% ../nbs/10_evaluate.ipynb #26f50578
 def resemblyzer_embedder(device:str='cpu'):
     "Resemblyzer's pretrained `VoiceEncoder` as a `path -> embedding` callable (optional extra: `pip install resemblyzer`)."
-    try: from resemblyzer import VoiceEncoder, preprocess_wav
+    try:
+        from resemblyzer import VoiceEncoder, preprocess_wav
     except ImportError as e:
         raise ImportError("Resemblyzer is an optional peer for comparisons: pip install resemblyzer 'setuptools<81'") from e
     enc = VoiceEncoder(device, verbose=False)

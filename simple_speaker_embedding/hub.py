@@ -4,10 +4,13 @@
 
 # %% ../nbs/19_hub.ipynb #6dadd418
 from __future__ import annotations
-import hashlib, warnings
-import numpy as np
+
+import hashlib
+import warnings
 from importlib.resources import files as package_files
 from pathlib import Path
+
+import numpy as np
 import torch
 from fastcore.basics import patch
 
@@ -102,7 +105,7 @@ def calibrate(self:GRUEmbedder,
               **kwargs, # add_cohort, name, n_boot, batch_size, progress (see `calibrate.calibrate_model`)
              ) -> GRUEmbedder:
     "A copy of the model with its threshold at `target_fa` false accepts on these recordings (see `calibrate.calibrate_model`)."
-    from simple_speaker_embedding.calibrate import calibrate_model     # (pandas and sklearn only when calibrating)
+    from simple_speaker_embedding.calibrate import calibrate_model  # (pandas and sklearn only when calibrating)
     return calibrate_model(self, paths, speakers, target_fa=target_fa, **kwargs)
 
 def fits_half(model:GRUEmbedder) -> bool:
@@ -171,7 +174,7 @@ def resolve_model(spec=None, # None/'shipped', 'untrained', a shipped name, a ch
     if spec == 'untrained': return untrained_model().to(dev)
     if spec == 'resemblyzer':
         if not allow_peer: raise ValueError("--model resemblyzer works with `sse eval` only")
-        from simple_speaker_embedding.evaluate import resemblyzer_embedder   # (pandas and sklearn only for the peer)
+        from simple_speaker_embedding.evaluate import resemblyzer_embedder  # (pandas and sklearn only for the peer)
         return resemblyzer_embedder(device=str(dev))
     if spec in PRETRAINED: return gru_embedder(pretrained=True, name=spec).to(dev)
     return load_checkpoint(spec).to(dev)
@@ -193,7 +196,8 @@ def export_onnx(model:GRUEmbedder, # the embedder to export
                 opset:int=17, # ONNX opset version
                ) -> Path:
     "Export to ONNX with dynamic batch and frame axes (inputs `mels`, `lengths`; output `embeddings`)."
-    import copy, warnings
+    import copy
+    import warnings
     model = copy.deepcopy(model).float().cpu().eval()
     n = model.model_hparams.n_mels
     x, lengths = torch.randn(3, 64, n) - 5, torch.tensor([64, 40, 17])

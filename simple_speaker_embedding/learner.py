@@ -4,29 +4,51 @@
 
 # %% ../nbs/20_learner.ipynb #8a3e305a
 from __future__ import annotations
-import contextlib, copy, json, os, sys, time, warnings
-import numpy as np
+
+import contextlib
+import copy
+import json
+import os
+import sys
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
 with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script at import, deprecated in this torch
     warnings.filterwarnings('ignore', '`torch.jit.script` is deprecated', FutureWarning)
     from fastai.learner import Learner
+import fastai.callback.fp16
+import fastai.callback.schedule  # noqa: F401 -- add fit_one_cycle, lr_find, to_fp16 to Learner
 from fastai.optimizer import Adam
 from fastcore.basics import noop
 from fastprogress.fastprogress import progress_bar
-import fastai.callback.schedule, fastai.callback.fp16  # noqa: F401 -- add fit_one_cycle, lr_find, to_fp16 to Learner
 
-from .model import GRUEmbedder
-from .utils import atomic_write, dist_env, resolve_device
-from .callbacks import (AccelerateDDP, CheckpointCallback, CPUAutocast, FewerSyncs, GE2ECallback,
-    HistoryCSV, HistoryPlot, StopAfter, StopOnCtrlC, ValidEER, epoch_line, tracking_callbacks, unwrap)
+from simple_speaker_embedding.callbacks import (
+    AccelerateDDP,
+    CheckpointCallback,
+    CPUAutocast,
+    FewerSyncs,
+    GE2ECallback,
+    HistoryCSV,
+    HistoryPlot,
+    StopAfter,
+    StopOnCtrlC,
+    ValidEER,
+    epoch_line,
+    tracking_callbacks,
+    unwrap,
+)
+from .config import TrainConfig
 from .hub import export_checkpoint, load_checkpoint, resolve_model
 from .loss import GE2ELoss, MarginGE2ELoss
-from .config import TrainConfig
+from .model import GRUEmbedder
+from .utils import atomic_write, dist_env, resolve_device
 
 # %% auto #0
 __all__ = ['RUNTIME_SETTINGS', 'EXPORT_SETTINGS', 'speaker_centroids', 'ge2e_learner', 'TrainRun', 'warm_start',
@@ -136,7 +158,7 @@ def config_dataloaders(man, # the manifest of the training stores (`load_stores`
                        **kw, # what only the run knows: `targets`, `rank`, `world`, `progress`, `device`
                       ):
     "`speaker_dataloaders` with the run's settings taken from `cfg`."
-    from simple_speaker_embedding.data import speaker_dataloaders, Augment
+    from simple_speaker_embedding.data import Augment, speaker_dataloaders
     aug = ((Augment.real_world if cfg.real_world else Augment)(**cfg.channel)) if cfg.augment else None
     return speaker_dataloaders(man, n_speakers=cfg.n_speakers, n_utterances=cfg.n_utterances, crop=cfg.crop, rounds=cfg.rounds,
                                augment=aug, valid_pct=cfg.valid_pct, valid_seed=cfg.valid_seed, seed=cfg.seed, in_memory=cfg.in_memory,
@@ -208,7 +230,7 @@ def train(mels, # folder written by `preprocess` (with manifest.csv), or a list 
     torch.manual_seed(cfg.seed)
     man, targets, extra = load_stores(mels), None, []
     if cfg.teacher:
-        from simple_speaker_embedding.distill import load_targets, DistillCallback
+        from simple_speaker_embedding.distill import DistillCallback, load_targets
         targets, extra = load_targets(man, mels, cfg.teacher), [DistillCallback(cfg.distill_weight, cfg.ge2e_weight, cfg.distill)]
     dls = config_dataloaders(man, cfg, targets=targets, rank=rank, world=world, progress=progress and rank == 0, device=device)
     epochs, steps = cfg.epochs, len(dls.train)
@@ -249,7 +271,7 @@ def finish_training(model:GRUEmbedder, # the trained embedder (e.g. `learn.model
                    ) -> tuple:
     "AS-norm cohort (`cfg.cohort`), dev EER and threshold (`cfg.dev`), metadata, export: `(path, sha256)`."
     from simple_speaker_embedding.evaluate import evaluate, make_cohort
-    from simple_speaker_embedding.metrics import calibrate_threshold, TARGET_FA
+    from simple_speaker_embedding.metrics import TARGET_FA, calibrate_threshold
     model = model.eval()
     if cfg.teacher and cfg.distill_weight is None:
         from simple_speaker_embedding.distill import DISTILL_WEIGHTS

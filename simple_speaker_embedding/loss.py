@@ -4,6 +4,7 @@
 
 # %% ../nbs/02_loss.ipynb #2a18ed70
 from __future__ import annotations
+
 import math
 
 import torch

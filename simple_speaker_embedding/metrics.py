@@ -4,6 +4,7 @@
 
 # %% ../nbs/09_metrics.ipynb #9dd946d3
 from __future__ import annotations
+
 from pathlib import Path
 
 import numpy as np

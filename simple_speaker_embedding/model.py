@@ -4,16 +4,25 @@
 
 # %% ../nbs/07_model.ipynb #2274b82e
 from __future__ import annotations
-from dataclasses import dataclass, asdict
+
 import os
+from dataclasses import asdict, dataclass
+
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .utils import track_progress
-
 from fastcore.basics import patch
-from .audio import MelHParams, TacotronMel, melspec_from_array, melspec_from_file, AudioError, require_speech
+
+from simple_speaker_embedding.audio import (
+    AudioError,
+    MelHParams,
+    TacotronMel,
+    melspec_from_array,
+    melspec_from_file,
+    require_speech,
+)
+from .utils import track_progress
 
 # %% auto #0
 __all__ = ['DEFAULT_HIDDEN', 'ASNORM_TOP_K', 'ModelHParams', 'GRUEmbedder', 'window_starts', 'quantize_int8', 'cohort_stats',
@@ -208,7 +217,8 @@ def embed_speaker(self:GRUEmbedder,
 # %% ../nbs/07_model.ipynb #357a5d4b
 def quantize_int8(model:GRUEmbedder) -> GRUEmbedder:
     "A CPU copy of `model` whose GRU has int8 weights (dynamic quantisation): faster on CPUs, embeddings within ~0.999 cosine."
-    import copy, warnings
+    import copy
+    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')            # torch.ao.quantization announces its move to torchao
         return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu().eval(), {nn.GRU}, dtype=torch.qint8)

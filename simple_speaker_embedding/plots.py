@@ -4,6 +4,7 @@
 
 # %% ../nbs/11_plots.ipynb #0bd84c66
 from __future__ import annotations
+
 from pathlib import Path
 
 import numpy as np

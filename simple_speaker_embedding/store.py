@@ -4,7 +4,14 @@
 
 # %% ../nbs/08_store.ipynb #37b9d367
 from __future__ import annotations
-import functools, importlib.util, json, math, os, re, sys
+
+import functools
+import importlib.util
+import json
+import math
+import os
+import re
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,8 +22,8 @@ import torch
 from .audio import MIN_FRAMES, AudioError, MelHParams, TacotronMel, load_audio, resample, trim_silence
 from .config import FILES_PER_SHARD
 from .corpus import corpus_files
-from .utils import ShardMaps, atomic_write, map_files, npy_rows
 from .degrade import clip_rng, degraded_copies, load_bank, parse_degrade, room_bank
+from .utils import ShardMaps, atomic_write, map_files, npy_rows
 
 # %% auto #0
 __all__ = ['STORE_VERSION', 'SHARD_DIR', 'MANIFEST_COLUMNS', 'BABBLE_POOL', 'base_speaker', 'mel_key', 'shard_size',

@@ -4,6 +4,7 @@
 
 # %% ../nbs/13_stream.ipynb #bf3b251f
 from __future__ import annotations
+
 import warnings
 
 import numpy as np

@@ -4,19 +4,20 @@
 
 # %% ../nbs/17_track.ipynb #6bbf594d
 from __future__ import annotations
-import math, os
+
+import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-
 from fastcore.basics import patch
 
 from .audio import AudioError, to_float_audio
 from .diarize import Partials, frame_db, window_segments
-from .vad import DIARIZE_VAD, VADS, StreamVAD, energy_mask, hysteresis, to_frames
 from .model import GRUEmbedder, as_norm, asnorm_cohort, cohort_stats
 from .stream import MelStream
+from .vad import DIARIZE_VAD, VADS, StreamVAD, energy_mask, hysteresis, to_frames
 
 # %% auto #0
 __all__ = ['TRACK_NEW', 'TRACK_CONFIRM', 'Decision', 'SpeakerTracker']

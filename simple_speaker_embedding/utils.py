@@ -4,14 +4,17 @@
 
 # %% ../nbs/00_utils.ipynb #dedda53c
 from __future__ import annotations
-import contextlib, os, sys
+
+import contextlib
+import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 from tqdm import tqdm as tqdm_std
+from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['LOG_EVERY_S', 'atomic_write', 'LogLines', 'track_progress', 'map_files', 'resolve_device', 'dist_env', 'npy_rows',

@@ -4,7 +4,9 @@
 
 # %% ../nbs/04_vad.ipynb #8881e623
 from __future__ import annotations
-import functools, warnings
+
+import functools
+import warnings
 
 import numpy as np
 import torch
@@ -27,7 +29,8 @@ WEBRTC_MODE, WEBRTC_FRAME = 2, 480  # webrtcvad's aggressiveness (0-3) and frame
 @functools.lru_cache(maxsize=1)
 def _silero():
     "The Silero VAD model of the installed `silero-vad` package (ONNX, onnxruntime), loaded once per process."
-    try: from silero_vad import load_silero_vad
+    try:
+        from silero_vad import load_silero_vad
     except ImportError as e: raise ImportError("the speech detector needs silero-vad: pip install silero-vad onnxruntime") from e
     return load_silero_vad(onnx=True)
 
@@ -83,7 +86,8 @@ class _Webrtc:
     def __init__(self, mode:int=WEBRTC_MODE):
         try:
             with warnings.catch_warnings():            # the package imports pkg_resources, which warns on import
-                warnings.simplefilter('ignore'); import webrtcvad
+                warnings.simplefilter('ignore')
+                import webrtcvad
         except ImportError as e: raise ImportError("--vad webrtc needs webrtcvad: pip install webrtcvad-wheels") from e
         self.vad = webrtcvad.Vad(mode)
     def reset_states(self): pass

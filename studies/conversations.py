@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from simple_speaker_embedding.audio import SAMPLE_RATE, load_audio, trim_silence
-from simple_speaker_embedding.corpus import list_utterances    # checks the folder layout
+from simple_speaker_embedding.corpus import list_utterances  # checks the folder layout
 
 
 def synth_conversation(root, # folder of `<speaker>/<clip>` audio (e.g. a dev set)

@@ -20,20 +20,23 @@ models it also reports the share of clips whose telephone copy is accepted as th
 (`model.score(clean, telephone) >= model.threshold`). Each copy is made once and embedded by every model; embeddings are cached per model, set and
 condition (`--cache`), so an interrupted run resumes.
 """
-import argparse, hashlib, io, json
+import argparse
+import hashlib
+import io
+import json
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import scipy.signal as ss
+import soundfile as sf
 import torch
 from tqdm.auto import tqdm
 
 from simple_speaker_embedding.audio import SAMPLE_RATE, AudioError, load_audio, resample, trim_silence
 from simple_speaker_embedding.corpus import list_utterances
 from simple_speaker_embedding.degrade import babble, clip_rng, coloured_noise, mix_at_snr, reverb, room_bank
-from simple_speaker_embedding.metrics import eer
 from simple_speaker_embedding.hub import resolve_model
+from simple_speaker_embedding.metrics import eer
 
 CONDITIONS = ('clean', 'telephone', 'codec', 'reverb', 'noise5', 'noise15', 'short1s', 'short2s')
 DEGRADED = ('telephone', 'codec', 'reverb', 'noise5', 'noise15')      # the acceptance mean: three sets x these five

@@ -22,17 +22,28 @@ conversations (seeds 0+, `--n-calib` per set and speaker count) from a grid, so 
 conversations (`--prune P` fixes ours instead). `--save` writes every test conversation's result, `--pool` prints
 the tables of saved runs together (more conversations, narrower intervals). Also prints `sse diarize`-style wall time for a long conversation.
 """
-import argparse, csv, os, time
+import argparse
+import csv
+import os
+import time
 
 import numpy as np
-
 from conversations import synth_conversation
-from simple_speaker_embedding.audio import resample
-from simple_speaker_embedding.diarize import (DIARIZE_COUNT_PRUNE, DIARIZE_SWITCH, Partials, cluster_windows, der, partial_embeddings,
-                                              resegment, window_segments)
-from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
-from simple_speaker_embedding.evaluate import make_cohort, resemblyzer_embedder
+
 from simple_speaker_embedding.audio import SAMPLE_RATE as SR
+from simple_speaker_embedding.audio import resample
+from simple_speaker_embedding.diarize import (
+    DIARIZE_COUNT_PRUNE,
+    DIARIZE_SWITCH,
+    Partials,
+    cluster_windows,
+    der,
+    partial_embeddings,
+    resegment,
+    window_segments,
+)
+from simple_speaker_embedding.evaluate import make_cohort, resemblyzer_embedder
+from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 
 GRID = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)   # affinity pruning (`prune`)
 

@@ -8,16 +8,17 @@ A rule is chosen on calibration conversations (seeds 0+) and reported on test co
     python studies/diarize_count.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 \\
         ../shared/data/dev/librispeech_halves --n 20 --out docs/results/diarize_count.json
 """
-import argparse, json
+import argparse
+import json
 from pathlib import Path
 
 import numpy as np
-
 from conversations import synth_conversation
+
+from simple_speaker_embedding.audio import SAMPLE_RATE as SR
 from simple_speaker_embedding.diarize import DIARIZE_PRUNE, estimate_speakers, partial_embeddings
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.model import asnorm_cohort
-from simple_speaker_embedding.audio import SAMPLE_RATE as SR
 
 PRUNES = (0.1, 0.2, 0.3, 0.4)
 

@@ -12,9 +12,8 @@ import numpy as np
 import torch
 
 from simple_speaker_embedding.evaluate import evaluate
-from simple_speaker_embedding.metrics import make_trials
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
-
+from simple_speaker_embedding.metrics import make_trials
 
 SETTINGS = [(860, 430), (300, 200), (240, 160), (200, 160), (160, 120)]   # (max_frames, window); first = default
 

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from simple_speaker_embedding.audio import find_audio, load_audio
-from simple_speaker_embedding.metrics import eer
 from simple_speaker_embedding.hub import resolve_model
+from simple_speaker_embedding.metrics import eer
 from simple_speaker_embedding.model import as_norm, cohort_stats
 
 POLICIES = {  # name: (trim, max_frames, window)

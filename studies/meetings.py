@@ -21,7 +21,9 @@ by its detection error, then the detector (energy / webrtcvad / that Silero) by 
 or a cosine) by DER with false overlap under 5%.
 `--peer`: Resemblyzer's partial embeddings through the same pipeline (the chosen detector's mask).
 """
-import argparse, json, sys
+import argparse
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +32,16 @@ import scipy.signal as ss
 from simple_speaker_embedding.audio import SAMPLE_RATE, load_audio, nonsilent_intervals, resample, trim_silence
 from simple_speaker_embedding.corpus import list_utterances
 from simple_speaker_embedding.degrade import coloured_noise, room_bank
-from simple_speaker_embedding.diarize import (DIARIZE_PRUNE, DIARIZE_SWITCH, cluster_windows, der, overlap_segments,
-                                              partial_embeddings, resegment, window_segments)
+from simple_speaker_embedding.diarize import (
+    DIARIZE_PRUNE,
+    DIARIZE_SWITCH,
+    cluster_windows,
+    der,
+    overlap_segments,
+    partial_embeddings,
+    resegment,
+    window_segments,
+)
 from simple_speaker_embedding.hub import resolve_model
 from simple_speaker_embedding.model import asnorm_cohort
 from simple_speaker_embedding.vad import VAD_SR, mask_from_probs, speech_probs
@@ -100,8 +110,9 @@ def webrtc_mask(y, n, fps, mode=2):
 
 def overlap_scores(ref, hyp, step=0.01):
     "Of the reference's overlapped speech: the share with both its speakers in the hypothesis (best mapping); false overlap / speech."
-    from simple_speaker_embedding.diarize import _annotation
     from pyannote.metrics.diarization import DiarizationErrorRate
+
+    from simple_speaker_embedding.diarize import _annotation
     mapping = DiarizationErrorRate().optimal_mapping(_annotation(ref), _annotation(hyp))   # hyp label -> ref label
     end = max(e for _, e, _ in ref + hyp); n = int(end / step) + 1
     R = {s: np.zeros(n, bool) for *_, s in ref}; H = {}
@@ -121,6 +132,7 @@ def detection_error(ref, mask, fps):
     "pyannote's DetectionErrorRate (collar 0) of a speech mask: (missed + false alarm) / reference speech, and its parts."
     from pyannote.core import Annotation, Segment
     from pyannote.metrics.detection import DetectionErrorRate
+
     from simple_speaker_embedding.diarize import _runs
     R = Annotation(); H = Annotation()
     for i, (a, b, _) in enumerate(ref): R[Segment(a, b), i] = 'speech'
@@ -180,7 +192,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=0.75); ap.add_argument("--peer", action="store_true")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
-    import torch; torch.set_num_threads(1)
+    import torch
+    torch.set_num_threads(1)
     model = resolve_model(a.model).eval()
     bank = room_bank(Path("runs/meetings_rooms.npz"), n=16, seed=BANK_SEED)
     meetings = {split: [(Path(r).name, i, *synth_meeting(r, 1000 * (split == 'dev') + 10 * i + j, bank, minutes=a.minutes))
@@ -222,9 +235,11 @@ def main():
                    before_detection=res['energy']['dev']['detection'], after=res[vad]['dev']['overlap'][t_best],
                    after_detection=res[vad]['dev']['detection'])
     if a.peer:
-        from simple_speaker_embedding.evaluate import resemblyzer_embedder  # noqa: F401 -- (checks the package)
-        sys.path.insert(0, str(Path(__file__).parent)); from diarization import resemblyzer_partials
         from resemblyzer import VoiceEncoder
+
+        from simple_speaker_embedding.evaluate import resemblyzer_embedder  # noqa: F401 -- (checks the package)
+        sys.path.insert(0, str(Path(__file__).parent))
+        from diarization import resemblyzer_partials
         enc = VoiceEncoder('cpu', verbose=False); peer = {}
         for v, t in (('energy', 'None'), (vad, t_best)):
             rows = []

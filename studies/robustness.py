@@ -15,14 +15,16 @@ compared with the clean clip (cosine; the same recording, so ideally 1). Degrada
 Prints the mean cosine per degradation and the fraction of copies the model still accepts as the same speaker
 (`model.score` >= `model.threshold`: AS-norm for the shipped model, cosine for plain training exports).
 """
-import argparse, io
+import argparse
+import io
 from pathlib import Path
+
 import numpy as np
 import soundfile as sf
 import torch
-from scipy.signal import butter, sosfilt, fftconvolve
+from scipy.signal import butter, fftconvolve, sosfilt
 
-from simple_speaker_embedding.audio import load_audio, resample, AUDIO_EXTS
+from simple_speaker_embedding.audio import AUDIO_EXTS, load_audio, resample
 from simple_speaker_embedding.hub import resolve_model
 
 

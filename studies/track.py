@@ -10,18 +10,20 @@ speaker); conversations of dev speakers and the repository's fixture conversatio
         --dev ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 ../shared/data/dev/librispeech_halves \\
         --n 10 --out docs/results/track.json
 """
-import argparse, json, time
+import argparse
+import json
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
-
-from simple_speaker_embedding.audio import load_audio
 from conversations import synth_conversation
+
+from simple_speaker_embedding.audio import SAMPLE_RATE as SR
+from simple_speaker_embedding.audio import load_audio
 from simple_speaker_embedding.diarize import der, diarize, read_rttm
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.track import TRACK_CONFIRM, TRACK_NEW, SpeakerTracker
-from simple_speaker_embedding.audio import SAMPLE_RATE as SR
 
 THRESHOLDS = {'as-norm': (-0.5, 0.0, 0.5, 1.0, 1.5, 2.0), 'cosine': (0.3, 0.4, 0.5, 0.6)}
 CONFIRMS = (1, 2, 3)

@@ -1,4 +1,7 @@
-import os, shutil, subprocess, sys
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 if os.environ.get("PYTEST_XDIST_WORKER"):     # `pytest -n 2` (the default, pyproject): one thread a worker, and in what it runs
@@ -6,6 +9,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):     # `pytest -n 2` (the default, pypr
 import numpy as np
 import pytest
 import torch
+
 if os.environ.get("PYTEST_XDIST_WORKER"): torch.set_num_threads(1)
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -43,6 +47,7 @@ def tone():
 def fixture_store(tmp_path_factory) -> Path:
     "The fixtures preprocessed once into a mel store (one speed), shared by the training tests: read it, do not change it."
     import warnings
+
     from simple_speaker_embedding.store import preprocess
     dst = tmp_path_factory.mktemp("fixture_store")
     with warnings.catch_warnings():

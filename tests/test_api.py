@@ -1,5 +1,6 @@
 """The public API card and behaviour kept across restructurings: the shipped model's outputs on the fixtures."""
 from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -33,9 +34,10 @@ def _given(args) -> dict:
 
 def test_parser_defaults_are_train_config():
     "`sse train` with no flags trains with exactly TrainConfig(); each flag reaches its field."
+    from dataclasses import fields
+
     from simple_speaker_embedding.cli import _parser
     from simple_speaker_embedding.config import TrainConfig
-    from dataclasses import fields
     p = _parser()
     assert TrainConfig(**_given(p.parse_args(["train", "m", "o"]))) == TrainConfig()
     assert {k: getattr(TrainConfig(), k) for k in DOCUMENTED} == DOCUMENTED      # and those are the documented defaults
@@ -46,7 +48,8 @@ def test_parser_defaults_are_train_config():
 def test_recipes_reproduce_the_shipped_stages():
     "recipes/stage1-8.toml hold the settings behind the shipped weights: its meta['stages'] and the commands in meta['recipe']."
     import shlex
-    from simple_speaker_embedding import gru_embedder, load_recipe, TrainConfig
+
+    from simple_speaker_embedding import TrainConfig, gru_embedder, load_recipe
     from simple_speaker_embedding.cli import _parser
     meta = gru_embedder().meta
     cfgs = [load_recipe(RECIPES / f"stage{i}.toml") for i in range(1, 9)]

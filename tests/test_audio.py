@@ -1,13 +1,22 @@
 "Audio front-end: loading, formats, resampling, silence trimming, the log-mel transform, bad input."
 import io
+
 import librosa
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
-from simple_speaker_embedding.audio import (AudioError, MelHParams, TacotronMel, load_audio, melspec_from_array,
-                                            melspec_from_file, to_float_audio, trim_silence)
+from simple_speaker_embedding.audio import (
+    AudioError,
+    MelHParams,
+    TacotronMel,
+    load_audio,
+    melspec_from_array,
+    melspec_from_file,
+    to_float_audio,
+    trim_silence,
+)
 
 
 def test_hparams_are_the_seeds():
@@ -185,6 +194,7 @@ def test_unsupported_dtype():
 def test_streamed_long_files_truncation_refused_and_stereo_mixed(tmp_path, tone, monkeypatch):
     "Files long enough to be streamed in chunks (here: over 2 s) are refused when cut short and mixed down, not left-only."
     import soundfile as sf
+
     import simple_speaker_embedding.audio as au
     monkeypatch.setattr(au, "STREAM_CHUNK_S", 1.0)
     x = tone(5.0, 22050)

@@ -1,6 +1,8 @@
 "Bad input and hostile files: clear one-line errors, no code execution, no silent wrong output (issue 12)."
-import subprocess, sys
+import subprocess
+import sys
 from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -124,6 +126,7 @@ def test_eval_skips_unreadable_files_like_embed(sse, fixture_root, tmp_path):
 def test_truncated_files_raise(fixture_files, tmp_path, fmt, subtype, ext):
     "A file cut in half must not be embedded silently from the part that decodes."
     import soundfile as sf
+
     from simple_speaker_embedding.audio import load_audio
     x, sr = sf.read(fixture_files[0], dtype="float32")
     full, cut = tmp_path / f"full.{ext}", tmp_path / f"cut.{ext}"
@@ -135,6 +138,7 @@ def test_truncated_files_raise(fixture_files, tmp_path, fmt, subtype, ext):
 
 def test_wav_header_claiming_more_samples(fixture_files, tmp_path):
     import soundfile as sf
+
     from simple_speaker_embedding.audio import load_audio
     x, sr = sf.read(fixture_files[0], dtype="float32")
     sf.write(tmp_path / "a.wav", x, sr, subtype="PCM_16")
@@ -152,6 +156,7 @@ def test_cosine_threshold_out_of_range(sse, fixture_files):
 def test_long_files_are_streamed(fixture_files, tmp_path, monkeypatch):
     "Files longer than 2 chunks go through the chunked reader; its mel matches the whole-file mel."
     import soundfile as sf
+
     from simple_speaker_embedding import audio
     x = np.concatenate([audio.load_audio(f, sr=16000)[0] for f in fixture_files[:8]])
     sf.write(tmp_path / "long.wav", x, 16000)
@@ -169,7 +174,8 @@ def test_long_files_are_streamed(fixture_files, tmp_path, monkeypatch):
 
 
 def test_tsne_gives_every_speaker_its_own_look(tmp_path):
-    import matplotlib; matplotlib.use("Agg")
+    import matplotlib
+    matplotlib.use("Agg")
     from simple_speaker_embedding.plots import plot_tsne
     rng = np.random.default_rng(0)
     labels = [f"spk{k:02d}" for k in range(45) for _ in range(3)]
@@ -184,6 +190,7 @@ def test_tsne_gives_every_speaker_its_own_look(tmp_path):
 def test_resumed_run_shows_the_loss_it_had_reached(fixture_store, tmp_path):
     "The steps replayed to reach the resume point report the saved smoothed loss, not 0.0000."
     from fastai.callback.core import Callback
+
     from simple_speaker_embedding.data import speaker_dataloaders
     from simple_speaker_embedding.learner import ge2e_learner
     from simple_speaker_embedding.model import GRUEmbedder
@@ -203,7 +210,8 @@ def test_resumed_run_shows_the_loss_it_had_reached(fixture_store, tmp_path):
 
 
 def test_ctrl_c_in_train_says_how_to_resume(fixture_store, tmp_path):
-    import signal, time
+    import signal
+    import time
     p = subprocess.Popen([sys.executable, "-c", "from simple_speaker_embedding.cli import cli; cli()", "train",
                           str(fixture_store), str(tmp_path / "run"), "--epochs", "200", "--hidden", "8", "--layers", "1",
                           "--n-speakers", "3", "--n-utterances", "3", "--crop", "20", "30", "--valid-pct", "0.34",
@@ -218,8 +226,10 @@ def test_ctrl_c_in_train_says_how_to_resume(fixture_store, tmp_path):
 
 
 def test_embed_progress_covers_the_embedding_phase(fixture_files, tmp_path):
+    import contextlib
+    import io
+
     from simple_speaker_embedding.commands import embed_cmd
-    import contextlib, io
     class Terminal(io.StringIO):
         def isatty(self): return True                              # bars are drawn on a terminal only
     buf = Terminal()
@@ -260,6 +270,7 @@ def test_a_corrupt_mp3_is_one_line_naming_the_decoders_complaint(sse, tmp_path, 
 
 def test_sse_listen_into_a_closed_pipe_ends_quietly(tmp_path):
     import subprocess
+
     from conftest import SSE
     conv = Path(__file__).parent / "conversation" / "three_speakers.ogg"
     r = subprocess.run(f"'{SSE}' listen '{conv}' | head -1; echo \"rc=${{PIPESTATUS[0]}}\"", shell=True, executable="/bin/bash",
@@ -272,6 +283,7 @@ def test_sse_listen_into_a_closed_pipe_ends_quietly(tmp_path):
 def test_a_wav_on_stdin_is_read_by_its_header(sse, tmp_path):
     "The same audio as a WAV on stdin (no --rate) and as raw PCM with --rate gives the same decisions; a contradicting flag is refused."
     import soundfile as sf
+
     from simple_speaker_embedding.audio import load_audio
     x, _ = load_audio(Path(__file__).parent / "conversation" / "three_speakers.ogg", sr=16000)
     sf.write(tmp_path / "c.wav", x, 16000, subtype="PCM_16")

@@ -1,13 +1,14 @@
 "`sse calibrate` as a user runs it (a subprocess with its defaults), and the library calibration it calls."
 import re
 import shutil
+
 import numpy as np
 import pytest
 import torch
 
-from simple_speaker_embedding.metrics import error_rates, threshold_at_fa
 from simple_speaker_embedding.evaluate import evaluate
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
+from simple_speaker_embedding.metrics import error_rates, threshold_at_fa
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +118,7 @@ def test_the_few_pairs_warning_starts_below_ten_expected_false_accepts(fixture_r
     "5 speakers x 4 clips: 190 - 30 = 160 different-speaker pairs (counted here), exactly 10 / 6.25%: no warning; "
     "one clip fewer: 171 - (4 x 6 + 3) = 144 pairs, a warning."
     import warnings
+
     from simple_speaker_embedding.calibrate import calibrate_model
     from simple_speaker_embedding.corpus import list_utterances
     from simple_speaker_embedding.model import GRUEmbedder

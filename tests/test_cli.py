@@ -1,9 +1,9 @@
 "The `sse` command, called as a user would: as a subprocess."
 import re
-import pytest
 import subprocess
 import sys
 
+import pytest
 
 
 def test_demo_prints_a_similarity_matrix_with_the_trained_model(sse):
@@ -84,7 +84,8 @@ def test_eval_missing_path_fails_cleanly(sse):
 
 
 def test_embed_files_folders_lists_and_bad_files(sse, fixture_root, fixture_files, tmp_path):
-    import numpy as np, pandas as pd
+    import numpy as np
+    import pandas as pd
     bad = tmp_path / "bad.wav"; bad.write_bytes(b"")
     lst = tmp_path / "list.txt"; lst.write_text(f"{fixture_files[0]}\n{fixture_files[1]}\n")
     r = sse("embed", str(fixture_root / "cv_en" / fixture_files[5].parent.name), str(lst), str(bad),
@@ -97,7 +98,8 @@ def test_embed_files_folders_lists_and_bad_files(sse, fixture_root, fixture_file
 
 
 def test_embed_speaker_mode(sse, fixture_root, tmp_path):
-    import numpy as np, pandas as pd
+    import numpy as np
+    import pandas as pd
     r = sse("embed", str(fixture_root), "--speaker", "--model", "untrained", "--out", str(tmp_path / "s"))
     assert r.returncode == 0, r.stderr
     idx = pd.read_csv(tmp_path / "s.csv")
@@ -191,7 +193,8 @@ def test_demo_embeds_the_bundled_clips_with_the_shipped_model(capsys):
 
 def test_eval_plot_names_the_scores_it_draws(fixture_root, tmp_path, monkeypatch):
     "sse eval --plot with the shipped model draws AS-norm scores, titled and labelled so, with the model's threshold."
-    import matplotlib; matplotlib.use("Agg")
+    import matplotlib
+    matplotlib.use("Agg")
     import simple_speaker_embedding.plots as pl
     from simple_speaker_embedding.cli import main
     from simple_speaker_embedding.hub import gru_embedder
@@ -214,7 +217,8 @@ def test_help_needs_no_torch_and_says_no_default_none():
 
 def test_cli_options_reach_their_functions(fixture_root, monkeypatch, tmp_path):
     "`sse diarize --speakers/--distance (or its old name --threshold)/--window/--hop` and `sse eval --top-k` arrive where they act."
-    import simple_speaker_embedding.diarize as dz, simple_speaker_embedding.evaluate as ev
+    import simple_speaker_embedding.diarize as dz
+    import simple_speaker_embedding.evaluate as ev
     from simple_speaker_embedding.cli import main
     seen = {}
     monkeypatch.setattr(dz, "diarize", lambda m, audio, **kw: seen.update(diarize=kw) or [(0.0, 1.0, "spk0")])
@@ -248,8 +252,8 @@ def test_cli_device_reaches_the_model(fixture_files, tmp_path, capsys):
 
 def test_every_help_points_to_real_docs_and_names_the_models_own_score(sse):
     "No `--help` sends the reader to the README for figures that live in docs/, or calls the shipped model's score a cosine."
-    from simple_speaker_embedding.cli import _parser
     from simple_speaker_embedding import gru_embedder
+    from simple_speaker_embedding.cli import _parser
     assert gru_embedder().scoring == 'as-norm'          # what the shipped model's score is (the texts must not say cosine)
     for cmd in [None, *_parser().commands]:
         r = sse(*([cmd] if cmd else []), "--help")

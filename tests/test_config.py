@@ -82,6 +82,7 @@ def test_max_steps_beyond_the_epochs_says_so(sse, fixture_store, tmp_path):
 def test_open_ranges_refuse_their_bound(sse):
     "A learning rate must be above 0 (an open range), in the dataclass and on the command line alike."
     import pytest
+
     from simple_speaker_embedding.config import TrainConfig
     with pytest.raises(ValueError, match="lr must be above 0, got 0.0"): TrainConfig(lr=0.0)
     assert TrainConfig(lr=1e-9).lr == 1e-9 and TrainConfig(valid_pct=0.0).valid_pct == 0.0   # a closed bound is allowed

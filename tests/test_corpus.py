@@ -76,9 +76,9 @@ def test_voxceleb_vctk_commonvoice(clips, tmp_path):
 
 
 def test_same_folder_name_in_two_datasets_stays_two_speakers(clips, tmp_path):
+    from simple_speaker_embedding.corpus import list_utterances
     from simple_speaker_embedding.data import speaker_dataloaders
     from simple_speaker_embedding.store import preprocess
-    from simple_speaker_embedding.corpus import list_utterances
     (a, fa), (b, fb) = clips.items()
     root = tmp_path / "src"
     for i, f in enumerate(fa): _put(f, root / "LibriSpeech" / "19" / f"a{i}.ogg")
@@ -97,8 +97,9 @@ def test_same_folder_name_in_two_datasets_stays_two_speakers(clips, tmp_path):
 
 
 def test_m4a_without_pyav_fails_in_one_line(tmp_path, monkeypatch):
-    from simple_speaker_embedding.audio import load_audio, AudioError
     import builtins
+
+    from simple_speaker_embedding.audio import AudioError, load_audio
     real = builtins.__import__
     monkeypatch.setattr(builtins, "__import__", lambda n, *a, **k: (_ for _ in ()).throw(ImportError(n)) if n == "av" else real(n, *a, **k))
     p = tmp_path / "00001.m4a"; p.write_bytes(b"\0" * 64)
@@ -136,8 +137,7 @@ def test_librispeech_subsets_joined_by_links(clips, tmp_path):
 
 def test_a_tree_of_mixed_depths_is_refused_in_one_line(sse, clips, tmp_path):
     "Files at two depths would be read half wrong (a folder taken for a speaker): every reader refuses, in one line."
-    from simple_speaker_embedding.corpus import corpus_files
-    from simple_speaker_embedding.corpus import list_utterances
+    from simple_speaker_embedding.corpus import corpus_files, list_utterances
     a, b = list(clips)
     src = tmp_path / "src"
     for p in clips[a]: _put(p, src / "ds" / a / p.name)                  # <dataset>/<speaker>/<utt>

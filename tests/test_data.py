@@ -1,6 +1,7 @@
 "Preprocessing (parallel, resumable, atomic, reported failures) and the N x M speaker-batched DataLoaders."
 import shutil
 import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -247,7 +248,9 @@ def test_reverberation_share_follows_its_probability():
 
 def test_no_speaker_twice_in_a_batch(fixture_root, tmp_path):
     "The last, incomplete group of speakers is filled with other speakers, never one already in it."
-    import contextlib, io
+    import contextlib
+    import io
+
     from simple_speaker_embedding.data import speaker_dataloaders
     from simple_speaker_embedding.store import preprocess
     with contextlib.redirect_stderr(io.StringIO()):

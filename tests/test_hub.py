@@ -1,5 +1,6 @@
 "Checkpoints and the torch.hub entry point (offline, from the repository)."
 from pathlib import Path
+
 import pytest
 import torch
 
@@ -82,7 +83,7 @@ def test_hub_refuses_a_tampered_shipped_file(tmp_path, monkeypatch):
 
 def test_half_precision_export_keeps_embeddings(fixture_files, tmp_path):
     "The README's claim for float16 storage: embeddings of a float32 model and its half export agree (cosine)."
-    from simple_speaker_embedding.hub import gru_embedder, export_checkpoint, load_checkpoint
+    from simple_speaker_embedding.hub import export_checkpoint, gru_embedder, load_checkpoint
     m = gru_embedder()
     torch.manual_seed(0)
     with torch.no_grad():                                    # float32 weights that float16 cannot hold exactly

@@ -144,6 +144,7 @@ def test_too_short_clips_are_left_out_of_eval_and_embed(sse, short, fixture_root
 
 def test_missing_tensor_is_named(tmp_path):
     import torch
+
     from simple_speaker_embedding.hub import export_checkpoint, load_checkpoint
     from simple_speaker_embedding.model import GRUEmbedder
     export_checkpoint(GRUEmbedder(hidden=8, layers=1), tmp_path / "m.pt")
@@ -158,6 +159,7 @@ def test_first_ctrl_c_finishes_the_step_second_stops_at_once():
     "Ctrl-C while training is a request honoured after the step in progress (never inside an optimiser step, nor lost "
     "in a DataLoader fork); a second Ctrl-C stops at once."
     import signal
+
     from simple_speaker_embedding.callbacks import StopOnCtrlC
     cb, before = StopOnCtrlC(), signal.getsignal(signal.SIGINT)
     with cb:

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from simple_speaker_embedding.loss import ge2e_reference, GE2ELoss, group_by_speaker
+from simple_speaker_embedding.loss import GE2ELoss, ge2e_reference, group_by_speaker
 
 
 @pytest.mark.parametrize("method", ["softmax", "contrast"])
@@ -82,6 +82,7 @@ def test_labels_shaped_n_by_m():
 def test_aam_softmax_by_hand_margin_and_scale_honoured():
     "Two classes at right angles, an embedding at 60 degrees from the first: logits s*cos(60+m) and s*cos(30) by hand."
     import math
+
     from simple_speaker_embedding.loss import AAMSoftmax
     e = torch.tensor([[math.cos(math.pi / 3), math.sin(math.pi / 3)]]) * 3        # length does not matter
     for m, s in ((0.0, 1.0), (0.2, 30.0), (0.5, 16.0)):
@@ -110,7 +111,9 @@ def test_aam_logit_across_the_whole_angle_range_by_hand():
     "Class rows of different lengths, not orthogonal; embeddings from 0 to 180 degrees off their class: the true class's "
     "logit is s*cos(theta + m) up to theta = pi - m and s*(cos(theta) - m sin(m)) past it, the others s*cos (numpy here)."
     import math
+
     import numpy as np
+
     from simple_speaker_embedding.loss import AAMSoftmax
     rng = np.random.default_rng(0)
     W = rng.standard_normal((3, 5)) * np.array([[1.0], [3.0], [0.5]])
@@ -129,6 +132,7 @@ def test_aam_logit_across_the_whole_angle_range_by_hand():
 
 def test_aam_margin_bounds_and_the_layout_message():
     import math
+
     from simple_speaker_embedding.loss import AAMSoftmax
     for ok in (0.0, 1.5):                                        # [0, pi/2): no margin, and a large one
         assert AAMSoftmax(2, 4, margin=ok).margin == ok

@@ -1,11 +1,13 @@
 "Meetings: the speech detector (offline), no turn under min_dur, trackers that merge one voice's two labels, sse diarize --ref."
-import os, re, subprocess
+import os
+import re
+import subprocess
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
-
 from conftest import SSE
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 CONV = os.path.join(os.path.dirname(__file__), "conversation", "three_speakers.ogg")
 

@@ -161,9 +161,8 @@ def test_lengths_beyond_the_frames_are_refused(small_model):
 
 def test_shipped_model_is_nearly_level_invariant():
     "README failure modes: a clip at 1/4 of its amplitude keeps a high cosine with itself (margin below the stated value)."
-    from simple_speaker_embedding.hub import gru_embedder
-    from simple_speaker_embedding.hub import example_files
     from simple_speaker_embedding.audio import load_audio
+    from simple_speaker_embedding.hub import example_files, gru_embedder
     m = gru_embedder()
     x, sr = load_audio(example_files()[0])
     e = m.embed_utterance(x, sr=sr)
@@ -173,7 +172,7 @@ def test_shipped_model_is_nearly_level_invariant():
 
 def test_as_norm_by_hand_with_different_statistics_per_side():
     "Top-k (not all, not bottom-k) cohort cosines, each side its own statistics: hand-computed values."
-    from simple_speaker_embedding.model import cohort_stats, as_norm
+    from simple_speaker_embedding.model import as_norm, cohort_stats
     coh = np.array([[1, 0], [0, 1], [-1, 0], [0.6, 0.8]], np.float32)
     a, b = np.array([1, 0], np.float32), np.array([0, 1], np.float32)
     ma, sa = cohort_stats(a[None], coh, top_k=2)                      # a's cosines: 1, 0, -1, 0.6 -> top 2: 1, 0.6
@@ -190,13 +189,14 @@ def test_verify_decides_by_the_threshold_given(fixture_files, small_model, capsy
     s, same = m.verify(str(fixture_files[0]), str(fixture_files[5]))
     assert same is False and s < 0.999999
     assert m.verify(str(fixture_files[0]), str(fixture_files[5]), threshold=s - 1e-3)[1] is True
-    from simple_speaker_embedding.cli import main                      # the shipped model has its own AS-norm threshold
+    from simple_speaker_embedding.cli import main  # the shipped model has its own AS-norm threshold
     assert main(["verify", str(fixture_files[0]), str(fixture_files[5]), "--threshold", "-50"]) == 0
     assert "threshold -50.0000  -> same speaker" in capsys.readouterr().out
 
 
 def test_int8_quantises_the_gru(small_model, fixture_files, tmp_path, monkeypatch):
-    import simple_speaker_embedding.cli as cli, simple_speaker_embedding.commands as commands
+    import simple_speaker_embedding.cli as cli
+    import simple_speaker_embedding.commands as commands
     from simple_speaker_embedding.model import quantize_int8
     q = quantize_int8(small_model)
     assert type(q.gru).__module__.startswith("torch.ao.nn.quantized.dynamic")

@@ -1,6 +1,7 @@
 "Every notebook in nbs/ and training.ipynb (quick mode) runs top to bottom; their inline tests are part of the suite."
 import subprocess
 from pathlib import Path
+
 import pytest
 
 ROOT = Path(__file__).parents[1]
@@ -20,6 +21,7 @@ def test_there_are_notebooks():
 def test_training_notebook_takes_papermill_parameters(tmp_path):
     "training.ipynb runs in quick mode with its tagged parameters set from outside (`papermill training.ipynb -p ...`)."
     import json
+
     import papermill as pm
     out, work = tmp_path / "training.out.ipynb", tmp_path / "quick"
     pm.execute_notebook(str(ROOT / "training.ipynb"), str(out), parameters=dict(device="cpu", work=str(work), seed=1, hidden=24),
@@ -69,7 +71,8 @@ def test_evaluation_notebook_runs_with_papermill_from_the_repository_root(tmp_pa
 
 def test_notebook_numbers_follow_their_imports():
     "Each module's notebook is numbered after every notebook whose module it imports (a reader can go in order)."
-    import json, re
+    import json
+    import re
     num, deps = {}, {}
     for nb in NBS:
         m = re.match(r"(\d+)_", nb.name)
@@ -87,7 +90,9 @@ def test_notebook_numbers_follow_their_imports():
 
 def test_every_name_of_the_api_card_has_an_example_in_its_notebook():
     "The names `simple_speaker_embedding` exports (its API card) each appear in a code cell of their module's notebook that is not an export."
-    import json, re
+    import json
+    import re
+
     from simple_speaker_embedding import _API
     examples = {}
     for nb in NBS:

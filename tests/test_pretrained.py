@@ -1,5 +1,6 @@
 "The shipped weights: load offline through torch.hub, verified by sha256, and separate the CC0 fixture speakers."
 from pathlib import Path
+
 import numpy as np
 import pytest
 import torch

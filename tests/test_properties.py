@@ -1,12 +1,14 @@
 """Property-based tests (hypothesis) where the input space is the point: stream lengths and chunkings, calibration windows,
 the held-out speaker draw, the confirm rule of the tracker. Expectations are computed here, not by the code under test."""
-import os, subprocess, sys
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, example, given, settings, strategies as st
-
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 # --- streaming = offline, at every length around the window boundaries ---
 
@@ -37,6 +39,7 @@ def test_a_stream_of_any_length_near_a_window_boundary_ends_with_the_offline_emb
 @given(sizes=st.lists(st.integers(1, 5000), min_size=1, max_size=5), seed=st.integers(0, 999), chunk=st.floats(0.01, 2.0))
 def test_file_chunks_reassemble_the_file(tmp_path_factory, sizes, seed, chunk):
     import soundfile as sf
+
     from simple_speaker_embedding.stream import file_chunks
     x = (np.random.default_rng(seed).standard_normal(sum(sizes)) * 0.1).astype(np.float32)
     p = tmp_path_factory.mktemp("c") / "a.wav"; sf.write(p, x, 8000, subtype="FLOAT")

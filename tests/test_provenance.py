@@ -3,9 +3,9 @@ import json
 
 import pytest
 import torch
+from test_resume import InterruptAt
 
 from simple_speaker_embedding.learner import train
-from test_resume import InterruptAt
 
 KW = dict(epochs=3, lr=3e-3, hidden=12, layers=1, n_speakers=2, n_utterances=3, crop=(20, 30), valid_pct=0.34,
           checkpoint_every=1000, workers=0, device="cpu", seed=3)

@@ -32,7 +32,7 @@ def test_ship_weights_on_a_tiny_run(fixture_root, tmp_path):
     assert s.meta["recipe"] == "sse train ..." and s.scoring == "as-norm"
     # the operating point is recomputed from the dev trials: 1% false accepts on AS-norm scores (a constant would fail)
     from simple_speaker_embedding.evaluate import evaluate
-    from simple_speaker_embedding.metrics import threshold_at_fa, error_rates
+    from simple_speaker_embedding.metrics import error_rates, threshold_at_fa
     s.scoring = "cosine"; res = evaluate(s, fixture_root / "cv_en", n_boot=0, progress=False).as_normed(s.cohort, n_boot=0)
     assert s.threshold == pytest.approx(threshold_at_fa(res.trials.score, res.trials.label, 0.01), abs=0.05)
     fa, fr = error_rates(res.trials.score, res.trials.label, s.threshold)

@@ -93,8 +93,12 @@ def test_rerunning_a_finished_preprocess_says_there_was_nothing_to_do(sse, fixtu
 
 def test_preprocess_trims_silence(fixture_files, tmp_path):
     "Mels written by preprocess have exactly the frames of the trimmed audio (the embed helpers trim too)."
-    import soundfile as sf, shutil, warnings
-    from simple_speaker_embedding.audio import load_audio, trim_silence, TacotronMel
+    import shutil
+    import warnings
+
+    import soundfile as sf
+
+    from simple_speaker_embedding.audio import TacotronMel, load_audio, trim_silence
     from simple_speaker_embedding.store import preprocess
     x, sr = load_audio(fixture_files[0])
     padded = np.concatenate([np.zeros(sr, np.float32), x, np.zeros(2 * sr, np.float32)])

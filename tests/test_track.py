@@ -169,7 +169,8 @@ def test_sse_listen_bad_input_fails_in_one_line(sse, args, msg, code):
 
 def test_inference_paths_never_import_fastai():
     "Embedding, verifying, streaming and tracking run without the training stack (a fresh interpreter, as `sse listen` runs)."
-    import subprocess, sys
+    import subprocess
+    import sys
     code = ("import sys, numpy as np\nfrom simple_speaker_embedding import gru_embedder\nm = gru_embedder()\n"
             "x = (np.sin(np.arange(44100) / 9) * 0.3).astype(np.float32)\nm.embed_utterance(x); m.verify(x, x)\n"
             "st = m.stream(); st.push(x); st.end()\nt = m.track(); t.push(x); t.end()\n"
@@ -226,7 +227,9 @@ def test_the_last_window_is_flush_with_the_end_of_the_stream():
 def test_sse_listen_reports_what_it_heard_and_keeps_the_clock(sse):
     "One fixture clip with --realtime --stats: the run takes at least the clip's length (soundfile's count), the summary "
     "says the clip's seconds and '1 speaker', and the work per chunk is a plausible number of milliseconds."
-    import re, time
+    import re
+    import time
+
     import soundfile as sf
     clip = ENROL["ann"]
     seconds = sf.info(str(clip)).frames / sf.info(str(clip)).samplerate

@@ -1,12 +1,13 @@
 "Training you can watch, and commands that show signs of life in a log: history.png, TensorBoard events, progress lines."
-import os, subprocess
+import os
+import subprocess
 
 import pytest
-
-from simple_speaker_embedding.learner import train
+from conftest import SSE
 from test_provenance import FLAGS, KW
 from test_resume import InterruptAt
-from conftest import SSE
+
+from simple_speaker_embedding.learner import train
 
 
 def test_sse_train_log_tensorboard_writes_events_and_history_png(sse, fixture_store, tmp_path):
@@ -45,6 +46,7 @@ def test_sse_eval_off_a_terminal_prints_progress_lines(fixture_root):
 def test_history_plot_draws_the_first_and_last_epoch_and_at_most_every_interval(tmp_path, monkeypatch):
     "A run of many short epochs draws history.png at its first epoch, then at most every `every` seconds, always at its last."
     from types import SimpleNamespace
+
     from simple_speaker_embedding import callbacks
     now = [0.0]
     monkeypatch.setattr(callbacks.time, "monotonic", lambda: now[0])

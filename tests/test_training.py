@@ -1,20 +1,19 @@
 "Learner: fit_one_cycle trains, a killed run resumes to the same weights, 2-process DDP agrees."
 import os
-
-import numpy as np
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from simple_speaker_embedding.data import speaker_dataloaders
-from simple_speaker_embedding.store import load_manifest
 from simple_speaker_embedding.learner import ge2e_learner, train
 from simple_speaker_embedding.model import GRUEmbedder
+from simple_speaker_embedding.store import load_manifest
 
 SCRIPT = r'''
 import sys, time, torch
@@ -63,7 +62,7 @@ def test_fit_one_cycle_learns(mels):
     assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4          # training loss goes down
     assert learn.opt.hypers[1]["lr"] == pytest.approx(learn.opt.hypers[0]["lr"] * 0.01)
     v = learn.recorder.values[-1][-1]                            # validation EER (%) of the held-out speakers' crops
-    from simple_speaker_embedding.metrics import eer                # = the EER of all pairs of validation crops, by hand
+    from simple_speaker_embedding.metrics import eer  # = the EER of all pairs of validation crops, by hand
     xs, ys = zip(*dls.valid)
     with torch.no_grad(): e = torch.nn.functional.normalize(learn.model.eval()(torch.cat(xs)), dim=-1)
     y = torch.cat(ys); i, j = torch.triu_indices(len(y), len(y), 1)
@@ -262,7 +261,8 @@ def test_ddp_gradients_are_the_average_of_the_ranks(mels, tmp_path):
 def test_train_with_a_teacher(mels, tmp_path):
     "train(teacher=...) reads the targets beside the mels and adds the distillation term (stand-in teacher)."
     import shutil
-    from simple_speaker_embedding.distill import teacher_targets, SpectralTeacher, DistillCallback
+
+    from simple_speaker_embedding.distill import DistillCallback, SpectralTeacher, teacher_targets
     m2 = tmp_path / "mels"; shutil.copytree(mels, m2)
     with pytest.raises(FileNotFoundError, match="no teacher targets"):
         train(m2, tmp_path / "r0", epochs=1, hidden=8, layers=1, n_speakers=3, n_utterances=3, crop=(20, 30),
@@ -283,10 +283,13 @@ def test_teacher_targets_cli_needs_the_wheel(tmp_path):
 
 def test_training_steps_read_nothing_back_from_the_device(fixture_root, tmp_path):
     "The loss gets (N, M) labels (layout from the shape, no read of their values), the smoothed loss is fastai's, the bar's copy is refreshed every 20 steps and at each epoch's start, the history ends on the host."
-    import contextlib, io
+    import contextlib
+    import io
+
     from fastai.callback.core import Callback
-    from simple_speaker_embedding.data import speaker_dataloaders
+
     from simple_speaker_embedding.callbacks import FewerSyncs
+    from simple_speaker_embedding.data import speaker_dataloaders
     from simple_speaker_embedding.learner import ge2e_learner
     from simple_speaker_embedding.model import GRUEmbedder
     from simple_speaker_embedding.store import preprocess
@@ -325,6 +328,7 @@ def test_training_steps_read_nothing_back_from_the_device(fixture_root, tmp_path
 def test_aam_head_covers_the_training_speakers_resumes_and_is_not_exported(fixture_store, tmp_path):
     "objective='ge2e+aam': the head has one class per training speaker, a resumed run restores it, the export leaves it out."
     from fastai.callback.core import Callback
+
     from simple_speaker_embedding.hub import load_checkpoint
     from simple_speaker_embedding.learner import finish_training, ge2e_learner, train
     from simple_speaker_embedding.loss import MarginGE2ELoss

@@ -1,11 +1,17 @@
 """Pack a mel store (JPEG, quality Q, in 65,000-frame strips) and its CAM++ targets (int8) into .gpu/data.zip:
     python scripts/gpu/pack.py MELS [Q]       (MELS: `sse preprocess` output with `sse teacher-targets` done)
 """
-import io, sys, zipfile, numpy as np
-from PIL import Image
+import io
+import sys
+import zipfile
 from pathlib import Path
-from simple_speaker_embedding.store import MelStore, load_manifest
+
+import numpy as np
+from PIL import Image
+
 from simple_speaker_embedding.distill import load_targets
+from simple_speaker_embedding.store import MelStore, load_manifest
+
 root = Path(sys.argv[1]); Q = int(sys.argv[2]) if len(sys.argv) > 2 else 30
 OUT = Path('.gpu/data.zip'); OUT.parent.mkdir(exist_ok=True)
 LO, HI, W = -11.52, 2.0, 65000

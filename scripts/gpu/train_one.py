@@ -3,20 +3,27 @@
 The JSON holds `TrainConfig` fields (an unknown key is an error) over the ablation's base below.
 After a short probe (a throwaway copy, all runs probing together), every run takes the slowest run's rate, chooses
 the number of epochs that fits before DEADLINE, and trains exactly what `sse train ... --epochs E --rounds R` would."""
-import json, os, sys, time
+import json
+import os
+import sys
+import time
 from pathlib import Path
+
 import torch
 from fastai.callback.core import Callback, CancelFitException
+
 name, cfg = sys.argv[1], json.loads(sys.argv[2])
 MELS, DEADLINE, NPROCS = Path(os.environ['MELS']), float(os.environ['DEADLINE']), int(os.environ['NPROCS'])
 BAR, DEV, OUT, PROBE = Path(os.environ['BARRIER']), os.environ.get('DEVICE', 'cuda'), Path(os.environ['OUTDIR']), int(os.environ.get('PROBE', 30))
 torch.set_num_threads(int(os.environ.get('THREADS', 2)))
-from simple_speaker_embedding.store import load_manifest
-from simple_speaker_embedding.distill import load_targets, DistillCallback
-from simple_speaker_embedding.config import TrainConfig
 from simple_speaker_embedding.callbacks import HistoryCSV
-from simple_speaker_embedding.learner import config_dataloaders, finish_training, ge2e_learner, warm_start
+from simple_speaker_embedding.config import TrainConfig
+from simple_speaker_embedding.distill import DistillCallback, load_targets
 from simple_speaker_embedding.hub import resolve_model
+from simple_speaker_embedding.learner import config_dataloaders, finish_training, ge2e_learner, warm_start
+from simple_speaker_embedding.store import load_manifest
+
+
 def log(*a): print(f"[{name} {time.strftime('%H:%M:%S')}]", *a, flush=True)
 t0 = time.time()
 # the run's settings: TrainConfig fields over the ablation's base (recipes/stage4-6.toml hold the ones that made the

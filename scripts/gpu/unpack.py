@@ -1,8 +1,15 @@
 "Unpack .gpu/data.zip into a mel store (one shard) with teacher_campplus/ targets: python unpack.py ZIP DST"
-import io, sys, zipfile, numpy as np, pandas as pd
+import io
+import sys
+import zipfile
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 from PIL import Image
+
 from simple_speaker_embedding.store import MANIFEST_COLUMNS, write_frames
+
 LO, HI = -11.52, 2.0
 zp, dst = sys.argv[1], Path(sys.argv[2])
 with zipfile.ZipFile(zp) as z:
