@@ -20,7 +20,8 @@ def audio_files(args):
     out = []
     for a in args:
         p = Path(a)
-        out += sorted(q for q in p.rglob("*") if q.suffix.lower() in {".wav", ".flac", ".ogg", ".opus", ".mp3"}) if p.is_dir() else [p]
+        out += sorted(q for q in p.rglob("*") if q.suffix.lower() in {".wav", ".flac", ".ogg", ".opus",
+                                                                      ".mp3"}) if p.is_dir() else [p]
     return out
 
 

@@ -14,7 +14,8 @@ class StepTimer(Callback):
     "Time training steps `first`..`n` (a clock reading after each, `sync()` before the first and last, e.g. a CUDA sync, "
     "so the CPU/GPU overlap being measured is not hidden by a sync per step); stop the fit after step `n`."
     order = 99
-    def __init__(self, n:int, first:int=2, sync=lambda: None): self.n, self.first, self.sync, self.k, self.t = n, first, sync, 0, []
+    def __init__(self, n:int, first:int=2,
+                 sync=lambda: None): self.n, self.first, self.sync, self.k, self.t = n, first, sync, 0, []
     def after_batch(self):
         if not self.training: return
         self.k += 1

@@ -60,11 +60,13 @@ def main():
             t0 = time.perf_counter(); m.embed_mels(mels, batch_size=bs); gru[(name, bs)] = time.perf_counter() - t0
     print(f"{args.folder}: {len(files)} files, {audio_s:.0f} s of audio, {frames} mel frames after trimming; one thread")
     for k, v in t.items(): print(f"  {k:<30} {v:6.2f} s")
-    for (name, bs), v in gru.items(): print(f"  {'GRU ' + name + ', batch ' + str(bs):<30} {v:6.2f} s  ({frames / v:,.0f} frames/s)")
+    for (name,
+         bs), v in gru.items(): print(f"  {'GRU ' + name + ', batch ' + str(bs):<30} {v:6.2f} s  ({frames / v:,.0f} frames/s)")
     best = min(gru.values())
     fixed = t['python + import torch'] + t['decode (soundfile)']
     print(f"  floor: interpreter + torch + decode = {fixed:.2f} s; with the fastest GRU = {fixed + best:.2f} s; "
-          f"with the whole front-end = {fixed + best + t['resample to 22050 Hz (soxr)'] + t['trim silences'] + t['log-mel (torch.stft)']:.2f} s")
+          "with the whole front-end = "
+          f"{fixed + best + t['resample to 22050 Hz (soxr)'] + t['trim silences'] + t['log-mel (torch.stft)']:.2f} s")
     if args.peer_seconds:
         third = args.peer_seconds / 3
         print(f"  a third of the peer's {args.peer_seconds:.1f} s is {third:.2f} s: {third - fixed:.2f} s left for the "

@@ -91,7 +91,8 @@ def syncs_per_step(dls, hidden, steps=10):
             with learn.no_bar(), learn.no_logging(): learn.fit(100, 1e-3, cbs=tm)
         finally: torch.cuda.set_sync_debug_mode('default')
     calls = [str(x.message) for x in w if 'synchroniz' in str(x.message)]
-    return (len(calls) - 2) / steps          # the StepTimer's two syncs excluded (its steps include a validation-free epoch start)
+    return (len(calls) - 2) / steps          # the StepTimer's two syncs excluded (its
+                                             # steps include a validation-free epoch start)
 
 
 def bare_rate(dls, hidden, steps, bf16=False):

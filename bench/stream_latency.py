@@ -42,13 +42,17 @@ if __name__ == "__main__":
             e = st.end(); total_t += time.perf_counter() - t_all; total_s += len(x) / sr
             cos.append(float(e @ model.embed_mels([melspec_from_array(x)])[0]))
         lat = np.array(lat) * 1000
-        res[f"{ms} ms"] = dict(chunks=len(lat), latency_ms_median=float(np.median(lat)), latency_ms_p99=float(np.quantile(lat, 0.99)),
-                               latency_ms_max=float(lat.max()), real_time_factor=total_t / total_s, min_cosine_with_offline=min(cos),
+        res[f"{ms} ms"] = dict(chunks=len(lat), latency_ms_median=float(np.median(lat)),
+                               latency_ms_p99=float(np.quantile(lat, 0.99)),
+                               latency_ms_max=float(lat.max()), real_time_factor=total_t / total_s,
+                               min_cosine_with_offline=min(cos),
                                audio_s=total_s)
         r = res[f"{ms} ms"]
-        print(f"{ms:>5} ms chunks: {r['chunks']} pushes, latency median {r['latency_ms_median']:.2f} ms, p99 {r['latency_ms_p99']:.2f} ms, "
+        print(f"{ms:>5} ms chunks: {r['chunks']} pushes, latency median {r['latency_ms_median']:.2f} ms, p99 "
+              f"{r['latency_ms_p99']:.2f} ms, "
               f"max {r['latency_ms_max']:.1f} ms; real-time factor {r['real_time_factor']:.4f}; "
-              f"cosine with offline >= {r['min_cosine_with_offline']:.6f} ({total_s:.0f} s of audio, {len(streams)} streams)", flush=True)
+              f"cosine with offline >= {r['min_cosine_with_offline']:.6f} ({total_s:.0f} s of audio, {len(streams)} streams)",
+              flush=True)
     for root in a.trials:
         files = sorted(find_audio(Path(root)))
         spk = [f.parent.name for f in files]
@@ -69,7 +73,8 @@ if __name__ == "__main__":
             fa_fr_embed_utterance=[float(d_o[~same].mean()), float(1 - d_o[same].mean())],
             min_cosine_streamed_vs_embed_utterance=float(min(float(a @ b) for a, b in zip(streamed, offline))))
         print(f"{Path(root).name}: {len(i)} pairs; streamed decisions agree with embed_mels (untrimmed) on "
-              f"{100 * r['agree_with_untrimmed']:.3f}%, with embed_utterance (trimmed) on {100 * r['agree_with_embed_utterance']:.2f}%; "
+              f"{100 * r['agree_with_untrimmed']:.3f}%, with embed_utterance (trimmed) on "
+              f"{100 * r['agree_with_embed_utterance']:.2f}%; "
               f"FA/FR streamed {100 * r['fa_fr_streamed'][0]:.2f}/{100 * r['fa_fr_streamed'][1]:.2f}%, "
               f"embed_utterance {100 * r['fa_fr_embed_utterance'][0]:.2f}/{100 * r['fa_fr_embed_utterance'][1]:.2f}%", flush=True)
     if a.out: Path(a.out).write_text(json.dumps(res, indent=1))

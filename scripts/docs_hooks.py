@@ -10,7 +10,8 @@ from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRA = {"index.md": "README.md", "changelog.md": "CHANGELOG.md", "repo/tests.md": "tests/README.md",
-         "repo/bench.md": "bench/README.md", "repo/studies.md": "studies/README.md", "repo/data.md": "data/README.md", "repo/gpu-runs.md": "scripts/gpu/README.md"}
+         "repo/bench.md": "bench/README.md", "repo/studies.md": "studies/README.md", "repo/data.md": "data/README.md",
+         "repo/gpu-runs.md": "scripts/gpu/README.md"}
 LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
 
 

@@ -44,7 +44,8 @@ def mutants(tree, only):
             edits = []
             if isinstance(node, ast.Compare):
                 for i, op in enumerate(node.ops):
-                    if type(op) in FLIP: edits.append((f"{type(op).__name__}->{FLIP[type(op)].__name__}", 'ops', i, FLIP[type(op)]()))
+                    if type(op) in FLIP: edits.append((f"{type(op).__name__}->{FLIP[type(op)].__name__}", 'ops',
+                                                       i, FLIP[type(op)]()))
             elif isinstance(node, ast.Constant) and type(node.value) in (int, float) and not isinstance(node.value, bool):
                 d = 1 if isinstance(node.value, int) else 0.5
                 edits.append((f"{node.value!r}->{node.value + d!r}", 'value', None, node.value + d))
@@ -101,9 +102,11 @@ def main():
             (pkg / rel).write_text(ast.unparse(t))
             t0 = time.time()
             try:
-                r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-o", "addopts=",
+                r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p",
+                                    "no:xdist", "-o", "addopts=",
                                     "--rootdir", str(ROOT),
-                                    "-c", str(ROOT / "pyproject.toml"), *[str(ROOT / t) if (ROOT / t.split('::')[0]).exists() else t
+                                    "-c", str(ROOT / "pyproject.toml"),
+                                    *[str(ROOT / t) if (ROOT / t.split('::')[0]).exists() else t
                                                                            for t in a.tests],
                                     *(["-k", a.select] if a.select else [])],
                                    cwd=tmp, env=env, capture_output=True, text=True, timeout=a.timeout)   # cwd: the copy first

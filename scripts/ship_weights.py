@@ -32,7 +32,8 @@ from simple_speaker_embedding.evaluate import evaluate, make_cohort
 from simple_speaker_embedding.hub import WEIGHTS_DIR, export_checkpoint, load_checkpoint
 from simple_speaker_embedding.metrics import TARGET_FA, bootstrap_rates, calibrate_threshold, error_rates
 
-STAGE_KEYS = ('epochs', 'max_steps', 'n_speakers', 'n_utterances', 'clip_speakers', 'rounds', 'lr', 'crop', 'augment', 'real_world', 'channel', 'aug', 'band_p', 'reverb_p', 'distort_p',
+STAGE_KEYS = ('epochs', 'max_steps', 'n_speakers', 'n_utterances', 'clip_speakers', 'rounds', 'lr', 'crop', 'augment',
+              'real_world', 'channel', 'aug', 'band_p', 'reverb_p', 'distort_p',
               'teacher', 'distill', 'distill_weight', 'ge2e_weight', 'objective', 'margin', 'scale', 'aam_weight', 'valid_pct',
               'valid_seed', 'seed', 'train_minutes', 'device', 'init')
 
@@ -45,7 +46,8 @@ def stages(meta:dict) -> list[dict]:
         if 'averaged_from' in meta:                # `sse average` of runs of one recipe: their stages, the last one averaged
             inner = stages(meta['last_meta'])
             out[:0] = inner[:-1] + [{**inner[-1], 'averaged_runs': len(meta['averaged_from'])}]; break
-        st = {**meta, **meta['recipe']} if isinstance(meta.get('recipe'), dict) else meta   # sse train's TrainConfig, or older flat keys
+        st = {**meta, **meta['recipe']} if isinstance(meta.get('recipe'), dict) else meta   # sse train's TrainConfig,
+                                                                                            # or older flat keys
         out.insert(0, {k: st.get(k) for k in STAGE_KEYS if st.get(k) not in (None, {}, False) or k in ('epochs', 'lr', 'init')})
         meta = meta.get('init_meta')
     return out
@@ -68,7 +70,8 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", help="a run's model.pt (from `sse train`)")
     ap.add_argument("--dev", nargs="+", required=True, help="dev folders; their trials, pooled, set the threshold")
-    ap.add_argument("--fa", type=float, default=TARGET_FA, help="false-accept rate the threshold targets on the pooled dev trials")
+    ap.add_argument("--fa", type=float, default=TARGET_FA,
+                    help="false-accept rate the threshold targets on the pooled dev trials")
     ap.add_argument("--max-fa-per-set", type=float, default=0.02, help="then raised until no dev set accepts more than this")
     ap.add_argument("--max-fr-per-set", type=float, default=None, help="and, where every set can be held within both "
                     "limits, the centre of that window of thresholds (default: no false-reject limit)")
@@ -95,7 +98,8 @@ if __name__ == "__main__":
                 stages=model.meta['stages'] if shipped else stages(model.meta),
                 teacher=model.meta.get('teacher') if shipped else next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None),
                 teacher_model=model.meta.get('teacher_model') if shipped else
-                              teacher_model(model.meta, next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None)),
+                              teacher_model(model.meta,
+                                            next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None)),
                 cohort=f"{len(model.cohort)} speakers of {' + '.join(args.cohort)}, mean of up to 8 utterances each" if args.cohort
                        else model.meta.get('cohort', f"{len(model.cohort)} speakers"),
                 asnorm_top_k=args.top_k)

@@ -32,16 +32,20 @@ if __name__ == "__main__":
             name = 'shipped' if arm == 'shipped' else f"{arm}_{which}"
             key = 'shipped' if arm == 'shipped' else str(work / (f"{name}.pt" if which == 'avg' else f"{name}/model.pt"))
             v = valid[key]
-            row = dict(arm=label, run='' if arm == 'shipped' else {'s7': 'seed 7', 's8': 'seed 8', 'avg': 'seeds averaged'}[which],
-                       minutes=None if arm == 'shipped' or which == 'avg' else minutes(work, name), dev_cosine=dev_eers(work, name),
+            row = dict(arm=label,
+                       run='' if arm == 'shipped' else {'s7': 'seed 7', 's8': 'seed 8', 'avg': 'seeds averaged'}[which],
+                       minutes=None if arm == 'shipped' or which == 'avg' else minutes(work, name),
+                       dev_cosine=dev_eers(work, name),
                        valid_asnorm=v['as-norm']['mean'], valid_cosine=v['cosine']['mean'],
                        valid_new_asnorm=sum(v['as-norm'][d][0] for d in NEW) / len(NEW))
             rows.append(row)
-    print("| arm | run | minutes | dev EER, cosine: cv_en / so762 / ls (mean) | validation EER, AS-norm (cosine) | new to stage 7, AS-norm |")
+    print("| arm | run | minutes | dev EER, cosine: cv_en / so762 / ls (mean) | validation EER, AS-norm (cosine) | new to stage "
+          "7, AS-norm |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         d = r['dev_cosine']; m = sum(d.values()) / 3
         mins = '' if r['minutes'] is None else f"{r['minutes']:.1f}"
         print(f"| {r['arm']} | {r['run']} | {mins} | "
-              f"{' / '.join(f'{x:.2f}' for x in d.values())}% ({m:.2f}) | {r['valid_asnorm']:.2f}% ({r['valid_cosine']:.2f}) | {r['valid_new_asnorm']:.2f}% |")
+              f"{' / '.join(f'{x:.2f}' for x in d.values())}% ({m:.2f}) | {r['valid_asnorm']:.2f}% ({r['valid_cosine']:.2f}) | "
+              f"{r['valid_new_asnorm']:.2f}% |")
     if a.json: Path(a.json).write_text(json.dumps(rows, indent=1))

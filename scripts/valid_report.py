@@ -28,7 +28,8 @@ from simple_speaker_embedding.store import MelStore, base_speaker, load_manifest
 
 def rows_mels(store:MelStore, rows) -> list:
     "Whole utterances of these store rows, as float32 tensors."
-    return [torch.from_numpy(store.crops(np.array([r]), np.array([0]), int(store.lengths[r]))[0].astype(np.float32)) for r in rows]
+    return [torch.from_numpy(store.crops(np.array([r]), np.array([0]),
+                                         int(store.lengths[r]))[0].astype(np.float32)) for r in rows]
 
 def pick(man, speakers, per_speaker:int, seed:int=0, degraded:bool=False):
     "Store rows (speed 1) of these speakers, at most `per_speaker` each (a seeded draw): clean rows, or only degraded copies."

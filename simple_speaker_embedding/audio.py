@@ -178,7 +178,8 @@ def load_audio(path_or_file, # path (str/Path) or a binary file-like object
         x, file_sr = _read_ffmpeg(Path(path_or_file))
         return (x, file_sr) if sr is None else (resample(x, file_sr, sr), sr)
     err = None
-    with _decoder_messages() as said:              # mpg123 (inside libsndfile) prints its complaints to stderr: kept for the error
+    with _decoder_messages() as said:              # mpg123 (inside libsndfile) prints its
+                                                   # complaints to stderr: kept for the error
         try:
             with sf.SoundFile(path_or_file) as f:
                 fmt, declared = f.format, f.frames
@@ -234,7 +235,8 @@ def mel_basis(hp:MelHParams) -> np.ndarray:
     f = files('simple_speaker_embedding') / 'weights' / ('mel_basis_' + '_'.join(f"{v:g}" for v in key) + '.npy')
     if f.exists(): return np.load(f)                       # importing librosa.filters (numba) costs about a second
     import librosa
-    return librosa.filters.mel(sr=hp.sampling_rate, n_fft=hp.filter_length, n_mels=hp.n_mel_channels, fmin=hp.mel_fmin, fmax=hp.mel_fmax)
+    return librosa.filters.mel(sr=hp.sampling_rate, n_fft=hp.filter_length, n_mels=hp.n_mel_channels,
+                               fmin=hp.mel_fmin, fmax=hp.mel_fmax)
 
 class TacotronMel(nn.Module):
     "Batched Tacotron-style log-mel spectrogram: `(batch, samples)` -> `(batch, frames, n_mels)`."
@@ -299,7 +301,8 @@ def _melspec_stream(path:Path, mel:TacotronMel, trim:bool, chunk_s:float=STREAM_
             if len(y) >= mel.hp.win_length: mels.append(mel(torch.from_numpy(np.ascontiguousarray(y))[None].to(mel.mel_basis.device))[0])
             if last: break
     if n_read == 0: raise AudioError(f"{path}: the file holds no audio samples")
-    if (why := _truncated(path, fmt, declared, n_read)): raise AudioError(f"{path}: the file is truncated ({why}); re-download or re-export it")
+    if (why := _truncated(path, fmt, declared,
+                          n_read)): raise AudioError(f"{path}: the file is truncated ({why}); re-download or re-export it")
     if peak < SILENCE_PEAK: raise AudioError(f"{path}: the audio is silent (peak amplitude below {SILENCE_PEAK:g})")
     if not mels: raise AudioError(f"{path}: no chunk long enough for one STFT frame")
     return torch.cat(mels)

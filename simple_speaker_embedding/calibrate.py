@@ -40,7 +40,8 @@ def calibrate_model(self:GRUEmbedder, # the model to calibrate (it is copied, no
               paths, # the user's recordings (audio files)
               speakers, # the speaker of each recording
               target_fa:float=TARGET_FA, # false-accept rate wanted on the recordings' different-speaker pairs
-              max_fr:float|None=None, # with it: the centre of the window between `target_fa` and this false-reject rate, where there is one
+              # with it: the centre of the window between `target_fa` and this false-reject rate, where there is one
+              max_fr:float|None=None,
               add_cohort:bool=False, # also add the calibration speakers to the AS-norm cohort
               name:str|None=None, # what `meta['calibration']` calls the set (default: 'N recordings of K speakers')
               n_boot:int=200, # speaker-bootstrap rounds for the intervals

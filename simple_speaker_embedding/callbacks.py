@@ -175,10 +175,12 @@ class CheckpointCallback(Callback):
         self.start_epoch = self.start_iter = 0; self.stopped = self.done = None; self.in_step = False
         self.minutes_before, self.t_fit = 0.0, time.time()
         if not (self.resume and self.path.exists() and self._active()): return
-        try: st = torch.load(self.path, map_location=self.dls.device, weights_only=True)   # tensors and plain types only: never code
+        try: st = torch.load(self.path, map_location=self.dls.device, weights_only=True)   # tensors and plain
+                                                                                           # types only: never code
         except Exception as e:
             raise RuntimeError(f"cannot resume from {self.path}: not a readable training state ({type(e).__name__}: "
-                               f"{(str(e).splitlines() or ['empty file' if self.path.stat().st_size == 0 else ''])[0][:200]}); delete it or "
+                               f"{(str(e).splitlines() or ['empty file' if self.path.stat().st_size == 0 else ''])[0][:200]}); "
+                               "delete it or "
                                "pass --no-resume to start over") from e
         n_iter = len(self.dls.train)
         if (st['n_epoch'], st['n_iter']) != (self.n_epoch, n_iter):
@@ -223,7 +225,8 @@ class CheckpointCallback(Callback):
 
     def before_batch(self):
         if self.training and self.epoch == self.start_epoch and self.iter < self.start_iter:
-            raise CancelBatchException()   # already done before the interruption; the batch was drawn so the data RNG stays in step
+            raise CancelBatchException()   # already done before the interruption; the
+                                           # batch was drawn so the data RNG stays in step
 
     def after_batch(self):
         if self.training and self.every and self.train_iter % self.every == 0 and \
@@ -327,7 +330,8 @@ class HistoryPlot(Callback):
     def after_epoch(self):
         if self.drawn is None or time.monotonic() - self.drawn[0] >= self.every: self.draw()
     def after_fit(self):
-        if self.drawn is not None and self.drawn[1] != self.epoch: self.draw()    # the last epoch (or where `--max-steps` stopped)
+        if self.drawn is not None and self.drawn[1] != self.epoch: self.draw()    # the last epoch (or where
+                                                                                  # `--max-steps` stopped)
     def draw(self):
         "Draw the picture now."
         if hasattr(self.learn, 'lr_finder') or not self.csv.exists(): return
@@ -367,6 +371,7 @@ def tracking_callbacks(log:str|None, # 'tensorboard', 'wandb' or None
         if importlib.util.find_spec('wandb') is None: raise ImportError("--log wandb needs wandb: pip install wandb")
         import wandb
         from fastai.callback.wandb import WandbCallback
-        if wandb.run is None: wandb.init(project='simple-speaker-embedding', name=Path(out).name, dir=str(out), config=config, resume='allow')
+        if wandb.run is None: wandb.init(project='simple-speaker-embedding', name=Path(out).name, dir=str(out),
+                                         config=config, resume='allow')
         return [WandbCallback(log_preds=False, log_model=False)]
     raise ValueError(f"unknown experiment tracker {log!r}: tensorboard or wandb")

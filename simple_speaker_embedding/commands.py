@@ -196,7 +196,8 @@ def diarize_cmd(audio, model=None, speakers=None, distance=None, window=1.5, hop
                    both_ways=not one_way, vad=vad, overlap=DIARIZE_OVERLAP if overlap else None)
     for s, e, spk in segs: print(f"{s:9.2f} {e:9.2f}  {spk}")
     n = len({spk for *_, spk in segs})
-    print(f"{n} speaker{'s' if n != 1 else ''}, {len(segs)} segments, {sum(e - s for s, e, _ in segs):.1f} s of speech", file=sys.stderr)
+    print(f"{n} speaker{'s' if n != 1 else ''}, {len(segs)} segments, {sum(e - s for s, e, _ in segs):.1f} s of speech",
+          file=sys.stderr)
     if rttm:
         with atomic_write(rttm, 'w') as f: f.write(to_rttm(segs, Path(audio).stem))
     if reference is not None:
@@ -233,13 +234,16 @@ def calibrate_cmd(folder, # labelled recordings: <speaker>/<utt>, <dataset>/<spe
     digest = export_checkpoint(cal, out, half=fits_half(cal), meta=cal.meta)
     pct = lambda x: f"{100 * x:.2f}%"
     ci = lambda k: f" (95% CI {pct(c[k + '_ci'][0])} - {pct(c[k + '_ci'][1])})" if c[k + '_ci'] else ""
-    rows = [("recordings", f"{c['n_recordings']} of {c['n_speakers']} speakers" + (f"; {c['skipped']} unreadable, left out" if c['skipped'] else "")),
+    rows = [("recordings",
+             f"{c['n_recordings']} of {c['n_speakers']} speakers" + (f"; {c['skipped']} unreadable, left out" if c['skipped'] else "")),
             ("trials", f"{c['n_target']} same-speaker / {c['n_nontarget']} different-speaker pairs"),
             ("scores", c['scoring'] + (f" (top {c['asnorm_top_k']} of {len(cal.cohort)} cohort speakers"
                                        + (f", {c['cohort_added']} added)" if c['cohort_added'] else ")") if c['scoring'] == 'as-norm' else "")),
-            ("threshold", f"{c['threshold']:.4f}" + (f" (was {c['previous_threshold']:.4f})" if c['previous_threshold'] is not None else "")),
+            ("threshold",
+             f"{c['threshold']:.4f}" + (f" (was {c['previous_threshold']:.4f})" if c['previous_threshold'] is not None else "")),
             ("false accepts", pct(c['false_accept']) + ci('false_accept') + f"  (target {pct(target_fa)})"),
-            ("false rejects", pct(c['false_reject']) + ci('false_reject') + (f"  (at most {pct(max_fr)} asked)" if max_fr else ""))]
+            ("false rejects",
+             pct(c['false_reject']) + ci('false_reject') + (f"  (at most {pct(max_fr)} asked)" if max_fr else ""))]
     print("\n".join(f"{k:<14} {v}" for k, v in rows))
     print(f"wrote {out} (sha256 {digest}); use it with --model {out}")
     return cal
@@ -279,7 +283,9 @@ def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
         chunks = file_chunks(source, chunk)
     if only_enrolled and not enrol: raise ValueError("--only-enrolled needs --enrol NAME=FILE")
     m = resolve_model(model, device=device)
-    if not isinstance(m, GRUEmbedder): raise ValueError("sse listen runs our GRU models (shipped, untrained or a checkpoint), not this one")
+    if not isinstance(m,
+                      GRUEmbedder): raise ValueError("sse listen runs our GRU models (shipped, untrained or a checkpoint), not "
+                                                     "this one")
     tracker = m.track(enrolled=dict(enrol or []), threshold=threshold, new_speakers=not only_enrolled, vad=vad)
     out, lat, audio, t_start, merged = [], [], 0.0, time.perf_counter(), []
     def show(ds):
@@ -302,7 +308,8 @@ def listen_cmd(source:str, # an audio file, or '-' for raw PCM on stdin
           + (f" ({', '.join(names)})" if names else " (no window held enough speech)"), file=sys.stderr)
     if stats and lat:
         ms = np.array(lat) * 1000
-        print(f"{len(ms)} chunks of {chunk:g} s: work per chunk median {np.median(ms):.1f} ms, p99 {np.quantile(ms, 0.99):.1f} ms, "
+        print(f"{len(ms)} chunks of {chunk:g} s: work per chunk median {np.median(ms):.1f} ms, p99 {np.quantile(ms, 0.99):.1f} "
+              "ms, "
               f"max {ms.max():.1f} ms; real-time factor {ms.sum() / 1000 / max(audio, 1e-9):.3f}", file=sys.stderr)
     if rttm:
         with atomic_write(rttm, 'w') as f: f.write(to_rttm(segs, 'stdin' if source == '-' else Path(source).stem))

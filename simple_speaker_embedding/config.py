@@ -20,7 +20,8 @@ def _opt(default, help:str, **kw):
 
 def _unknown_settings(unknown:list, known) -> str:
     "'unknown setting(s) ...', each with the closest known name when there is one (not the whole list of 40)."
-    said = [f"{u!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, list(known), 1, 0.6)) else '') for u in unknown]
+    said = [f"{u!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, list(known), 1,
+                                                                                        0.6)) else '') for u in unknown]
     return f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(said)}; the settings are TrainConfig's fields (`sse train --help`)"
 
 # %% ../nbs/01_config.ipynb #e7088fce
@@ -31,34 +32,41 @@ class TrainConfig:
     hidden:int = _opt(256, "GRU hidden units per layer", lo=1, group="model")
     layers:int = _opt(3, "stacked GRU layers", lo=1, group="model")
     emb_dim:int = _opt(256, "embedding size", lo=1, group="model")
-    init:str|None = _opt(None, "warm start: 'shipped' or a checkpoint file (its architecture wins over hidden/layers/emb_dim)", group="model")
+    init:str|None = _opt(None, "warm start: 'shipped' or a checkpoint file (its architecture wins over hidden/layers/emb_dim)",
+                         group="model")
     # batches
     n_speakers:int = _opt(32, "N: speakers per batch", lo=2, group="batches")
     n_utterances:int = _opt(8, "M: utterances per speaker in a batch", lo=2, group="batches")
     crop:tuple = _opt((140, 180), "range of crop lengths in frames (one length per batch)", lo=2, group="batches")
     rounds:int = _opt(1, "visits of each speaker per epoch", lo=1, group="batches")
-    valid_pct:float = _opt(0.05, "held-out fraction of each dataset's real speakers (validation EER)", lo=0, hi=0.5, group="batches")
+    valid_pct:float = _opt(0.05, "held-out fraction of each dataset's real speakers (validation EER)", lo=0,
+                           hi=0.5, group="batches")
     valid_seed:int|None = _opt(0, "seed of the held-out speakers: the same ones for every `seed` of a recipe, so its runs "
                                "compare on one validation set (None: `seed`)", group="batches")
     valid_degraded:bool = _opt(False, "validate on the held-out speakers' degraded copies too (a store made with "
                                "`sse preprocess --degrade`); default: their clean rows only", group="batches")
     degraded_share:float|None = _opt(None, "fraction of training crops read from degraded copies (a store made with `sse "
-                                     "preprocess --degrade`); None: as the rows fall (2 copies a clip: 2/3)", lo=0, hi=1, group="batches")
+                                     "preprocess --degrade`); None: as the rows fall (2 copies a clip: 2/3)", lo=0,
+                                     hi=1, group="batches")
     clip_speakers:str|None = _opt(None, "datasets (comma-separated) whose clips are each their own pseudo-speaker: a label-free "
-                                  "term for speakers with too few clips (views: crops of one clip); never two of one speaker in a batch", group="batches")
+                                  "term for speakers with too few clips (views: crops of one clip); never two of one speaker in "
+                                  "a batch", group="batches")
     # augmentation
     augment:bool = _opt(False, "gain, noise and SpecAugment-style masking", group="augmentation")
     real_world:bool = _opt(False, "with augment: also reverberation, distortion, band-limiting", group="augmentation")
     band_p:float|None = _opt(None, "with augment: fraction of crops band-limited like a phone line, a low sample rate "
                              "or a codec (real_world: 0.3)", lo=0, hi=1, group="augmentation")
-    reverb_p:float|None = _opt(None, "with augment: fraction in a simulated room (real_world: 0.3)", lo=0, hi=1, group="augmentation")
-    distort_p:float|None = _opt(None, "with augment: fraction with clipping-like distortion (real_world: 0.2)", lo=0, hi=1, group="augmentation")
+    reverb_p:float|None = _opt(None, "with augment: fraction in a simulated room (real_world: 0.3)", lo=0, hi=1,
+                               group="augmentation")
+    distort_p:float|None = _opt(None, "with augment: fraction with clipping-like distortion (real_world: 0.2)", lo=0, hi=1,
+                                group="augmentation")
     # optimisation
     epochs:int = _opt(8, "passes over the training speakers (x rounds)", lo=1, group="optimisation")
     lr:float = _opt(2e-3, "peak learning rate of the one-cycle schedule", lo=0, lo_open=True, group="optimisation")
     loss_method:str = _opt('softmax', "GE2E variant", choices=('softmax', 'contrast'), group="optimisation")
     objective:str = _opt('ge2e', "speaker loss: GE2E on the batch, an additive-angular-margin softmax head over all training "
-                         "speakers (training only, never exported), or both", choices=('ge2e', 'aam', 'ge2e+aam'), group="optimisation")
+                         "speakers (training only, never exported), or both", choices=('ge2e', 'aam', 'ge2e+aam'),
+                         group="optimisation")
     margin:float = _opt(0.2, "with an AAM objective: angular margin, radians", lo=0, hi=1.5, group="optimisation")
     scale:float = _opt(30.0, "with an AAM objective: logit scale", lo=0, lo_open=True, group="optimisation")
     aam_weight:float = _opt(1.0, "with ge2e+aam: weight of the AAM term beside GE2E's 1", lo=0, group="optimisation")
@@ -84,7 +92,8 @@ class TrainConfig:
     workers:int|None = _opt(None, "processes reading crops from the mel store (default: up to 4; 0 when the mels "
                             "are in memory)", lo=0, group="run")
     log:str|None = _opt(None, "also log the run to TensorBoard (OUT/tensorboard/) or Weights & Biases, through fastai's "
-                        "callbacks (pip install tensorboard / wandb); history.png is drawn either way", choices=('tensorboard', 'wandb'), group="run")
+                        "callbacks (pip install tensorboard / wandb); history.png is drawn either way",
+                        choices=('tensorboard', 'wandb'), group="run")
     in_memory:bool|None = _opt(None, "keep all mels in memory on the training device (default: on a GPU when they take "
                                "under a quarter of its free memory; batches are the same either way)", group="run")
 

@@ -67,7 +67,8 @@ def _commonvoice(src:Path, dataset:str) -> pd.DataFrame:
 
 # %% ../nbs/06_corpus.ipynb #6c50bd2a
 def corpus_files(src, # the corpus root, as the layout describes it
-                 layout:str|None=None, # a name in `LAYOUTS`; None: dataset-speaker, unless the tree is plainly another corpus (then an error names it)
+                 # a name in `LAYOUTS`; None: dataset-speaker, unless the tree is plainly another corpus (then an error names it)
+                 layout:str|None=None,
                  dataset:str|None=None, # dataset name for layouts without a dataset level (default: SRC's folder name)
                 ) -> pd.DataFrame:
     "One row per audio file: `source, dataset, speaker, session, utt` (session '' where the corpus has none)."
@@ -90,9 +91,11 @@ def corpus_files(src, # the corpus root, as the layout describes it
     depths = {len(q) for q in parts}
     if depths != {L.depth}:
         bad = next(p for p, q in zip(files, parts) if len(q) != L.depth)
-        raise ValueError(f"{src}: --layout {layout} expects {L.pattern} below it, found {bad.relative_to(src)}{_fitting(depths, src, files)}")
+        raise ValueError(f"{src}: --layout {layout} expects {L.pattern} below it, found "
+                         f"{bad.relative_to(src)}{_fitting(depths, src, files)}")
     if guess: refuse_lookalike(src, files)
-    if layout == 'librispeech':           # a file named for another speaker or chapter than its folders: the tree is not what it seems
+    if layout == 'librispeech':           # a file named for another speaker or chapter
+                                          # than its folders: the tree is not what it seems
         for p, q in zip(files, parts):
             m = _LIBRISPEECH_NAME.match(p.stem)
             if m and m.groups() != (q[L.speaker], q[L.session]):
@@ -127,6 +130,7 @@ def list_utterances(root, # `<root>/<speaker>/<utt>` or `<root>/<dataset>/<speak
     if depth - {2, 3} or len(depth) > 1:
         raise ValueError(f"{root}: expected <speaker>/<utterance> or <dataset>/<speaker>/<utterance> "
                          f"below the root, found files at depths {sorted(depth)}")
-    if depth == {3}: refuse_lookalike(root, files)             # <dataset>/<speaker>/<utt> by depth: not a LibriSpeech/VoxCeleb tree
+    if depth == {3}: refuse_lookalike(root, files)             # <dataset>/<speaker>/<utt> by depth:
+                                                               # not a LibriSpeech/VoxCeleb tree
     spk = ['/'.join(p.relative_to(root).parts[:-1]) for p in files]
     return pd.DataFrame(dict(path=[str(p) for p in files], speaker=spk))

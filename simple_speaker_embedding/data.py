@@ -194,7 +194,9 @@ class SpeakerBatchDL(TfmdDL):
                  rank:int=0, world:int=1, # DDP shard of this process
                  targets=None, # teacher embeddings by store row (array or `TeacherTargets`): batches become `(x, y, t)`
                  in_memory:bool|None=None, # frames in one tensor on the batch device (None: by size, see `_use_memory`)
-                 clients=None, # per row: the real speaker of a label-free pseudo-speaker (one clip), else -1; a batch never holds two of one client
+                 # per row: the real speaker of a label-free pseudo-speaker
+                 # (one clip), else -1; a batch never holds two of one client
+                 clients=None,
                  degraded=None, # per row: True for a degraded copy (`sse preprocess --degrade`)
                  degraded_share:float|None=None, # fraction of utterances drawn from degraded copies (None: as the rows fall)
                  **kwargs):
@@ -207,7 +209,8 @@ class SpeakerBatchDL(TfmdDL):
         self.clients = np.full(len(self.rows), -1, np.int64) if clients is None else np.asarray(clients, dtype=np.int64)
         self.degraded = np.zeros(len(self.rows), bool) if degraded is None else np.asarray(degraded, dtype=bool)
         self.degraded_share = degraded_share
-        if targets is not None and len(targets) != len(store): raise ValueError(f"{len(targets)} teacher targets for {len(store)} store rows")
+        if (targets is not None
+            and len(targets) != len(store)): raise ValueError(f"{len(targets)} teacher targets for {len(store)} store rows")
         device = kwargs.get('device')
         self.in_memory = _use_memory(store, device) if in_memory is None else in_memory
         for k in ('n', 'drop_last', 'bs'): kwargs.pop(k, None)
@@ -361,9 +364,12 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
                         targets=None, # teacher embeddings aligned with the manifest rows (distillation)
                         in_memory:bool|None=None, # frames in memory on the batch device (None: by size)
                         num_workers:int|None=None, # processes reading crops from disk (None: `default_workers()`)
-                        clip_speakers=(), # datasets whose clips (at each speed) are each their own pseudo-speaker in training: label-free
-                        valid_degraded:bool=False, # validate on the held-out speakers' degraded copies too (default: their clean rows only)
-                        degraded_share:float|None=None, # fraction of training utterances drawn from degraded copies (None: as the rows fall)
+                        # datasets whose clips (at each speed) are each their own pseudo-speaker in training: label-free
+                        clip_speakers=(),
+                        # validate on the held-out speakers' degraded copies too (default: their clean rows only)
+                        valid_degraded:bool=False,
+                        # fraction of training utterances drawn from degraded copies (None: as the rows fall)
+                        degraded_share:float|None=None,
                        ) -> DataLoaders:
     "fastai DataLoaders of N x M speaker batches read from a mel store: training speakers and held-out validation speakers."
     man = root_or_manifest if isinstance(root_or_manifest, pd.DataFrame) else load_manifest(root_or_manifest, progress)
@@ -372,13 +378,15 @@ def speaker_dataloaders(root_or_manifest, # the store folder (`preprocess`'s out
     sub = man.iloc[keep]
     tr, va = split_by_speaker(sub, valid_pct, valid_speakers, seed if valid_seed is None else valid_seed)
     clean = sub.degrade.fillna('').astype(str).to_numpy() == '' if 'degrade' in sub else np.ones(len(sub), bool)
-    if not valid_degraded: va = [i for i in va if clean[i]]             # degraded copies (store.preprocess(degrade=...)): training only
+    if not valid_degraded: va = [i for i in va if clean[i]]             # degraded copies
+                                                                        # (store.preprocess(degrade=...)): training only
     if degraded_share is not None and clean.all():
         raise ValueError("degraded_share needs degraded copies in the store (`sse preprocess --degrade`); this one has none")
     spk = speaker_keys(sub).to_numpy(dtype=str)
     clip = sub.dataset.isin(list(clip_speakers)).to_numpy() if len(clip_speakers) else np.zeros(len(sub), bool)
     if len(clip_speakers) and not clip.any():
-        raise ValueError(f"no rows of {', '.join(clip_speakers)} (clip_speakers) in the store; its datasets: {', '.join(sorted(sub.dataset.unique()))}")
+        raise ValueError(f"no rows of {', '.join(clip_speakers)} (clip_speakers) in the store; its datasets: "
+                         f"{', '.join(sorted(sub.dataset.unique()))}")
     own = np.where(clip, sub.key.to_numpy(dtype=str), spk)               # training labels: a label-free clip is its own speaker
     vocab, codes = np.unique(np.concatenate([spk, own]), return_inverse=True)   # all speakers, validation ones too
     codes, own_codes = codes[:len(spk)], codes[len(spk):]

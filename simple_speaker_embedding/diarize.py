@@ -61,8 +61,11 @@ def partial_embeddings(model, # the embedder
                        top_db:float=40, # silence: frames this many dB below the loudest
                        batch_size:int=64, # windows per forward pass
                        both_ways:bool=True, # also embed each window played backwards (`Partials.rev`)
-                       vad:str=DIARIZE_VAD, # speech detector: 'webrtc', 'silero' (`vad.speech_mask`) or 'energy' (within `top_db` of the loudest frame)
-                       mask:np.ndarray|None=None, # or: a speech mask of the recording's mel frames, made elsewhere (`vad` is then unused)
+                       # speech detector: 'webrtc', 'silero' (`vad.speech_mask`)
+                       # or 'energy' (within `top_db` of the loudest frame)
+                       vad:str=DIARIZE_VAD,
+                       # or: a speech mask of the recording's mel frames, made elsewhere (`vad` is then unused)
+                       mask:np.ndarray|None=None,
                       ) -> Partials:
     "Embeddings of overlapping windows of a recording, with their times; silent windows are skipped."
     if not 0 < hop <= window: raise ValueError(f"need 0 < hop <= window, got hop={hop}, window={window}")
@@ -77,7 +80,8 @@ def partial_embeddings(model, # the embedder
     elif vad == 'energy': voiced = voiced_frames(mel, top_db)
     else:
         wav, wsr = (load_audio(x, sr=VAD_SR) if isinstance(x, (str, os.PathLike))
-                    else (np.asarray(torch.as_tensor(x).float().cpu().numpy(), np.float32), sr or model.mel_hparams.sampling_rate))
+                    else (np.asarray(torch.as_tensor(x).float().cpu().numpy(), np.float32),
+                          sr or model.mel_hparams.sampling_rate))
         voiced = speech_mask(wav, wsr, mel.shape[0], fps, kind=vad)
     if n < win:
         if n < 0.5 * win: raise AudioError(f"recording too short to diarize: {n / fps:.2f} s (at least {window / 2:g} s)")
@@ -87,13 +91,15 @@ def partial_embeddings(model, # the embedder
     if not keep: raise AudioError("no window holds enough voiced audio to diarize")
     wins = [mel[s:s + win] for s in keep]
     embs = model.embed_mels(wins, batch_size=batch_size, max_frames=max(win, 1)).numpy()
-    rev = model.embed_mels([w.flip(0) for w in wins], batch_size=batch_size, max_frames=max(win, 1)).numpy() if both_ways else None
+    rev = model.embed_mels([w.flip(0) for w in wins], batch_size=batch_size,
+                           max_frames=max(win, 1)).numpy() if both_ways else None
     s = np.asarray(keep, dtype=np.float64)
     return Partials(s / fps, (s + win) / fps, embs, voiced, fps, rev)
 
 # %% ../nbs/14_diarize.ipynb #c391a6ca
 DIARIZE_PRUNE = 0.2       # fraction of its strongest affinities each window keeps (chosen by studies/diarization.py)
-DIARIZE_COUNT_PRUNE = 0.3 # the same for counting speakers (eigengap on cosines; chosen by studies/diarize_count.py on calibration conversations)
+DIARIZE_COUNT_PRUNE = 0.3 # the same for counting speakers (eigengap on cosines; chosen
+                          # by studies/diarize_count.py on calibration conversations)
 
 def affinity(embs:np.ndarray, # (n, d) unit embeddings
              prune:float=DIARIZE_PRUNE, # keep this fraction of each row's strongest affinities
@@ -137,7 +143,8 @@ def _renumber(labels) -> np.ndarray:
 # %% ../nbs/14_diarize.ipynb #61b55ab9
 def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
                     num_speakers:int|None=None, # number of speakers, if known
-                    distance:float|None=None, # if given (and num_speakers not): count speakers by agglomerative clustering at this cosine distance
+                    # if given (and num_speakers not): count speakers by agglomerative clustering at this cosine distance
+                    distance:float|None=None,
                     prune:float=DIARIZE_PRUNE, # affinity pruning (see `affinity`)
                     max_speakers:int=10, # the most speakers the eigengap considers
                     count_prune:float=DIARIZE_COUNT_PRUNE, # affinity pruning of the graph whose eigengap counts the speakers
@@ -161,7 +168,8 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
         import warnings
         with warnings.catch_warnings():          # a pruned graph of well-separated speakers may fall apart: expected
             warnings.filterwarnings('ignore', message='Graph is not fully connected')
-            raw = SpectralClustering(n_clusters=k, affinity='precomputed', random_state=0).fit_predict(affinity(embs, prune, cohort, top_k))
+            raw = SpectralClustering(n_clusters=k, affinity='precomputed',
+                                     random_state=0).fit_predict(affinity(embs, prune, cohort, top_k))
     return _renumber(raw)
 
 # %% ../nbs/14_diarize.ipynb #0b1a6c57
@@ -196,7 +204,8 @@ def window_segments(p:Partials, # windows and the voiced mask
                     min_dur:float=0.3, # speaker turns shorter than this are absorbed by their neighbour
                     min_silence:float=0.3, # pauses shorter than this inside one speaker's turn are bridged
                     names:list|None=None, # speaker names by label (default: spk0, spk1, ...)
-                    fill:float=3.0, # voiced frames no kept window covers take the label of the nearest window within this many seconds
+                    # voiced frames no kept window covers take the label of the nearest window within this many seconds
+                    fill:float=3.0,
                    ) -> list[tuple[float, float, str]]:
     "`(start, end, speaker)` segments, seconds, in time order."
     n, k = len(p.voiced), int(labels.max()) + 1
@@ -278,7 +287,8 @@ def overlap_segments(p:Partials, # windows and the speech mask
     names = names or [f"spk{i}" for i in range(k)]
     return [(s / p.fps, e / p.fps, names[l]) for s, e, l in _runs(lab) if l >= 0]
 
-DIARIZE_OVERLAP = 0.6     # cosine threshold of `overlap_segments` (None: no overlap labelling; chosen on training meetings, studies/meetings.py)
+DIARIZE_OVERLAP = 0.6     # cosine threshold of `overlap_segments` (None: no overlap
+                          # labelling; chosen on training meetings, studies/meetings.py)
 
 def diarize(model, # the embedder
             x, # audio file or mono waveform
@@ -293,7 +303,8 @@ def diarize(model, # the embedder
             norm:bool=True, # cluster on AS-norm scores against the model's cohort, when it scores that way (else cosines)
             both_ways:bool=True, # compare windows forwards and played backwards (see `partial_embeddings`)
             vad:str=DIARIZE_VAD, # speech detector: 'webrtc', 'silero' or 'energy'
-            overlap:float|None=DIARIZE_OVERLAP, # also label overlapped speech with its second speaker (`overlap_segments`; None: don't)
+            # also label overlapped speech with its second speaker (`overlap_segments`; None: don't)
+            overlap:float|None=DIARIZE_OVERLAP,
            ) -> list[tuple[float, float, str]]:
     "Who spoke when: `(start, end, speaker)` segments of a recording (overlapping ones where two people talk)."
     p = partial_embeddings(model, x, sr=sr, window=window, hop=hop, both_ways=both_ways, vad=vad)

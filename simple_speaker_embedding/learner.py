@@ -123,7 +123,8 @@ def ge2e_learner(dls, # speaker-batched DataLoaders (see `speaker_dataloaders`)
                     metrics=ValidEER(), cbs=cb_list + list(cbs or []), **kwargs)
     cuda = dls.device.type == 'cuda'
     if fp16 and not cuda: raise ValueError("fp16 mixed precision needs CUDA (on a CPU use bf16, or fp32)")
-    if fp16 or (bf16 and cuda and not torch.cuda.is_bf16_supported()): learn.to_fp16()   # scaler; GE2ECallback clips after unscaling
+    if fp16 or (bf16 and cuda and not torch.cuda.is_bf16_supported()): learn.to_fp16()   # scaler; GE2ECallback
+                                                                                         # clips after unscaling
     elif bf16 and cuda: learn.to_bf16()                                                   # autocast, no scaler needed
     elif bf16: learn.add_cb(CPUAutocast())
     return learn
@@ -161,12 +162,14 @@ def config_dataloaders(man, # the manifest of the training stores (`load_stores`
     from simple_speaker_embedding.data import Augment, speaker_dataloaders
     aug = ((Augment.real_world if cfg.real_world else Augment)(**cfg.channel)) if cfg.augment else None
     return speaker_dataloaders(man, n_speakers=cfg.n_speakers, n_utterances=cfg.n_utterances, crop=cfg.crop, rounds=cfg.rounds,
-                               augment=aug, valid_pct=cfg.valid_pct, valid_seed=cfg.valid_seed, seed=cfg.seed, in_memory=cfg.in_memory,
+                               augment=aug, valid_pct=cfg.valid_pct, valid_seed=cfg.valid_seed, seed=cfg.seed,
+                               in_memory=cfg.in_memory,
                                num_workers=cfg.workers, clip_speakers=tuple(s for s in (cfg.clip_speakers or '').split(',') if s),
                                valid_degraded=cfg.valid_degraded, degraded_share=cfg.degraded_share, **kw)
 
 # %% ../nbs/20_learner.ipynb #d3b39827
-RUNTIME_SETTINGS = ('device', 'workers', 'checkpoint_every', 'in_memory', 'ddp', 'log')   # how a run is computed, not what it computes
+RUNTIME_SETTINGS = ('device', 'workers', 'checkpoint_every', 'in_memory', 'ddp', 'log')   # how a run is computed,
+                                                                                          # not what it computes
 EXPORT_SETTINGS = ('dev', 'cohort')                                                  # used by the export after training
 
 def _data_of(mels) -> list:
@@ -181,19 +184,22 @@ def check_run(out, # the run folder
              ) -> dict:
     "Refuse a resume or rerun whose settings change what the run trains (or, once exported, its export); record this segment in `out/run.json`; returns the record (`finished`: nothing left to train or export)."
     out = Path(out); path, state, data = out / 'run.json', out / 'train_state.pt', _data_of(mels)
-    seg = dict(started=time.strftime('%Y-%m-%d %H:%M:%S'), command=' '.join(sys.argv), **{k: getattr(cfg, k) for k in RUNTIME_SETTINGS})
+    seg = dict(started=time.strftime('%Y-%m-%d %H:%M:%S'), command=' '.join(sys.argv),
+               **{k: getattr(cfg, k) for k in RUNTIME_SETTINGS})
     now = cfg.recipe()
     rec = json.loads(path.read_text()) if resume and state.exists() and path.exists() else None
     if rec is None:
         rec = dict(settings=now, data=data, segments=[])
-        if resume and state.exists(): rec['note'] = "resumed a run started before run.json was kept: its first settings are not known"
+        if (resume
+            and state.exists()): rec['note'] = "resumed a run started before run.json was kept: its first settings are not known"
     else:
         was, exported = rec['settings'], (out / 'model.pt').exists() and rec.get('exported')
         keys = [k for k in now if k not in RUNTIME_SETTINGS and (exported or k not in EXPORT_SETTINGS)]
         changed = [k for k in keys if was.get(k) != now[k]] + (['data'] if rec['data'] != data else [])
         if changed:
             asks = lambda d: ', '.join(f"{k} {_show(d.get(k) if k != 'data' else d['data'])}" for k in changed)
-            raise ValueError(f"{out} was {'trained and exported' if exported else 'started'} with {asks(dict(was, data=rec['data']))}; "
+            raise ValueError(f"{out} was {'trained and exported' if exported else 'started'} with "
+                             f"{asks(dict(was, data=rec['data']))}; "
                              f"this command asks for {asks(dict(now, data=data))}: resume with the run's settings, give another "
                              f"folder for a new run, or pass --no-resume to start over in {out}")
         rec['finished'] = bool(exported)
@@ -244,11 +250,13 @@ def train(mels, # folder written by `preprocess` (with manifest.csv), or a list 
     model = warm_start(start) if start is not None else GRUEmbedder(hidden=cfg.hidden, layers=cfg.layers, emb_dim=cfg.emb_dim)
     bars = progress and rank == 0 and sys.stdout.isatty()     # bars on a terminal; in a log file one line per epoch
     if cfg.objective != 'ge2e' and progress and rank == 0:
-        print(f"starting the AAM head at the mean embeddings of {len(np.unique(dls.train.labels.numpy()))} training speakers", file=sys.stderr)
+        print(f"starting the AAM head at the mean embeddings of {len(np.unique(dls.train.labels.numpy()))} training speakers",
+              file=sys.stderr)
     learn = ge2e_learner(dls, model, loss_method=cfg.loss_method, objective=cfg.objective, margin=cfg.margin, scale=cfg.scale,
                          aam_weight=cfg.aam_weight, bf16=cfg.bf16, fp16=cfg.fp16, checkpoint=out / 'train_state.pt',
                          checkpoint_every=cfg.checkpoint_every, resume=resume, ddp=cfg.ddp, progress=bars,
-                         cbs=extra + ([HistoryCSV(out / 'history.csv', append=resume), HistoryPlot(out / 'history.csv')] if rank == 0 else [])
+                         cbs=extra + ([HistoryCSV(out / 'history.csv', append=resume),
+                                       HistoryPlot(out / 'history.csv')] if rank == 0 else [])
                              + tracking_callbacks(cfg.log, out, cfg.recipe()) + list(cbs or []))
     t0 = time.time()
     if not bars: learn.logger = epoch_line(learn) if progress and rank == 0 else noop

@@ -113,7 +113,8 @@ class AAMSoftmax(nn.Module):
         cos = F.normalize(emb.float(), dim=-1) @ F.normalize(self.weight, dim=-1).T
         c = cos.gather(1, cls[:, None])
         sin = torch.sqrt((1 - c * c).clamp(min=1e-12))
-        m = self.margin     # cos(theta + m) = cos cos m - sin sin m; past theta = pi - m it would rise again: a linear penalty there
+        m = self.margin     # cos(theta + m) = cos cos m - sin sin m; past theta =
+                            # pi - m it would rise again: a linear penalty there
         target = torch.where(c > math.cos(math.pi - m), c * math.cos(m) - sin * math.sin(m), c - m * math.sin(m))
         return self.scale * cos.scatter(1, cls[:, None], target)
 

@@ -121,7 +121,8 @@ def threshold_at_fa(scores, labels, # trial scores and labels
     return float((rejected + above.min()) / 2) if len(above) else float(rejected + max(1e-3, 1e-3 * abs(rejected)))
 
 # %% ../nbs/09_metrics.ipynb #463137c1
-TARGET_FA = 0.01   # the false-accept rate a threshold is set at unless told otherwise (`finish_training`, `sse calibrate`, shipping)
+TARGET_FA = 0.01   # the false-accept rate a threshold is set at unless told
+                   # otherwise (`finish_training`, `sse calibrate`, shipping)
 
 def threshold_at_fr(scores, labels, # trial scores and labels
                     fr:float=0.1, # wanted false-reject rate
@@ -135,7 +136,8 @@ def threshold_at_fr(scores, labels, # trial scores and labels
 def calibrate_threshold(sets:dict, # {name: (scores, labels)}: each calibration set's trials on the decision's score scale
                         target_fa:float=TARGET_FA, # false-accept rate wanted on the sets' trials pooled
                         max_fa_per_set:float|None=None, # then raised until no set accepts more than this
-                        max_fr_per_set:float|None=None, # with it: the centre of the window that keeps every set within both limits
+                        # with it: the centre of the window that keeps every set within both limits
+                        max_fr_per_set:float|None=None,
                        ) -> float:
     "The decision threshold for these calibration sets (see the rules above)."
     if not sets: raise ValueError("calibrate_threshold needs at least one set of trials")
@@ -161,7 +163,8 @@ def _speaker_resamples(labels, spk1, spk2, n:int, seed:int):
         if (labels[keep] == 1).any() and (labels[keep] == 0).any(): yield keep, w[keep]
 
 def _interval(values, alpha):
-    return (float(np.quantile(values, alpha / 2)), float(np.quantile(values, 1 - alpha / 2))) if len(values) else (float('nan'),) * 2
+    return (float(np.quantile(values, alpha / 2)),
+            float(np.quantile(values, 1 - alpha / 2))) if len(values) else (float('nan'),) * 2
 
 def bootstrap_eer(scores, labels, spk1, spk2, # one entry per trial
                   n:int=200, # bootstrap rounds

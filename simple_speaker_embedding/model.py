@@ -29,7 +29,8 @@ __all__ = ['DEFAULT_HIDDEN', 'ASNORM_TOP_K', 'ModelHParams', 'GRUEmbedder', 'win
            'as_norm', 'asnorm_cohort']
 
 # %% ../nbs/07_model.ipynb #94d35460
-DEFAULT_HIDDEN = 768   # GRU units per layer of the architecture (the seed's); the shipped weights and `sse train` use 256 (`TrainConfig.hidden`)
+DEFAULT_HIDDEN = 768   # GRU units per layer of the architecture (the seed's); the
+                       # shipped weights and `sse train` use 256 (`TrainConfig.hidden`)
 ASNORM_TOP_K = 100     # cohort speakers per side in AS-norm, unless a model's `meta['asnorm_top_k']` says otherwise
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ class GRUEmbedder(nn.Module):
     def embed_batch(self, mels:torch.Tensor, lengths:torch.Tensor|None=None) -> torch.Tensor:
         "`forward` without the input checks (used for export): scale, GRU, output at the last valid frame, project, normalise."
         x = self.scale(mels) if self.normalize else mels
-        h0 = x.new_zeros(self.gru.num_layers, x.shape[0], self.gru.hidden_size)   # explicit: keeps the batch axis dynamic in exports
+        h0 = x.new_zeros(self.gru.num_layers, x.shape[0], self.gru.hidden_size)   # explicit: keeps the batch
+                                                                                  # axis dynamic in exports
         out, _ = self.gru(x, h0)                             # (batch, frames, hidden)
         if lengths is None: last = out[:, -1]
         else: last = out.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, out.shape[-1])).squeeze(1)
@@ -258,7 +260,8 @@ def score(self:GRUEmbedder,
           e1, e2, # embeddings `(d,)` or `(n, d)`, unit length (numpy or torch)
          ):
     "Verification scores of embedding pairs on the scale of `threshold`: cosine, or AS-norm against `cohort` (top `meta['asnorm_top_k']`)."
-    a = np.asarray(torch.as_tensor(e1).detach().float().cpu(), np.float32); b = np.asarray(torch.as_tensor(e2).detach().float().cpu(), np.float32)
+    a = np.asarray(torch.as_tensor(e1).detach().float().cpu(),
+                   np.float32); b = np.asarray(torch.as_tensor(e2).detach().float().cpu(), np.float32)
     single = a.ndim == 1 and b.ndim == 1
     a, b = np.atleast_2d(a), np.atleast_2d(b)
     if a.shape != b.shape: raise ValueError(f"score: embeddings of different shapes {a.shape} and {b.shape}")

@@ -69,8 +69,10 @@ def plot_scores(scores, # trial scores
     bins = np.linspace(scores.min(), scores.max(), 60)
     ax.hist(scores[labels == 0], bins=bins, density=True, alpha=0.6, label=f"different speaker ({(labels == 0).sum()})")
     ax.hist(scores[labels == 1], bins=bins, density=True, alpha=0.6, label=f"same speaker ({(labels == 1).sum()})")
-    ax.axvline(threshold, color='k', ls='--', label=f"threshold {threshold:.3f} ({'the EER point' if threshold == th else 'as given'}; EER {100*rate:.2f}%)")
-    name = {'cosine': ("Cosine scores", "cosine similarity"), 'as-norm': ("AS-norm scores", "AS-norm score (z-score units)")}[norm]
+    ax.axvline(threshold, color='k', ls='--',
+               label=f"threshold {threshold:.3f} ({'the EER point' if threshold == th else 'as given'}; EER {100*rate:.2f}%)")
+    name = {'cosine': ("Cosine scores", "cosine similarity"),
+            'as-norm': ("AS-norm scores", "AS-norm score (z-score units)")}[norm]
     ax.set_xlabel(name[1]); ax.set_ylabel("density"); ax.set_title(title or f"{name[0]} of verification trials"); ax.legend(fontsize=8)
     _save(fig, path)
     return fig

@@ -45,7 +45,8 @@ def mel_key(dataset:str, speaker:str, session:str, utt:str, speed:float=1.0,
             copy:int=0, # 0: the clean clip; c > 0: its c-th degraded copy
            ) -> str:
     "A clip's name in the store, unique per clip, speed and copy: `<dataset>/<speaker>[_sp<f>]/[<session>/]<utt>[~d<c>]`."
-    return '/'.join([dataset, f"{speaker}{_sp_suffix(speed)}", *([session] if session else []), utt]) + (f"~d{copy}" if copy else '')
+    return '/'.join([dataset, f"{speaker}{_sp_suffix(speed)}", *([session] if session else []),
+                     utt]) + (f"~d{copy}" if copy else '')
 
 def shard_size(n_files:int, # source files in the corpus
                files_per_shard:int=FILES_PER_SHARD, # the most per shard
@@ -125,7 +126,8 @@ def _gather(root:Path, done:list) -> tuple:
     rows, errors = [], []
     for out, d in done:
         rel = Path(out).relative_to(root).as_posix()
-        rows += [r + [''] * (len(MANIFEST_COLUMNS) - 1 - len(r)) + [rel] for r in d['rows']]; errors += d['errors']   # (older shards: no degrade)
+        # (older shards: no degrade)
+        rows += [r + [''] * (len(MANIFEST_COLUMNS) - 1 - len(r)) + [rel] for r in d['rows']]; errors += d['errors']
     cols = [c for c in MANIFEST_COLUMNS if c != 'shard']
     man = pd.DataFrame(rows, columns=cols + ['shard'])[MANIFEST_COLUMNS]
     return man, pd.DataFrame(errors, columns=['source', 'reason'])
@@ -159,7 +161,9 @@ def preprocess(src, # a corpus laid out as `layout` says (default `<src>/<datase
                n_workers:int|None=None, # processes (default: all cores; 0: in this process)
                min_frames:int=MIN_FRAMES, # clips shorter than this after trimming (at any speed) are reported and skipped
                progress:bool=True,
-               layout:str|None=None, # how the corpus names speakers and sessions (see `LAYOUTS`; None: dataset-speaker unless the tree is plainly another corpus)
+               # how the corpus names speakers and sessions (see `LAYOUTS`; None:
+               # dataset-speaker unless the tree is plainly another corpus)
+               layout:str|None=None,
                dataset:str|None=None, # dataset name for layouts without a dataset level (default: SRC's folder name)
                files_per_shard:int=FILES_PER_SHARD, # source files per shard at most
                degrade=(), # degradations for the degraded copies (`degrade.DEGRADATIONS` names, or 'all'); () none
@@ -182,7 +186,8 @@ def preprocess(src, # a corpus laid out as `layout` says (default `<src>/<datase
         with atomic_write(dst / name, 'w') as f: df.to_csv(f, index=False)
     with atomic_write(dst / 'preprocess.json', 'w') as f:
         json.dump(dict(store=STORE_VERSION, layout=layout, dataset=dataset, speeds=list(speeds), trim=trim, src=str(src),
-                       files_per_shard=files_per_shard, **({'degrade': {k: v for k, v in deg.items() if k != 'rooms'}} if deg else {})),
+                       files_per_shard=files_per_shard,
+                       **({'degrade': {k: v for k, v in deg.items() if k != 'rooms'}} if deg else {})),
                   f, indent=1)
     if len(rep): print(f"{len(rep)} of {len(files)} files skipped; reasons in {dst / 'preprocess_report.csv'}", file=sys.stderr)
     man.attrs['shards_reused'], man.attrs['shards'] = sum(bool(d.get('reused')) for _, d in done), len(jobs)
@@ -232,7 +237,8 @@ def pack_mels(root, # a folder written by an older preprocess: one `.npy` per cl
     size = shard_size(len(man), files_per_shard)
     jobs = [(str(root / SHARD_DIR / f"part-{i // size:05d}.npy"), [str(root / p) for p in man.path[i:i + size]],
              [(str(t), [str(t / p) for p in man.path[i:i + size]]) for t in teachers]) for i in range(0, len(man), size)]
-    done, _ = map_files(_pack_one, jobs, n_workers, desc="packing", unit="shard", progress=progress)   # (an unreadable file raises)
+    # (an unreadable file raises)
+    done, _ = map_files(_pack_one, jobs, n_workers, desc="packing", unit="shard", progress=progress)
     lengths = [n for _, ns in done for n in ns]
     man = man.assign(key=[p[:-4] if p.endswith('.npy') else p for p in man.path], frames=lengths,
                      shard=[Path(j[0]).relative_to(root).as_posix() for j in jobs for _ in j[1]])
@@ -258,7 +264,8 @@ def load_stores(roots, # one store folder, or several (`preprocess` outputs)
     shared = sorted(d for d, o in owners.items() if len(o) > 1)
     if shared:
         if len(set(names)) < len(names): raise ValueError(f"stores {', '.join(map(str, roots))} share dataset names "
-                                                          f"({', '.join(shared)}) and folder names: give the stores distinct folder names")
+                                                          f"({', '.join(shared)}) and folder names: give the stores distinct "
+                                                          "folder names")
         for name, m in zip(names, mans): m['dataset'] = m.dataset.where(~m.dataset.isin(shared), m.dataset + '@' + name)
         print(f"dataset{'s' if len(shared) > 1 else ''} {', '.join(shared)} in more than one store: kept apart as "
               f"{', '.join(f'{d}@{n}' for d in shared for n in owners[d])}", file=sys.stderr)

@@ -214,7 +214,8 @@ def pcm_source(f, # binary stream (e.g. `sys.stdin.buffer`): raw PCM, or a WAV f
     except (wave.Error, EOFError) as e:
         raise AudioError(f"stdin holds a WAV file whose header cannot be used ({e}): pipe 16-bit PCM WAV, or raw PCM with --rate") from None
     if w.getsampwidth() != 2:
-        raise AudioError(f"stdin holds a WAV file of {8 * w.getsampwidth()}-bit samples: pipe 16-bit PCM WAV, or raw PCM with --format and --rate")
+        raise AudioError(f"stdin holds a WAV file of {8 * w.getsampwidth()}-bit samples: pipe 16-bit PCM WAV, or raw PCM with "
+                         "--format and --rate")
     said = dict(rate=(rate, w.getframerate()), format=(fmt, 's16le'), channels=(channels, w.getnchannels()))
     clash = [f"--{k} {a} but its header says {b}" for k, (a, b) in said.items() if a is not None and a != b]
     if clash: raise AudioError(f"stdin holds a WAV file: {'; '.join(clash)} (drop the flag: the header's values are used)")

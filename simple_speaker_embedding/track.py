@@ -23,8 +23,11 @@ from .vad import DIARIZE_VAD, VADS, StreamVAD, energy_mask, hysteresis, to_frame
 __all__ = ['TRACK_NEW', 'TRACK_CONFIRM', 'Decision', 'SpeakerTracker']
 
 # %% ../nbs/17_track.ipynb #d66bc22a
-TRACK_NEW = {'as-norm': 1.5, 'cosine': 0.5}   # window-to-speaker score that keeps a window with a known speaker, by scoring rule (studies/track.py, chosen on training conversations; AS-norm: for the stage-8 weights)
-TRACK_CONFIRM = 2                              # windows in a row that match no known speaker (and each other) to open a new one (studies/track.py)
+TRACK_NEW = {'as-norm': 1.5, 'cosine': 0.5}   # window-to-speaker score that keeps a window with a known
+                                              # speaker, by scoring rule (studies/track.py, chosen on
+                                              # training conversations; AS-norm: for the stage-8 weights)
+TRACK_CONFIRM = 2                              # windows in a row that match no known speaker (and
+                                               # each other) to open a new one (studies/track.py)
 
 @dataclass
 class Decision:
@@ -32,7 +35,8 @@ class Decision:
     start: float     # the window, seconds from the start of the stream
     end: float
     speaker: str     # an enrolled name, `spk0`, `spk1`, ... for voices found on the way, or `unknown`
-    score: float     # the window's score against that speaker (the model's rule); for a new or unknown one, the best score against the others (nan: none)
+    score: float     # the window's score against that speaker (the model's rule); for a
+                     # new or unknown one, the best score against the others (nan: none)
     new: bool = False  # this window opened a new speaker
     def __str__(self): return f"{self.start:.2f}\t{self.end:.2f}\t{self.speaker}\t{self.score:.2f}" + ("\tnew" if self.new else "")
 
@@ -41,7 +45,8 @@ class SpeakerTracker:
     "Who is speaking in a stream, decided window by window (see above)."
     def __init__(self, model:GRUEmbedder, # the embedder (eval mode is set)
                  enrolled:dict|None=None, # name -> recording (path or mono waveform at the model's rate) of people to name
-                 threshold:float|None=None, # window-to-speaker score that keeps a window with a speaker (default: `TRACK_NEW` for the model's rule)
+                 # window-to-speaker score that keeps a window with a speaker (default: `TRACK_NEW` for the model's rule)
+                 threshold:float|None=None,
                  confirm:int=TRACK_CONFIRM, # windows in a row, matching no one, that open a new speaker
                  new_speakers:bool=True, # open new speakers for voices not enrolled (False: they are `unknown`)
                  window:float=1.5, hop:float=0.75, # windows, seconds (as `diarize`)
@@ -62,7 +67,8 @@ class SpeakerTracker:
         self.confirm, self.new_speakers, self.min_voiced, self.top_db = confirm, new_speakers, min_voiced, top_db
         hp = model.mel_hparams
         self.fps = hp.frames_per_second()
-        self.floor_db = 10 * math.log10(hp.n_mel_channels) + 20 * hp.min_log_value / math.log(10) + 10   # 10 dB over a frame of digital silence
+        # 10 dB over a frame of digital silence
+        self.floor_db = 10 * math.log10(hp.n_mel_channels) + 20 * hp.min_log_value / math.log(10) + 10
         self.win, self.step = max(1, round(window * self.fps)), max(1, round(hop * self.fps))
         self.front, self.enrolled = MelStream(model.mel), []      # enrolled: (name, features of the enrolment recording)
         self.reset()
@@ -98,9 +104,11 @@ def enrol(self:SpeakerTracker, name:str, # the name its decisions will carry
          ):
     "Add a known speaker (silence trimmed; long recordings windowed as `embed_utterance`)."
     if name in self.names: raise ValueError(f"{name!r} is enrolled already")
-    if name == 'unknown' or name.startswith('spk') and name[3:].isdigit(): raise ValueError(f"{name!r} is a name the tracker gives itself: choose another")
+    if name == 'unknown' or name.startswith('spk') and name[3:].isdigit(): raise ValueError(f"{name!r} is a name the tracker "
+                                                                                            "gives itself: choose another")
     m = self.model
-    mel = m.melspec_from_file(x, trim=True) if isinstance(x, (str, os.PathLike)) else m.melspec_from_array(x, m.mel_hparams.sampling_rate, trim=True)
+    mel = m.melspec_from_file(x, trim=True) if isinstance(x, (str, os.PathLike)) else m.melspec_from_array(x,
+                                                                                                           m.mel_hparams.sampling_rate, trim=True)
     f = self._features([mel])[0]
     i = len(self.enrolled)                                            # enrolled speakers come first
     self.enrolled.append((name, f))
@@ -113,7 +121,8 @@ def enrol(self:SpeakerTracker, name:str, # the name its decisions will carry
 def reset(self:SpeakerTracker):
     "Forget the stream and the speakers found in it; enrolled speakers stay, as enrolled."
     self.front.reset()
-    self.names = [n for n, _ in self.enrolled]                   # every speaker: name, sum of its features, cohort stats of the sum
+    self.names = [n for n, _ in self.enrolled]                   # every speaker: name, sum of its
+                                                                 # features, cohort stats of the sum
     self.sums = [f.copy() for _, f in self.enrolled]; self.stats = [self._stats(f) for f in self.sums]
     self.base, self.buf, self.buf_db = 0, torch.zeros(0, self.model.mel_hparams.n_mel_channels), np.zeros(0)
     self.db, self.db_max = [], -np.inf              # every frame's energy (dB, chunk by chunk), the loudest so far

@@ -34,14 +34,16 @@ def atomic_write(path, # destination file (its folder is created)
     finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/00_utils.ipynb #5a35d24f
-LOG_EVERY_S = float(os.environ.get('SSE_PROGRESS_EVERY', 15))   # off a terminal: seconds between progress lines (env var to change)
+LOG_EVERY_S = float(os.environ.get('SSE_PROGRESS_EVERY', 15))   # off a terminal: seconds between
+                                                                # progress lines (env var to change)
 
 class LogLines(tqdm_std):
     "tqdm that writes a plain line (no carriage returns) at most every `LOG_EVERY_S` seconds, for logs."
     def __init__(self, *args, **kwargs):
         u = kwargs.get('unit', 'it'); units = u + ('es' if u.endswith(('ch', 'sh', 's')) else 's')
         kwargs.update(mininterval=LOG_EVERY_S, file=kwargs.get('file') or sys.stderr, dynamic_ncols=False, ascii=True,
-                      bar_format="{desc}: {n_fmt}/{total_fmt} " + units + " ({percentage:.0f}%), {elapsed} so far, about {remaining} left")
+                      bar_format="{desc}: {n_fmt}/{total_fmt} " + units + " ({percentage:.0f}%), {elapsed} so far, about "
+                      "{remaining} left")
         self._shown = 0
         super().__init__(*args, **kwargs)
         self.sp = lambda s: None              # tqdm's own printer (carriage returns) is not used

@@ -23,7 +23,8 @@ VAD_SR, VAD_FRAME = 16000, 512     # the detector's rate and frame (32 ms)
 VAD_ON, VAD_OFF = 0.5, 0.35        # hysteresis: speech starts at VAD_ON, ends below VAD_OFF (the detector's recommended values)
 VAD_PAD_S = 0.1                    # speech widened on each side, seconds (studies/meetings.py)
 VADS = ('silero', 'webrtc', 'energy')   # speech detectors `sse diarize --vad` and `sse listen --vad` take
-DIARIZE_VAD = 'webrtc'                  # the default of diarize and the tracker: lowest DER on training meetings (studies/meetings.py)
+DIARIZE_VAD = 'webrtc'                  # the default of diarize and the tracker: lowest
+                                        # DER on training meetings (studies/meetings.py)
 WEBRTC_MODE, WEBRTC_FRAME = 2, 480  # webrtcvad's aggressiveness (0-3) and frame (30 ms at 16 kHz)
 
 @functools.lru_cache(maxsize=1)
@@ -102,7 +103,8 @@ class _Webrtc:
 # %% ../nbs/04_vad.ipynb #6756960d
 class StreamVAD:
     "Speech probabilities of a stream, 32-ms frame by frame as chunks arrive (the detector's state kept between chunks)."
-    def __init__(self, on:float=VAD_ON, off:float=VAD_OFF, kind:str='silero'): # kind: 'silero' or 'webrtc' (0/1 per frame, resampled to 32-ms frames)
+    def __init__(self, on:float=VAD_ON, off:float=VAD_OFF, kind:str='silero'): # kind: 'silero' or 'webrtc' (0/1 per
+                                                                               # frame, resampled to 32-ms frames)
         self.kind, self.on, self.off = kind, on, off
         if kind == 'silero':
             from silero_vad import load_silero_vad

@@ -40,7 +40,8 @@ if __name__ == "__main__":
             t = utts[utts.speaker.isin(halves[test_half])]
             with warnings.catch_warnings(record=True) as w:
                 warnings.simplefilter('always')
-                cal = model.calibrate(c.path, c.speaker, target_fa=a.target_fa, max_fr=a.max_fr, add_cohort=a.add_cohort, n_boot=0)
+                cal = model.calibrate(c.path, c.speaker, target_fa=a.target_fa, max_fr=a.max_fr,
+                                      add_cohort=a.add_cohort, n_boot=0)
             row = dict(set=Path(d).name, calibrated_on=f"{cal_half} ({len(halves[cal_half])} speakers, {len(c)} clips)",
                        measured_on=f"{test_half} ({len(halves[test_half])} speakers, {len(t)} clips)",
                        warnings=[str(x.message) for x in w])

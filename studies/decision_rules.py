@@ -51,7 +51,8 @@ def choose(sets, fa, cap, max_fr=None):
 def study(dev, coh, accept_fa, accept_fr):
     rows = []
     for (cname, kind, top_k), (n_cohort, sc) in rule_candidates(dev, coh).items():
-        policies = [(fa, cap, None) for fa, cap in itertools.product((0.005, 0.01, 0.02), (None, 0.02, 0.03)) if cap is None or cap >= fa]
+        policies = [(fa, cap, None) for fa,
+                    cap in itertools.product((0.005, 0.01, 0.02), (None, 0.02, 0.03)) if cap is None or cap >= fa]
         for fa, cap, max_fr in policies + [(0.02, 0.02, 0.15), (0.03, 0.03, 0.15), (0.02, 0.02, 0.10), (0.03, 0.03, 0.10)]:
             held = {}
             for h in DEV:
@@ -68,7 +69,8 @@ def study(dev, coh, accept_fa, accept_fr):
 
 def rule_candidates(dev, coh):
     "Every (cohort, score, top-k) of the study: its cohort size and each dev set's trial scores under it."
-    cohorts = {'stage 7 (2,630 speakers)': SHIPPED_COHORT, 'every training domain (+an4, speech_commands, alnum_en)': SHIPPED_COHORT + NEW}
+    cohorts = {'stage 7 (2,630 speakers)': SHIPPED_COHORT,
+               'every training domain (+an4, speech_commands, alnum_en)': SHIPPED_COHORT + NEW}
     out = {}
     for (cname, keys), kind, top_k in itertools.product(cohorts.items(), ('as-norm', 'cosine'), (50, 100, 200, 400)):
         if kind == 'cosine' and (top_k != 100 or cname != next(iter(cohorts))): continue
@@ -114,19 +116,22 @@ def markdown(rows) -> str:
     "The study as a markdown table, rules that hold first, then by how far the worst held-out set is from the limits."
     pct = lambda x: f"{100 * x:.2f}"
     excess = lambda r: max(r['worst_held_fa'] - 0.03, 0) / 0.03 + max(r['worst_held_fr'] - 0.15, 0) / 0.15
-    lines = ["| cohort | score | top-k | pooled FA | cap FA | window FR | EER % cv_en / so762 / ls | held out: FA / FR % cv_en ; so762 ; ls | holds | threshold on all three: FA / FR % |",
+    lines = ["| cohort | score | top-k | pooled FA | cap FA | window FR | EER % cv_en / so762 / ls | held out: FA / FR % cv_en ; "
+             "so762 ; ls | holds | threshold on all three: FA / FR % |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=excess):
         h = " ; ".join(f"{pct(a)} / {pct(b)}" for a, b in r['held_out'].values())
         s = " ; ".join(f"{pct(a)} / {pct(b)}" for a, b in r['shipped'].values())
-        lines.append(f"| {r['cohort']} | {r['score']} | {r['top_k'] or ''} | {pct(r['fa'])} | {pct(r['cap']) if r['cap'] else ''} | "
+        lines.append(f"| {r['cohort']} | {r['score']} | {r['top_k'] or ''} | {pct(r['fa'])} | "
+                     f"{pct(r['cap']) if r['cap'] else ''} | "
                      f"{pct(r['max_fr']) if r['max_fr'] else ''} | {' / '.join(pct(e) for e in r['eer'].values())} | {h} | "
                      f"{'yes' if r['holds'] else 'no'} | {r['threshold']:.3f}: {s} |")
     return "\n".join(lines) + "\n"
 
 def show(rows):
     pct = lambda x: f"{100 * x:5.2f}"
-    print("cohort | score | top-k | pooled FA | cap FA | cap FR | EER cv/so/ls | held-out FA/FR cv ; so ; ls | holds | shipped th, FA/FR")
+    print("cohort | score | top-k | pooled FA | cap FA | cap FR | EER cv/so/ls | held-out FA/FR cv ; so ; ls | holds | shipped "
+          "th, FA/FR")
     for r in rows:
         h = " ; ".join(f"{pct(a)}/{pct(b)}" for a, b in r['held_out'].values())
         s = " ; ".join(f"{pct(a)}/{pct(b)}" for a, b in r['shipped'].values())
@@ -146,7 +151,8 @@ if __name__ == "__main__":
     for h in DEV:
         r = loo[h]; print(f"held out {h}: chose {r['cohort'][:22]} {r['score']} top-{r['top_k']} -> EER {100 * r['eer']:.2f}%, "
                           f"FA {100 * r['fa']:.2f}%, FR {100 * r['fr']:.2f}% at {r['threshold']:.3f}")
-    print(f"worst held-out: EER {100 * loo['worst']['eer']:.2f}%, FA {100 * loo['worst']['fa']:.2f}%, FR {100 * loo['worst']['fr']:.2f}%; mean held-out EER {100 * loo['mean_eer']:.2f}%")
+    print(f"worst held-out: EER {100 * loo['worst']['eer']:.2f}%, FA {100 * loo['worst']['fa']:.2f}%, FR "
+          f"{100 * loo['worst']['fr']:.2f}%; mean held-out EER {100 * loo['mean_eer']:.2f}%")
     q = quality(dev, coh)
     for n, v in q.items(): print(n, " ".join(f"{k} {x:.3f}" for k, x in v.items()))
     if a.out: Path(a.out).write_text(json.dumps(dict(rules=rows, leave_one_out=loo, quality=q), indent=1, default=float))

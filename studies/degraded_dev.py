@@ -56,7 +56,8 @@ def degrade(x, sr, cond, rng, others, bank):
         y = ss.sosfilt(sos, resample(x, sr, 8000)).astype(np.float32)
         y = _roundtrip(np.clip(y, -1, 1), 8000, 'WAV', 'ULAW')
         return resample(ss.sosfilt(sos, y).astype(np.float32), 8000, sr)
-    if cond == 'codec': return resample(_roundtrip(resample(x, sr, 16000), 16000, 'OGG', 'OPUS', compression_level=0.9), 16000, sr)
+    if cond == 'codec': return resample(_roundtrip(resample(x, sr, 16000), 16000, 'OGG', 'OPUS',
+                                                   compression_level=0.9), 16000, sr)
     if cond == 'reverb': return reverb(x, sr, rng, bank)[0]
     if cond.startswith('noise'):
         snr = float(cond[5:])
@@ -152,7 +153,8 @@ if __name__ == "__main__":
         for dset, utts in sets.items():
             spk = utts.speaker.to_numpy(dtype=str)
             for cond in a.conditions:
-                r['eer'].setdefault(cond, {})[dset], r['failed'].setdefault(cond, {})[dset] = all_pairs_eer(emb[name, dset, cond], spk, model)
+                r['eer'].setdefault(cond, {})[dset], r['failed'].setdefault(cond, {})[dset] = all_pairs_eer(emb[name, dset, cond],
+                                                                                                            spk, model)
             if model is not None and model.threshold is not None and {'clean', 'telephone'} <= set(a.conditions):
                 s = model.score(emb[name, dset, 'clean'], emb[name, dset, 'telephone'])
                 ok = np.isfinite(s)

@@ -122,7 +122,8 @@ def report(res):
             if len(names) > 1:
                 for j, mode in ((2, 'K given'), (3, 'K estimated')):
                     d, lo, hi = diff_ci(*[[x[j] for x in rows] for rows in pair])
-                    print(f"{'':>8}  ours - resemblyzer, {mode}: {100 * d:+.2f} points (95% CI {100 * lo:+.2f} to {100 * hi:+.2f}, "
+                    print(f"{'':>8}  ours - resemblyzer, {mode}: {100 * d:+.2f} points (95% CI {100 * lo:+.2f} to "
+                          f"{100 * hi:+.2f}, "
                           f"bootstrap over conversations)")
 
 
@@ -145,7 +146,8 @@ def main():
     ap.add_argument("--one-way", action="store_true", help="ours: forward embeddings only (`both_ways=False`)")
     ap.add_argument("--peer-both-ways", action="store_true", help="Resemblyzer: also its windows played backwards")
     ap.add_argument("--save", default=None, help="CSV of every test conversation's result (to pool runs later)")
-    ap.add_argument("--pool", nargs="+", default=None, metavar="CSV", help="only print the tables of runs saved with --save, pooled")
+    ap.add_argument("--pool", nargs="+", default=None, metavar="CSV",
+                    help="only print the tables of runs saved with --save, pooled")
     args = ap.parse_args()
     if args.pool: return report(load(args.pool))
     if not args.roots: ap.error("give dev folders (or --pool CSV ...)")
@@ -164,7 +166,8 @@ def main():
         elif enc:
             if not args.cohort: ap.error("Resemblyzer needs a cohort for AS-norm: give --cohort DIR (or --cosine)")
             cohorts['resemblyzer'] = make_cohort(resemblyzer_embedder(), args.cohort)
-            os.makedirs(os.path.dirname(args.peer_cohort) or '.', exist_ok=True); np.save(args.peer_cohort, cohorts['resemblyzer'])
+            os.makedirs(os.path.dirname(args.peer_cohort) or '.', exist_ok=True); np.save(args.peer_cohort,
+                                                                                          cohorts['resemblyzer'])
     top_k = (model.meta or {}).get('asnorm_top_k', 100)
     def labels(n, w, k=None, prune=None):
         f = w[n].features
@@ -193,12 +196,15 @@ def main():
                 for n in names:
                     lab = labels(n, w, prune=th[n])
                     res.setdefault((os.path.basename(os.path.normpath(r)), k, n), []).append(
-                        (s, th[n], der(ref, window_segments(w[n], labels(n, w, k, prune=th[n]))), der(ref, window_segments(w[n], lab)),
+                        (s, th[n], der(ref, window_segments(w[n], labels(n, w, k, prune=th[n]))),
+                         der(ref, window_segments(w[n], lab)),
                          lab.max() + 1))
     if args.save: save(args.save, res)
     report(res)
     y, _ = synth_conversation(args.roots[0], n_speakers=max(args.speakers), n_turns=40, seed=7)
-    t0 = time.perf_counter(); p = partial_embeddings(model, y, sr=SR, both_ways=not args.one_way); window_segments(p, labels('ours', {'ours': p}, prune=th['ours']))
+    t0 = time.perf_counter(); p = partial_embeddings(model, y, sr=SR, both_ways=not args.one_way); window_segments(p,
+                                                                                                                   labels('ours',
+                                                                                                                          {'ours': p}, prune=th['ours']))
     print(f"ours on a {len(y) / SR:.0f}-s conversation: {time.perf_counter() - t0:.1f} s (embedding + clustering)")
 
 

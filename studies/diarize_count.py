@@ -38,7 +38,8 @@ def counts(model, root, k, seeds):
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("dev", nargs="+"); ap.add_argument("--n", type=int, default=20); ap.add_argument("--n-calib", type=int, default=10)
+    ap.add_argument("dev", nargs="+"); ap.add_argument("--n", type=int, default=20); ap.add_argument("--n-calib",
+                                                                                                     type=int, default=10)
     ap.add_argument("--speakers", type=int, nargs="+", default=[2, 3]); ap.add_argument("--test-seed", type=int, default=7000)
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
@@ -51,8 +52,10 @@ if __name__ == "__main__":
                 rows = res[f"{split}|{Path(d).name}|{k}"]
                 print(split, Path(d).name, k, {r: f"{np.mean([x[r] == k for x in rows]):.2f}" for r in rows[0]}, flush=True)
     rules = list(next(iter(res.values()))[0])
-    right = lambda split, r: np.mean([x[r] == int(key.split('|')[2]) for key, rows in res.items() if key.startswith(split) for x in rows])
+    right = lambda split, r: np.mean([x[r] == int(key.split('|')[2]) for key,
+                                      rows in res.items() if key.startswith(split) for x in rows])
     best = max(rules, key=lambda r: right("calib", r))
     print(f"chosen on calibration conversations: {best} ({right('calib', best):.2f} right); on test: {right('test', best):.2f}; "
-          f"previous rule cosine@{DIARIZE_PRUNE}: test {right('test', f'cosine@{DIARIZE_PRUNE}') if f'cosine@{DIARIZE_PRUNE}' in rules else 'n/a'}")
+          f"previous rule cosine@{DIARIZE_PRUNE}: test "
+          f"{right('test', f'cosine@{DIARIZE_PRUNE}') if f'cosine@{DIARIZE_PRUNE}' in rules else 'n/a'}")
     if a.out: Path(a.out).write_text(json.dumps(dict(results=res, chosen=best), indent=1))

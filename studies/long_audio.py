@@ -76,12 +76,14 @@ def main():
         for kind, waves, labels in sets:
             if len(set(labels)) < 2: print(f"\n{d.name}, {kind}: fewer than 2 speakers with {2 * a.k} clips, skipped"); continue
             dur = np.array([len(w) / sr for w in waves])
-            print(f"\n{d.name}, {kind}: {len(waves)} recordings of {len(set(labels))} speakers, {dur.min():.1f}-{dur.max():.1f} s "
+            print(f"\n{d.name}, {kind}: {len(waves)} recordings of {len(set(labels))} speakers, {dur.min():.1f}-{dur.max():.1f} "
+                  "s "
                   f"(median {np.median(dur):.1f} s)")
             for name, (trim, max_frames, window) in POLICIES.items():
                 embs = model.embed_files(waves, trim=trim, max_frames=max_frames, window=window)
                 (ec, *ez), nt, nn = eers(model, embs, labels)
-                print(f"  {name:<16} EER cosine {ec:5.2f}%" + (f"   AS-norm {ez[0]:5.2f}%" if ez else "") + f"   ({nt} target / {nn} non-target)")
+                print(f"  {name:<16} EER cosine {ec:5.2f}%" + (f"   AS-norm {ez[0]:5.2f}%" if ez else "") + f"   ({nt} target / "
+                      f"{nn} non-target)")
 
 
 if __name__ == '__main__': main()

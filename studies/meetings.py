@@ -79,14 +79,16 @@ def synth_meeting(root, seed:int, bank:dict, n_speakers=None, minutes:float=0.75
     for start, s, y in placed:
         wet = ss.fftconvolve(y, room[s])[:len(y) + len(room[s]) // 2].astype(np.float32)
         a = int(start * SR); mix[a:a + len(wet)] += wet[:len(mix) - a]
-        spans = []                                  # the reference: where the dry clip is not silent (30 dB), pauses < 0.3 s bridged
+        spans = []                                  # the reference: where the dry clip is not
+                                                    # silent (30 dB), pauses < 0.3 s bridged
         for u, v in nonsilent_intervals(y, top_db=30) / SR:
             if spans and u - spans[-1][1] < 0.3: spans[-1][1] = v
             else: spans.append([u, v])
         ref += [(start + u, start + v, s) for u, v in spans if v - u >= 0.05]
     mix = mix[:n]
     speech_rms = np.sqrt(np.mean(np.concatenate([y for *_, y in placed]) ** 2))
-    bg = coloured_noise(n, float(rng.uniform(0, 2)), rng); bg *= speech_rms / np.sqrt(np.mean(bg ** 2)) * 10 ** (-rng.uniform(10, 20) / 20)
+    bg = coloured_noise(n, float(rng.uniform(0, 2)),
+                        rng); bg *= speech_rms / np.sqrt(np.mean(bg ** 2)) * 10 ** (-rng.uniform(10, 20) / 20)
     mix += bg
     busy = np.zeros(n, bool)
     for start, _, y in placed: busy[int(start * SR):int(start * SR) + len(y)] = True
@@ -125,7 +127,8 @@ def overlap_scores(ref, hyp, step=0.01):
     if ov.any():
         got = np.stack([H.get(s, np.zeros(n, bool)) & R[s] for s in R])    # ref speakers found at each frame
         both = ov & (got.sum(0) >= 2)
-    return float(both.sum() / max(ov.sum(), 1)), float(((nH >= 2) & (nR < 2)).sum() / max((nR > 0).sum(), 1)), float(ov.sum() / max((nR > 0).sum(), 1))
+    return float(both.sum() / max(ov.sum(), 1)), float(((nH >= 2) & (nR < 2)).sum() / max((nR > 0).sum(),
+                                                                                          1)), float(ov.sum() / max((nR > 0).sum(), 1))
 
 
 def detection_error(ref, mask, fps):
@@ -165,7 +168,8 @@ def run(model, y, ref, mask, overlaps):
         hyp = sorted(segs + (overlap_segments(p, labels, t) if t is not None else []))
         d = der(ref, hyp, collar=0)
         rec, false_ov, ov_share = overlap_scores(ref, hyp)
-        out[str(t)] = dict(d, overlap_recall=rec, false_overlap=false_ov, overlap_share=ov_share, speakers=float(len({s for *_, s in hyp})))
+        out[str(t)] = dict(d, overlap_recall=rec, false_overlap=false_ov, overlap_share=ov_share,
+                           speakers=float(len({s for *_, s in hyp})))
     return out, p
 
 
@@ -202,10 +206,12 @@ def main():
     for split, ms in meetings.items():
         ov = np.mean([overlap_scores(ref, ref)[2] for *_, ref in ms])
         print(f"{split}: {len(ms)} meetings, {sum(len({s for *_, s in ref}) for *_, ref in ms) / len(ms):.1f} speakers and "
-              f"{sum(y.shape[0] for _, _, y, _ in ms) / SR / len(ms):.0f} s each, overlapped speech {100 * ov:.1f}% of speech", flush=True)
+              f"{sum(y.shape[0] for _, _, y, _ in ms) / SR / len(ms):.0f} s each, overlapped speech {100 * ov:.1f}% of speech",
+              flush=True)
     M = {split: [masks(model, y, VAD_GRID) for _, _, y, _ in ms] for split, ms in meetings.items()}
     det = {split: {k: pool([dict(zip(('detection_error', 'vad_miss', 'vad_false_alarm'), detection_error(ref, mk[k], FPS)),
-                                 speech=sum(e - s for s, e, _ in merge(ref))) for (*_, ref), mk in zip(meetings[split], M[split])])
+                                 speech=sum(e - s for s, e, _ in merge(ref))) for (*_, ref),
+                                 mk in zip(meetings[split], M[split])])
                    for k in M[split][0]} for split in meetings}
     for k in det['train']:
         print(f"{k:26s} speech detection error: train {100 * det['train'][k]['detection_error']:.1f}% (miss "
@@ -228,8 +234,10 @@ def main():
         for t in map(str, OVERLAPS):
             for split in ('train', 'dev'):
                 r = res[k][split]['overlap'][t]
-                print(f"  {k} overlap {t:>4s} {split:5s}: DER {100 * r['der']:.1f}% (miss {100 * r['miss']:.1f}, fa {100 * r['false_alarm']:.1f}, "
-                      f"conf {100 * r['confusion']:.1f}), JER {100 * r['jer']:.1f}%, overlap labelled with both {100 * r['overlap_recall']:.1f}%, "
+                print(f"  {k} overlap {t:>4s} {split:5s}: DER {100 * r['der']:.1f}% (miss {100 * r['miss']:.1f}, fa "
+                      f"{100 * r['false_alarm']:.1f}, "
+                      f"conf {100 * r['confusion']:.1f}), JER {100 * r['jer']:.1f}%, overlap labelled with both "
+                      f"{100 * r['overlap_recall']:.1f}%, "
                       f"false overlap {100 * r['false_overlap']:.1f}% of speech, speakers {r['speakers']:.1f}", flush=True)
     summary = dict(chosen=dict(vad=vad, overlap=t_best), before=res['energy']['dev']['overlap']['None'],
                    before_detection=res['energy']['dev']['detection'], after=res[vad]['dev']['overlap'][t_best],
@@ -248,7 +256,8 @@ def main():
                 pp = resemblyzer_partials(enc, y, p, both_ways=True)
                 labels = resegment(pp.features, cluster_windows(pp.features, None, None, prune=DIARIZE_PRUNE), DIARIZE_SWITCH)
                 hyp = sorted(window_segments(pp, labels) + (overlap_segments(pp, labels, float(t)) if t != 'None' else []))
-                rows.append(dict(der(ref, hyp, collar=0), **dict(zip(('overlap_recall', 'false_overlap', 'overlap_share'), overlap_scores(ref, hyp)))))
+                rows.append(dict(der(ref, hyp, collar=0),
+                                 **dict(zip(('overlap_recall', 'false_overlap', 'overlap_share'), overlap_scores(ref, hyp)))))
             peer[f"{v}/{t}"] = pool(rows)
             print(f"Resemblyzer partials, {v}, overlap {t}, dev: DER {100 * peer[f'{v}/{t}']['der']:.1f}%", flush=True)
         summary['resemblyzer'] = peer

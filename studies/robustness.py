@@ -65,7 +65,8 @@ def clips(root, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("root"); ap.add_argument("--model", nargs="+", default=["shipped"]); ap.add_argument("--n", type=int, default=60)
+    ap.add_argument("root"); ap.add_argument("--model", nargs="+", default=["shipped"]); ap.add_argument("--n",
+                                                                                                         type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -84,7 +85,8 @@ def main():
         print(f"model {spec} ({m.scoring} scores, threshold {th:.3f})")
         for k, v in res.items():
             cos, sc = np.array(v).T
-            print(f"  {k:<7} cosine {cos.mean():6.3f} (min {cos.min():6.3f}); accepted as the same speaker: {100 * (sc >= th).mean():5.1f}%")
+            print(f"  {k:<7} cosine {cos.mean():6.3f} (min {cos.min():6.3f}); accepted as the same speaker: "
+                  f"{100 * (sc >= th).mean():5.1f}%")
 
 
 if __name__ == "__main__":

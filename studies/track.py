@@ -77,20 +77,24 @@ if __name__ == "__main__":
                 row = {}
                 for key, rows in rec.items():
                     out = [replay(model, w, db, th, c, cohort=rule == 'as-norm') for w, db, ref in rows]
-                    row["|".join(key)] = dict(der=float(np.mean([der(ref, seg)["der"] for (seg, _), (_, _, ref) in zip(out, rows)])),
+                    row["|".join(key)] = dict(der=float(np.mean([der(ref, seg)["der"] for (seg, _),
+                                                                 (_, _, ref) in zip(out, rows)])),
                                               extra_speakers=float(np.mean([len({s for *_, s in seg}) - len({s for *_, s in ref})
                                                                             for (seg, _), (_, _, ref) in zip(out, rows)])))
                 name = f"{rule}|{th}|{c}"
                 res["settings"][name] = row
-                print(name, " ".join(f"{k.split('|')[1]} {v['der']:.3f}/{v['extra_speakers']:+.1f}" for k, v in row.items()), flush=True)
+                print(name, " ".join(f"{k.split('|')[1]} {v['der']:.3f}/{v['extra_speakers']:+.1f}" for k,
+                                     v in row.items()), flush=True)
     mean_on = lambda name, role: float(np.mean([v["der"] for k, v in res["settings"][name].items() if k.startswith(role + "|")]))
     for rule in THRESHOLDS:
         names = [n for n in res["settings"] if n.startswith(rule + "|")]
         best = min(names, key=lambda n: mean_on(n, "train"))
         shipped = f"{rule}|{TRACK_NEW[rule]}|{TRACK_CONFIRM}"
         res[f"chosen_{rule}"] = best
-        print(f"{rule}: chosen on training conversations {best} (train DER {mean_on(best, 'train'):.3f}, dev {mean_on(best, 'dev'):.3f}); "
+        print(f"{rule}: chosen on training conversations {best} (train DER {mean_on(best, 'train'):.3f}, dev "
+              f"{mean_on(best, 'dev'):.3f}); "
               f"shipped {shipped} (train {mean_on(shipped, 'train'):.3f}, dev {mean_on(shipped, 'dev'):.3f}); offline diarize: "
-              f"train {np.mean([v for k, v in offline.items() if k[0] == 'train']):.3f}, dev {np.mean([v for k, v in offline.items() if k[0] == 'dev']):.3f}")
+              f"train {np.mean([v for k, v in offline.items() if k[0] == 'train']):.3f}, dev "
+              f"{np.mean([v for k, v in offline.items() if k[0] == 'dev']):.3f}")
     print(f"tracking real-time factor (one thread, 0.1-s chunks): {res['real_time_factor']:.3f}")
     if a.out: Path(a.out).write_text(json.dumps(res, indent=1))

@@ -56,7 +56,8 @@ def test_recipes_reproduce_the_shipped_stages():
     assert len(meta["stages"]) == 8
     for cfg, st in zip(cfgs, meta["stages"]):
         st = {**st, **st.get("aug", {})}
-        for k in ("epochs", "lr", "crop", "augment", "seed", "rounds", "teacher", "distill", "distill_weight", "ge2e_weight", "band_p",
+        for k in ("epochs", "lr", "crop", "augment", "seed", "rounds", "teacher", "distill", "distill_weight",
+                  "ge2e_weight", "band_p",
                   "max_steps", "n_speakers", "n_utterances", "clip_speakers", "objective", "margin", "scale", "valid_pct"):
             want = st.get(k, DOCUMENTED[k])                     # a stage that did not record a setting ran at its default
             assert getattr(cfg, k) == (tuple(want) if k == "crop" else want), (cfg, k, st)
@@ -69,5 +70,7 @@ def test_recipes_reproduce_the_shipped_stages():
         args = _parser().parse_args(shlex.split(cmd.split(" (")[0])[1:])
         from simple_speaker_embedding.distill import DISTILL_WEIGHTS
         got = TrainConfig(**_given(args))
-        got = got.with_(init=cfg.init, distill_weight=got.distill_weight or (DISTILL_WEIGHTS[got.distill] if got.teacher else None))   # the default weight, as used
+        got = got.with_(init=cfg.init,
+                        # the default weight, as used
+                        distill_weight=got.distill_weight or (DISTILL_WEIGHTS[got.distill] if got.teacher else None))
         assert got == cfg, cmd

@@ -54,7 +54,8 @@ def test_verify_and_eval_decide_at_the_calibrated_threshold(sse, calibrated, fix
     assert m and float(m.group(1)) == pytest.approx(th, abs=1e-4) and float(m.group(2)) <= 1.0
 
 
-@pytest.mark.parametrize("speakers,clips,found", [(4, 2, "found 4 (4 speakers, 8 recordings)"), (6, 1, "found 0 (6 speakers, 6 recordings)")])
+@pytest.mark.parametrize("speakers,clips,found",
+                         [(4, 2, "found 4 (4 speakers, 8 recordings)"), (6, 1, "found 0 (6 speakers, 6 recordings)")])
 def test_too_few_speakers_or_clips_is_one_line(sse, fixture_files, tmp_path, speakers, clips, found):
     by_speaker = {}
     for f in fixture_files: by_speaker.setdefault(f.parent.name, []).append(f)

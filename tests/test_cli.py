@@ -56,7 +56,8 @@ def test_eval_prints_table_and_writes_trials_and_plots(sse, fixture_root, tmp_pa
     assert r.returncode == 0, r.stderr
     for key in ("EER (%)", "95% CI (%)", "minDCF (p=0.01)", "threshold", "target trials", "non-target trials"):
         assert key in r.stdout
-    assert re.search(r"^target trials\s+36$", r.stdout, re.M) and re.search(r"^non-target trials\s+240$", r.stdout, re.M), r.stdout
+    assert (re.search(r"^target trials\s+36$", r.stdout, re.M)
+            and re.search(r"^non-target trials\s+240$", r.stdout, re.M)), r.stdout
     assert "(6 speakers: too few for a firm interval, 10 or more make one)" in r.stdout      # 6 fixture speakers
     assert len((tmp_path / "t.txt").read_text().splitlines()) == 276
     assert {p.name for p in (tmp_path / "plots").iterdir()} == {"scores.png", "scores.svg", "tsne.png", "tsne.svg"}
@@ -137,7 +138,8 @@ def test_preprocess_train_export_onnx_end_to_end(sse, fixture_root, tmp_path):
     assert m.model_hparams.hidden == 16 and m.meta["recipe"]["epochs"] == 1
     from simple_speaker_embedding.evaluate import evaluate
     from simple_speaker_embedding.metrics import threshold_at_fa
-    m.cohort = None                       # the stored threshold: 1% false accepts on the dev trials (cosine), as `calibrate_threshold` sets it
+    m.cohort = None                       # the stored threshold: 1% false accepts on the dev
+                                          # trials (cosine), as `calibrate_threshold` sets it
     res = evaluate(m, fixture_root, progress=False, n_boot=0)
     assert m.threshold == pytest.approx(threshold_at_fa(res.trials.score, res.trials.label, 0.01), abs=2e-3)
     assert m.meta["threshold_note"].startswith("cosine at 1% false accepts")
@@ -155,7 +157,8 @@ def test_preprocess_train_export_onnx_end_to_end(sse, fixture_root, tmp_path):
             "--valid-pct", "0.34")                                            # warm start: architecture from --init
     assert r.returncode == 0, r.stderr[-2000:]
     m2 = load_checkpoint(tmp_path / "run2" / "model.pt")
-    assert m2.model_hparams.hidden == 16 and m2.meta["recipe"]["init"].endswith("model.pt") and m2.meta["init_meta"]["recipe"]["epochs"] == 1
+    assert (m2.model_hparams.hidden == 16 and m2.meta["recipe"]["init"].endswith("model.pt")
+            and m2.meta["init_meta"]["recipe"]["epochs"] == 1)
     assert m2.meta["recipe"]["hidden"] == 16                                 # the recipe records the architecture trained
     r = sse("export-onnx", str(tmp_path / "m.onnx"), "--model", str(tmp_path / "run" / "model.pt"))
     assert r.returncode == 0, r.stderr
@@ -206,13 +209,15 @@ def test_eval_plot_names_the_scores_it_draws(fixture_root, tmp_path, monkeypatch
     assert f"threshold {gru_embedder().threshold:.3f} (as given" in ax.get_legend().get_texts()[2].get_text()
     figs.clear()
     assert main(["eval", str(fixture_root), "--bootstrap", "0", "--plot", str(tmp_path), "--cosine"]) == 0
-    assert figs[0].axes[0].get_title() == "Cosine scores of verification trials" and figs[0].axes[0].get_xlabel() == "cosine similarity"
+    assert (figs[0].axes[0].get_title() == "Cosine scores of verification trials"
+            and figs[0].axes[0].get_xlabel() == "cosine similarity")
 
 
 def test_help_needs_no_torch_and_says_no_default_none():
     r = subprocess.run([sys.executable, "-c", "import sys; from simple_speaker_embedding.cli import _parser; p = _parser(); "
                         "print('torch' in sys.modules); p.parse_args(['train', '--help'])"], capture_output=True, text=True)
-    assert r.stdout.startswith("False") and "(default: None)" not in r.stdout and "--max-steps" in r.stdout, r.stdout[:300] + r.stderr
+    assert (r.stdout.startswith("False") and "(default: None)" not in r.stdout
+            and "--max-steps" in r.stdout), r.stdout[:300] + r.stderr
 
 
 def test_cli_options_reach_their_functions(fixture_root, monkeypatch, tmp_path):

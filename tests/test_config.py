@@ -63,7 +63,8 @@ def test_a_wrong_path_in_a_recipe_fails_before_training(sse, fixture_root, tmp_p
             "--n-speakers", "3", "--n-utterances", "3", "--valid-pct", "0.34")
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 1 and len(lines) == 1, r.stderr
-    assert "dev ../shared/data/dev/no_such_set" in lines[0] and "cohort also/missing" in lines[0] and "current directory" in lines[0]
+    assert ("dev ../shared/data/dev/no_such_set" in lines[0] and "cohort also/missing" in lines[0]
+            and "current directory" in lines[0])
     assert not (tmp_path / "run" / "train_state.pt").exists() and time.time() - t0 < 60
 
 

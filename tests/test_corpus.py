@@ -34,7 +34,9 @@ def test_librispeech_chapters_are_sessions_of_one_speaker(sse, clips, tmp_path):
     # given the corpus root with the default layout it is refused in one line naming the layout that fits
     r = sse("preprocess", root, tmp_path / "m2", "--layout", "speaker")
     err = [l for l in r.stderr.splitlines() if l.startswith("sse preprocess: error:")]
-    assert r.returncode == 1 and len(err) == 1 and "--layout dataset-speaker or librispeech or voxceleb fits it" in err[0], r.stderr   # names like 19-0: no corpus shows
+    assert (r.returncode == 1 and len(err) == 1
+            # names like 19-0: no corpus shows
+            and "--layout dataset-speaker or librispeech or voxceleb fits it" in err[0]), r.stderr
     assert "Traceback" not in r.stderr
     # sse eval with the layout: a speaker's two chapters are one speaker (target trials across chapters)
     from simple_speaker_embedding.corpus import list_utterances
@@ -58,7 +60,8 @@ def test_voxceleb_vctk_commonvoice(clips, tmp_path):
     assert len(man) == 8 and set(man.speaker) == {"id10001", "id10002"} and set(man.session) == {"vid0", "vid1"}
     assert man.key.nunique() == 8                  # 00000.ogg of two videos are two mels (sessions in the path)
     vctk = tmp_path / "wav48_silence_trimmed"
-    for i, f in enumerate(fa): _put(f, vctk / "p225" / f"p225_{i:03d}_mic1.ogg"); _put(f, vctk / "p225" / f"p225_{i:03d}_mic2.ogg")
+    for i, f in enumerate(fa): _put(f, vctk / "p225" / f"p225_{i:03d}_mic1.ogg"); _put(f,
+                                                                                       vctk / "p225" / f"p225_{i:03d}_mic2.ogg")
     for i, f in enumerate(fb): _put(f, vctk / "p226" / f"p226_{i:03d}_mic1.ogg")
     man = preprocess(vctk, tmp_path / "mk", layout="vctk", n_workers=1, progress=False, speeds=(1.0, 1.1))
     assert len(man) == 16 and set(man.speaker) == {"p225", "p226", "p225_sp1.1", "p226_sp1.1"}   # mic2 copies left out
@@ -67,7 +70,8 @@ def test_voxceleb_vctk_commonvoice(clips, tmp_path):
     rows = []
     for k, (s, fs) in enumerate(clips.items()):
         for i, f in enumerate(fs):
-            _put(f, cv / "clips" / f"common_voice_en_{k}{i}.mp3.ogg"); rows.append((f"client{k}", f"common_voice_en_{k}{i}.mp3.ogg"))
+            _put(f,
+                 cv / "clips" / f"common_voice_en_{k}{i}.mp3.ogg"); rows.append((f"client{k}", f"common_voice_en_{k}{i}.mp3.ogg"))
     pd.DataFrame(rows, columns=["client_id", "path"]).assign(sentence="x").to_csv(cv / "validated.tsv", sep="\t", index=False)
     man = preprocess(cv, tmp_path / "mc", layout="commonvoice", dataset="cv_en", n_workers=1, progress=False)
     assert len(man) == 8 and sorted(man.groupby("speaker").size()) == [4, 4] and set(man.dataset) == {"cv_en"}
@@ -101,7 +105,8 @@ def test_m4a_without_pyav_fails_in_one_line(tmp_path, monkeypatch):
 
     from simple_speaker_embedding.audio import AudioError, load_audio
     real = builtins.__import__
-    monkeypatch.setattr(builtins, "__import__", lambda n, *a, **k: (_ for _ in ()).throw(ImportError(n)) if n == "av" else real(n, *a, **k))
+    monkeypatch.setattr(builtins, "__import__", lambda n, *a,
+                        **k: (_ for _ in ()).throw(ImportError(n)) if n == "av" else real(n, *a, **k))
     p = tmp_path / "00001.m4a"; p.write_bytes(b"\0" * 64)
     with pytest.raises(AudioError, match="PyAV: pip install av"):
         load_audio(p)
@@ -174,9 +179,12 @@ def test_a_corpus_tree_without_its_layout_is_refused_never_relabelled(sse, looka
     for cmd, args in ((c, a) for c, a in runs.items() if c in mine):
         r = sse(*args)
         lines = r.stderr.strip().splitlines()
-        assert r.returncode == 1 and len(lines) == 1 and f"looks like a {which} tree" in lines[0] and f"pass --layout {which}" in lines[0], (cmd, r.stderr)
-    assert not (tmp_path / "mels" / "manifest.csv").exists() and not (tmp_path / "spk.npy").exists() and not (tmp_path / "cal.pt").exists()
-    r = sse("eval", root, "--layout", which, "--model", "untrained", "--bootstrap", "0")   # with it: one speaker, across chapters/videos
+        assert (r.returncode == 1 and len(lines) == 1 and f"looks like a {which} tree" in lines[0]
+                and f"pass --layout {which}" in lines[0]), (cmd, r.stderr)
+    assert (not (tmp_path / "mels" / "manifest.csv").exists() and not (tmp_path / "spk.npy").exists()
+            and not (tmp_path / "cal.pt").exists())
+    r = sse("eval", root, "--layout", which, "--model", "untrained", "--bootstrap", "0")   # with it: one speaker,
+                                                                                           # across chapters/videos
     assert r.returncode == 0 and re.search(r"^target trials\s+12$", r.stdout, re.M), r.stdout + r.stderr
     r = sse("embed", root, "--speaker", "--layout", which, "--model", "untrained", "--out", tmp_path / "spk")
     assert r.returncode == 0 and len(pd.read_csv(tmp_path / "spk.csv")) == 2

@@ -67,7 +67,8 @@ def test_resumable_and_atomic(fixture_root, tmp_path):
     # a different plan (another speed) rebuilds every shard; a smaller corpus removes the shards it no longer needs
     assert len(preprocess(fixture_root, dst, speeds=(1.0, 1.1), n_workers=2, progress=False, files_per_shard=8)) == 48
     preprocess(fixture_root, dst, n_workers=1, progress=False, files_per_shard=12)
-    assert sorted(p.name for p in (dst / "shards").iterdir()) == ["part-00000.json", "part-00000.npy", "part-00001.json", "part-00001.npy"]
+    assert sorted(p.name for p in (dst / "shards").iterdir()) == ["part-00000.json", "part-00000.npy",
+                                                                  "part-00001.json", "part-00001.npy"]
 
 
 def test_preprocess_input_errors(tmp_path, fixture_root):
@@ -180,7 +181,8 @@ def test_label_free_clips_are_their_own_speakers(mels):
     val_speakers = {trn.vocab[c] for c in dls.valid.labels.tolist()}
     assert val_speakers == {f"cv_en/{s}" for s in man.speaker[man.speaker.map(base_speaker) == valid[0]].unique()}
     x, y = next(iter(trn))
-    assert x.shape[0] == 12 and 20 <= x.shape[1] <= 30 and x.shape[2] == 80 and y.shape == (12,)   # N*M crops of the asked lengths
+    # N*M crops of the asked lengths
+    assert x.shape[0] == 12 and 20 <= x.shape[1] <= 30 and x.shape[2] == 80 and y.shape == (12,)
     with pytest.raises(ValueError, match="no rows of vctk"):
         speaker_dataloaders(mels, clip_speakers=("vctk",), progress=False, device="cpu")
     with pytest.raises(ValueError, match="needs as many different speakers"):

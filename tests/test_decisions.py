@@ -28,7 +28,8 @@ def test_the_speech_minimum_is_exactly_min_frames():
 def test_a_cosine_model_with_a_cohort_scores_with_the_cosine(sse, fixture_files, tmp_path):
     torch.manual_seed(0)
     m = GRUEmbedder(hidden=16, layers=1).eval()
-    m.cohort, m.threshold, m.scoring, m.meta = torch.nn.functional.normalize(torch.randn(8, 256), dim=-1), 0.5, "cosine", {"asnorm_top_k": 3}
+    m.cohort, m.threshold, m.scoring, m.meta = torch.nn.functional.normalize(torch.randn(8, 256),
+                                                                             dim=-1), 0.5, "cosine", {"asnorm_top_k": 3}
     a, b = torch.nn.functional.normalize(torch.randn(2, 256), dim=-1)
     cos = float(a @ b)
     assert asnorm_cohort(m) == (None, 3) and m.score(a, b) == pytest.approx(cos, abs=1e-6)
@@ -68,7 +69,8 @@ def test_ship_weights_threshold_follows_the_per_set_cap_at_the_shipped_top_k(fix
     m.cohort = torch.nn.functional.normalize(torch.randn(40, 256), dim=-1).half().float()   # stored exactly as it ships
     export_checkpoint(m, tmp_path / "run.pt", half=True, meta=dict(epochs=1, lr=1e-3, seed=0))   # so are the weights
     out = tmp_path / "shipped.pt"
-    r = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "run.pt"), "--dev", str(tmp_path / "dev_a"), str(tmp_path / "dev_b"),
+    r = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "run.pt"), "--dev", str(tmp_path / "dev_a"),
+                        str(tmp_path / "dev_b"),
                         "--recipe", "sse train ...", "--out", str(out),
                         "--fa", "0.2", "--max-fa-per-set", "0.05", "--top-k", "3"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -79,7 +81,8 @@ def test_ship_weights_threshold_follows_the_per_set_cap_at_the_shipped_top_k(fix
         res = evaluate(s, tmp_path / d, n_boot=0, progress=False, cohort=s.cohort, top_k=3)
         sets[d] = (res.trials.score.to_numpy(), res.trials.label.to_numpy())
     assert s.threshold == pytest.approx(calibrate_threshold(sets, 0.2, 0.05), abs=1e-4)
-    assert calibrate_threshold(sets, 0.2, 0.05) > calibrate_threshold(sets, 0.2) + 0.05      # the cap, not the pooled rate, decides
+    assert calibrate_threshold(sets, 0.2, 0.05) > calibrate_threshold(sets, 0.2) + 0.05      # the cap, not the
+                                                                                             # pooled rate, decides
     for d, (sc, lab) in sets.items():
         assert (sc[lab == 0] >= s.threshold).mean() <= 0.05 and s.meta["at_threshold"][d]["false_accept"] <= 0.05
     for k in (10, 100):                                                                   # another top-k: another scale

@@ -86,13 +86,15 @@ def test_degraded_share_sets_the_fraction_of_copies_in_the_batches(degraded_stor
     assert abs(is_copy.mean() - share) <= 4 * sd + 1e-9, (is_copy.mean(), share, len(picked))
     spk = man.speaker.to_numpy()[dl.rows[picked]].reshape(-1, 8)              # M utterances of one speaker, copies or not
     assert (spk == spk[:, :1]).all()
-    assert speaker_dataloaders(root, **kw).train.get_idxs() == speaker_dataloaders(root, **kw).train.get_idxs()   # None: as before
+    # None: as before
+    assert speaker_dataloaders(root, **kw).train.get_idxs() == speaker_dataloaders(root, **kw).train.get_idxs()
 
 
 def test_degraded_share_without_copies_says_so(fixture_store):
     from simple_speaker_embedding.data import speaker_dataloaders
     with pytest.raises(ValueError, match="degraded_share needs degraded copies"):
-        speaker_dataloaders(fixture_store, n_speakers=2, n_utterances=2, crop=(40, 60), degraded_share=0.3, device='cpu', num_workers=0)
+        speaker_dataloaders(fixture_store, n_speakers=2, n_utterances=2, crop=(40, 60), degraded_share=0.3,
+                            device='cpu', num_workers=0)
 
 
 def test_degraded_copies_share_their_clean_clips_teacher_target(degraded_store):

@@ -48,7 +48,8 @@ def test_resegmentation_applied_and_optional(model, monkeypatch):
     import simple_speaker_embedding.diarize as dz
     costs = []
     real = dz.resegment
-    monkeypatch.setattr(dz, "resegment", lambda e, lab, penalty=dz.DIARIZE_SWITCH, **kw: costs.append(penalty) or real(e, lab, penalty, **kw))
+    monkeypatch.setattr(dz, "resegment", lambda e, lab, penalty=dz.DIARIZE_SWITCH,
+                        **kw: costs.append(penalty) or real(e, lab, penalty, **kw))
     default = dz.diarize(model, CONV, num_speakers=3)
     stiff = dz.diarize(model, CONV, num_speakers=3, switch=5.0)
     skipped = dz.diarize(model, CONV, num_speakers=3, switch=None)
@@ -152,7 +153,8 @@ def test_window_hop_sets_the_step_between_windows(small_model, tone):
     from simple_speaker_embedding.diarize import partial_embeddings
     x = tone(6.0, 22050)
     for hop in (0.5, 1.0):
-        p = partial_embeddings(small_model, x, window=1.5, hop=hop, both_ways=False, vad="energy")   # a tone: the energy rule (the detector hears no speech)
+        # a tone: the energy rule (the detector hears no speech)
+        p = partial_embeddings(small_model, x, window=1.5, hop=hop, both_ways=False, vad="energy")
         steps = np.diff(p.starts)[:-1]                                # the last window is aligned to the end
         assert np.allclose(steps, round(hop * 22050 / 256) * 256 / 22050)
 
@@ -183,7 +185,8 @@ def test_two_view_features_score_against_the_cohort_in_both_views():
     unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)
     f, c = unit(rng.standard_normal((20, 16))), unit(rng.standard_normal((30, 8)))
     tiled = np.tile(c, (1, 2)) / np.sqrt(2)                            # what a two-view cohort is: unit rows
-    np.testing.assert_allclose(affinity(f, prune=1.0, cohort=c, top_k=5), affinity(f, prune=1.0, cohort=tiled, top_k=5), rtol=1e-5)
+    np.testing.assert_allclose(affinity(f, prune=1.0, cohort=c, top_k=5),
+                               affinity(f, prune=1.0, cohort=tiled, top_k=5), rtol=1e-5)
 
 
 def test_voiced_frames_between_windows_go_to_the_nearer_window_centre():

@@ -32,8 +32,10 @@ def test_sse_diarize_ref_against_a_hand_checked_reference(sse, tmp_path):
     "confusion = that turn's length and missed = 2 s, over the reference speech."
     r = sse("diarize", CONV, "--rttm", tmp_path / "hyp.rttm")
     assert r.returncode == 0, r.stderr
-    hyp = [(float(f[3]), float(f[3]) + float(f[4]), f[7]) for f in (l.split() for l in (tmp_path / "hyp.rttm").read_text().splitlines())]
-    assert all(b <= c + 0.002 for (_, b, _), (c, _, _) in zip(hyp, hyp[1:]))   # no overlap in this hypothesis (RTTM rounds to 1 ms)
+    hyp = [(float(f[3]), float(f[3]) + float(f[4]),
+            f[7]) for f in (l.split() for l in (tmp_path / "hyp.rttm").read_text().splitlines())]
+    assert all(b <= c + 0.002 for (_, b, _), (c, _, _) in zip(hyp, hyp[1:]))   # no overlap in this hypothesis
+                                                                               # (RTTM rounds to 1 ms)
     gaps = [(b, c) for (_, b, _), (c, _, _) in zip(hyp, hyp[1:]) if c - b > 2.2]
     ref = list(hyp)
     k = max(range(len(ref)), key=lambda i: ref[i][1] - ref[i][0] if ref[i][2] == ref[0][2] else -1)
@@ -41,11 +43,13 @@ def test_sse_diarize_ref_against_a_hand_checked_reference(sse, tmp_path):
     ref[k] = (ref[k][0], ref[k][1], "stranger")
     if gaps: ref.append((gaps[0][0] + 0.1, gaps[0][0] + 2.1, hyp[0][2]))
     miss = 2.0 if gaps else 0.0
-    (tmp_path / "ref.rttm").write_text("".join(f"SPEAKER conv 1 {s:.3f} {e - s:.3f} <NA> <NA> {n} <NA> <NA>\n" for s, e, n in ref))
+    (tmp_path / "ref.rttm").write_text("".join(f"SPEAKER conv 1 {s:.3f} {e - s:.3f} <NA> <NA> {n} <NA> <NA>\n" for s, e,
+                                               n in ref))
     total = sum(e - s for s, e, _ in ref)
     r = sse("diarize", CONV, "--ref", tmp_path / "ref.rttm", "--collar", "0")
     assert r.returncode == 0, r.stderr
-    m = re.search(r"DER ([\d.]+)% \(missed speech ([\d.]+), false alarm ([\d.]+), speaker confusion ([\d.]+)\), JER ([\d.]+)%", r.stdout)
+    m = re.search(r"DER ([\d.]+)% \(missed speech ([\d.]+), false alarm ([\d.]+), speaker confusion ([\d.]+)\), JER ([\d.]+)%",
+                  r.stdout)
     assert m, r.stdout
     der_, miss_, fa_, conf_ = (float(m.group(i)) for i in range(1, 5))
     assert conf_ == pytest.approx(100 * changed / total, abs=0.02) and miss_ == pytest.approx(100 * miss / total, abs=0.02)

@@ -54,9 +54,11 @@ def _derived(**given) -> dict:
 def test_training_notebook_full_mode_takes_its_defaults_unless_given():
     "`-p quick False` alone gives the full run (not the tiny model and the stand-in teacher); a value given wins."
     full = _derived(quick=False)
-    assert (full["hidden"], full["layers"], full["teacher"], full["n_speakers"], full["speeds"]) == (256, 3, "campplus", 32, (0.9, 1.0, 1.1))
+    assert (full["hidden"], full["layers"], full["teacher"], full["n_speakers"], full["speeds"]) == (256, 3, "campplus",
+                                                                                                     32, (0.9, 1.0, 1.1))
     assert str(full["train_root"]).endswith("shared/data/train") and full["work"] == "runs/full"
-    assert _derived(quick=False, hidden=768, teacher="none")["hidden"] == 768 and _derived(quick=False, teacher="none")["teacher"] is None
+    assert (_derived(quick=False, hidden=768, teacher="none")["hidden"] == 768
+            and _derived(quick=False, teacher="none")["teacher"] is None)
     quick = _derived()
     assert (quick["hidden"], quick["teacher"], quick["work"]) == (32, "spectral", "runs/quick") and quick["train_root"].is_dir()
 
@@ -66,7 +68,8 @@ def test_evaluation_notebook_runs_with_papermill_from_the_repository_root(tmp_pa
     out = tmp_path / "evaluation.out.ipynb"
     pm.execute_notebook(str(ROOT / "nbs" / "evaluation.ipynb"), str(out), parameters=dict(n_boot=20, out_dir=str(tmp_path)),
                         cwd=str(ROOT), kernel_name="python3", progress_bar=False)
-    assert {p.name for p in tmp_path.glob("*.svg")} >= {"scores.svg", "tsne.svg", "diarization_given.svg", "diarization_estimated.svg"}
+    assert {p.name for p in tmp_path.glob("*.svg")} >= {"scores.svg", "tsne.svg", "diarization_given.svg",
+                                                        "diarization_estimated.svg"}
 
 
 def test_notebook_numbers_follow_their_imports():

@@ -40,7 +40,8 @@ def test_onnx_embed_checks_the_contract(exported):
     from simple_speaker_embedding.hub import onnx_embed
     model, sess = exported
     x = torch.randn(2, 30, 80) - 5
-    np.testing.assert_allclose(onnx_embed(sess, x.numpy(), [30, 12]), model(x, torch.tensor([30, 12])).detach().numpy(), atol=1e-4)
+    np.testing.assert_allclose(onnx_embed(sess, x.numpy(), [30, 12]),
+                               model(x, torch.tensor([30, 12])).detach().numpy(), atol=1e-4)
     np.testing.assert_allclose(onnx_embed(sess, x.numpy()), model(x).detach().numpy(), atol=1e-4)
     for bad in ([0, 12], [31, 5], [-1, 3]):
         with pytest.raises(ValueError, match="lengths must be in"): onnx_embed(sess, x.numpy(), bad)

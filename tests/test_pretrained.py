@@ -37,7 +37,8 @@ def test_hub_load_gives_the_trained_model_with_metadata(shipped):
     assert shipped.scoring == "as-norm" and shipped.cohort is not None        # decisions: AS-norm scores
     at = shipped.meta["at_threshold"]                                         # the operating point, per dev set
     assert set(at) == {"cv_en", "speechocean762", "librispeech_halves"}          # clean read speech among them
-    assert all(v["false_accept"] <= 0.03 and v["false_reject"] <= 0.15 for v in at.values())   # within 3% FA and 15% FR on each set
+    assert all(v["false_accept"] <= 0.03 and v["false_reject"] <= 0.15 for v in at.values())   # within 3% FA and 15%
+                                                                                               # FR on each set
     assert all(v["false_accept_ci"][0] <= v["false_accept"] <= v["false_accept_ci"][1] for v in at.values())
     assert len(shipped.cohort) == 2999 and shipped.meta["asnorm_top_k"] == 100   # every training domain in the cohort, an4 too
     assert "centre of the window" in shipped.meta["threshold_note"]

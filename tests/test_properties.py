@@ -75,7 +75,8 @@ def test_calibrated_threshold_keeps_every_promise_checked_by_brute_force(sets, f
     if fa_set is not None: assert all(_fa(s, l, th) <= fa_set + 1e-12 for s, l in data.values())
     if fr_set is not None:
         cands = np.unique(np.r_[S, S + 1e-6, S - 1e-6])                       # every threshold that matters, brute force
-        ok_fa = [t for t in cands if _fa(S, L, t) <= fa and (fa_set is None or all(_fa(s, l, t) <= fa_set for s, l in data.values()))]
+        ok_fa = [t for t in cands if _fa(S, L,
+                                         t) <= fa and (fa_set is None or all(_fa(s, l, t) <= fa_set for s, l in data.values()))]
         ok_fr = [t for t in cands if all(_fr(s, l, t) <= fr_set for s, l in data.values())]
         edge = calibrate_threshold(data, fa, fa_set, None)                    # the false-accept edge alone
         if ok_fa and ok_fr and min(ok_fa) <= max(ok_fr):                      # a window exists: it must be inside it
@@ -93,7 +94,8 @@ def _manifest(counts):
 
 
 @settings(max_examples=60, deadline=None)
-@given(counts=st.lists(st.integers(1, 60), min_size=1, max_size=5), pct=st.sampled_from([0.05, 0.1, 0.25]), seed=st.integers(0, 5))
+@given(counts=st.lists(st.integers(1, 60), min_size=1, max_size=5), pct=st.sampled_from([0.05, 0.1, 0.25]),
+       seed=st.integers(0, 5))
 @example(counts=[3], pct=0.1, seed=0).via("the tiny-store fallback at its edge")
 @example(counts=[1, 1, 1], pct=0.05, seed=1).via("the tiny-store fallback at its edge")
 @example(counts=[2], pct=0.25, seed=0).via("the tiny-store fallback at its edge")
@@ -102,7 +104,8 @@ def test_held_out_speakers_per_dataset_by_hand(counts, pct, seed):
     man = _manifest(counts)
     got = held_out_speakers(man, pct, seed)
     assert got == held_out_speakers(man, pct, seed)                           # deterministic
-    want = [max(1 if n >= 4 else 0, int(np.floor(pct * n + 0.5)) if (pct * n) % 1 != 0.5 else int(round(pct * n))) for n in counts]
+    want = [max(1 if n >= 4 else 0,
+                int(np.floor(pct * n + 0.5)) if (pct * n) % 1 != 0.5 else int(round(pct * n))) for n in counts]
     if sum(want) >= 2:
         per = [sum(1 for g in got if g.startswith(f"d{d}/")) for d in range(len(counts))]
         assert per == want, (per, want)

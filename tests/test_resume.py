@@ -13,8 +13,10 @@ KW = dict(epochs=3, lr=3e-3, hidden=12, layers=1, n_speakers=2, n_utterances=3, 
 
 class InterruptAt(Callback):
     "Ctrl-C honoured after the `real`-th optimiser step, or after the `replayed`-th batch skipped on a resume."
-    order = 64   # after CheckpointCallback (61, ProgressCallback.order + 1) has counted the step, and after StopAfter, StopOnCtrlC
-    def __init__(self, real=None, replayed=None): self.real, self.replayed, self.n_real, self.n_replayed, self.skip = real, replayed, 0, 0, False
+    order = 64   # after CheckpointCallback (61, ProgressCallback.order + 1)
+                 # has counted the step, and after StopAfter, StopOnCtrlC
+    def __init__(self, real=None,
+                 replayed=None): self.real, self.replayed, self.n_real, self.n_replayed, self.skip = real, replayed, 0, 0, False
     def after_step(self): self.n_real += 1
     def after_cancel_batch(self): self.skip = True
     def after_batch(self):
@@ -41,7 +43,8 @@ def check_same(run, out, uninterrupted):
     sd, hist, steps = uninterrupted
     for k, v in sd.items(): torch.testing.assert_close(run.model.state_dict()[k], v, atol=1e-6, rtol=1e-5)
     h = pd.read_csv(out / "history.csv")
-    assert h.epoch.tolist() == [1, 2, 3]                                   # one row per epoch (counted from 1), none lost, none twice
+    assert h.epoch.tolist() == [1, 2, 3]                                   # one row per epoch (counted
+                                                                           # from 1), none lost, none twice
     pd.testing.assert_frame_equal(h[["epoch", "valid_loss", "valid_eer"]], hist[["epoch", "valid_loss", "valid_eer"]], atol=1e-4)
     assert run.steps == steps == 6                                         # every step counted, also those before the resume
 

@@ -72,7 +72,8 @@ def test_packing_an_old_per_clip_folder_reads_back_each_clip(store, tmp_path):
     for r in man.itertuples():
         p = old / (r.key + ".npy"); p.parent.mkdir(parents=True, exist_ok=True)
         np.save(p, own[r.Index])
-    man.assign(path=[k + ".npy" for k in man.key])[["path", "dataset", "speaker", "frames", "source"]].to_csv(old / "manifest.csv", index=False)
+    man.assign(path=[k + ".npy" for k in man.key])[["path", "dataset", "speaker", "frames",
+                                                    "source"]].to_csv(old / "manifest.csv", index=False)
     packed = pack_mels(old, files_per_shard=7, n_workers=1, progress=False)
     assert packed.shard.nunique() == 4 and list(packed.key) == list(man.key)
     s = MelStore(load_manifest(old))
@@ -85,7 +86,8 @@ def test_rerunning_a_finished_preprocess_says_there_was_nothing_to_do(sse, fixtu
     first, again = sse(*args), sse(*args)
     assert first.returncode == again.returncode == 0, first.stderr + again.stderr
     assert "nothing left to do" not in first.stdout and "24 mels of 6 speakers" in first.stdout
-    assert again.stdout.startswith("nothing left to do: every shard was already finished") and "24 mels of 6 speakers" in again.stdout
+    assert (again.stdout.startswith("nothing left to do: every shard was already finished")
+            and "24 mels of 6 speakers" in again.stdout)
     (tmp_path / "mels" / "shards" / "part-00001.json").unlink()                # one shard unfinished
     r = sse(*args)
     assert "2 of 3 shards were already finished (kept); 1 computed now" in r.stdout, r.stdout

@@ -55,4 +55,5 @@ def test_teacher_targets_of_two_stores_stay_with_their_rows(two_stores, tmp_path
             if k in rows: np.testing.assert_allclose(got[i], want[k - rows[0]], atol=1e-6)
     assert not np.allclose(both[np.arange(24)], both[np.arange(24, 48)], atol=1e-3)   # the two stores' targets differ
     shutil.rmtree(b / "teacher_spectral")
-    with pytest.raises(FileNotFoundError, match=f"no teacher targets in {b / 'teacher_spectral'}"): load_targets(man, None, "spectral")
+    with pytest.raises(FileNotFoundError,
+                       match=f"no teacher targets in {b / 'teacher_spectral'}"): load_targets(man, None, "spectral")

@@ -39,7 +39,8 @@ def test_a_long_stream_follows_the_offline_window_policy(model, fixture_files):
     want = melspec_from_array(x)
     assert len(want) > 2 * 860                                                 # windowed offline
     assert float(st.end() @ model.embed_mels([want])[0]) >= 0.9999
-    assert len(st.wins) <= 3 and len(st.tail) == 430                           # constant state: windows running, last window's frames
+    assert len(st.wins) <= 3 and len(st.tail) == 430                           # constant state: windows
+                                                                               # running, last window's frames
     assert seen[0] is None and seen[-1] is not None                            # None before MIN_FRAMES frames (1,000 samples: 4)
 
 

@@ -163,7 +163,8 @@ def test_sse_listen_names_enrolled_people_in_a_file(sse):
 ])
 def test_sse_listen_bad_input_fails_in_one_line(sse, args, msg, code):
     r = sse(*args, input=b"")
-    assert r.returncode == code and msg in r.stderr.strip().splitlines()[-1], r.stderr   # the error: one line (after argparse's usage)
+    assert r.returncode == code and msg in r.stderr.strip().splitlines()[-1], r.stderr   # the error: one line
+                                                                                         # (after argparse's usage)
     assert "Traceback" not in r.stderr and (code == 2 or len(r.stderr.strip().splitlines()) == 1)
 
 
@@ -241,4 +242,5 @@ def test_sse_listen_reports_what_it_heard_and_keeps_the_clock(sse):
     assert re.search(rf"^{seconds:.1f} s of audio, \d+ decisions, 1 speaker \(spk0\)$", r.stderr, re.M), r.stderr
     med = float(re.search(r"work per chunk median ([\d.]+) ms", r.stderr).group(1))
     rtf = float(re.search(r"real-time factor ([\d.]+)", r.stderr).group(1))
-    assert 0 < med < 100 * 1000 and 0 < rtf < 5, r.stderr                  # milliseconds of work per 0.1-s chunk, not clock readings
+    assert 0 < med < 100 * 1000 and 0 < rtf < 5, r.stderr                  # milliseconds of work per 0.1-s
+                                                                           # chunk, not clock readings

@@ -67,7 +67,8 @@ def test_fit_one_cycle_learns(mels):
     with torch.no_grad(): e = torch.nn.functional.normalize(learn.model.eval()(torch.cat(xs)), dim=-1)
     y = torch.cat(ys); i, j = torch.triu_indices(len(y), len(y), 1)
     assert v == pytest.approx(100 * eer((e[i] * e[j]).sum(-1).numpy(), (y[i] == y[j]).numpy().astype(int))[0], abs=1e-4)
-    fresh = ge2e_learner(dls, GRUEmbedder(hidden=32, layers=1))   # lr_find from scratch (a fitted model's tiny loss stops it early)
+    fresh = ge2e_learner(dls, GRUEmbedder(hidden=32, layers=1))   # lr_find from scratch (a fitted
+                                                                  # model's tiny loss stops it early)
     before = {k: v.clone() for k, v in fresh.model.state_dict().items()}
     with fresh.no_bar(), fresh.no_logging():
         sug = fresh.lr_find(start_lr=1e-5, end_lr=1.0, num_it=10, show_plot=False)
@@ -176,7 +177,8 @@ def test_device_choice(mels, tmp_path):
     from simple_speaker_embedding.utils import resolve_device
     dls = speaker_dataloaders(mels, n_speakers=3, n_utterances=3, crop=(30, 40), valid_pct=0.34, progress=False, device='cpu')
     assert dls.device == torch.device('cpu') and dls.train.one_batch()[0].device.type == 'cpu'
-    assert speaker_dataloaders(mels, n_speakers=3, n_utterances=3, valid_pct=0.34, progress=False).device == resolve_device('auto')
+    assert speaker_dataloaders(mels, n_speakers=3, n_utterances=3, valid_pct=0.34,
+                               progress=False).device == resolve_device('auto')
     learn = ge2e_learner(dls, GRUEmbedder(hidden=16, layers=1))
     assert learn.loss_func.w.device == dls.device
     if not torch.cuda.is_available():
@@ -307,7 +309,8 @@ def test_training_steps_read_nothing_back_from_the_device(fixture_root, tmp_path
     learn = ge2e_learner(dls, GRUEmbedder(hidden=8, layers=1), cbs=[Watch()])
     seen = []
     orig = learn.loss_func.forward
-    learn.loss_func.forward = lambda emb, y=None: (seen.append((learn.training, None if y is None else tuple(y.shape))), orig(emb, y))[1]
+    learn.loss_func.forward = lambda emb, y=None: (seen.append((learn.training,
+                                                                None if y is None else tuple(y.shape))), orig(emb, y))[1]
     with learn.no_bar(), learn.no_logging(): learn.fit(2, 1e-3)
     n = len(losses); assert n >= 25
     assert {s for t, s in seen if t} == {(3, 2)}          # labels reach the loss as N x M (training: 3 x 2,
@@ -319,9 +322,11 @@ def test_training_steps_read_nothing_back_from_the_device(fixture_root, tmp_path
     assert all(isinstance(x, torch.Tensor) and x.device.type == "cpu" for x in rec.losses)
     np.testing.assert_allclose([float(x) for x in rec.losses], want, rtol=1e-5)
     per_epoch = len(dls.train)
-    last = lambda k: max(j for j in range(k + 1) if j % 20 == 0 or j % per_epoch == 0)   # refreshed at steps 1, 21, 41... and each epoch's first
+    last = lambda k: max(j for j in range(k + 1) if j % 20 == 0 or j % per_epoch == 0)   # refreshed at steps 1, 21,
+                                                                                         # 41... and each epoch's first
     np.testing.assert_allclose(shown, [want[last(k)] for k in range(n)], rtol=1e-5)
-    assert per_epoch % 20 != 0 and len({last(k) for k in range(n)}) > len({(k // 20) * 20 for k in range(n)})   # the epoch refresh happened
+    # the epoch refresh happened
+    assert per_epoch % 20 != 0 and len({last(k) for k in range(n)}) > len({(k // 20) * 20 for k in range(n)})
     assert any(isinstance(c, FewerSyncs) for c in learn.cbs)
 
 
@@ -369,7 +374,8 @@ def test_aam_head_covers_the_training_speakers_resumes_and_is_not_exported(fixtu
 def test_sse_train_with_the_margin_head_says_so_and_exports_no_head(sse, fixture_store, tmp_path):
     "`sse train --objective ge2e+aam` as a user runs it: one line names the head's initialisation (it takes a minute on "
     "thousands of speakers), the run validates on held-out speakers, and the export is a plain embedder."
-    r = sse("train", fixture_store, tmp_path / "run", "--objective", "ge2e+aam", "--margin", "0.3", "--hidden", "8", "--layers", "1",
+    r = sse("train", fixture_store, tmp_path / "run", "--objective", "ge2e+aam", "--margin", "0.3", "--hidden",
+            "8", "--layers", "1",
             "--n-speakers", "3", "--n-utterances", "2", "--crop", "20", "30", "--valid-pct", "0.34", "--max-steps", "2",
             "--device", "cpu")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -386,7 +392,8 @@ def test_the_margin_head_starts_at_centroids_computed_by_hand(fixture_store, obj
     "in memory: the first 8 clips of each speaker (store order), 200 frames from their start (short clips repeated)."
     from simple_speaker_embedding.learner import ge2e_learner
     from simple_speaker_embedding.store import MelStore
-    dls = speaker_dataloaders(fixture_store, n_speakers=3, n_utterances=2, crop=(20, 30), valid_pct=0.34, progress=False, device="cpu")
+    dls = speaker_dataloaders(fixture_store, n_speakers=3, n_utterances=2, crop=(20, 30), valid_pct=0.34,
+                              progress=False, device="cpu")
     torch.manual_seed(0); model = GRUEmbedder(hidden=8, layers=1)
     learn = ge2e_learner(dls, model, objective=objective)
     store = MelStore(fixture_store); frames, bases = store.load()
