@@ -2,13 +2,13 @@
 
     python bench/bench_embed.py ../shared/data/dev/cv_en [--threads 1 2] [--runs 3] [--busy 0 2]
 
-Each job is a fresh process, timed from start to exit: start the interpreter, import, load the model, read and
-resample every file, embed, save. Ours is `sse embed DIR --out OUT --threads T`; Resemblyzer's is the loop from its
-README (`preprocess_wav` + `embed_utterance` per file, then `np.save`), with `torch.set_num_threads(T)`, and is
-skipped when it is not installed (`pip install resemblyzer "setuptools<81"`). Runs alternate (ours, theirs, ours, ...)
-after one untimed warm-up of each (ours also with `--int8` unless `--no-int8`), so both see the same disk cache and machine state. `--busy N` keeps N other
-processes spinning on the CPU during the runs (a busy machine). Prints the median wall time, times real time, peak
-memory (max RSS from /usr/bin/time) and the ratio ours / Resemblyzer.
+Each job is a fresh process, timed from start to exit: start the interpreter, import, load the model, read and resample
+every file, embed, save. Ours is `sse embed DIR --out OUT --threads T`; Resemblyzer's is the loop from its README
+(`preprocess_wav` + `embed_utterance` per file, then `np.save`), with `torch.set_num_threads(T)`, and is skipped when it
+is not installed (`pip install resemblyzer "setuptools<81"`). Runs alternate (ours, theirs, ours, ...) after one untimed
+warm-up of each (ours also with `--int8` unless `--no-int8`), so both see the same disk cache and machine state. `--busy
+N` keeps N other processes spinning on the CPU during the runs (a busy machine). Prints the median wall time, times real
+time, peak memory (max RSS from /usr/bin/time) and the ratio ours / Resemblyzer.
 """
 import argparse
 import os

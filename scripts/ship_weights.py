@@ -38,7 +38,8 @@ STAGE_KEYS = ('epochs', 'max_steps', 'n_speakers', 'n_utterances', 'clip_speaker
               'valid_seed', 'seed', 'train_minutes', 'device', 'init')
 
 def stages(meta:dict) -> list[dict]:
-    "The training stages behind a run, oldest first, following the `init_meta` chain of warm starts (a shipped file's own `stages` included)."
+    """The training stages behind a run, oldest first, following the
+    `init_meta` chain of warm starts (a shipped file's own `stages` included)."""
     out = []
     while meta:
         if 'stages' in meta:                       # a warm start from a shipped file: its stages are already listed
@@ -60,7 +61,8 @@ TEACHER_MODELS = {'campplus': "CAM++ zh_en common advanced (3D-Speaker, Apache-2
                                "student is trained to place each crop at the teacher's embedding of the clip"}
 
 def teacher_model(meta:dict, teacher:str|None=None) -> str|None:
-    "The teacher's description (for attribution): from the run's metadata or the shipped file it warm-started from, else the known one for `teacher`."
+    """The teacher's description (for attribution): from the run's metadata or
+    the shipped file it warm-started from, else the known one for `teacher`."""
     while meta:
         if meta.get('teacher_model'): return meta['teacher_model']
         meta = meta.get('init_meta')
@@ -93,15 +95,14 @@ if __name__ == "__main__":
     recipe = args.recipe or (model.meta.get('recipe') if shipped else None)
     if not recipe: ap.error("--recipe is required for a training run's export")
     train_data = args.train_data or (model.meta.get('train_data') if shipped else None) or TRAIN_1_6
+    teacher = None if shipped else next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None)
     meta = dict(name=Path(args.out).stem, recipe=recipe, train_data=train_data,
                 architecture=f"GRUEmbedder: {hp.layers}-layer GRU, {hp.hidden} hidden, linear {hp.emb_dim}, L2 norm",
                 stages=model.meta['stages'] if shipped else stages(model.meta),
-                teacher=model.meta.get('teacher') if shipped else next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None),
-                teacher_model=model.meta.get('teacher_model') if shipped else
-                              teacher_model(model.meta,
-                                            next((st['teacher'] for st in stages(model.meta) if st.get('teacher')), None)),
-                cohort=f"{len(model.cohort)} speakers of {' + '.join(args.cohort)}, mean of up to 8 utterances each" if args.cohort
-                       else model.meta.get('cohort', f"{len(model.cohort)} speakers"),
+                teacher=model.meta.get('teacher') if shipped else teacher,
+                teacher_model=model.meta.get('teacher_model') if shipped else teacher_model(model.meta, teacher),
+                cohort=(f"{len(model.cohort)} speakers of {' + '.join(args.cohort)}, mean of up to 8 utterances each"
+                        if args.cohort else model.meta.get('cohort', f"{len(model.cohort)} speakers")),
                 asnorm_top_k=args.top_k)
     if 'averaged_from' in model.meta: meta['averaged_from'] = model.meta['averaged_from']
     normed_sets = {}
@@ -123,7 +124,8 @@ if __name__ == "__main__":
     capped = calibrate_threshold(sets, args.fa, args.max_fa_per_set)
     meta['threshold_note'] = (f"AS-norm score (top {args.top_k} of the {len(model.cohort)}-speaker cohort) at "
                               f"{100 * args.fa:g}% false accepts on the pooled all-pairs trials of {', '.join(normed_sets)}"
-                              + (f", raised to {capped:.4f} so that no set exceeds {100 * args.max_fa_per_set:g}%" if capped > pooled_th else "")
+                              + (f", raised to {capped:.4f} so that no set exceeds {100 * args.max_fa_per_set:g}%"
+                                 if capped > pooled_th else "")
                               + (f"; then {model.threshold:.4f}, the centre of the window that keeps every set within "
                                  f"{100 * args.max_fa_per_set:g}% false accepts and {100 * args.max_fr_per_set:g}% false rejects"
                                  if model.threshold != capped else ""))

@@ -40,7 +40,8 @@ def pick(man, speakers, per_speaker:int, seed:int=0, degraded:bool=False):
     return sub.groupby(speaker_keys(sub).to_numpy(), sort=True).head(per_speaker)
 
 def dataset_eers(embs, speakers, datasets, stats=None) -> dict:
-    "{dataset: (EER %, target pairs, impostor pairs, speakers)} over all pairs within each dataset (AS-norm when `stats` is given)."
+    """{dataset: (EER %, target pairs, impostor pairs, speakers)} over
+    all pairs within each dataset (AS-norm when `stats` is given)."""
     out = {}
     for d in sorted(set(datasets)):
         idx = np.flatnonzero(datasets == d)
@@ -86,7 +87,8 @@ if __name__ == "__main__":
     if not len(valid): raise SystemExit(f"no {'degraded' if a.degraded else 'clean'} rows of held-out speakers in {a.mels}")
     base = speaker_keys(man).map(base_speaker)
     cohort_rows = pick(man, sorted(set(base) - set(held)), a.cohort_per_speaker) if a.asnorm else None
-    print(f"{len(held)} held-out speakers, {len(valid)} utterances" + (f"; cohort {len(cohort_rows)} utterances" if a.asnorm else ""))
+    cohort_note = f"; cohort {len(cohort_rows)} utterances" if a.asnorm else ""
+    print(f"{len(held)} held-out speakers, {len(valid)} utterances{cohort_note}")
     out = {}
     for m in a.models:
         torch.manual_seed(0)

@@ -16,9 +16,11 @@ _API = {  # name -> module that defines it
     'MelHParams': 'audio', 'melspec_from_file': 'audio', 'melspec_from_array': 'audio', 'load_audio': 'audio',
     'AudioError': 'audio',
     'StreamingEmbedder': 'stream', 'SpeakerTracker': 'track', 'calibrate_model': 'calibrate',
-    'make_cohort': 'evaluate', 'to_rttm': 'diarize',   # (evaluate() and diarize() share their modules' names: import them from there)
+    # (evaluate() and diarize() share their modules' names: import them from there)
+    'make_cohort': 'evaluate', 'to_rttm': 'diarize',
     'TrainConfig': 'config', 'load_recipe': 'config',
-    'preprocess': 'store', 'MelStore': 'store', 'train': 'learner', 'finish_training': 'learner',   # training: these import fastai
+    # training: these import fastai
+    'preprocess': 'store', 'MelStore': 'store', 'train': 'learner', 'finish_training': 'learner',
 }
 __all__ = ['__version__', *_API]
 

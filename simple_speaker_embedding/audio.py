@@ -229,7 +229,8 @@ def trim_silence(x:np.ndarray, # mono float32 waveform
 
 # %% ../nbs/03_audio.ipynb #fda21e4f
 def mel_basis(hp:MelHParams) -> np.ndarray:
-    "librosa's Slaney-normalised mel filterbank `(n_mels, n_fft//2 + 1)` for `hp` (the default settings' copy ships in `weights/`)."
+    """librosa's Slaney-normalised mel filterbank `(n_mels, n_fft//2
+    + 1)` for `hp` (the default settings' copy ships in `weights/`)."""
     key = (hp.sampling_rate, hp.filter_length, hp.n_mel_channels, hp.mel_fmin, hp.mel_fmax)
     from importlib.resources import files
     f = files('simple_speaker_embedding') / 'weights' / ('mel_basis_' + '_'.join(f"{v:g}" for v in key) + '.npy')
@@ -298,7 +299,8 @@ def _melspec_stream(path:Path, mel:TacotronMel, trim:bool, chunk_s:float=STREAM_
             peak = max(peak, float(np.abs(x).max()) if len(x) else 0.0)
             y = rs.resample_chunk(x, last=last) if rs is not None else x
             if trim and len(y) and np.abs(y).max() >= SILENCE_PEAK: y = trim_silence(y)
-            if len(y) >= mel.hp.win_length: mels.append(mel(torch.from_numpy(np.ascontiguousarray(y))[None].to(mel.mel_basis.device))[0])
+            if len(y) < mel.hp.win_length: continue
+            mels.append(mel(torch.from_numpy(np.ascontiguousarray(y))[None].to(mel.mel_basis.device))[0])
             if last: break
     if n_read == 0: raise AudioError(f"{path}: the file holds no audio samples")
     if (why := _truncated(path, fmt, declared,

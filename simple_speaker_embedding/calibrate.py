@@ -23,7 +23,8 @@ __all__ = ['MIN_CALIBRATION_SPEAKERS', 'calibrate_model']
 MIN_CALIBRATION_SPEAKERS = 5   # calibration needs at least this many speakers with two or more recordings
 
 def _calibration_scores(model, embs:np.ndarray, spk_codes:np.ndarray, own_cohort:int|None, i, j) -> np.ndarray:
-    "Scores of trials (i, j) under the model's rule; with `own_cohort` = k, cohort rows k + code are the clips' own speakers and are left out of their stats."
+    """Scores of trials (i, j) under the model's rule; with `own_cohort` = k, cohort
+    rows k + code are the clips' own speakers and are left out of their stats."""
     cos = np.einsum('nd,nd->n', embs[i], embs[j])
     coh, top_k = asnorm_cohort(model)
     if coh is None: return cos
@@ -48,7 +49,8 @@ def calibrate_model(self:GRUEmbedder, # the model to calibrate (it is copied, no
               batch_size:int=32,
               progress:bool=False, # progress bars while embedding
              ) -> GRUEmbedder:
-    "A copy of `self` whose threshold gives `target_fa` false accepts on all pairs of these recordings, scored with the model's own rule."
+    """A copy of `self` whose threshold gives `target_fa` false accepts
+    on all pairs of these recordings, scored with the model's own rule."""
     paths, speakers = [str(p) for p in paths], [str(s) for s in speakers]
     if len(paths) != len(speakers): raise ValueError(f"{len(paths)} recordings but {len(speakers)} speaker labels")
     if not 0 < target_fa < 1: raise ValueError(f"target_fa must be in (0, 1), got {target_fa}")

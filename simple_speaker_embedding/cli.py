@@ -85,7 +85,8 @@ TRAIN_SETTINGS = {f.name for f in fields(TrainConfig)}
 
 # %% ../nbs/22_cli.ipynb #fce8a1d4
 def _add_config_flags(parser):
-    "One `sse train` flag per `TrainConfig` field, grouped as the dataclass is; defaults come from it and unset flags stay unset (so they do not override --config)."
+    """One `sse train` flag per `TrainConfig` field, grouped as the dataclass is;
+    defaults come from it and unset flags stay unset (so they do not override --config)."""
     kinds = {'int': int, 'float': float}
     groups = {}
     for f in fields(TrainConfig):
@@ -164,7 +165,7 @@ def _audio_commands(sub):
                     "(half the embedding time; a little less accurate: docs/diarization.md)")
     li = _add(sub, "listen", "live speaker tracking: who is speaking, decided as the audio arrives (stdin PCM or a file)",
               ["arecord -f S16_LE -r 16000 -c 1 -t raw | sse listen - --rate 16000",
-               "ffmpeg -i call.mp3 -f s16le -ac 1 -ar 16000 - | sse listen - --rate 16000 --enrol ann=ann.wav --enrol bob=bob.wav",
+               "ffmpeg -i call.mp3 -f s16le -ac 1 -ar 16000 - | sse listen - --rate 16000 --enrol ann=a.wav --enrol bob=b.wav",
                "sse listen meeting.wav --realtime --stats --rttm meeting.rttm"], c.listen_cmd,
                _model_flags(int8=False), quick=True,
               check=lambda a: "--rate is for raw PCM on stdin; a file says its own rate" if a.source != "-" and a.rate else None)

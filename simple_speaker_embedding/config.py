@@ -15,14 +15,16 @@ __all__ = ['FILES_PER_SHARD', 'LAYOUTS', 'TrainConfig', 'Layout', 'load_recipe',
 
 # %% ../nbs/01_config.ipynb #0e7d4ea7
 def _opt(default, help:str, **kw):
-    "A dataclass field whose `help` (and optional `choices`, `lo` (excluded with `lo_open`), `hi`, `group`) the CLI turns into a flag."
+    """A dataclass field whose `help` (and optional `choices`, `lo`
+    (excluded with `lo_open`), `hi`, `group`) the CLI turns into a flag."""
     return field(default=default, metadata=dict(help=help, **kw))
 
 def _unknown_settings(unknown:list, known) -> str:
     "'unknown setting(s) ...', each with the closest known name when there is one (not the whole list of 40)."
     said = [f"{u!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, list(known), 1,
                                                                                         0.6)) else '') for u in unknown]
-    return f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(said)}; the settings are TrainConfig's fields (`sse train --help`)"
+    return (f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(said)}; "
+            "the settings are TrainConfig's fields (`sse train --help`)")
 
 # %% ../nbs/01_config.ipynb #e7088fce
 @dataclass
@@ -111,7 +113,8 @@ class TrainConfig:
             for x in (v if isinstance(v, tuple) else (v,)):
                 if isinstance(x, bool) or not isinstance(x, (int, float)): continue
                 if 'lo' in m and (x <= m['lo'] if m.get('lo_open') else x < m['lo']) or 'hi' in m and x > m['hi']:
-                    rng = (f"above {m['lo']}" if m.get('lo_open') else f"at least {m['lo']}") if 'hi' not in m else f"in [{m['lo']}, {m['hi']}]"
+                    if 'hi' in m: rng = f"in [{m['lo']}, {m['hi']}]"
+                    else: rng = f"above {m['lo']}" if m.get('lo_open') else f"at least {m['lo']}"
                     raise ValueError(f"{f.name} must be {rng}, got {x}")
             if 'choices' in m and v not in m['choices']: raise ValueError(f"{f.name} must be one of {m['choices']}, got {v!r}")
 
@@ -121,7 +124,8 @@ class TrainConfig:
         return {k: v for k in ('band_p', 'reverb_p', 'distort_p') if (v := getattr(self, k)) is not None}
 
     def check_paths(self):
-        "Raise `FileNotFoundError` naming each after-training path (`dev`, `cohort`) that is not there: checked before any work, not after it (relative paths are taken from the current directory, also in a recipe file)."
+        """Raise `FileNotFoundError` naming each after-training path (`dev`, `cohort`) that is not there: checked
+        before any work, not after it (relative paths are taken from the current directory, also in a recipe file)."""
         missing = [f"{name} {v} ({what})" for name, v, ok, what in (
             ('dev', self.dev, lambda p: p.is_dir() or p.is_file(), "an audio folder or a trial list"),
             ('cohort', self.cohort, lambda p: p.is_dir(), "an audio folder")) if v and not ok(Path(v))]

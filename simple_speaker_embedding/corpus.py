@@ -30,7 +30,8 @@ _VOXCELEB_ID = re.compile(r'^id\d+$')                     # id00012/<video>/0000
 def looks_like(src, # the tree's root
                files:list, # its audio files (paths below `src`)
               ) -> tuple|None:
-    "`(layout, example file)` when the file naming shows a corpus unmistakably (LibriSpeech: `<speaker>/<chapter>/<speaker>-<chapter>-<n>`; VoxCeleb: `id<digits>/<video>/<utt>`), else None."
+    """`(layout, example file)` when the file naming shows a corpus unmistakably (LibriSpeech:
+    `<speaker>/<chapter>/<speaker>-<chapter>-<n>`; VoxCeleb: `id<digits>/<video>/<utt>`), else None."""
     for f in files:
         q = Path(f).relative_to(src).parts
         if len(q) < 3: continue
@@ -41,7 +42,8 @@ def looks_like(src, # the tree's root
 
 # %% ../nbs/06_corpus.ipynb #6cee5dcc
 def refuse_lookalike(src, files:list, what:str="reads its folders as <dataset>/<speaker>, as they are"):
-    "Raise one line naming the layout to pass when the tree at `src` is a LibriSpeech or VoxCeleb tree given without `--layout`: read by depth, its chapters or videos would silently become speakers."
+    """Raise one line naming the layout to pass when the tree at `src` is a LibriSpeech or VoxCeleb tree
+    given without `--layout`: read by depth, its chapters or videos would silently become speakers."""
     if (g := looks_like(src, files)) is None: return
     unit = dict(librispeech='chapters', voxceleb='videos')[g[0]]
     raise ValueError(f"{src} looks like a {g[0]} tree ({g[1].relative_to(src)}): pass --layout {g[0]}, so that a speaker's "

@@ -106,7 +106,8 @@ def affinity(embs:np.ndarray, # (n, d) unit embeddings
              cohort=None, # (n_cohort, d) unit embeddings of other speakers (numpy/torch): AS-norm scores instead of cosines
              top_k:int=ASNORM_TOP_K, # closest cohort speakers per window (AS-norm)
             ) -> np.ndarray:
-    "Pruned, symmetric affinities `(n, n)`: cosines, or AS-norm scores against `cohort` (negatives set to 0; each row keeps at least 6)."
+    """Pruned, symmetric affinities `(n, n)`: cosines, or AS-norm scores
+    against `cohort` (negatives set to 0; each row keeps at least 6)."""
     e = np.asarray(embs, np.float64)
     a = e @ e.T
     if cohort is not None:

@@ -54,7 +54,8 @@ class EvalResult:
     def summary(self) -> str:
         lo, hi = self.eer_ci
         return (f"EER {100*self.eer:.2f}% (95% CI {100*lo:.2f}-{100*hi:.2f}{self.ci_note}), minDCF(0.01) {self.min_dcf:.3f}, "
-                f"EER threshold {self.threshold:.3f} ({self.norm}), {self.n_target} target / {self.n_nontarget} non-target trials")
+                f"EER threshold {self.threshold:.3f} ({self.norm}), "
+                f"{self.n_target} target / {self.n_nontarget} non-target trials")
 
     def as_normed(self, cohort, top_k:int=ASNORM_TOP_K, n_boot:int=200, seed:int=0) -> 'EvalResult':
         "The same trials and embeddings (nothing re-embedded), scored with AS-norm against `cohort`."
@@ -133,7 +134,8 @@ def make_cohort(embedder, # a `GRUEmbedder` or any callable `path -> embedding`
                 batch_size:int=32,
                 progress:bool=True,
                ) -> np.ndarray:
-    "Cohort for AS-norm: one unit-length mean embedding per speaker under `root`, `(n_speakers, d)` float32 (unreadable or too-short clips are skipped, and so is a speaker left with none)."
+    """Cohort for AS-norm: one unit-length mean embedding per speaker under `root`, `(n_speakers,
+    d)` float32 (unreadable or too-short clips are skipped, and so is a speaker left with none)."""
     utts = list_utterances(root).groupby('speaker', sort=True).head(per_speaker)
     embs = embed_paths(embedder, utts.path, batch_size, progress)
     utts = utts[utts.path.isin(embs)]

@@ -79,7 +79,8 @@ def ge2e_reference(e:torch.Tensor, # (N, M, D) embeddings, N speakers x M uttera
                    w, b, # the similarity scale and offset
                    method:str='softmax', # or 'contrast'
                   ) -> torch.Tensor:
-    "GE2E written as the paper writes it (Wan et al. 2017, eqs. 5-9), with loops: the slow reference `GE2ELoss` is tested and timed against."
+    """GE2E written as the paper writes it (Wan et al. 2017, eqs. 5-9),
+    with loops: the slow reference `GE2ELoss` is tested and timed against."""
     N, M, _ = e.shape
     c = e.mean(1)
     losses = []
@@ -96,7 +97,8 @@ def ge2e_reference(e:torch.Tensor, # (N, M, D) embeddings, N speakers x M uttera
 
 # %% ../nbs/02_loss.ipynb #deca94e2
 class AAMSoftmax(nn.Module):
-    "Additive angular margin softmax over `n_classes` speakers: cross-entropy of `scale * cos(theta + margin)` for the true class, `scale * cos(theta)` for the others."
+    """Additive angular margin softmax over `n_classes` speakers: cross-entropy of `scale
+    * cos(theta + margin)` for the true class, `scale * cos(theta)` for the others."""
     def __init__(self, n_classes:int, # training speakers
                  emb_dim:int, # embedding size
                  margin:float=0.2, # additive angular margin, radians

@@ -111,7 +111,8 @@ def error_rates(scores, labels, # trial scores and labels (1 target, 0 non-targe
 def threshold_at_fa(scores, labels, # trial scores and labels
                     fa:float=0.01, # wanted false-accept rate
                    ) -> float:
-    "A threshold whose false-accept rate is at most `fa`: halfway between the highest non-target it must reject and the next score above it (so that rounding in a re-embedding moves no trial across it)."
+    """A threshold whose false-accept rate is at most `fa`: halfway between the highest non-target it must
+    reject and the next score above it (so that rounding in a re-embedding moves no trial across it)."""
     s = np.asarray(scores, float)
     non = np.sort(s[~np.asarray(labels).astype(bool)])
     k = int(np.floor(fa * len(non)))                  # at most k non-targets may score >= the threshold
@@ -152,7 +153,8 @@ def calibrate_threshold(sets:dict, # {name: (scores, labels)}: each calibration 
 
 # %% ../nbs/09_metrics.ipynb #b4f353fe
 def _speaker_resamples(labels, spk1, spk2, n:int, seed:int):
-    "Speaker-level bootstrap: `n` times, the trials kept and their weights (a trial between speakers drawn `a` and `b` times counts `a * b` times)."
+    """Speaker-level bootstrap: `n` times, the trials kept and their weights
+    (a trial between speakers drawn `a` and `b` times counts `a * b` times)."""
     speakers, inv = np.unique(np.concatenate([np.asarray(spk1), np.asarray(spk2)]), return_inverse=True)
     a, b = inv[:len(labels)], inv[len(labels):]
     rng = np.random.default_rng(seed)
@@ -181,7 +183,8 @@ def bootstrap_rates(scores, labels, spk1, spk2, # one entry per trial
                     alpha:float=0.05, # 1 - confidence level
                     seed:int=0,
                    ) -> dict:
-    "Speaker-level bootstrap intervals of the false-accept and false-reject rates at `threshold`: `{'false_accept': (lo, hi), 'false_reject': (lo, hi)}`."
+    """Speaker-level bootstrap intervals of the false-accept and false-reject
+    rates at `threshold`: `{'false_accept': (lo, hi), 'false_reject': (lo, hi)}`."""
     scores, labels = np.asarray(scores, float), np.asarray(labels).astype(int)
     fa, fr = [], []
     for k, w in _speaker_resamples(labels, spk1, spk2, n, seed):

@@ -111,11 +111,13 @@ class GRUEmbedder(nn.Module):
         return F.normalize(self.proj(last).float(), dim=-1)
 
     def melspec_from_file(self, path, trim:bool=False) -> torch.Tensor:
-        "Log-mel `(frames, n_mels)` of an audio file (any format soundfile reads), resampled, on the model's device; too little speech raises."
+        """Log-mel `(frames, n_mels)` of an audio file (any format soundfile
+        reads), resampled, on the model's device; too little speech raises."""
         return require_speech(melspec_from_file(path, mel=self.mel, trim=trim), str(path), self.mel.hp)
 
     def melspec_from_array(self, x, sr:int|None=None, trim:bool=False) -> torch.Tensor:
-        "Log-mel `(frames, n_mels)` of a mono waveform at rate `sr` (resampled if needed), on the model's device; too little speech raises."
+        """Log-mel `(frames, n_mels)` of a mono waveform at rate `sr`
+        (resampled if needed), on the model's device; too little speech raises."""
         sr = self.mel.hp.sampling_rate if sr is None else sr
         return require_speech(melspec_from_array(x, sr, mel=self.mel, trim=trim), 'audio', self.mel.hp)
 
@@ -259,7 +261,8 @@ def asnorm_cohort(model:GRUEmbedder) -> tuple:
 def score(self:GRUEmbedder,
           e1, e2, # embeddings `(d,)` or `(n, d)`, unit length (numpy or torch)
          ):
-    "Verification scores of embedding pairs on the scale of `threshold`: cosine, or AS-norm against `cohort` (top `meta['asnorm_top_k']`)."
+    """Verification scores of embedding pairs on the scale of `threshold`:
+    cosine, or AS-norm against `cohort` (top `meta['asnorm_top_k']`)."""
     a = np.asarray(torch.as_tensor(e1).detach().float().cpu(),
                    np.float32); b = np.asarray(torch.as_tensor(e2).detach().float().cpu(), np.float32)
     single = a.ndim == 1 and b.ndim == 1

@@ -73,7 +73,8 @@ def plot_scores(scores, # trial scores
                label=f"threshold {threshold:.3f} ({'the EER point' if threshold == th else 'as given'}; EER {100*rate:.2f}%)")
     name = {'cosine': ("Cosine scores", "cosine similarity"),
             'as-norm': ("AS-norm scores", "AS-norm score (z-score units)")}[norm]
-    ax.set_xlabel(name[1]); ax.set_ylabel("density"); ax.set_title(title or f"{name[0]} of verification trials"); ax.legend(fontsize=8)
+    ax.set_xlabel(name[1]); ax.set_ylabel("density"); ax.legend(fontsize=8)
+    ax.set_title(title or f"{name[0]} of verification trials")
     _save(fig, path)
     return fig
 

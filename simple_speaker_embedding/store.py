@@ -139,7 +139,8 @@ def _degrade_plan(dst:Path, degrade, copies:int, seed:int, sr:int) -> dict|None:
     if not kinds: return None
     if copies < 1: raise ValueError(f"degrade_copies must be at least 1, not {copies}")
     missing = [m for m in ('pedalboard', 'pyroomacoustics') if importlib.util.find_spec(m) is None]
-    if missing: raise ImportError(f"degraded copies need {' and '.join(missing)}: pip install 'simple-speaker-embedding[degrade]'")
+    if missing:
+        raise ImportError(f"degraded copies need {' and '.join(missing)}: pip install 'simple-speaker-embedding[degrade]'")
     rooms = None
     if 'reverb' in kinds:
         rooms = dst / 'rooms.npz'

@@ -141,7 +141,8 @@ class StreamingEmbedder:
         return self.embedding()
 
     def embedding(self) -> torch.Tensor|None:
-        "The current embedding: the whole stream so far while short, the finished windows once long; None before `MIN_FRAMES` frames."
+        """The current embedding: the whole stream so far while short,
+        the finished windows once long; None before `MIN_FRAMES` frames."""
         if self.frames < MIN_FRAMES: return None
         if self.frames <= self.max_frames: return self._embed(self.full_out)
         return F.normalize(self.done, dim=-1) if self.n_done else self._embed(self.full_out)
@@ -173,7 +174,8 @@ def pcm_chunks(f, # binary stream of raw interleaved PCM, e.g. `sys.stdin.buffer
                channels:int=1, # interleaved channels, mixed to mono
                chunk:int=1600, # samples (per channel) to read at most at a time
               ):
-    "Float32 mono chunks of raw PCM as it arrives (at most `chunk` samples each); a final partial sample frame is dropped with a warning."
+    """Float32 mono chunks of raw PCM as it arrives (at most `chunk`
+    samples each); a final partial sample frame is dropped with a warning."""
     if fmt not in PCM_FORMATS: raise AudioError(f"unknown PCM format {fmt!r}: one of {', '.join(PCM_FORMATS)}")
     if channels < 1: raise AudioError(f"channels must be >= 1, got {channels}")
     dt = np.dtype(PCM_FORMATS[fmt]); width = dt.itemsize * channels
@@ -206,13 +208,15 @@ def pcm_source(f, # binary stream (e.g. `sys.stdin.buffer`): raw PCM, or a WAV f
                fmt:str|None=None,
                channels:int|None=None,
               ) -> tuple:
-    "`(stream, rate, fmt, channels)` for `pcm_chunks`: a RIFF/WAVE header is read and its values used; raw PCM keeps the caller's (s16le, mono unless said)."
+    """`(stream, rate, fmt, channels)` for `pcm_chunks`: a RIFF/WAVE header is read
+    and its values used; raw PCM keeps the caller's (s16le, mono unless said)."""
     head = f.peek(12)[:12] if hasattr(f, 'peek') else b''
     if not (head[:4] == b'RIFF' and head[8:12] == b'WAVE'): return f, rate, fmt or 's16le', channels or 1
     import wave
     try: w = wave.open(f, 'rb')
     except (wave.Error, EOFError) as e:
-        raise AudioError(f"stdin holds a WAV file whose header cannot be used ({e}): pipe 16-bit PCM WAV, or raw PCM with --rate") from None
+        raise AudioError(f"stdin holds a WAV file whose header cannot be used ({e}): "
+                         "pipe 16-bit PCM WAV, or raw PCM with --rate") from None
     if w.getsampwidth() != 2:
         raise AudioError(f"stdin holds a WAV file of {8 * w.getsampwidth()}-bit samples: pipe 16-bit PCM WAV, or raw PCM with "
                          "--format and --rate")

@@ -38,7 +38,8 @@ class Decision:
     score: float     # the window's score against that speaker (the model's rule); for a
                      # new or unknown one, the best score against the others (nan: none)
     new: bool = False  # this window opened a new speaker
-    def __str__(self): return f"{self.start:.2f}\t{self.end:.2f}\t{self.speaker}\t{self.score:.2f}" + ("\tnew" if self.new else "")
+    def __str__(self):
+        return f"{self.start:.2f}\t{self.end:.2f}\t{self.speaker}\t{self.score:.2f}" + ("\tnew" if self.new else "")
 
 # %% ../nbs/17_track.ipynb #b4e35727
 class SpeakerTracker:
@@ -104,11 +105,11 @@ def enrol(self:SpeakerTracker, name:str, # the name its decisions will carry
          ):
     "Add a known speaker (silence trimmed; long recordings windowed as `embed_utterance`)."
     if name in self.names: raise ValueError(f"{name!r} is enrolled already")
-    if name == 'unknown' or name.startswith('spk') and name[3:].isdigit(): raise ValueError(f"{name!r} is a name the tracker "
-                                                                                            "gives itself: choose another")
+    if name == 'unknown' or name.startswith('spk') and name[3:].isdigit():
+        raise ValueError(f"{name!r} is a name the tracker gives itself: choose another")
     m = self.model
-    mel = m.melspec_from_file(x, trim=True) if isinstance(x, (str, os.PathLike)) else m.melspec_from_array(x,
-                                                                                                           m.mel_hparams.sampling_rate, trim=True)
+    if isinstance(x, (str, os.PathLike)): mel = m.melspec_from_file(x, trim=True)
+    else: mel = m.melspec_from_array(x, m.mel_hparams.sampling_rate, trim=True)
     f = self._features([mel])[0]
     i = len(self.enrolled)                                            # enrolled speakers come first
     self.enrolled.append((name, f))
@@ -177,7 +178,8 @@ def _live(self:SpeakerTracker, j:int) -> int:
 
 @patch
 def _merge(self:SpeakerTracker, j:int, t:float):
-    "If speaker `j`'s features (all its windows) now score at the threshold against another speaker's, make them one: the enrolled or older one keeps its name."
+    """If speaker `j`'s features (all its windows) now score at the threshold against
+    another speaker's, make them one: the enrolled or older one keeps its name."""
     others = [b for b in range(len(self.names)) if b != j and b not in self.alias]
     if not others: return
     u = self.sums[j] / np.linalg.norm(self.sums[j])

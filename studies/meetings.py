@@ -5,12 +5,12 @@
         --n 6 [--peer] --out docs/results/meetings.json
 
 Each meeting (`synth_meeting`, seeded) has 2-5 people of one speaker folder, each heard far from the microphone in a
-simulated room (their own position: a room of a bank simulated with another seed than the training store's),
-at their own level (+-6 dB); turns of 1-6 s with pauses of 0.3-2 s, the next turn starting before the
-previous one ends (by 0.5-2 s) in 35% of the turns, short back-channels (0.3-1 s, "yeah") of another person inside half of the turns, steady
-background noise (coloured, 10-20 dB below the speech) throughout and a few noise bursts (a door, a keyboard) in
-the pauses. The reference is where each placed clip is not silent before the room and the noise (within 30 dB
-of its loudest frame; pauses under 0.3 s bridged), as turns of its speaker.
+simulated room (their own position: a room of a bank simulated with another seed than the training store's), at their
+own level (+-6 dB); turns of 1-6 s with pauses of 0.3-2 s, the next turn starting before the previous one ends (by 0.5-2
+s) in 35% of the turns, short back-channels (0.3-1 s, "yeah") of another person inside half of the turns, steady
+background noise (coloured, 10-20 dB below the speech) throughout and a few noise bursts (a door, a keyboard) in the
+pauses. The reference is where each placed clip is not silent before the room and the noise (within 30 dB of its loudest
+frame; pauses under 0.3 s bridged), as turns of its speaker.
 
 The pipeline is `diarize`'s with the number of speakers estimated; scored with pyannote.metrics (collar 0, overlapped
 speech counted): DER and its parts, JER; the speech detector's error (missed + false alarm over the reference speech,
@@ -111,7 +111,8 @@ def webrtc_mask(y, n, fps, mode=2):
 
 
 def overlap_scores(ref, hyp, step=0.01):
-    "Of the reference's overlapped speech: the share with both its speakers in the hypothesis (best mapping); false overlap / speech."
+    """Of the reference's overlapped speech: the share with both its
+    speakers in the hypothesis (best mapping); false overlap / speech."""
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     from simple_speaker_embedding.diarize import _annotation
@@ -127,8 +128,8 @@ def overlap_scores(ref, hyp, step=0.01):
     if ov.any():
         got = np.stack([H.get(s, np.zeros(n, bool)) & R[s] for s in R])    # ref speakers found at each frame
         both = ov & (got.sum(0) >= 2)
-    return float(both.sum() / max(ov.sum(), 1)), float(((nH >= 2) & (nR < 2)).sum() / max((nR > 0).sum(),
-                                                                                          1)), float(ov.sum() / max((nR > 0).sum(), 1))
+    speech = max((nR > 0).sum(), 1)
+    return float(both.sum() / max(ov.sum(), 1)), float(((nH >= 2) & (nR < 2)).sum() / speech), float(ov.sum() / speech)
 
 
 def detection_error(ref, mask, fps):

@@ -281,7 +281,8 @@ def test_sse_listen_into_a_closed_pipe_ends_quietly(tmp_path):
 
 
 def test_a_wav_on_stdin_is_read_by_its_header(sse, tmp_path):
-    "The same audio as a WAV on stdin (no --rate) and as raw PCM with --rate gives the same decisions; a contradicting flag is refused."
+    """The same audio as a WAV on stdin (no --rate) and as raw PCM with
+    --rate gives the same decisions; a contradicting flag is refused."""
     import soundfile as sf
 
     from simple_speaker_embedding.audio import load_audio

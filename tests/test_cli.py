@@ -221,7 +221,8 @@ def test_help_needs_no_torch_and_says_no_default_none():
 
 
 def test_cli_options_reach_their_functions(fixture_root, monkeypatch, tmp_path):
-    "`sse diarize --speakers/--distance (or its old name --threshold)/--window/--hop` and `sse eval --top-k` arrive where they act."
+    """`sse diarize --speakers/--distance (or its old name
+    --threshold)/--window/--hop` and `sse eval --top-k` arrive where they act."""
     import simple_speaker_embedding.diarize as dz
     import simple_speaker_embedding.evaluate as ev
     from simple_speaker_embedding.cli import main

@@ -1,4 +1,5 @@
-"Recipes and flags as `sse train` merges them: a flag given wins over the recipe for every kind of setting, and explicit zeros and falses survive."
+"""Recipes and flags as `sse train` merges them: a flag given wins over the
+recipe for every kind of setting, and explicit zeros and falses survive."""
 import pytest
 
 from simple_speaker_embedding import cli, commands

@@ -1,4 +1,5 @@
-"""Corpora as they come: LibriSpeech, VoxCeleb, VCTK and Common Voice layouts built from the fixtures; speakers keyed by dataset."""
+"""Corpora as they come: LibriSpeech, VoxCeleb, VCTK and Common Voice layouts built from the fixtures; speakers keyed by
+dataset."""
 import re
 import shutil
 import subprocess
@@ -169,7 +170,8 @@ def lookalikes(clips, tmp_path):
 
 @pytest.mark.parametrize("which", ["librispeech", "voxceleb"])
 def test_a_corpus_tree_without_its_layout_is_refused_never_relabelled(sse, lookalikes, tmp_path, which):
-    "Read by depth, chapters or videos would become speakers: preprocess, eval, embed --speaker and calibrate refuse in one line naming the layout."
+    """Read by depth, chapters or videos would become speakers: preprocess,
+    eval, embed --speaker and calibrate refuse in one line naming the layout."""
     root = lookalikes[0] if which == "librispeech" else lookalikes[1]
     runs = {"preprocess": ["preprocess", root, tmp_path / "mels", "--workers", "1"],
             "eval": ["eval", root, "--model", "untrained", "--bootstrap", "0"],

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from simple_speaker_embedding.config import TrainConfig
-from simple_speaker_embedding.data import Augment, held_out_speakers, speaker_dataloaders, split_by_speaker
+from simple_speaker_embedding.data import held_out_speakers, speaker_dataloaders, split_by_speaker
+from simple_speaker_embedding.degrade import Augment
 from simple_speaker_embedding.store import base_speaker, load_manifest, preprocess
 
 

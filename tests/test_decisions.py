@@ -1,4 +1,5 @@
-"The decision rule: the speech minimum at its edge, cosine models ignore a cohort they carry, checkpoint errors name the right tensors, and ship_weights.py puts the threshold where its per-set cap and top-k say."
+"""The decision rule: the speech minimum at its edge, cosine models ignore a cohort they carry, checkpoint
+errors name the right tensors, and ship_weights.py puts the threshold where its per-set cap and top-k say."""
 import shutil
 import subprocess
 import sys
@@ -60,7 +61,8 @@ def test_load_checkpoint_names_the_right_tensors(tmp_path, what):
 
 
 def test_ship_weights_threshold_follows_the_per_set_cap_at_the_shipped_top_k(fixture_root, tmp_path):
-    "Two dev sets; a loose pooled target (20%) and a tight per-set cap (5%): the cap sets the threshold, on the top-3 AS-norm scale."
+    """Two dev sets; a loose pooled target (20%) and a tight per-set
+    cap (5%): the cap sets the threshold, on the top-3 AS-norm scale."""
     speakers = sorted((fixture_root / "cv_en").iterdir())
     for i, d in enumerate(("dev_a", "dev_b")):
         for s in speakers[3 * i:3 * i + 3]: shutil.copytree(s, tmp_path / d / s.name)

@@ -75,7 +75,8 @@ def test_validation_rows_stay_clean_unless_asked(degraded_store):
 
 @pytest.mark.parametrize("share", [0.0, 0.25, 0.75, 1.0])
 def test_degraded_share_sets_the_fraction_of_copies_in_the_batches(degraded_store, share):
-    "`degraded_share`: that fraction of the epoch's utterances are copies (binomial, counted over many epochs); None: the rows' own."
+    """`degraded_share`: that fraction of the epoch's utterances are
+    copies (binomial, counted over many epochs); None: the rows' own."""
     from simple_speaker_embedding.data import speaker_dataloaders
     root, man = degraded_store
     kw = dict(n_speakers=2, n_utterances=8, crop=(40, 60), valid_pct=0.34, device='cpu', num_workers=0, rounds=20)

@@ -13,7 +13,8 @@ CONV = os.path.join(os.path.dirname(__file__), "conversation", "three_speakers.o
 
 
 def test_the_speech_detector_runs_with_the_network_unavailable(tmp_path):
-    "sse diarize (Silero VAD by default) in a process whose sockets cannot connect: the detector comes from the installed package."
+    """sse diarize (Silero VAD by default) in a process whose sockets
+    cannot connect: the detector comes from the installed package."""
     (tmp_path / "sitecustomize.py").write_text(
         "import socket\n"
         "def _no(*a, **k): raise OSError('network disabled by the test')\n"

@@ -40,7 +40,8 @@ def test_training_notebook_takes_papermill_parameters(tmp_path):
 
 
 def _derived(**given) -> dict:
-    "training.ipynb's parameters as papermill leaves them: the parameters cell, the injected values, then the cell that fills in the mode's defaults."
+    """training.ipynb's parameters as papermill leaves them: the parameters
+    cell, the injected values, then the cell that fills in the mode's defaults."""
     import json
     cells = json.loads((ROOT / "training.ipynb").read_text())["cells"]
     i = next(k for k, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", []))
@@ -92,7 +93,8 @@ def test_notebook_numbers_follow_their_imports():
 
 
 def test_every_name_of_the_api_card_has_an_example_in_its_notebook():
-    "The names `simple_speaker_embedding` exports (its API card) each appear in a code cell of their module's notebook that is not an export."
+    """The names `simple_speaker_embedding` exports (its API card) each
+    appear in a code cell of their module's notebook that is not an export."""
     import json
     import re
 

@@ -110,7 +110,8 @@ def test_no_checkpoint_is_written_while_replaying(mels, tmp_path, uninterrupted)
 
 
 def test_an_epoch_logged_before_a_crash_is_logged_once_after_the_resume(mels, tmp_path, uninterrupted):
-    "Saved at the end of epoch 0, validated and logged, then killed during epoch 1: the resume replays epoch 0 and replaces its row."
+    """Saved at the end of epoch 0, validated and logged, then killed
+    during epoch 1: the resume replays epoch 0 and replaces its row."""
     kw = {**KW, "checkpoint_every": 2}
     with pytest.raises(RuntimeError, match="crash"): train(mels, tmp_path, cbs=[Crash(real=3)], **kw)
     assert pd.read_csv(tmp_path / "history.csv").epoch.tolist() == [1]

@@ -1,4 +1,5 @@
-"Several corpora in one run: `sse train A B OUT` reads two stores of different layouts; same-named datasets and speakers stay apart."
+"""Several corpora in one run: `sse train A B OUT` reads two stores
+of different layouts; same-named datasets and speakers stay apart."""
 import contextlib
 import io
 import shutil
@@ -11,7 +12,8 @@ from simple_speaker_embedding.store import load_stores, preprocess
 
 @pytest.fixture(scope="module")
 def two_stores(fixture_root, tmp_path_factory):
-    "The fixture speakers twice: once as <dataset>/<speaker>/<utt> (dataset cv_en), once as a <speaker>/<utt> tree named cv_en too."
+    """The fixture speakers twice: once as <dataset>/<speaker>/<utt>
+    (dataset cv_en), once as a <speaker>/<utt> tree named cv_en too."""
     d = tmp_path_factory.mktemp("stores")
     flat = d / "flat"; shutil.copytree(fixture_root / "cv_en", flat)
     with contextlib.redirect_stderr(io.StringIO()):

@@ -1,4 +1,5 @@
-"Streaming embeddings: any chunking gives the offline log-mels and, at the end, the offline embedding; bad chunks fail in one line."
+"""Streaming embeddings: any chunking gives the offline log-mels
+and, at the end, the offline embedding; bad chunks fail in one line."""
 import numpy as np
 import pytest
 import torch
@@ -74,7 +75,8 @@ def test_silence_first_zero_chunks_int16_and_bad_input(model, fixture_files):
 
 
 def test_a_stream_of_exactly_min_frames_is_embedded_and_one_frame_less_is_refused(model):
-    "MIN_FRAMES frames (counted by the offline transform, not the stream) end with the offline embedding; one frame less is refused."
+    """MIN_FRAMES frames (counted by the offline transform, not the
+    stream) end with the offline embedding; one frame less is refused."""
     from simple_speaker_embedding.audio import MIN_FRAMES
     hop = model.mel_hparams.hop_length
     x = (0.3 * np.sin(np.arange((MIN_FRAMES - 1) * hop) / 9)).astype(np.float32)

@@ -284,7 +284,8 @@ def test_teacher_targets_cli_needs_the_wheel(tmp_path):
 
 
 def test_training_steps_read_nothing_back_from_the_device(fixture_root, tmp_path):
-    "The loss gets (N, M) labels (layout from the shape, no read of their values), the smoothed loss is fastai's, the bar's copy is refreshed every 20 steps and at each epoch's start, the history ends on the host."
+    """The loss gets (N, M) labels (layout from the shape, no read of their values), the smoothed loss is
+    fastai's, the bar's copy is refreshed every 20 steps and at each epoch's start, the history ends on the host."""
     import contextlib
     import io
 
@@ -401,7 +402,8 @@ def test_the_margin_head_starts_at_centroids_computed_by_hand(fixture_store, obj
     model.eval()
     for code in sorted(set(labels.tolist())):
         mine = rows[labels == code][:8]
-        x = torch.stack([frames[bases[store.shard_of[r]] + store.offsets[r] + np.arange(200) % store.lengths[r]].float() for r in mine])
+        starts = [bases[store.shard_of[r]] + store.offsets[r] for r in mine]
+        x = torch.stack([frames[s + np.arange(200) % store.lengths[r]].float() for s, r in zip(starts, mine)])
         with torch.no_grad(): e = torch.nn.functional.normalize(model(x), dim=-1).mean(0)
         torch.testing.assert_close(learn.loss_func.head.weight[learn.loss_func.lookup[torch.tensor([code])]][0],
                                    torch.nn.functional.normalize(e, dim=0), atol=1e-5, rtol=1e-4)

@@ -14,8 +14,8 @@ from fastai.callback.core import Callback, CancelFitException
 
 name, cfg = sys.argv[1], json.loads(sys.argv[2])
 MELS, DEADLINE, NPROCS = Path(os.environ['MELS']), float(os.environ['DEADLINE']), int(os.environ['NPROCS'])
-BAR, DEV, OUT, PROBE = Path(os.environ['BARRIER']), os.environ.get('DEVICE',
-                                                                   'cuda'), Path(os.environ['OUTDIR']), int(os.environ.get('PROBE', 30))
+BAR, OUT = Path(os.environ['BARRIER']), Path(os.environ['OUTDIR'])
+DEV, PROBE = os.environ.get('DEVICE', 'cuda'), int(os.environ.get('PROBE', 30))
 torch.set_num_threads(int(os.environ.get('THREADS', 2)))
 from simple_speaker_embedding.callbacks import HistoryCSV
 from simple_speaker_embedding.config import TrainConfig
