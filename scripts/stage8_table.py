@@ -1,5 +1,6 @@
-"""The stage-8 ablation table (docs/training.md, "Objectives") from what `scripts/stage8.sh` left in WORK: training
-minutes (logs), training-speaker validation (valid.json, scripts/valid_report.py) and dev cosine EER (eval_*.txt).
+"""The stage-8 ablation table (docs/training.md, "Objectives") from what `python scripts/ablation.py
+recipes/studies/stage8.toml` left in WORK: training minutes (logs), training-speaker validation (valid.json,
+scripts/valid_report.py) and dev cosine EER (eval_*.txt).
 
     python scripts/stage8_table.py runs/stage8 --json docs/results/stage8_ablation.json
 """
@@ -27,14 +28,14 @@ if __name__ == "__main__":
     a = ap.parse_args(); work = Path(a.work)
     valid = json.loads((work / "valid.json").read_text())['models']
     rows = []
-    for arm, label in [('shipped', 'shipped (stage 7), no further training')] + list(ARMS.items()):
-        for which in (['shipped'] if arm == 'shipped' else ['s7', 's8', 'avg']):
-            name = 'shipped' if arm == 'shipped' else f"{arm}_{which}"
-            key = 'shipped' if arm == 'shipped' else str(work / (f"{name}.pt" if which == 'avg' else f"{name}/model.pt"))
+    for arm, label in [('stage7', 'shipped (stage 7), no further training')] + list(ARMS.items()):
+        for which in (['stage7'] if arm == 'stage7' else ['s7', 's8', 'avg']):
+            name = 'stage7' if arm == 'stage7' else f"{arm}_{which}"
+            key = 'runs/stage7.pt' if arm == 'stage7' else str(work / (f"{name}.pt" if which == 'avg' else f"{name}/model.pt"))
             v = valid[key]
             row = dict(arm=label,
-                       run='' if arm == 'shipped' else {'s7': 'seed 7', 's8': 'seed 8', 'avg': 'seeds averaged'}[which],
-                       minutes=None if arm == 'shipped' or which == 'avg' else minutes(work, name),
+                       run='' if arm == 'stage7' else {'s7': 'seed 7', 's8': 'seed 8', 'avg': 'seeds averaged'}[which],
+                       minutes=None if arm == 'stage7' or which == 'avg' else minutes(work, name),
                        dev_cosine=dev_eers(work, name),
                        valid_asnorm=v['as-norm']['mean'], valid_cosine=v['cosine']['mean'],
                        valid_new_asnorm=sum(v['as-norm'][d][0] for d in NEW) / len(NEW))

@@ -1,9 +1,8 @@
 """One training run of the GPU ablation, sized to a wall-clock deadline shared by all runs (equal steps for all):
-    python train_one.py NAME 'JSON config'      (env: MELS DEADLINE NPROCS BARRIER THREADS DEVICE OUTDIR PROBE)
-The JSON holds `TrainConfig` fields (an unknown key is an error) over the ablation's base below.
+    python train_one.py NAME RECIPE      (env: MELS DEADLINE NPROCS BARRIER THREADS DEVICE OUTDIR PROBE)
+RECIPE is the arm's recipe file (recipes/gpu/*.toml, listed by a study file in recipes/studies/); its epochs are set here.
 After a short probe (a throwaway copy, all runs probing together), every run takes the slowest run's rate, chooses
 the number of epochs that fits before DEADLINE, and trains exactly what `sse train ... --epochs E --rounds R` would."""
-import json
 import os
 import sys
 import time
@@ -12,13 +11,13 @@ from pathlib import Path
 import torch
 from fastai.callback.core import Callback, CancelFitException
 
-name, cfg = sys.argv[1], json.loads(sys.argv[2])
+name, recipe = sys.argv[1], sys.argv[2]
 MELS, DEADLINE, NPROCS = Path(os.environ['MELS']), float(os.environ['DEADLINE']), int(os.environ['NPROCS'])
 BAR, OUT = Path(os.environ['BARRIER']), Path(os.environ['OUTDIR'])
 DEV, PROBE = os.environ.get('DEVICE', 'cuda'), int(os.environ.get('PROBE', 30))
 torch.set_num_threads(int(os.environ.get('THREADS', 2)))
 from simple_speaker_embedding.callbacks import HistoryCSV
-from simple_speaker_embedding.config import TrainConfig
+from simple_speaker_embedding.config import load_recipe
 from simple_speaker_embedding.distill import DistillCallback, load_targets
 from simple_speaker_embedding.hub import resolve_model
 from simple_speaker_embedding.learner import config_dataloaders, finish_training, ge2e_learner, warm_start
@@ -27,10 +26,7 @@ from simple_speaker_embedding.store import load_manifest
 
 def log(*a): print(f"[{name} {time.strftime('%H:%M:%S')}]", *a, flush=True)
 t0 = time.time()
-# the run's settings: TrainConfig fields over the ablation's base (recipes/stage4-6.toml hold the ones that made the
-# shipped weights); epochs set below
-BASE = dict(lr=1e-3, rounds=5, crop=(140, 240), seed=7, augment=True, init='shipped')
-tc = TrainConfig(**{**BASE, **cfg, 'device': DEV})
+tc = load_recipe(recipe, device=DEV)            # the arm's settings; its epochs are chosen below to fit the deadline
 lr, teacher = tc.lr, tc.teacher
 man = load_manifest(MELS)
 targets = load_targets(man, MELS, teacher) if teacher else None
