@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 _API = {  # name -> module that defines it
     'gru_embedder': 'hub', 'load_checkpoint': 'hub', 'export_checkpoint': 'hub', 'resolve_model': 'hub',
     'export_onnx': 'hub', 'onnx_embed': 'hub', 'average_checkpoints': 'hub', 'example_files': 'hub', 'PRETRAINED': 'hub',
-    'GRUEmbedder': 'model', 'ModelHParams': 'model', 'quantize_int8': 'model', 'resolve_device': 'utils',
+    'GRUEmbedder': 'model', 'ModelHParams': 'model', 'quantize_int8': 'model', 'resolve_device': 'config',
     'MelHParams': 'audio', 'melspec_from_file': 'audio', 'melspec_from_array': 'audio', 'load_audio': 'audio',
     'AudioError': 'audio',
     'StreamingEmbedder': 'stream', 'SpeakerTracker': 'track', 'calibrate_model': 'calibrate',

@@ -9,9 +9,13 @@ import difflib
 import sys
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 # %% auto #0
-__all__ = ['FILES_PER_SHARD', 'LAYOUTS', 'TrainConfig', 'Layout', 'load_recipe', 'save_recipe']
+__all__ = ['FILES_PER_SHARD', 'LAYOUTS', 'TrainConfig', 'Layout', 'resolve_device', 'load_recipe', 'save_recipe']
 
 # %% ../nbs/01_config.ipynb #0e7d4ea7
 def _opt(default, help:str, **kw):
@@ -164,6 +168,23 @@ LAYOUTS = {l.name: l for l in [
     Layout('vctk', '<pNNN>/<pNNN>_NNN[_micK].flac', 2, None, 0, None, extra_mics=True),
     Layout('commonvoice', 'clips/<clip>.mp3 + validated.tsv (client_id)', None, None, None, None),
 ]}
+
+# %% ../nbs/01_config.ipynb #15859e04
+def resolve_device(device=None, # 'auto'/None (CUDA when available), 'cpu', 'cuda', 'cuda:N', or a torch.device
+                  ) -> torch.device:
+    "The torch device for `--device`: CUDA when available for 'auto'; a clear error when CUDA is asked for and absent."
+    import torch  # here, not at the top: the settings (and `sse --help`) need no torch
+    if device is None or device == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError) as e: raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from e
+    if d.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for, but CUDA is not available here (torch {torch.__version__}, "
+                             f"built for CUDA {torch.version.cuda}); use --device cpu")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
+    elif d.type != 'cpu': raise ValueError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
+    return d
 
 # %% ../nbs/01_config.ipynb #f7d04413
 def load_recipe(path, # a TOML file of `TrainConfig` fields

@@ -18,11 +18,11 @@ with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script
     from fastai.data.core import DataLoaders, TfmdDL
 
 from .audio import MIN_FRAMES
-from .config import TrainConfig  # the run's defaults (plain data)
+from .config import TrainConfig, resolve_device  # the run's defaults (plain data)
 from .corpus import speaker_key
 from .degrade import Augment  # batch augmentation (what `augment=` takes)
 from .store import MelStore, base_speaker, load_manifest
-from .utils import resolve_device
+
 
 # %% auto #0
 __all__ = ['default_workers', 'SpeakerBatchDL', 'speaker_keys', 'held_out_speakers', 'split_by_speaker', 'speaker_dataloaders']

@@ -31,8 +31,9 @@ with warnings.catch_warnings():   # fastai scripts a layer with torch.jit.script
     from fastai.callback.fp16 import MixedPrecision
 
 from .audio import SAMPLE_RATE, AudioError, load_audio, resample, trim_silence
+from .config import resolve_device
 from .store import load_manifest
-from .utils import ShardMaps, atomic_write, map_files, npy_rows, resolve_device
+from .utils import ShardMaps, atomic_write, map_files, npy_rows
 
 # %% auto #0
 __all__ = ['TEACHER_SR', 'CAMPP_CODE', 'CAMPP_WEIGHTS', 'DISTILL_LOSSES', 'DISTILL_WEIGHTS', 'kaldi_fbank', 'CampPlusTeacher',

@@ -171,7 +171,7 @@ def resolve_model(spec=None, # None/'shipped', 'untrained', a shipped name, a ch
                   device=None, # where to put it (default: the CPU)
                  ):
     "The model a `--model` value names, on `device`."
-    from simple_speaker_embedding.utils import resolve_device
+    from simple_speaker_embedding.config import resolve_device
     dev = resolve_device(device if device is not None else 'cpu')
     if isinstance(spec, torch.nn.Module): return spec.to(dev)     # already built (e.g. the --int8 copy)
     if spec in (None, 'shipped'):

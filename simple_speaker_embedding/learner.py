@@ -44,11 +44,11 @@ from simple_speaker_embedding.callbacks import (
     tracking_callbacks,
     unwrap,
 )
-from .config import TrainConfig
+from .config import TrainConfig, resolve_device
 from .hub import export_checkpoint, load_checkpoint, resolve_model
 from .loss import GE2ELoss, MarginGE2ELoss
 from .model import GRUEmbedder
-from .utils import atomic_write, dist_env, resolve_device
+from .utils import atomic_write, dist_env
 
 # %% auto #0
 __all__ = ['RUNTIME_SETTINGS', 'EXPORT_SETTINGS', 'speaker_centroids', 'ge2e_learner', 'TrainRun', 'warm_start',

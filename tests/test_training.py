@@ -174,7 +174,7 @@ def test_clipping_sees_unscaled_gradients(mels, scaled):
 
 
 def test_device_choice(mels, tmp_path):
-    from simple_speaker_embedding.utils import resolve_device
+    from simple_speaker_embedding.config import resolve_device
     dls = speaker_dataloaders(mels, n_speakers=3, n_utterances=3, crop=(30, 40), valid_pct=0.34, progress=False, device='cpu')
     assert dls.device == torch.device('cpu') and dls.train.one_batch()[0].device.type == 'cpu'
     assert speaker_dataloaders(mels, n_speakers=3, n_utterances=3, valid_pct=0.34,
