@@ -29,13 +29,13 @@ __all__ = ['DEFAULT_HIDDEN', 'ASNORM_TOP_K', 'ModelHParams', 'GRUEmbedder', 'win
            'as_norm', 'asnorm_cohort']
 
 # %% ../nbs/07_model.ipynb #94d35460
-DEFAULT_HIDDEN = 768   # GRU units per layer of the architecture (the seed's); the
-                       # shipped weights and `sse train` use 256 (`TrainConfig.hidden`)
+DEFAULT_HIDDEN = 768   # GRU units per layer of the default architecture (3 x 768); the shipped weights and
+                       # `sse train` use 256 (`TrainConfig.hidden`: the size that trains on a CPU)
 ASNORM_TOP_K = 100     # cohort speakers per side in AS-norm, unless a model's `meta['asnorm_top_k']` says otherwise
 
 @dataclass(frozen=True)
 class ModelHParams:
-    "Architecture of a `GRUEmbedder` (the seed's values by default)."
+    "Architecture of a `GRUEmbedder`: the default architecture's values unless given."
     hidden: int = DEFAULT_HIDDEN   # GRU hidden units per layer
     layers: int = 3      # stacked GRU layers
     n_mels: int = 80     # input features per frame
@@ -45,12 +45,12 @@ class ModelHParams:
 class GRUEmbedder(nn.Module):
     "GE2E speaker encoder: `(batch, frames, n_mels)` log-mels -> `(batch, emb_dim)` unit vectors."
     def __init__(self,
-                 hidden:int=DEFAULT_HIDDEN, # GRU hidden units per layer
-                 layers:int=3, # stacked GRU layers
-                 n_mels:int=80, # mel channels of the input
-                 emb_dim:int=256, # embedding size
+                 hidden:int=ModelHParams.hidden, # GRU hidden units per layer
+                 layers:int=ModelHParams.layers, # stacked GRU layers
+                 n_mels:int=ModelHParams.n_mels, # mel channels of the input
+                 emb_dim:int=ModelHParams.emb_dim, # embedding size
                  normalize:bool=True, # scale raw log-mels with `min_log_value`; False if inputs are already scaled
-                 mel_hparams:MelHParams|None=None, # front-end settings (default: the seed's)
+                 mel_hparams:MelHParams|None=None, # front-end settings (default: `MelHParams` with `n_mels` channels)
                 ):
         super().__init__()
         self.model_hparams = ModelHParams(hidden, layers, n_mels, emb_dim)
