@@ -92,21 +92,26 @@ def test_notebook_numbers_follow_their_imports():
     assert not late, f"notebooks numbered before what they import: {late}"
 
 
-def test_every_name_of_the_api_card_has_an_example_in_its_notebook():
-    """The names `simple_speaker_embedding` exports (its API card) each
-    appear in a code cell of their module's notebook that is not an export."""
+def test_every_name_of_the_api_card_has_an_example_with_output_in_its_notebook():
+    """The names `simple_speaker_embedding` exports (its API card) each appear in a code cell of their module's notebook
+    that is not an export and whose output is stored (the docs site shows it; `scripts/execute_notebooks.py` makes it)."""
     import json
     import re
 
     from simple_speaker_embedding import _API
     examples = {}
     for nb in NBS:
-        src = ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+        cells = [c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+        src = ["".join(c["source"]) for c in cells]
         m = next((re.search(r"#\| default_exp (\w+)", s) for s in src if "#| default_exp" in s), None)
-        if m: examples[m.group(1)] = [s for s in src if not s.startswith(("#| export", "#| default_exp", "#| hide"))]
+        if m: examples[m.group(1)] = [(s, c.get("outputs")) for s, c in zip(src, cells)
+                                      if not s.startswith(("#| export", "#| default_exp", "#| hide"))]
     missing = [f"{name} ({mod})" for name, mod in _API.items()
-               if not any(re.search(rf"\b{name}\b", s) for s in examples.get(mod, []))]
+               if not any(re.search(rf"\b{name}\b", s) for s, _ in examples.get(mod, []))]
     assert not missing, f"no example cell for: {', '.join(missing)}"
+    silent = [f"{name} ({mod})" for name, mod in _API.items()
+              if not any(re.search(rf"\b{name}\b", s) and out for s, out in examples.get(mod, []))]
+    assert not silent, f"no example with a stored output for: {', '.join(silent)} (python scripts/execute_notebooks.py)"
 
 
 def test_no_package_module_is_over_400_lines():
