@@ -151,8 +151,9 @@ if __name__ == "__main__":
     show(rows)
     loo = leave_one_out(dev, coh)
     for h in DEV:
-        r = loo[h]; print(f"held out {h}: chose {r['cohort'][:22]} {r['score']} top-{r['top_k']} -> EER {100 * r['eer']:.2f}%, "
-                          f"FA {100 * r['fa']:.2f}%, FR {100 * r['fr']:.2f}% at {r['threshold']:.3f}")
+        r = loo[h]
+        print(f"held out {h}: chose {r['cohort'][:22]} {r['score']} top-{r['top_k']} -> EER {100 * r['eer']:.2f}%, "
+              f"FA {100 * r['fa']:.2f}%, FR {100 * r['fr']:.2f}% at {r['threshold']:.3f}")
     print(f"worst held-out: EER {100 * loo['worst']['eer']:.2f}%, FA {100 * loo['worst']['fa']:.2f}%, FR "
           f"{100 * loo['worst']['fr']:.2f}%; mean held-out EER {100 * loo['mean_eer']:.2f}%")
     q = quality(dev, coh)

@@ -166,8 +166,8 @@ def main():
         elif enc:
             if not args.cohort: ap.error("Resemblyzer needs a cohort for AS-norm: give --cohort DIR (or --cosine)")
             cohorts['resemblyzer'] = make_cohort(resemblyzer_embedder(), args.cohort)
-            os.makedirs(os.path.dirname(args.peer_cohort) or '.', exist_ok=True); np.save(args.peer_cohort,
-                                                                                          cohorts['resemblyzer'])
+            os.makedirs(os.path.dirname(args.peer_cohort) or '.', exist_ok=True)
+            np.save(args.peer_cohort, cohorts['resemblyzer'])
     top_k = (model.meta or {}).get('asnorm_top_k', 100)
     def labels(n, w, k=None, prune=None):
         f = w[n].features

@@ -38,8 +38,9 @@ def counts(model, root, k, seeds):
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("dev", nargs="+"); ap.add_argument("--n", type=int, default=20); ap.add_argument("--n-calib",
-                                                                                                     type=int, default=10)
+    ap.add_argument("dev", nargs="+")
+    ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--n-calib", type=int, default=10)
     ap.add_argument("--speakers", type=int, nargs="+", default=[2, 3]); ap.add_argument("--test-seed", type=int, default=7000)
     ap.add_argument("--out", default=None)
     a = ap.parse_args()

@@ -87,8 +87,8 @@ def synth_meeting(root, seed:int, bank:dict, n_speakers=None, minutes:float=0.75
         ref += [(start + u, start + v, s) for u, v in spans if v - u >= 0.05]
     mix = mix[:n]
     speech_rms = np.sqrt(np.mean(np.concatenate([y for *_, y in placed]) ** 2))
-    bg = coloured_noise(n, float(rng.uniform(0, 2)),
-                        rng); bg *= speech_rms / np.sqrt(np.mean(bg ** 2)) * 10 ** (-rng.uniform(10, 20) / 20)
+    bg = coloured_noise(n, float(rng.uniform(0, 2)), rng)
+    bg *= speech_rms / np.sqrt(np.mean(bg ** 2)) * 10 ** (-rng.uniform(10, 20) / 20)
     mix += bg
     busy = np.zeros(n, bool)
     for start, _, y in placed: busy[int(start * SR):int(start * SR) + len(y)] = True

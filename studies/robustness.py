@@ -65,8 +65,9 @@ def clips(root, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("root"); ap.add_argument("--model", nargs="+", default=["shipped"]); ap.add_argument("--n",
-                                                                                                         type=int, default=60)
+    ap.add_argument("root")
+    ap.add_argument("--model", nargs="+", default=["shipped"])
+    ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(1)

@@ -71,8 +71,8 @@ def test_voxceleb_vctk_commonvoice(clips, tmp_path):
     rows = []
     for k, (s, fs) in enumerate(clips.items()):
         for i, f in enumerate(fs):
-            _put(f,
-                 cv / "clips" / f"common_voice_en_{k}{i}.mp3.ogg"); rows.append((f"client{k}", f"common_voice_en_{k}{i}.mp3.ogg"))
+            _put(f, cv / "clips" / f"common_voice_en_{k}{i}.mp3.ogg")
+            rows.append((f"client{k}", f"common_voice_en_{k}{i}.mp3.ogg"))
     pd.DataFrame(rows, columns=["client_id", "path"]).assign(sentence="x").to_csv(cv / "validated.tsv", sep="\t", index=False)
     man = preprocess(cv, tmp_path / "mc", layout="commonvoice", dataset="cv_en", n_workers=1, progress=False)
     assert len(man) == 8 and sorted(man.groupby("speaker").size()) == [4, 4] and set(man.dataset) == {"cv_en"}

@@ -121,8 +121,8 @@ def test_averaging_refuses_another_front_end_and_keeps_the_last_checkpoints_meta
     from simple_speaker_embedding.audio import MelHParams
     from simple_speaker_embedding.hub import average_checkpoints
     a, b = GRUEmbedder(hidden=8, layers=1), GRUEmbedder(hidden=8, layers=1, mel_hparams=MelHParams(mel_fmax=7600.0))
-    export_checkpoint(a, tmp_path / "a.pt", meta=dict(run="first")); export_checkpoint(b, tmp_path / "b.pt",
-                                                                                       meta=dict(run="other"))
+    export_checkpoint(a, tmp_path / "a.pt", meta=dict(run="first"))
+    export_checkpoint(b, tmp_path / "b.pt", meta=dict(run="other"))
     with pytest.raises(ValueError) as e: average_checkpoints([tmp_path / "a.pt", tmp_path / "b.pt"])
     # names both files
     assert str(e.value).startswith(f"{tmp_path / 'b.pt'}: another architecture or front-end than {tmp_path / 'a.pt'} (")
