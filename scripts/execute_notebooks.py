@@ -16,6 +16,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _final_text(text:str) -> str:
+    "What a terminal would show at the end: each line's text after its last carriage return (progress bars redraw)."
+    lines = [ln.rsplit('\r', 1)[-1] for ln in text.split('\n')]
+    return '\n'.join(ln for ln in lines if ln.strip() != '\u2588')
+
+
 def execute(path:Path) -> str|None:
     "Run one notebook in place; None on success, else the error."
     from execnb.shell import CaptureShell, read_nb, write_nb
@@ -24,7 +30,10 @@ def execute(path:Path) -> str|None:
     try: shell.run_all(nb, exc_stop=True)
     except Exception as e: return f"{type(e).__name__}: {e}"
     for c in nb.cells:                                 # the docs show outputs, not the order cells ran in
-        if c.cell_type == 'code': c.execution_count = None
+        if c.cell_type != 'code': continue
+        c.execution_count = None
+        for o in c.get('outputs', []):
+            if o.get('output_type') == 'stream': o['text'] = _final_text(''.join(o['text']))
     write_nb(nb, path)
     return None
 

@@ -263,8 +263,8 @@ def score(self:GRUEmbedder,
          ):
     """Verification scores of embedding pairs on the scale of `threshold`:
     cosine, or AS-norm against `cohort` (top `meta['asnorm_top_k']`)."""
-    a = np.asarray(torch.as_tensor(e1).detach().float().cpu(),
-                   np.float32); b = np.asarray(torch.as_tensor(e2).detach().float().cpu(), np.float32)
+    a = np.asarray(torch.as_tensor(e1).detach().float().cpu(), np.float32)
+    b = np.asarray(torch.as_tensor(e2).detach().float().cpu(), np.float32)
     single = a.ndim == 1 and b.ndim == 1
     a, b = np.atleast_2d(a), np.atleast_2d(b)
     if a.shape != b.shape: raise ValueError(f"score: embeddings of different shapes {a.shape} and {b.shape}")
