@@ -1,7 +1,7 @@
 """Run the module notebooks and keep their outputs, so that the docs site shows each example's result.
 
     python scripts/execute_notebooks.py                 # every notebook in nbs/
-    python scripts/execute_notebooks.py nbs/07_model.ipynb nbs/14_diarize.ipynb
+    python scripts/execute_notebooks.py nbs/08_model.ipynb nbs/15_diarize.ipynb
 
 Each notebook runs top to bottom in its own process from nbs/ (as `nbdev-test` runs it), on one torch thread; a cell
 that raises stops that notebook, which is then left as it was. Outputs are written back and `nbdev-clean` tidies the

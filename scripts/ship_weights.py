@@ -7,7 +7,7 @@ calibrate`): `--fa` false accepts on the dev trials pooled, raised until no dev 
 `--max-fa-per-set`, and with `--max-fr-per-set` the centre of the window of thresholds that keeps every set within
 both limits. Records false-accept and false-reject rates at it per dev set, with speaker-bootstrap intervals.
 Writes the metadata that `model.meta` shows and saves the checkpoint in float16. Prints the sha256 to record in
-`PRETRAINED` (nbs/19_hub.ipynb). Usage:
+`PRETRAINED` (nbs/20_hub.ipynb). Usage:
 
     python scripts/ship_weights.py runs/longcrop/model.pt --dev ../shared/data/dev/cv_en \\
         ../shared/data/dev/speechocean762 --cohort ../shared/data/train --recipe "sse preprocess ... && sse train ..."

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from simple_speaker_embedding.asnorm import as_norm, cohort_stats
 from simple_speaker_embedding.data import held_out_speakers, speaker_keys
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 from simple_speaker_embedding.metrics import eer
-from simple_speaker_embedding.model import as_norm, cohort_stats
 from simple_speaker_embedding.store import MelStore, base_speaker, load_manifest
 
 

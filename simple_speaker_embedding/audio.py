@@ -21,7 +21,7 @@ import torch.nn as nn
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'AUDIO_EXTS', 'SILENCE_PEAK', 'FFMPEG_EXTS', 'STREAM_CHUNK_S', 'MIN_FRAMES', 'MelHParams', 'find_audio',
            'AudioError', 'to_float_audio', 'resample', 'load_audio', 'nonsilent_intervals', 'trim_silence', 'mel_basis',
-           'TacotronMel', 'melspec_from_array', 'melspec_from_file', 'require_speech']
+           'TacotronMel', 'melspec_from_array', 'melspec_from_file', 'require_speech', 'window_starts']
 
 # %% ../nbs/03_audio.ipynb #9378fba3
 SAMPLE_RATE = 22050   # Hz: the rate the front-end works at (audio at other rates is resampled to it)
@@ -335,3 +335,14 @@ def require_speech(mel:torch.Tensor, # log-mel `(frames, n_mels)` (of trimmed au
         s = lambda n: f"{n * hp.hop_length / hp.sampling_rate:.2f} s"
         raise AudioError(f"{what}: too short to judge: {s(len(mel))} of speech after trimming silence (at least {s(MIN_FRAMES)})")
     return mel
+
+# %% ../nbs/03_audio.ipynb #30947589
+def window_starts(n:int, # frames in the sequence
+                  window:int, # frames per window
+                  hop:int, # frames between window starts
+                 ) -> list[int]:
+    "Start frames of `window`-long windows every `hop` frames over `n` frames, the last one flush with the end."
+    if n <= window: return [0]
+    starts = list(range(0, n - window + 1, hop))
+    if starts[-1] != n - window: starts.append(n - window)
+    return starts

@@ -15,11 +15,11 @@ import json
 import warnings
 from pathlib import Path
 
+from simple_speaker_embedding.asnorm import asnorm_cohort
 from simple_speaker_embedding.corpus import list_utterances
 from simple_speaker_embedding.evaluate import evaluate
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
 from simple_speaker_embedding.metrics import error_rates, make_trials
-from simple_speaker_embedding.model import asnorm_cohort
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simple_speaker_embedding.asnorm import as_norm, cohort_stats
 from simple_speaker_embedding.metrics import calibrate_threshold, eer, error_rates
-from simple_speaker_embedding.model import as_norm, cohort_stats
 
 DEV = ('cv_en', 'speechocean762', 'librispeech_halves')
 SHIPPED_COHORT = ('train_cv_fa', 'train_cv_multilang', 'train_cv_tw', 'train_cv_uz', 'train_cv_vi', 'train_msc_malayalam',

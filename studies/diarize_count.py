@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from conversations import synth_conversation
 
+from simple_speaker_embedding.asnorm import asnorm_cohort
 from simple_speaker_embedding.audio import SAMPLE_RATE as SR
 from simple_speaker_embedding.diarize import DIARIZE_PRUNE, estimate_speakers, partial_embeddings
 from simple_speaker_embedding.hub import gru_embedder
-from simple_speaker_embedding.model import asnorm_cohort
 
 PRUNES = (0.1, 0.2, 0.3, 0.4)
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from simple_speaker_embedding.asnorm import as_norm, cohort_stats
 from simple_speaker_embedding.audio import find_audio, load_audio
 from simple_speaker_embedding.hub import resolve_model
 from simple_speaker_embedding.metrics import eer
-from simple_speaker_embedding.model import as_norm, cohort_stats
 
 POLICIES = {  # name: (trim, max_frames, window)
     'default': (True, 860, 430), 'whole': (True, 10**9, 430), 'untrimmed whole': (False, 10**9, 430),

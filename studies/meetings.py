@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import scipy.signal as ss
 
+from simple_speaker_embedding.asnorm import asnorm_cohort
 from simple_speaker_embedding.audio import SAMPLE_RATE, load_audio, nonsilent_intervals, resample, trim_silence
 from simple_speaker_embedding.corpus import list_utterances
 from simple_speaker_embedding.degrade import coloured_noise, room_bank
@@ -43,7 +44,6 @@ from simple_speaker_embedding.diarize import (
     window_segments,
 )
 from simple_speaker_embedding.hub import resolve_model
-from simple_speaker_embedding.model import asnorm_cohort
 from simple_speaker_embedding.vad import VAD_SR, mask_from_probs, speech_probs
 
 SR = SAMPLE_RATE

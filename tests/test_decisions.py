@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from simple_speaker_embedding.asnorm import as_norm, asnorm_cohort, cohort_stats
 from simple_speaker_embedding.audio import MIN_FRAMES, AudioError, require_speech
 from simple_speaker_embedding.evaluate import evaluate
 from simple_speaker_embedding.hub import export_checkpoint, load_checkpoint
 from simple_speaker_embedding.metrics import calibrate_threshold
-from simple_speaker_embedding.model import GRUEmbedder, as_norm, asnorm_cohort, cohort_stats
+from simple_speaker_embedding.model import GRUEmbedder
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "ship_weights.py"
 

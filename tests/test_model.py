@@ -172,7 +172,7 @@ def test_shipped_model_is_nearly_level_invariant():
 
 def test_as_norm_by_hand_with_different_statistics_per_side():
     "Top-k (not all, not bottom-k) cohort cosines, each side its own statistics: hand-computed values."
-    from simple_speaker_embedding.model import as_norm, cohort_stats
+    from simple_speaker_embedding.asnorm import as_norm, cohort_stats
     coh = np.array([[1, 0], [0, 1], [-1, 0], [0.6, 0.8]], np.float32)
     a, b = np.array([1, 0], np.float32), np.array([0, 1], np.float32)
     ma, sa = cohort_stats(a[None], coh, top_k=2)                      # a's cosines: 1, 0, -1, 0.6 -> top 2: 1, 0.6

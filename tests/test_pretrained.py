@@ -67,7 +67,7 @@ def test_the_threshold_decides_on_the_scores_model_score_gives(shipped, fixture_
 
 
 def test_shipped_cohort_gives_as_norm_scores_that_separate_the_fixtures(shipped, fixture_root):
-    from simple_speaker_embedding.model import as_norm, cohort_stats
+    from simple_speaker_embedding.asnorm import as_norm, cohort_stats
     c = shipped.cohort
     assert c.shape == (2999, 256) and torch.allclose(c.norm(dim=1), torch.ones(2999), atol=1e-2)
     res = evaluate(shipped, fixture_root, progress=False, n_boot=0, cohort=c)
