@@ -338,11 +338,11 @@ def require_speech(mel:torch.Tensor, # log-mel `(frames, n_mels)` (of trimmed au
 
 # %% ../nbs/03_audio.ipynb #30947589
 def window_starts(n:int, # frames in the sequence
-                  window:int, # frames per window
-                  hop:int, # frames between window starts
+                  window_frames:int, # frames per window
+                  hop_frames:int, # frames between window starts
                  ) -> list[int]:
-    "Start frames of `window`-long windows every `hop` frames over `n` frames, the last one flush with the end."
-    if n <= window: return [0]
-    starts = list(range(0, n - window + 1, hop))
-    if starts[-1] != n - window: starts.append(n - window)
+    "Start frames of windows of `window_frames` every `hop_frames` over `n` frames, the last one flush with the end."
+    if n <= window_frames: return [0]
+    starts = list(range(0, n - window_frames + 1, hop_frames))
+    if starts[-1] != n - window_frames: starts.append(n - window_frames)
     return starts

@@ -109,8 +109,8 @@ class SpeakerBatchDL(TfmdDL):
         self.clients = np.full(len(self.rows), -1, np.int64) if clients is None else np.asarray(clients, dtype=np.int64)
         self.degraded = np.zeros(len(self.rows), bool) if degraded is None else np.asarray(degraded, dtype=bool)
         self.degraded_share = degraded_share
-        if (targets is not None
-            and len(targets) != len(store)): raise ValueError(f"{len(targets)} teacher targets for {len(store)} store rows")
+        if targets is not None and len(targets) != len(store):
+            raise ValueError(f"{len(targets)} teacher targets for {len(store)} store rows")
         device = kwargs.get('device')
         self.in_memory = _use_memory(store, device) if in_memory is None else in_memory
         for k in ('n', 'drop_last', 'bs'): kwargs.pop(k, None)

@@ -193,8 +193,8 @@ def check_run(out, # the run folder
     rec = json.loads(path.read_text()) if resume and state.exists() and path.exists() else None
     if rec is None:
         rec = dict(settings=now, data=data, segments=[])
-        if (resume
-            and state.exists()): rec['note'] = "resumed a run started before run.json was kept: its first settings are not known"
+        if resume and state.exists():
+            rec['note'] = "resumed a run started before run.json was kept: its first settings are not known"
     else:
         was, exported = rec['settings'], (out / 'model.pt').exists() and rec.get('exported')
         keys = [k for k in now if k not in RUNTIME_SETTINGS and (exported or k not in EXPORT_SETTINGS)]

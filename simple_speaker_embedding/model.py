@@ -131,10 +131,11 @@ class GRUEmbedder(nn.Module):
         for k, v in asdict(self.mel_hparams).items(): print(f"{k}  :  {v}")
 
 # %% ../nbs/08_model.ipynb #aaebc2d1
-def _windows(mel:torch.Tensor, max_frames:int, window:int) -> list[torch.Tensor]:
-    "Cut a long mel into overlapping windows (hop = window/2, the last one flush with the end)."
+def _windows(mel:torch.Tensor, max_frames:int, window_frames:int) -> list[torch.Tensor]:
+    "Cut a long mel into overlapping windows (hop = half a window, the last one flush with the end)."
     if mel.shape[0] <= max_frames: return [mel]
-    return [mel[s:s + window] for s in window_starts(mel.shape[0], window, max(1, window // 2))]
+    w = window_frames
+    return [mel[s:s + w] for s in window_starts(mel.shape[0], w, max(1, w // 2))]
 
 # %% ../nbs/08_model.ipynb #a16cfad3
 @patch
@@ -143,7 +144,7 @@ def embed_mels(self:GRUEmbedder,
                mels:list, # log-mel tensors `(frames, n_mels)`, any lengths
                batch_size:int=32, # windows per forward pass
                max_frames:int=860, # mels longer than this (about 10 s) are windowed...
-               window:int=430, # ...into windows of this many frames (about 5 s), 50% overlap
+               window_frames:int=430, # ...into windows of this many frames (about 5 s), 50% overlap
                autocast:bool=False, # run the GRU in bfloat16 autocast (fast only on CPUs/GPUs with native bf16)
                progress:bool=False, # show a progress bar over the batches
               ) -> torch.Tensor:
@@ -151,7 +152,7 @@ def embed_mels(self:GRUEmbedder,
     if not len(mels): return torch.empty(0, self.model_hparams.emb_dim)
     owner, wins = [], []
     for i, m in enumerate(mels):
-        for w in _windows(m, max_frames, window): owner.append(i); wins.append(w.to(self.device))
+        for w in _windows(m, max_frames, window_frames): owner.append(i); wins.append(w.to(self.device))
     order = sorted(range(len(wins)), key=lambda j: wins[j].shape[0])
     embs = torch.empty(len(wins), self.model_hparams.emb_dim)
     with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):   # no autograd: @torch.no_grad
@@ -171,7 +172,7 @@ def embed_files(self:GRUEmbedder,
                 sr:int|None=None, # sample rate of waveform items (default: the model's)
                 trim:bool=True, # remove silences before embedding
                 progress:bool=False, # show a progress bar
-                **kwargs, # passed to `embed_mels`: max_frames, window, autocast
+                **kwargs, # passed to `embed_mels`: max_frames, window_frames, autocast
                ) -> torch.Tensor:
     "Embed many utterances, batched by length: `(len(items), emb_dim)` unit vectors on the CPU."
     sr = self.mel_hparams.sampling_rate if sr is None else sr

@@ -84,9 +84,9 @@ class StreamingEmbedder:
     "Embeddings of a stream of mono audio, chunk by chunk (see above)."
     def __init__(self, model, # the embedder, a `GRUEmbedder` (eval mode is set)
                  max_frames:int=860, # streams longer than this are windowed, as `embed_mels`
-                 window:int=430, # window length in frames, hop window // 2
+                 window_frames:int=430, # window length in frames, hop half a window
                 ):
-        self.model, self.max_frames, self.window = model.eval(), max_frames, window
+        self.model, self.max_frames, self.window_frames = model.eval(), max_frames, window_frames
         self.hp = model.mel_hparams
         self.front = MelStream(model.mel)
         self.reset()
@@ -117,7 +117,7 @@ class StreamingEmbedder:
     def _frames(self, mel:torch.Tensor):
         "Feed new log-mel frames `(T, n_mels)` to every GRU state that needs them."
         if not len(mel): return
-        t0, T, w, hop = self.frames, len(mel), self.window, self.window // 2
+        t0, T, w, hop = self.frames, len(mel), self.window_frames, self.window_frames // 2
         self.frames += T
         self.tail = torch.cat([self.tail, mel])[-w:]
         if t0 < self.max_frames:                                  # the whole stream, while it may stay short
@@ -152,7 +152,7 @@ class StreamingEmbedder:
         if self.ended: return self._final
         self._frames(self.front.end())
         self.ended = True
-        n, w, hop = self.frames, self.window, self.window // 2
+        n, w, hop = self.frames, self.window_frames, self.window_frames // 2
         if n < MIN_FRAMES: raise AudioError(f"too short to judge: {n} frames (at least {MIN_FRAMES})")
         if n <= self.max_frames: self._final = self._embed(self.full_out)
         else:

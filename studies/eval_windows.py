@@ -31,6 +31,6 @@ if __name__ == "__main__":
         n = np.array([m.shape[0] for m in mels])
         print(f"{root}: {len(paths)} clips, frames median {np.median(n):.0f} (min {n.min()}, max {n.max()})")
         for max_frames, window in SETTINGS:        # mels computed once; `evaluate` scores the same trials each time
-            e = dict(zip(paths, model.embed_mels(mels, max_frames=max_frames, window=window)))
+            e = dict(zip(paths, model.embed_mels(mels, max_frames=max_frames, window_frames=window)))
             res = evaluate(lambda p: e[p], trials, n_boot=0, progress=False)
             print(f"  windows above {max_frames:4d} frames, {window:3d}-frame windows: EER {100 * res.eer:.2f}%")

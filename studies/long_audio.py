@@ -80,7 +80,7 @@ def main():
                   "s "
                   f"(median {np.median(dur):.1f} s)")
             for name, (trim, max_frames, window) in POLICIES.items():
-                embs = model.embed_files(waves, trim=trim, max_frames=max_frames, window=window)
+                embs = model.embed_files(waves, trim=trim, max_frames=max_frames, window_frames=window)
                 (ec, *ez), nt, nn = eers(model, embs, labels)
                 print(f"  {name:<16} EER cosine {ec:5.2f}%" + (f"   AS-norm {ez[0]:5.2f}%" if ez else "") + f"   ({nt} target / "
                       f"{nn} non-target)")

@@ -145,7 +145,7 @@ def test_embed_reports_bad_files(small_model, tmp_path):
 def test_long_mels_are_cut_into_half_overlapping_windows():
     from simple_speaker_embedding.model import _windows
     mel = torch.arange(1000).float()[:, None].expand(1000, 80)
-    w = _windows(mel, max_frames=860, window=430)
+    w = _windows(mel, max_frames=860, window_frames=430)
     assert [int(x[0, 0]) for x in w] == [0, 215, 430, 570]          # hop 215 (50%), the last flush with the end
     assert all(len(x) == 430 for x in w) and int(w[-1][-1, 0]) == 999
     assert len(_windows(mel[:860], 860, 430)) == 1                   # up to max_frames: one piece
