@@ -48,3 +48,21 @@ def test_readme_is_a_front_door_and_its_links_resolve():
         text = (ROOT / page).read_text()
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):          # relative links (no scheme)
             assert (ROOT / page).parent.joinpath(target).exists(), f"{page}: {target}"
+
+
+def test_degraded_table_is_the_measured_one():
+    "The README's degraded-audio rows are `docs/results/degraded_dev.json`'s three-set means, rounded."
+    res = __import__("json").loads((ROOT / "docs/results/degraded_dev.json").read_text())["models"]
+    cols = ("shipped", "resemblyzer", "campplus")
+    rows = {"clean": ["clean"], "telephone": ["telephone"], "reverberant": ["reverb"], "noise": ["noise15", "noise5"],
+            "2-s": ["short2s"]}
+    section = README.split("On degraded copies")[1].split("\n\n")[1]
+    seen = 0
+    for line in section.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        conds = rows[cells[0].split()[0]]
+        for col, cell in zip(cols, cells[1:]):
+            got = [float(v) for v in re.findall(r"([\d.]+)%", cell)]
+            assert got == [round(res[col]["eer"][c]["mean"], 2) for c in conds], (cells[0], col)
+        seen += 1
+    assert seen == len(rows)
