@@ -20,6 +20,8 @@ Settings are chosen on the *training-speaker* meetings and reported on the dev o
 by its detection error, then the detector (energy / webrtcvad / that Silero) by DER, then the overlap threshold (none
 or a cosine) by DER with false overlap under 5%.
 `--peer`: Resemblyzer's partial embeddings through the same pipeline (the chosen detector's mask).
+`--counts`: the speaker-count rules compared on the chosen detector and overlap threshold (`count_rules`), with the
+true count as a bound.
 """
 import argparse
 import json
@@ -38,6 +40,7 @@ from simple_speaker_embedding.diarize import (
     DIARIZE_SWITCH,
     cluster_windows,
     der,
+    estimate_speakers,
     overlap_segments,
     partial_embeddings,
     resegment,
@@ -157,11 +160,12 @@ def masks(model, y, vad_grid):
     return out
 
 
-def run(model, y, ref, mask, overlaps):
-    "DER etc. of one meeting with one speech mask, for each overlap threshold (the windows embedded once)."
-    p = partial_embeddings(model, y, sr=SR, mask=mask)
+def run(model, y, ref, mask, overlaps, num_speakers=None, p=None):
+    """DER etc. of one meeting with one speech mask, for each overlap threshold (the windows embedded once, or `p` if
+    given); `num_speakers` None: counted as `diarize` counts them."""
+    p = partial_embeddings(model, y, sr=SR, mask=mask) if p is None else p
     cohort, top_k = asnorm_cohort(model)
-    labels = cluster_windows(p.features, None, None, prune=DIARIZE_PRUNE, cohort=cohort, top_k=top_k)
+    labels = cluster_windows(p.features, num_speakers, None, prune=DIARIZE_PRUNE, cohort=cohort, top_k=top_k)
     labels = resegment(p.features, labels, DIARIZE_SWITCH)
     segs = window_segments(p, labels)
     out = {}
@@ -172,6 +176,29 @@ def run(model, y, ref, mask, overlaps):
         out[str(t)] = dict(d, overlap_recall=rec, false_overlap=false_ov, overlap_share=ov_share,
                            speakers=float(len({s for *_, s in hyp})))
     return out, p
+
+
+COUNT_RULES = [('cosine', c) for c in (0.1, 0.2, 0.3, 0.5)] + [('as-norm', c) for c in (0.1, 0.2, 0.3, 0.5)]
+
+
+def count_rules(model, meetings, masks_, vad, overlap):
+    """DER of every meeting with the speakers counted by each rule of `COUNT_RULES` (the eigengap of the cosine graph
+    or of the AS-norm graph the clustering uses, at a pruning; `diarize` counts on the cosine graph at
+    `DIARIZE_COUNT_PRUNE`), and with the true count (a bound, not a rule): `{rule: {split: pooled}}`."""
+    cohort, top_k = asnorm_cohort(model); res = {}
+    for split, ms in meetings.items():
+        rows = {}
+        for (name, i, y, ref), mk in zip(ms, masks_[split]):
+            _, p = run(model, y, ref, mk[vad], [None])
+            ks = {f"{g} {c}": estimate_speakers(p.features, 10, c, **(dict(cohort=cohort, top_k=top_k) if g == 'as-norm' else {}))
+                  for g, c in COUNT_RULES}
+            ks['true count'] = len({s for *_, s in ref})
+            speech = sum(e - s for s, e, _ in merge(ref))
+            for rule, k in ks.items():
+                out, _ = run(model, y, ref, mk[vad], [overlap], num_speakers=k, p=p)
+                rows.setdefault(rule, []).append(dict(out[str(overlap)], speech=speech))
+        for rule, r in rows.items(): res.setdefault(rule, {})[split] = pool(r)
+    return res
 
 
 def merge(segs):
@@ -195,6 +222,7 @@ def main():
     ap.add_argument("--dev", nargs="+", required=True, help="speaker folders of dev speakers (reported)")
     ap.add_argument("--n", type=int, default=6, help="meetings per folder"); ap.add_argument("--model", default="shipped")
     ap.add_argument("--minutes", type=float, default=0.75); ap.add_argument("--peer", action="store_true")
+    ap.add_argument("--counts", action="store_true", help="also compare the speaker-count rules (COUNT_RULES)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     import torch
@@ -240,6 +268,13 @@ def main():
                       f"conf {100 * r['confusion']:.1f}), JER {100 * r['jer']:.1f}%, overlap labelled with both "
                       f"{100 * r['overlap_recall']:.1f}%, "
                       f"false overlap {100 * r['false_overlap']:.1f}% of speech, speakers {r['speakers']:.1f}", flush=True)
+    if a.counts:
+        counted = count_rules(model, meetings, M, vad, None if t_best == 'None' else float(t_best))
+        for rule, r in counted.items():
+            print(f"  count by {rule:12s}: DER train {100 * r['train']['der']:.1f}% (conf {100 * r['train']['confusion']:.1f}, "
+                  f"speakers {r['train']['speakers']:.2f}), dev {100 * r['dev']['der']:.1f}% (conf "
+                  f"{100 * r['dev']['confusion']:.1f}, speakers {r['dev']['speakers']:.2f})", flush=True)
+        res['counts'] = counted
     summary = dict(chosen=dict(vad=vad, overlap=t_best), before=res['energy']['dev']['overlap']['None'],
                    before_detection=res['energy']['dev']['detection'], after=res[vad]['dev']['overlap'][t_best],
                    after_detection=res[vad]['dev']['detection'])
