@@ -32,7 +32,9 @@ def test_calibrated_checkpoint_holds_the_target_on_its_own_trials(calibrated, fi
     assert cal.meta["stages"] == shipped.meta["stages"]                                       # the rest of meta is kept
     res = evaluate(cal, fixture_root, progress=False, n_boot=0, cohort=cal.cohort, top_k=cal.meta["asnorm_top_k"])
     fa, fr = error_rates(res.trials.score, res.trials.label, cal.threshold)
-    assert fa <= 0.01 and fa == pytest.approx(c["false_accept"], abs=1e-4) and fr == pytest.approx(c["false_reject"], abs=1e-4)
+    assert fa <= 0.01 and c["false_accept"] == round(fa, 5) and c["false_reject"] == round(fr, 5)   # stored to 5 decimals
+    assert all(x == round(x, 5) for x in c["false_accept_ci"] + c["false_reject_ci"])
+    assert c["cohort_added"] == 0 and c["asnorm_top_k"] == shipped.meta["asnorm_top_k"]       # the rule it was scored with
     assert cal.threshold == pytest.approx(threshold_at_fa(res.trials.score, res.trials.label, 0.01), abs=1e-4)
     assert c["false_accept_ci"][0] <= c["false_accept"] <= c["false_accept_ci"][1]
     assert cal.threshold != pytest.approx(shipped.threshold, abs=0.1)   # it moved (these speakers score unlike the dev pool)
@@ -132,7 +134,12 @@ def test_the_few_pairs_warning_starts_below_ten_expected_false_accepts(fixture_r
     def warned(rows):
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
-            calibrate_model(tiny, rows.path, rows.speaker, target_fa=0.0625, n_boot=0)
-        return [str(x.message) for x in w if "different-speaker pairs" in str(x.message)]
-    assert warned(five) == []
-    assert warned(five.iloc[1:])[0].startswith("only 144 different-speaker pairs")
+            m = calibrate_model(tiny, rows.path, rows.speaker, target_fa=0.0625, n_boot=0)
+        return [str(x.message) for x in w if "different-speaker pairs" in str(x.message)], m
+    msgs, m = warned(five)
+    assert msgs == []
+    c = m.meta["calibration"]                                   # a cosine model: no AS-norm rule, no cohort added
+    assert (c["scoring"], c["asnorm_top_k"], c["cohort_added"]) == ("cosine", None, 0)
+    msg = warned(five.iloc[1:])[0][0]
+    assert msg.startswith("only 144 different-speaker pairs: a 6.25% false-accept threshold rests on 9.0 of them")
+    assert msg.endswith("at least 160 pairs (more speakers) make it firm")

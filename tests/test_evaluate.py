@@ -9,7 +9,16 @@ from sklearn.metrics import roc_curve
 
 from simple_speaker_embedding.corpus import list_utterances
 from simple_speaker_embedding.evaluate import evaluate, resemblyzer_embedder
-from simple_speaker_embedding.metrics import bootstrap_eer, eer, load_trials, make_trials, min_dcf, save_trials
+from simple_speaker_embedding.metrics import (
+    bootstrap_eer,
+    eer,
+    error_rates,
+    load_trials,
+    make_trials,
+    min_dcf,
+    save_trials,
+    threshold_at_fa,
+)
 from simple_speaker_embedding.plots import plot_scores, plot_tsne
 
 
@@ -64,6 +73,23 @@ def test_trials_save_load_roundtrip(fixture_root, tmp_path):
 ])
 def test_eer_hand_computed(scores, labels, expected):
     assert eer(scores, labels)[0] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("scores,labels,expected", [
+    # accept >= 3: FA 0, FR 1/2; accept >= 2: FA 1, FR 1/2. FR - FA is 0 halfway: EER 1/2 at 2.5
+    ([3, 1, 2], [1, 1, 0], (0.5, 2.5)),
+    # accept >= 2.5: FA 1/3, FR 1/2; >= 2: FA 2/3, FR 1/2: halfway, EER 1/2 at 2.25
+    ([3, 1, 2.5, 2, 0], [1, 1, 0, 0, 0], (0.5, 2.25)),
+])
+def test_eer_and_its_threshold_between_two_operating_points_by_hand(scores, labels, expected):
+    assert eer(scores, labels) == pytest.approx(expected)
+
+
+def test_threshold_at_fa_rejects_the_top_non_target_even_at_score_zero():
+    "No score above the non-target to reject: the threshold still lies above it (a fixed step at a score of 0)."
+    scores, labels = [0.0, -1.0], [0, 1]
+    th = threshold_at_fa(scores, labels, fa=0.0)
+    assert th > 0.0 and error_rates(scores, labels, th)[0] == 0.0
 
 
 def test_eer_agrees_with_sklearn_roc_and_its_threshold():
