@@ -8,6 +8,7 @@ import torch
 
 from simple_speaker_embedding.audio import MelHParams, TacotronMel, load_audio, trim_silence
 from simple_speaker_embedding.data import SpeakerBatchDL
+from simple_speaker_embedding.distill import load_targets
 from simple_speaker_embedding.store import MelStore, load_manifest, pack_mels, preprocess
 
 
@@ -74,11 +75,17 @@ def test_packing_an_old_per_clip_folder_reads_back_each_clip(store, tmp_path):
         np.save(p, own[r.Index])
     man.assign(path=[k + ".npy" for k in man.key])[["path", "dataset", "speaker", "frames",
                                                     "source"]].to_csv(old / "manifest.csv", index=False)
+    targets = np.random.default_rng(0).standard_normal((len(man), 5)).astype(np.float32)   # an old teacher's, per clip
+    for r in man.itertuples():
+        p = old / "teacher_x" / (r.key + ".npy"); p.parent.mkdir(parents=True, exist_ok=True)
+        np.save(p, targets[r.Index])
     packed = pack_mels(old, files_per_shard=7, n_workers=1, progress=False)
     assert packed.shard.nunique() == 4 and list(packed.key) == list(man.key)
     s = MelStore(load_manifest(old))
     for r, m in enumerate(own):
         np.testing.assert_array_equal(s.crops(np.array([r]), np.array([0]), len(m))[0], m)
+    got = load_targets(load_manifest(old), old, "x", center=False)[np.arange(len(man))]      # came along, row by row
+    np.testing.assert_allclose(got, targets / np.linalg.norm(targets, axis=1, keepdims=True), rtol=1e-6)
 
 
 def test_rerunning_a_finished_preprocess_says_there_was_nothing_to_do(sse, fixture_root, tmp_path):
