@@ -44,6 +44,7 @@ from simple_speaker_embedding.diarize import (
 )
 from simple_speaker_embedding.evaluate import make_cohort, resemblyzer_embedder
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
+from simple_speaker_embedding.vad import DIARIZE_VAD, VADS
 
 GRID = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)   # affinity pruning (`prune`)
 
@@ -144,6 +145,8 @@ def main():
     ap.add_argument("--count-prune", type=float, default=DIARIZE_COUNT_PRUNE,
                     help="pruning of the graph whose eigengap counts the speakers (default: `sse diarize`'s DIARIZE_COUNT_PRUNE)")
     ap.add_argument("--one-way", action="store_true", help="ours: forward embeddings only (`both_ways=False`)")
+    ap.add_argument("--vad", choices=VADS, default=DIARIZE_VAD, help="speech detector of the windows (`diarize`'s default)")
+    ap.add_argument("--no-peer", action="store_true", help="ours only, even where Resemblyzer is installed")
     ap.add_argument("--peer-both-ways", action="store_true", help="Resemblyzer: also its windows played backwards")
     ap.add_argument("--save", default=None, help="CSV of every test conversation's result (to pool runs later)")
     ap.add_argument("--pool", nargs="+", default=None, metavar="CSV",
@@ -153,10 +156,11 @@ def main():
     if not args.roots: ap.error("give dev folders (or --pool CSV ...)")
     model = gru_embedder() if args.model is None else load_checkpoint(args.model)
     try:
+        if args.no_peer: raise ImportError
         from resemblyzer import VoiceEncoder
         enc = VoiceEncoder('cpu', verbose=False)
     except ImportError:
-        enc = None; print("Resemblyzer not installed: ours only")
+        enc = None; print("ours only" + ("" if args.no_peer else " (Resemblyzer not installed)"))
     names = ['ours'] + (['resemblyzer'] if enc else [])
     cohorts = {n: None for n in names}
     if not args.cosine:
@@ -176,7 +180,7 @@ def main():
 
     def windows(root, seed, k):
         y, ref = synth_conversation(root, n_speakers=k, seed=seed)
-        p = partial_embeddings(model, y, sr=SR, both_ways=not args.one_way)
+        p = partial_embeddings(model, y, sr=SR, both_ways=not args.one_way, vad=args.vad)
         return ref, {'ours': p, **({'resemblyzer': resemblyzer_partials(enc, y, p, args.peer_both_ways)} if enc else {})}
 
     calib = [(windows(r, s, k), k) for r in args.roots for k in args.speakers for s in range(args.n_calib)]
@@ -204,7 +208,7 @@ def main():
     report(res)
     y, _ = synth_conversation(args.roots[0], n_speakers=max(args.speakers), n_turns=40, seed=7)
     t0 = time.perf_counter()
-    p = partial_embeddings(model, y, sr=SR, both_ways=not args.one_way)
+    p = partial_embeddings(model, y, sr=SR, both_ways=not args.one_way, vad=args.vad)
     window_segments(p, labels('ours', {'ours': p}, prune=th['ours']))
     print(f"ours on a {len(y) / SR:.0f}-s conversation: {time.perf_counter() - t0:.1f} s (embedding + clustering)")
 

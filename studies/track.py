@@ -24,33 +24,36 @@ from simple_speaker_embedding.audio import load_audio
 from simple_speaker_embedding.diarize import der, diarize, read_rttm
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.track import TRACK_CONFIRM, TRACK_NEW, SpeakerTracker
+from simple_speaker_embedding.vad import DIARIZE_VAD, VADS
 
 THRESHOLDS = {'as-norm': (-0.5, 0.0, 0.5, 1.0, 1.5, 2.0), 'cosine': (0.3, 0.4, 0.5, 0.6)}
 CONFIRMS = (1, 2, 3)
 FIXTURE = Path(__file__).parents[1] / "tests" / "conversation" / "three_speakers.ogg"
 
-def record(model, y, sr, chunk=0.1):
-    "Stream `y` through a tracker; the windows it decided `(start, end, features)`, its frame energies, the seconds it took."
-    t, seen = SpeakerTracker(model), []
+def record(model, y, sr, chunk=0.1, vad=DIARIZE_VAD):
+    """Stream `y` through a tracker; the windows it decided `(start, end, features)`, its frame energies and speech
+    mask (`(db, speech)`), the seconds it took."""
+    t, seen = SpeakerTracker(model, vad=vad), []
     real = t._decide
     t._decide = lambda s, e, f: seen.append((s, e, f)) or real(s, e, f)
     n, t0 = int(sr * chunk), time.perf_counter()
     for i in range(0, len(y), n): t.push(y[i:i + n], sr)
     t.end()
-    return seen, t.db, time.perf_counter() - t0
+    return seen, (t.db, t.speech), time.perf_counter() - t0
 
-def replay(model, windows, db, threshold, confirm, cohort=True):
-    "The segments a tracker with this rule makes of recorded windows."
-    t = SpeakerTracker(model, threshold=threshold, confirm=confirm)
+def replay(model, windows, heard, threshold, confirm, cohort=True, vad=DIARIZE_VAD):
+    "The segments a tracker with this rule makes of recorded windows (`heard`: `record`'s energies and speech mask)."
+    t = SpeakerTracker(model, threshold=threshold, confirm=confirm, vad=vad)
     if not cohort: t.cohort = None
     for s, e, f in windows: t._decide(s, e, f)
-    t._flush(); t.db = db
+    t._flush(); t.db, t.speech = heard
     return t.segments(), len(t.names)
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", nargs="+", required=True); ap.add_argument("--dev", nargs="+", default=[])
     ap.add_argument("--n", type=int, default=10, help="conversations per set and speaker count")
+    ap.add_argument("--vad", choices=VADS, default=DIARIZE_VAD, help="speech detector of the tracker and of `diarize`")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -66,9 +69,9 @@ if __name__ == "__main__":
     for key, rows in convs.items():
         rec[key] = []
         for y, ref, sr in rows:
-            w, db, dt = record(model, y, sr); secs += dt; audio += len(y) / sr
+            w, db, dt = record(model, y, sr, vad=a.vad); secs += dt; audio += len(y) / sr
             rec[key].append((w, db, ref))
-        offline[key] = float(np.mean([der(ref, diarize(model, y, sr=sr))["der"] for y, ref, sr in rows]))
+        offline[key] = float(np.mean([der(ref, diarize(model, y, sr=sr, vad=a.vad))["der"] for y, ref, sr in rows]))
         print(f"{key}: {len(rows)} conversations, offline diarize DER {offline[key]:.3f}", flush=True)
     res = {"real_time_factor": secs / audio, "offline_der": {"|".join(k): v for k, v in offline.items()}, "settings": {}}
     for rule, ths in THRESHOLDS.items():
@@ -76,7 +79,7 @@ if __name__ == "__main__":
             for c in CONFIRMS:
                 row = {}
                 for key, rows in rec.items():
-                    out = [replay(model, w, db, th, c, cohort=rule == 'as-norm') for w, db, ref in rows]
+                    out = [replay(model, w, db, th, c, cohort=rule == 'as-norm', vad=a.vad) for w, db, ref in rows]
                     row["|".join(key)] = dict(der=float(np.mean([der(ref, seg)["der"] for (seg, _),
                                                                  (_, _, ref) in zip(out, rows)])),
                                               extra_speakers=float(np.mean([len({s for *_, s in seg}) - len({s for *_, s in ref})
