@@ -29,6 +29,7 @@ resumes from its own checkpoint). Runs go `--jobs` at a time, one thread each.
 """
 import argparse
 import glob
+import json
 import os
 import shlex
 import subprocess
@@ -149,9 +150,11 @@ class Study:
         for kind in ['clean'] + (['degraded'] if v.get('degraded') else []):
             flag = ['--degraded'] if kind == 'degraded' else []
             name = 'valid' if kind == 'clean' else 'valid_degraded'
+            done = self.work / f"{name}.json"                 # made before some of these runs existed: validate again
+            stale = done.exists() and not {str(m) for m in models.values()} <= set(json.loads(done.read_text()).get('models', {}))
             self.run([sys.executable, Path(__file__).parent / 'valid_report.py', self.s['store']['path'], *models.values(),
                       '--valid-pct', v.get('valid_pct', 0.1), '--valid-seed', v.get('valid_seed', 0), '--asnorm', *flag,
-                      '--out', self.work / f"{name}.json"], self.work / f"{name}.txt", self.work / f"{name}.json")
+                      '--out', done], self.work / f"{name}.txt", None if stale else done)
 
     def dev(self, models:dict):
         "Cosine EER of every model on each dev set (all pairs, no bootstrap): `eval_NAME.txt`, a line `NAME SET EER ...` a set."

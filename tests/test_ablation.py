@@ -74,6 +74,21 @@ sets = ["x"]
         *evals]
 
 
+def test_a_validation_made_before_a_run_existed_is_made_again(tmp_path):
+    "A stored validation is kept only when it already reports every model of the study (else it would hide new runs)."
+    import json
+    a, w = recipe(tmp_path, "a", epochs=1), tmp_path / "work"
+    s = study(tmp_path, f'work = "{w}"\nseeds = [7, 8]\n[store]\npath = "{tmp_path}/mels"\n[arms]\na = "{a}"\n'
+                        '[validate]\nreferences = ["ref.pt"]\n')
+    (w / "a_avg.pt").parent.mkdir(parents=True); (w / "a_avg.pt").touch()      # the average exists: not remade
+    every = ["ref.pt", f"{w}/a_s7/model.pt", f"{w}/a_s8/model.pt", f"{w}/a_avg.pt"]
+    def validates(stored):
+        (w / "valid.json").write_text(json.dumps({"models": {m: {} for m in stored}}))
+        return [c for c in commands(runner(s, "--dry-run").stdout) if Path(c[1]).name == "valid_report.py"]
+    assert validates(every[:2]) and validates(every[:2])[0][3:7] == every    # seed 8 and the average are new: all again
+    assert validates(every) == []
+
+
 @pytest.mark.parametrize("text, says", [
     ('work = "w"\n[store]\npath = "m"\n[arms]\na = "RECIPE"\n[validte]\n', "unknown keys ['validte']"),
     ('work = "w"\n[store]\npath = "m"\n[arms]\na = "nowhere.toml"\n', "recipe not found: nowhere.toml"),
