@@ -49,6 +49,7 @@ def test_a_resume_with_other_workers_is_accepted_and_recorded(sse, fixture_store
 def test_a_finished_run_rerun_never_rewrites_its_model(sse, fixture_store, tmp_path):
     out = tmp_path / "run"
     assert sse("train", fixture_store, out, *FLAGS).returncode == 0
+    assert "note" not in json.loads((out / "run.json").read_text())    # a fresh run (resume on, no state) knows its settings
     model = (out / "model.pt").read_bytes()
     r = sse("train", fixture_store, out, *with_flag("--lr", "0.01"))
     assert r.returncode == 1 and "lr 0.003" in r.stderr and "lr 0.01" in r.stderr
@@ -63,4 +64,12 @@ def test_no_resume_starts_over(sse, fixture_store, interrupted):
     r = sse("train", fixture_store, interrupted, *with_flag("--lr", "0.01"), "--no-resume")
     assert r.returncode == 0, r.stderr
     rec = json.loads((interrupted / "run.json").read_text())
-    assert rec["settings"]["lr"] == 0.01 and len(rec["segments"]) == 1
+    assert rec["settings"]["lr"] == 0.01 and len(rec["segments"]) == 1 and "note" not in rec
+
+
+def test_a_resume_without_run_json_says_its_first_settings_are_unknown(sse, fixture_store, interrupted):
+    "A state left by a version that kept no run.json: resumed, and the record says what it cannot know."
+    (interrupted / "run.json").unlink()
+    r = sse("train", fixture_store, interrupted, *FLAGS)
+    assert r.returncode == 0, r.stderr
+    assert "first settings are not known" in json.loads((interrupted / "run.json").read_text())["note"]
