@@ -15,13 +15,15 @@ from scipy import ndimage
 from .audio import resample
 
 # %% auto #0
-__all__ = ['VAD_SR', 'VAD_FRAME', 'VAD_ON', 'VAD_OFF', 'VAD_PAD_S', 'VADS', 'DIARIZE_VAD', 'WEBRTC_MODE', 'WEBRTC_FRAME',
-           'speech_probs', 'hysteresis', 'to_frames', 'mask_from_probs', 'speech_mask', 'StreamVAD', 'energy_mask']
+__all__ = ['VAD_SR', 'VAD_FRAME', 'VAD_ON', 'VAD_OFF', 'VAD_PAD_S', 'WEBRTC_PAD_S', 'VADS', 'DIARIZE_VAD', 'WEBRTC_MODE',
+           'WEBRTC_FRAME', 'speech_probs', 'hysteresis', 'to_frames', 'mask_from_probs', 'speech_mask', 'StreamVAD',
+           'energy_mask']
 
 # %% ../nbs/04_vad.ipynb #df280d40
 VAD_SR, VAD_FRAME = 16000, 512     # the detector's rate and frame (32 ms)
 VAD_ON, VAD_OFF = 0.5, 0.35        # hysteresis: speech starts at VAD_ON, ends below VAD_OFF (the detector's recommended values)
-VAD_PAD_S = 0.1                    # speech widened on each side, seconds (studies/meetings.py)
+VAD_PAD_S = 0.1                    # Silero's speech widened on each side, seconds (studies/meetings.py)
+WEBRTC_PAD_S = 0.05                # webrtcvad's (studies/meetings.py: lowest detection error on training meetings)
 VADS = ('silero', 'webrtc', 'energy')   # speech detectors `sse diarize --vad` and `sse listen --vad` take
 DIARIZE_VAD = 'webrtc'                  # the default of diarize and the tracker: lowest
                                         # DER on training meetings (studies/meetings.py)
@@ -76,9 +78,10 @@ def mask_from_probs(p:np.ndarray, # the detector's probabilities (32-ms frames)
 def speech_mask(x:np.ndarray, sr:int, # mono waveform and rate
                 n:int, fps:float, # frames of the mask and their rate (e.g. the recording's mel frames)
                 kind:str='silero', # the detector: 'silero' or 'webrtc'
-                **kwargs, # `mask_from_probs`'s: on, off, pad_s
+                **kwargs, # `mask_from_probs`'s: on, off, pad_s (default: the detector's own, `VAD_PAD_S` or `WEBRTC_PAD_S`)
                ) -> np.ndarray:
     "Speech frames of a recording by a detector, at `fps`."
+    kwargs.setdefault('pad_s', WEBRTC_PAD_S if kind == 'webrtc' else VAD_PAD_S)
     return mask_from_probs(speech_probs(x, sr, kind), n, fps, **kwargs)
 
 # %% ../nbs/04_vad.ipynb #09172357

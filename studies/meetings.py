@@ -16,9 +16,10 @@ The pipeline is `diarize`'s with the number of speakers estimated; scored with p
 speech counted): DER and its parts, JER; the speech detector's error (missed + false alarm over the reference speech,
 pyannote's DetectionErrorRate); and of the overlapped reference speech, the share labelled with both of its speakers,
 and false overlap (hypothesis overlap where the reference has one speaker or none) as a share of the speech.
-Settings are chosen on the *training-speaker* meetings and reported on the dev ones: Silero's hysteresis and padding
-by its detection error, then the detector (energy / webrtcvad / that Silero) by DER, then the overlap threshold (none
-or a cosine) by DER with false overlap under 5%.
+Settings are chosen on the *training-speaker* meetings and reported on the dev ones: webrtcvad's padding and Silero's
+hysteresis and padding by their detection error, then the detector (energy / that webrtcvad / that Silero) by DER,
+then the overlap threshold (none or a cosine) by DER with false overlap under 5%. Every mask is made as `diarize`
+makes it (`vad.speech_mask`'s probabilities, hysteresis and padding).
 `--peer`: Resemblyzer's partial embeddings through the same pipeline (the chosen detector's mask).
 `--counts`: the speaker-count rules compared on the chosen detector and overlap threshold (`count_rules`), with the
 true count as a bound.
@@ -32,7 +33,7 @@ import numpy as np
 import scipy.signal as ss
 
 from simple_speaker_embedding.asnorm import asnorm_cohort
-from simple_speaker_embedding.audio import SAMPLE_RATE, load_audio, nonsilent_intervals, resample, trim_silence
+from simple_speaker_embedding.audio import SAMPLE_RATE, load_audio, nonsilent_intervals, trim_silence
 from simple_speaker_embedding.corpus import list_utterances
 from simple_speaker_embedding.degrade import coloured_noise, room_bank
 from simple_speaker_embedding.diarize import (
@@ -47,13 +48,14 @@ from simple_speaker_embedding.diarize import (
     window_segments,
 )
 from simple_speaker_embedding.hub import resolve_model
-from simple_speaker_embedding.vad import VAD_SR, mask_from_probs, speech_probs
+from simple_speaker_embedding.vad import mask_from_probs, speech_probs
 
 SR = SAMPLE_RATE
 FPS = SR / 256
 BANK_SEED = 2                                 # the training store's rooms: seed 0; degraded_dev's: 1
 OVERLAPS = (None, 0.5, 0.6, 0.7, 0.8)        # overlap thresholds tried (cosine to the second speaker's centroid)
 VAD_GRID = [(on, off, pad) for on, off in ((0.5, 0.35), (0.3, 0.2)) for pad in (0.0, 0.1, 0.2)]   # Silero settings tried
+WEBRTC_PADS = (0.0, 0.05, 0.1)                # webrtcvad's padding tried (its hysteresis: the shipped VAD_ON/VAD_OFF)
 
 
 def synth_meeting(root, seed:int, bank:dict, n_speakers=None, minutes:float=0.75):
@@ -104,15 +106,6 @@ def synth_meeting(root, seed:int, bank:dict, n_speakers=None, minutes:float=0.75
     return (mix / max(1.0, float(np.abs(mix).max()) / 0.9)).astype(np.float32), sorted(ref)
 
 
-def webrtc_mask(y, n, fps, mode=2):
-    "webrtcvad (mode 0-3) on 30-ms frames at 16 kHz, at `fps`."
-    import webrtcvad
-    v = webrtcvad.Vad(mode); x = (np.clip(resample(y, SR, VAD_SR), -1, 1) * 32767).astype('<i2'); L = 480
-    m = np.array([v.is_speech(x[i:i + L].tobytes(), VAD_SR) for i in range(0, len(x) - L + 1, L)])
-    j = np.floor((np.arange(n) + 0.5) / fps * VAD_SR / L).astype(int)
-    return np.where(j < len(m), m[np.minimum(j, len(m) - 1)], False)
-
-
 def overlap_scores(ref, hyp, step=0.01):
     """Of the reference's overlapped speech: the share with both its
     speakers in the hypothesis (best mapping); false overlap / speech."""
@@ -150,12 +143,14 @@ def detection_error(ref, mask, fps):
 
 
 def masks(model, y, vad_grid):
-    "Speech masks of one meeting at the mel frame rate: energy, webrtcvad, and Silero at each `(on, off, pad_s)` of the grid."
+    """Speech masks of one meeting at the mel frame rate, as `diarize` makes them (`vad.speech_mask`): the energy rule,
+    webrtcvad at each padding of `WEBRTC_PADS`, and Silero at each `(on, off, pad_s)` of the grid."""
     from simple_speaker_embedding.audio import melspec_from_array
     from simple_speaker_embedding.diarize import voiced_frames
     mel = melspec_from_array(y, SR, mel=model.mel); n, fps = mel.shape[0], model.mel_hparams.frames_per_second()
-    probs = speech_probs(y, SR)
-    out = dict(energy=voiced_frames(mel), webrtc=webrtc_mask(y, n, fps))
+    probs, web = speech_probs(y, SR), speech_probs(y, SR, 'webrtc')
+    out = dict(energy=voiced_frames(mel))
+    for pad in WEBRTC_PADS: out[f"webrtc pad {pad}"] = mask_from_probs(web, n, fps, pad_s=pad)
     for on, off, pad in vad_grid: out[f"silero {on}/{off} pad {pad}"] = mask_from_probs(probs, n, fps, on, off, pad)
     return out
 
@@ -246,9 +241,9 @@ def main():
         print(f"{k:26s} speech detection error: train {100 * det['train'][k]['detection_error']:.1f}% (miss "
               f"{100 * det['train'][k]['vad_miss']:.1f}, fa {100 * det['train'][k]['vad_false_alarm']:.1f}), dev "
               f"{100 * det['dev'][k]['detection_error']:.1f}%", flush=True)
-    silero = min((k for k in det['train'] if k.startswith('silero')), key=lambda k: det['train'][k]['detection_error'])
+    best = lambda kind: min((k for k in det['train'] if k.startswith(kind)), key=lambda k: det['train'][k]['detection_error'])
     res = {}
-    for k in ('energy', 'webrtc', silero):
+    for k in ('energy', best('webrtc'), best('silero')):
         for split, ms in meetings.items():
             rows = {str(t): [] for t in OVERLAPS}
             for (name, i, y, ref), mk in zip(ms, M[split]):

@@ -92,3 +92,18 @@ def test_a_tracker_merges_two_labels_of_one_voice_once_windows_connect_them(smal
     assert t.merges and t.merges[0][:2] == ("spk0", "bob")
     assert t.speakers == ["bob"] and {t.names[t._live(j)] for *_, j in t.decided} == {"bob"}   # what segments() names
     assert t._decide(200, 210, near)[0].speaker == "bob"               # spk0 is gone: its voice is bob's
+
+
+@pytest.mark.parametrize("kind", ["webrtc", "silero"])
+def test_each_detector_widens_its_speech_by_its_own_padding(kind):
+    "`speech_mask`'s default padding: every speech run of the unpadded mask, k frames wider on each side (runs merged)."
+    from simple_speaker_embedding.audio import load_audio
+    from simple_speaker_embedding.vad import VAD_PAD_S, WEBRTC_PAD_S, speech_mask
+    x, sr = load_audio(CONV)
+    fps = 22050 / 256; n = int(len(x) / sr * fps)
+    bare = speech_mask(x, sr, n, fps, kind=kind, pad_s=0)
+    k = round((WEBRTC_PAD_S if kind == "webrtc" else VAD_PAD_S) * fps)
+    want = np.zeros(n, bool)
+    for i in np.flatnonzero(bare): want[max(0, i - k):i + k + 1] = True
+    assert 0 < bare.sum() < n and k > 0
+    np.testing.assert_array_equal(speech_mask(x, sr, n, fps, kind=kind), want)
