@@ -176,22 +176,21 @@ def run(model, y, ref, mask, overlaps, num_speakers=None, p=None):
 COUNT_RULES = [('cosine', c) for c in (0.1, 0.2, 0.3, 0.5)] + [('as-norm', c) for c in (0.1, 0.2, 0.3, 0.5)]
 
 
-def count_rules(model, meetings, masks_, vad, overlap):
+def count_rules(model, meetings, partials, overlap):
     """DER of every meeting with the speakers counted by each rule of `COUNT_RULES` (the eigengap of the cosine graph
     or of the AS-norm graph the clustering uses, at a pruning; `diarize` counts on the cosine graph at
-    `DIARIZE_COUNT_PRUNE`), and with the true count (a bound, not a rule): `{rule: {split: pooled}}`."""
+    `DIARIZE_COUNT_PRUNE`), and with the true count (a bound, not a rule): `{rule: {split: pooled}}`. `partials`: the
+    chosen detector's embedded windows of each meeting, `{split: [Partials]}` (`run`'s)."""
     cohort, top_k = asnorm_cohort(model); res = {}
     for split, ms in meetings.items():
         rows = {}
-        for (name, i, y, ref), mk in zip(ms, masks_[split]):
-            _, p = run(model, y, ref, mk[vad], [None])
+        for (name, i, y, ref), p in zip(ms, partials[split]):
             ks = {f"{g} {c}": estimate_speakers(p.features, 10, c, **(dict(cohort=cohort, top_k=top_k) if g == 'as-norm' else {}))
                   for g, c in COUNT_RULES}
             ks['true count'] = len({s for *_, s in ref})
-            speech = sum(e - s for s, e, _ in merge(ref))
             for rule, k in ks.items():
-                out, _ = run(model, y, ref, mk[vad], [overlap], num_speakers=k, p=p)
-                rows.setdefault(rule, []).append(dict(out[str(overlap)], speech=speech))
+                out, _ = run(model, y, ref, None, [overlap], num_speakers=k, p=p)
+                rows.setdefault(rule, []).append(out[str(overlap)])
         for rule, r in rows.items(): res.setdefault(rule, {})[split] = pool(r)
     return res
 
@@ -242,13 +241,14 @@ def main():
               f"{100 * det['train'][k]['vad_miss']:.1f}, fa {100 * det['train'][k]['vad_false_alarm']:.1f}), dev "
               f"{100 * det['dev'][k]['detection_error']:.1f}%", flush=True)
     best = lambda kind: min((k for k in det['train'] if k.startswith(kind)), key=lambda k: det['train'][k]['detection_error'])
-    res = {}
+    res, parts = {}, {}
     for k in ('energy', best('webrtc'), best('silero')):
         for split, ms in meetings.items():
             rows = {str(t): [] for t in OVERLAPS}
             for (name, i, y, ref), mk in zip(ms, M[split]):
-                out, _ = run(model, y, ref, mk[k], OVERLAPS)
+                out, p = run(model, y, ref, mk[k], OVERLAPS)
                 for t, r in out.items(): rows[t].append(r)
+                parts.setdefault(k, {}).setdefault(split, []).append(p)
             res.setdefault(k, {})[split] = dict(detection=det[split][k], overlap={t: pool(r) for t, r in rows.items()})
     vad = min(res, key=lambda k: res[k]['train']['overlap']['None']['der'])     # the detector: by training DER (no overlap)
     ok = [t for t in map(str, OVERLAPS) if res[vad]['train']['overlap'][t]['false_overlap'] < 0.05]
@@ -264,7 +264,7 @@ def main():
                       f"{100 * r['overlap_recall']:.1f}%, "
                       f"false overlap {100 * r['false_overlap']:.1f}% of speech, speakers {r['speakers']:.1f}", flush=True)
     if a.counts:
-        counted = count_rules(model, meetings, M, vad, None if t_best == 'None' else float(t_best))
+        counted = count_rules(model, meetings, parts[vad], None if t_best == 'None' else float(t_best))
         for rule, r in counted.items():
             print(f"  count by {rule:12s}: DER train {100 * r['train']['der']:.1f}% (conf {100 * r['train']['confusion']:.1f}, "
                   f"speakers {r['train']['speakers']:.2f}), dev {100 * r['dev']['der']:.1f}% (conf "
@@ -282,8 +282,7 @@ def main():
         enc = VoiceEncoder('cpu', verbose=False); peer = {}
         for v, t in (('energy', 'None'), (vad, t_best)):
             rows = []
-            for (name, i, y, ref), mk in zip(meetings['dev'], M['dev']):
-                _, p = run(model, y, ref, mk[v], [None])
+            for (name, i, y, ref), p in zip(meetings['dev'], parts[v]['dev']):   # our windows' times and mask
                 pp = resemblyzer_partials(enc, y, p, both_ways=True)
                 labels = resegment(pp.features, cluster_windows(pp.features, None, None, prune=DIARIZE_PRUNE), DIARIZE_SWITCH)
                 hyp = sorted(window_segments(pp, labels) + (overlap_segments(pp, labels, float(t)) if t != 'None' else []))
