@@ -1,4 +1,5 @@
 "The README's headline numbers are the shipped model's own (`model.meta`), and its links lead somewhere."
+import json
 import re
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def test_readme_is_a_front_door_and_its_links_resolve():
 
 def test_degraded_table_is_the_measured_one():
     "The README's degraded-audio rows are `docs/results/degraded_dev.json`'s three-set means, rounded."
-    res = __import__("json").loads((ROOT / "docs/results/degraded_dev.json").read_text())["models"]
+    res = json.loads((ROOT / "docs/results/degraded_dev.json").read_text())["models"]
     cols = ("shipped", "resemblyzer", "campplus")
     rows = {"clean": ["clean"], "telephone": ["telephone"], "reverberant": ["reverb"], "noise": ["noise15", "noise5"],
             "2-s": ["short2s"]}
