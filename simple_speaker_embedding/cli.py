@@ -151,9 +151,10 @@ def _audio_commands(sub):
     dz.add_argument("--rttm", default=None, help="also write the segments to this RTTM file")
     dz.add_argument("--cosine", action="store_true", help="cluster on raw cosines instead of the model's own scores "
                     "(AS-norm against its cohort, for the shipped model)")
-    dz.add_argument("--vad", choices=["webrtc", "silero", "energy"], default="webrtc", help="speech detector: webrtc (webrtcvad, "
-                    "the default: lowest DER on training meetings), silero (neural) or energy (frames within 40 dB of the "
-                    "loudest: the old rule)")
+    dz.add_argument("--vad", choices=["segmenter", "webrtc", "silero", "energy"], default=None, help="speech detector: "
+                    "segmenter (this package's own: speech and overlapped speech), webrtc (webrtcvad), silero (neural) "
+                    "or energy (frames within 40 dB of the loudest: the old rule); default: the one with the lowest DER "
+                    "on training meetings (vad.DIARIZE_VAD)")
     dz.add_argument("--no-overlap", dest="overlap", action="store_false",
                     help="do not label overlapped speech with a second speaker")
     dz.add_argument("--ref", default=None, metavar="RTTM", help="score the result against this reference: DER with its parts, "

@@ -184,10 +184,10 @@ def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
 
 # %% ../nbs/22_commands.ipynb #2cd9639b
 def diarize_cmd(audio, model=None, speakers=None, distance=None, window=1.5, hop=0.75, rttm=None, device=None, cosine=False,
-                one_way=False, vad='silero', ref=None, uem=None, collar=0.25, overlap=True) -> list:
+                one_way=False, vad=None, ref=None, uem=None, collar=0.25, overlap=True) -> list:
     """Implementation of `sse diarize`: prints `start end speaker` lines,
     optionally writes RTTM and scores against a reference; returns the segments."""
-    from simple_speaker_embedding.diarize import DIARIZE_OVERLAP, der, diarize, read_rttm, read_uem, to_rttm
+    from simple_speaker_embedding.diarize import DIARIZE_VAD, der, diarize, read_rttm, read_uem, to_rttm
     from simple_speaker_embedding.hub import resolve_model
     from simple_speaker_embedding.utils import atomic_write
     for what, f in (('reference', ref), ('UEM', uem)):
@@ -197,7 +197,7 @@ def diarize_cmd(audio, model=None, speakers=None, distance=None, window=1.5, hop
     if ref and not reference: raise ValueError(f"{ref} holds no SPEAKER lines")
     m = resolve_model(model, device=device)
     segs = diarize(m, audio, num_speakers=speakers, distance=distance, window=window, hop=hop, norm=not cosine,
-                   both_ways=not one_way, vad=vad, overlap=DIARIZE_OVERLAP if overlap else None)
+                   both_ways=not one_way, vad=vad or DIARIZE_VAD, overlap=overlap)
     for s, e, spk in segs: print(f"{s:9.2f} {e:9.2f}  {spk}")
     n = len({spk for *_, spk in segs})
     print(f"{n} speaker{'s' if n != 1 else ''}, {len(segs)} segments, {sum(e - s for s, e, _ in segs):.1f} s of speech",

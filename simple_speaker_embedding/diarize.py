@@ -14,7 +14,15 @@ import torch
 
 from .asnorm import ASNORM_TOP_K, as_norm, asnorm_cohort, cohort_stats
 from .audio import AudioError, load_audio, melspec_from_array, melspec_from_file, window_starts
-from .vad import DIARIZE_VAD, VAD_SR, VADS, speech_mask
+from simple_speaker_embedding.vad import (
+    DIARIZE_VAD,
+    SEGMENTER_OVERLAP,
+    VAD_SR,
+    VADS,
+    counts_mask,
+    speaker_counts,
+    speech_mask,
+)
 
 # %% auto #0
 __all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_SWITCH', 'DIARIZE_OVERLAP', 'Partials', 'frame_db', 'voiced_frames',
@@ -31,6 +39,7 @@ class Partials:
     voiced: np.ndarray   # (frames,) bool: frame holds speech (the speech detector's, or the energy rule's)
     fps: float           # mel frames per second
     rev: np.ndarray|None = None  # (n, d) unit embeddings of the same windows played backwards, if computed
+    counts: np.ndarray|None = None  # (frames, 3) probabilities of none, one, two or more voices (`vad='segmenter'`)
     @property
     def duration(self) -> float: return len(self.voiced) / self.fps
     @property
@@ -61,13 +70,14 @@ def partial_embeddings(model, # the embedder
                        top_db:float=40, # silence: frames this many dB below the loudest
                        batch_size:int=64, # windows per forward pass
                        both_ways:bool=True, # also embed each window played backwards (`Partials.rev`)
-                       # speech detector: 'webrtc', 'silero' (`vad.speech_mask`)
+                       # speech detector: 'segmenter' (`vad.speaker_counts`), 'webrtc', 'silero' (`vad.speech_mask`)
                        # or 'energy' (within `top_db` of the loudest frame)
                        vad:str=DIARIZE_VAD,
                        # or: a speech mask of the recording's mel frames, made elsewhere (`vad` is then unused)
                        mask:np.ndarray|None=None,
                       ) -> Partials:
     "Embeddings of overlapping windows of a recording, with their times; silent windows are skipped."
+    counts = None
     if not 0 < hop <= window: raise ValueError(f"need 0 < hop <= window, got hop={hop}, window={window}")
     if isinstance(x, (str, os.PathLike)): mel = melspec_from_file(x, mel=model.mel)
     else: mel = melspec_from_array(x, sr or model.mel_hparams.sampling_rate, mel=model.mel)
@@ -78,6 +88,7 @@ def partial_embeddings(model, # the embedder
         if len(mask) != mel.shape[0]: raise ValueError(f"the speech mask has {len(mask)} frames, the recording {mel.shape[0]}")
         voiced = np.asarray(mask, bool)
     elif vad == 'energy': voiced = voiced_frames(mel, top_db)
+    elif vad == 'segmenter': counts = speaker_counts(mel); voiced = counts_mask(counts, fps=fps)
     else:
         wav, wsr = (load_audio(x, sr=VAD_SR) if isinstance(x, (str, os.PathLike))
                     else (np.asarray(torch.as_tensor(x).float().cpu().numpy(), np.float32),
@@ -94,7 +105,7 @@ def partial_embeddings(model, # the embedder
     rev = model.embed_mels([w.flip(0) for w in wins], batch_size=batch_size,
                            max_frames=max(win, 1)).numpy() if both_ways else None
     s = np.asarray(keep, dtype=np.float64)
-    return Partials(s / fps, (s + win) / fps, embs, voiced, fps, rev)
+    return Partials(s / fps, (s + win) / fps, embs, voiced, fps, rev, counts)
 
 # %% ../nbs/15_diarize.ipynb #c391a6ca
 DIARIZE_PRUNE = 0.2       # fraction of its strongest affinities each window keeps (chosen by studies/diarization.py)
@@ -268,22 +279,33 @@ def _runs(lab:np.ndarray) -> list[tuple[int, int, int]]:
 # %% ../nbs/15_diarize.ipynb #d38b5a17
 def overlap_segments(p:Partials, # windows and the speech mask
                      labels:np.ndarray, # each window's speaker
-                     threshold:float, # cosine to another speaker's centroid above which a window also holds that speaker
+                     threshold:float, # with `p.counts`: the probability of two or more voices above which a frame is
+                                      # overlapped; without: the cosine to another speaker's centroid above which a
+                                      # window also holds that speaker
                      min_dur:float=0.3, # overlaps shorter than this are dropped
                      names:list|None=None, # speaker names by label
                     ) -> list[tuple[float, float, str]]:
-    "Second-speaker segments: speech where most windows also resemble another speaker's centroid at `threshold` or more."
+    """Second-speaker segments. With the segmenter's counts: its overlapped frames, each given the speaker whose centroid
+    the windows covering it resemble most after the one most of them are labelled with. Without: speech where most
+    windows also resemble another speaker's centroid at `threshold` or more."""
     f, k = p.features, int(labels.max()) + 1
     if k < 2: return []
     C = np.stack([f[labels == c].mean(0) for c in range(k)]); C /= np.linalg.norm(C, axis=1, keepdims=True)
     S = f @ C.T; S[np.arange(len(S)), labels] = -np.inf
-    other = np.where(S.max(1) >= threshold, S.argmax(1), -1)        # each window's second speaker, or -1
     n = len(p.voiced); votes = np.zeros((n, k)); cover = np.zeros(n)
-    for s, e, o in zip(np.round(p.starts * p.fps).astype(int), np.round(p.ends * p.fps).astype(int), other):
-        cover[s:e] += 1
-        if o >= 0: votes[s:e, o] += 1
-    best = votes.argmax(1)
-    lab = np.where(p.voiced & (votes.max(1) * 2 > np.maximum(cover, 1)), best, -1)   # most covering windows agree
+    bounds = zip(np.round(p.starts * p.fps).astype(int), np.round(p.ends * p.fps).astype(int))
+    if p.counts is not None:
+        own, near = np.zeros((n, k)), np.zeros((n, k))
+        for (s, e), l, row in zip(bounds, labels, np.where(np.isinf(S), 0, S)):
+            own[s:e, l] += 1; near[s:e] += row; cover[s:e] += 1
+        near[np.arange(n), own.argmax(1)] = -np.inf                      # the frame's own speaker is not its second
+        lab = np.where(p.voiced & (cover > 0) & (p.counts[:, 2] >= threshold), near.argmax(1), -1)
+    else:
+        other = np.where(S.max(1) >= threshold, S.argmax(1), -1)    # each window's second speaker, or -1
+        for (s, e), o in zip(bounds, other):
+            cover[s:e] += 1
+            if o >= 0: votes[s:e, o] += 1
+        lab = np.where(p.voiced & (votes.max(1) * 2 > np.maximum(cover, 1)), votes.argmax(1), -1)   # most windows agree
     _no_short_turns(lab, min_dur * p.fps)
     names = names or [f"spk{i}" for i in range(k)]
     return [(s / p.fps, e / p.fps, names[l]) for s, e, l in _runs(lab) if l >= 0]
@@ -304,8 +326,9 @@ def diarize(model, # the embedder
             norm:bool=True, # cluster on AS-norm scores against the model's cohort, when it scores that way (else cosines)
             both_ways:bool=True, # compare windows forwards and played backwards (see `partial_embeddings`)
             vad:str=DIARIZE_VAD, # speech detector: 'webrtc', 'silero' or 'energy'
-            # also label overlapped speech with its second speaker (`overlap_segments`; None: don't)
-            overlap:float|None=DIARIZE_OVERLAP,
+            # label overlapped speech with its second speaker (`overlap_segments`): True at the detector's threshold
+            # (`SEGMENTER_OVERLAP` with the segmenter's counts, else the cosine `DIARIZE_OVERLAP`), a float: at that one
+            overlap:bool|float|None=True,
            ) -> list[tuple[float, float, str]]:
     "Who spoke when: `(start, end, speaker)` segments of a recording (overlapping ones where two people talk)."
     p = partial_embeddings(model, x, sr=sr, window=window, hop=hop, both_ways=both_ways, vad=vad)
@@ -314,7 +337,8 @@ def diarize(model, # the embedder
     labels = cluster_windows(f, num_speakers, distance, prune=prune, cohort=cohort, top_k=top_k)
     if switch is not None: labels = resegment(f, labels, switch)
     segs = window_segments(p, labels, min_dur=min_dur, min_silence=min_silence)
-    if overlap is not None: segs = sorted(segs + overlap_segments(p, labels, overlap, min_dur=min_dur))
+    if overlap is True: overlap = SEGMENTER_OVERLAP if p.counts is not None else DIARIZE_OVERLAP
+    if overlap not in (None, False): segs = sorted(segs + overlap_segments(p, labels, float(overlap), min_dur=min_dur))
     return segs
 
 def to_rttm(segments, # `(start, end, speaker)` segments

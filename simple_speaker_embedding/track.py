@@ -17,7 +17,7 @@ from .asnorm import as_norm, asnorm_cohort, cohort_stats
 from .audio import AudioError, to_float_audio
 from .diarize import Partials, frame_db, window_segments
 from .stream import MelStream
-from .vad import DIARIZE_VAD, VADS, StreamVAD, energy_mask, hysteresis, to_frames
+from .vad import STREAM_VAD, STREAM_VADS, StreamVAD, energy_mask, hysteresis, to_frames
 
 # %% auto #0
 __all__ = ['TRACK_NEW', 'TRACK_CONFIRM', 'Decision', 'SpeakerTracker']
@@ -53,9 +53,10 @@ class SpeakerTracker:
                  window:float=1.5, hop:float=0.75, # windows, seconds (as `diarize`)
                  min_voiced:float=0.5, # skip windows with less than this fraction of voiced frames
                  top_db:float=40, # with vad='energy': a frame this many dB below the loudest so far is silent
-                 vad:str=DIARIZE_VAD, # speech detector: 'webrtc', 'silero' (its state kept chunk by chunk) or 'energy'
+                 vad:str=STREAM_VAD, # speech detector: 'webrtc', 'silero' (its state kept chunk by chunk) or 'energy'
                 ):
-        if vad not in VADS: raise ValueError(f"unknown speech detector {vad!r}: one of {', '.join(VADS)}")
+        if vad not in STREAM_VADS:
+            raise ValueError(f"speech detector {vad!r} cannot follow a stream: one of {', '.join(STREAM_VADS)}")
         self.vad = StreamVAD(kind=vad) if vad != 'energy' else None
         if not 0 < hop <= window: raise ValueError(f"need 0 < hop <= window, got hop={hop}, window={window}")
         if confirm < 1: raise ValueError(f"confirm must be >= 1, got {confirm}")

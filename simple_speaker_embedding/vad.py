@@ -10,22 +10,28 @@ import warnings
 
 import numpy as np
 import torch
+from torch import nn
 from scipy import ndimage
 
-from .audio import resample
+from .audio import MelHParams, resample
 
 # %% auto #0
-__all__ = ['VAD_SR', 'VAD_FRAME', 'VAD_ON', 'VAD_OFF', 'VAD_PAD_S', 'WEBRTC_PAD_S', 'VADS', 'DIARIZE_VAD', 'WEBRTC_MODE',
-           'WEBRTC_FRAME', 'speech_probs', 'hysteresis', 'to_frames', 'mask_from_probs', 'speech_mask', 'StreamVAD',
-           'energy_mask']
+__all__ = ['VAD_SR', 'VAD_FRAME', 'VAD_ON', 'VAD_OFF', 'VAD_PAD_S', 'WEBRTC_PAD_S', 'VADS', 'STREAM_VADS', 'STREAM_VAD',
+           'DIARIZE_VAD', 'WEBRTC_MODE', 'WEBRTC_FRAME', 'SEGMENTER_ON', 'SEGMENTER_OFF', 'SEGMENTER_PAD_S',
+           'SEGMENTER_OVERLAP', 'SEGMENTER_CHUNK', 'SEGMENTER_CONTEXT', 'speech_probs', 'hysteresis', 'to_frames',
+           'mask_from_probs', 'speech_mask', 'StreamVAD', 'energy_mask', 'Segmenter', 'load_segmenter',
+           'speaker_counts', 'counts_mask']
 
 # %% ../nbs/04_vad.ipynb #df280d40
 VAD_SR, VAD_FRAME = 16000, 512     # the detector's rate and frame (32 ms)
 VAD_ON, VAD_OFF = 0.5, 0.35        # hysteresis: speech starts at VAD_ON, ends below VAD_OFF (the detector's recommended values)
 VAD_PAD_S = 0.1                    # Silero's speech widened on each side, seconds (studies/meetings.py)
 WEBRTC_PAD_S = 0.05                # webrtcvad's (studies/meetings.py: lowest detection error on training meetings)
-VADS = ('silero', 'webrtc', 'energy')   # speech detectors `sse diarize --vad` and `sse listen --vad` take
-DIARIZE_VAD = 'webrtc'                  # the default of diarize and the tracker: lowest
+VADS = ('segmenter', 'silero', 'webrtc', 'energy')   # speech detectors `sse diarize --vad` takes
+STREAM_VADS = ('silero', 'webrtc', 'energy')         # those a stream can use (`sse listen --vad`, `SpeakerTracker`)
+STREAM_VAD = 'webrtc'                   # the default of the tracker and `sse listen`: lowest DER of the stream
+                                        # detectors on training meetings (studies/meetings.py)
+DIARIZE_VAD = 'webrtc'                  # the default of diarize: lowest
                                         # DER on training meetings (studies/meetings.py)
 WEBRTC_MODE, WEBRTC_FRAME = 2, 480  # webrtcvad's aggressiveness (0-3) and frame (30 ms at 16 kHz)
 
@@ -137,3 +143,59 @@ def energy_mask(db:np.ndarray, # each frame's energy, dB
                ) -> np.ndarray:
     "The energy rule: frames within `top_db` of the loudest one."
     return db > max(db.max() - top_db, floor_db) if len(db) else np.zeros(0, bool)
+
+# %% ../nbs/04_vad.ipynb #e809f129
+class Segmenter(nn.Module):
+    "How many people talk in each log-mel frame: logits of none, one, two or more, `(batch, frames, 3)`."
+    def __init__(self, n_mels:int=80, width:int=128, dilations:tuple=(1, 2, 4, 8, 16), rnn:int=64):
+        super().__init__()
+        self.inp = nn.Sequential(nn.Conv1d(n_mels, width, 5, padding=2), nn.ReLU(), nn.BatchNorm1d(width))
+        self.blocks = nn.ModuleList(nn.Sequential(nn.Conv1d(width, width, 3, padding=d, dilation=d), nn.ReLU(),
+                                                  nn.BatchNorm1d(width)) for d in dilations)
+        self.rnn = nn.GRU(width, rnn, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(2 * rnn, 3)
+
+    def forward(self, mel:torch.Tensor, # `(batch, frames, n_mels)` raw log-mels (`melspec_from_array`)
+               ) -> torch.Tensor:
+        half = -MelHParams.min_log_value / 2
+        x = self.inp((mel / half + 1).transpose(1, 2))                     # log-mels from [floor, 0] to about [-1, 1]
+        for b in self.blocks: x = x + b(x)
+        return self.out(self.rnn(x.transpose(1, 2))[0])
+
+# %% ../nbs/04_vad.ipynb #447b2806
+SEGMENTER_ON, SEGMENTER_OFF = 0.5, 0.35   # hysteresis of its speech probability, 1 - p(none) (studies/meetings.py)
+SEGMENTER_PAD_S = 0.0                     # its speech widened on each side, seconds
+SEGMENTER_OVERLAP = 0.5                   # p(two or more) above which `diarize` labels a frame with a second speaker
+SEGMENTER_CHUNK = 8640                    # frames read at once (100 s), with SEGMENTER_CONTEXT more on each side
+SEGMENTER_CONTEXT = 430
+
+@functools.lru_cache(maxsize=1)
+def load_segmenter() -> Segmenter:
+    "The shipped `Segmenter` (`weights/segmenter.pt` of the installed package), loaded once per process, in eval mode."
+    from importlib.resources import files
+    m = Segmenter()
+    with (files('simple_speaker_embedding') / 'weights' / 'segmenter.pt').open('rb') as f:
+        m.load_state_dict(torch.load(f, map_location='cpu', weights_only=True))
+    return m.eval()
+
+def speaker_counts(mel:torch.Tensor, # `(frames, n_mels)` raw log-mels of the recording (`melspec_from_array`)
+                   model:Segmenter|None=None, # default: the shipped one
+                  ) -> np.ndarray:
+    "Each frame's probabilities of none, one, and two or more people talking, `(frames, 3)` (long recordings in chunks)."
+    model, mel, n = model or load_segmenter(), torch.as_tensor(mel).float().cpu(), len(mel)
+    out = np.zeros((n, 3), np.float32)
+    with torch.inference_mode():
+        for a in range(0, n, SEGMENTER_CHUNK):
+            lo, hi = max(0, a - SEGMENTER_CONTEXT), min(n, a + SEGMENTER_CHUNK + SEGMENTER_CONTEXT)
+            p = model(mel[None, lo:hi])[0].softmax(-1).numpy()
+            out[a:a + SEGMENTER_CHUNK] = p[a - lo:a - lo + SEGMENTER_CHUNK]
+    return out
+
+def counts_mask(p:np.ndarray, # `speaker_counts`' probabilities
+                on:float=SEGMENTER_ON, off:float=SEGMENTER_OFF, # hysteresis of the speech probability
+                pad_s:float=SEGMENTER_PAD_S, fps:float=MelHParams().frames_per_second(), # padding, and the frame rate
+               ) -> np.ndarray:
+    "Speech frames from the counts: hysteresis on `1 - p(none)`, then padding."
+    m = hysteresis(1 - p[:, 0], on, off)[0]
+    k = int(round(pad_s * fps))
+    return ndimage.binary_dilation(m, iterations=k) if k and m.any() else m

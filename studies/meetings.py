@@ -48,7 +48,7 @@ from simple_speaker_embedding.diarize import (
     window_segments,
 )
 from simple_speaker_embedding.hub import resolve_model
-from simple_speaker_embedding.vad import mask_from_probs, speech_probs
+from simple_speaker_embedding.vad import counts_mask, mask_from_probs, speaker_counts, speech_probs
 
 SR = SAMPLE_RATE
 FPS = SR / 256
@@ -56,6 +56,8 @@ BANK_SEED = 2                                 # the training store's rooms: seed
 OVERLAPS = (None, 0.5, 0.6, 0.7, 0.8)        # overlap thresholds tried (cosine to the second speaker's centroid)
 VAD_GRID = [(on, off, pad) for on, off in ((0.5, 0.35), (0.3, 0.2)) for pad in (0.0, 0.1, 0.2)]   # Silero settings tried
 WEBRTC_PADS = (0.0, 0.05, 0.1)                # webrtcvad's padding tried (its hysteresis: the shipped VAD_ON/VAD_OFF)
+SEG_GRID = [(on, off, pad) for on, off in ((0.5, 0.35), (0.6, 0.45), (0.7, 0.5), (0.8, 0.6)) for pad in (0.0, 0.05)]   # the segmenter's
+SEG_OVERLAPS = (None, 0.3, 0.4, 0.5, 0.6)    # its overlap thresholds tried (probability of two or more voices)
 
 
 def synth_meeting(root, seed:int, bank:dict, n_speakers=None, minutes:float=0.75):
@@ -144,21 +146,25 @@ def detection_error(ref, mask, fps):
 
 def masks(model, y, vad_grid):
     """Speech masks of one meeting at the mel frame rate, as `diarize` makes them (`vad.speech_mask`): the energy rule,
-    webrtcvad at each padding of `WEBRTC_PADS`, and Silero at each `(on, off, pad_s)` of the grid."""
+    webrtcvad at each padding of `WEBRTC_PADS`, Silero at each `(on, off, pad_s)` of the grid, the segmenter at each of
+    `SEG_GRID` (`vad.counts_mask`); and the segmenter's probabilities (key 'counts')."""
     from simple_speaker_embedding.audio import melspec_from_array
     from simple_speaker_embedding.diarize import voiced_frames
     mel = melspec_from_array(y, SR, mel=model.mel); n, fps = mel.shape[0], model.mel_hparams.frames_per_second()
-    probs, web = speech_probs(y, SR), speech_probs(y, SR, 'webrtc')
-    out = dict(energy=voiced_frames(mel))
+    probs, web, counts = speech_probs(y, SR), speech_probs(y, SR, 'webrtc'), speaker_counts(mel)
+    out = dict(energy=voiced_frames(mel), counts=counts)
+    for on, off, pad in SEG_GRID: out[f"segmenter {on}/{off} pad {pad}"] = counts_mask(counts, on, off, pad, fps)
     for pad in WEBRTC_PADS: out[f"webrtc pad {pad}"] = mask_from_probs(web, n, fps, pad_s=pad)
     for on, off, pad in vad_grid: out[f"silero {on}/{off} pad {pad}"] = mask_from_probs(probs, n, fps, on, off, pad)
     return out
 
 
-def run(model, y, ref, mask, overlaps, num_speakers=None, p=None):
+def run(model, y, ref, mask, overlaps, num_speakers=None, p=None, counts=None):
     """DER etc. of one meeting with one speech mask, for each overlap threshold (the windows embedded once, or `p` if
-    given); `num_speakers` None: counted as `diarize` counts them."""
-    p = partial_embeddings(model, y, sr=SR, mask=mask) if p is None else p
+    given); `num_speakers` None: counted as `diarize` counts them. `counts`: the segmenter's probabilities (its overlap
+    thresholds are then probabilities, as in `diarize`)."""
+    if p is None:
+        p = partial_embeddings(model, y, sr=SR, mask=mask); p.counts = counts
     cohort, top_k = asnorm_cohort(model)
     labels = cluster_windows(p.features, num_speakers, None, prune=DIARIZE_PRUNE, cohort=cohort, top_k=top_k)
     labels = resegment(p.features, labels, DIARIZE_SWITCH)
@@ -232,6 +238,7 @@ def main():
               f"{sum(y.shape[0] for _, _, y, _ in ms) / SR / len(ms):.0f} s each, overlapped speech {100 * ov:.1f}% of speech",
               flush=True)
     M = {split: [masks(model, y, VAD_GRID) for _, _, y, _ in ms] for split, ms in meetings.items()}
+    C = {split: [mk.pop('counts') for mk in M[split]] for split in M}
     det = {split: {k: pool([dict(zip(('detection_error', 'vad_miss', 'vad_false_alarm'), detection_error(ref, mk[k], FPS)),
                                  speech=sum(e - s for s, e, _ in merge(ref))) for (*_, ref),
                                  mk in zip(meetings[split], M[split])])
@@ -242,20 +249,21 @@ def main():
               f"{100 * det['dev'][k]['detection_error']:.1f}%", flush=True)
     best = lambda kind: min((k for k in det['train'] if k.startswith(kind)), key=lambda k: det['train'][k]['detection_error'])
     res, parts = {}, {}
-    for k in ('energy', best('webrtc'), best('silero')):
+    thresholds = lambda k: SEG_OVERLAPS if k.startswith('segmenter') else OVERLAPS
+    for k in ('energy', best('webrtc'), best('silero'), best('segmenter')):
         for split, ms in meetings.items():
-            rows = {str(t): [] for t in OVERLAPS}
-            for (name, i, y, ref), mk in zip(ms, M[split]):
-                out, p = run(model, y, ref, mk[k], OVERLAPS)
+            rows = {str(t): [] for t in thresholds(k)}
+            for (name, i, y, ref), mk, c in zip(ms, M[split], C[split]):
+                out, p = run(model, y, ref, mk[k], thresholds(k), counts=c if k.startswith('segmenter') else None)
                 for t, r in out.items(): rows[t].append(r)
                 parts.setdefault(k, {}).setdefault(split, []).append(p)
             res.setdefault(k, {})[split] = dict(detection=det[split][k], overlap={t: pool(r) for t, r in rows.items()})
     vad = min(res, key=lambda k: res[k]['train']['overlap']['None']['der'])     # the detector: by training DER (no overlap)
-    ok = [t for t in map(str, OVERLAPS) if res[vad]['train']['overlap'][t]['false_overlap'] < 0.05]
+    ok = [t for t in map(str, thresholds(vad)) if res[vad]['train']['overlap'][t]['false_overlap'] < 0.05]
     t_best = min(ok, key=lambda t: res[vad]['train']['overlap'][t]['der'])
     print(f"chosen on training meetings: detector {vad}, overlap threshold {t_best}")
     for k in res:
-        for t in map(str, OVERLAPS):
+        for t in map(str, thresholds(k)):
             for split in ('train', 'dev'):
                 r = res[k][split]['overlap'][t]
                 print(f"  {k} overlap {t:>4s} {split:5s}: DER {100 * r['der']:.1f}% (miss {100 * r['miss']:.1f}, fa "
@@ -283,7 +291,7 @@ def main():
         for v, t in (('energy', 'None'), (vad, t_best)):
             rows = []
             for (name, i, y, ref), p in zip(meetings['dev'], parts[v]['dev']):   # our windows' times and mask
-                pp = resemblyzer_partials(enc, y, p, both_ways=True)
+                pp = resemblyzer_partials(enc, y, p, both_ways=True); pp.counts = p.counts
                 labels = resegment(pp.features, cluster_windows(pp.features, None, None, prune=DIARIZE_PRUNE), DIARIZE_SWITCH)
                 hyp = sorted(window_segments(pp, labels) + (overlap_segments(pp, labels, float(t)) if t != 'None' else []))
                 rows.append(dict(der(ref, hyp, collar=0),

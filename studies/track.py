@@ -24,7 +24,7 @@ from simple_speaker_embedding.audio import load_audio
 from simple_speaker_embedding.diarize import der, diarize, read_rttm
 from simple_speaker_embedding.hub import gru_embedder
 from simple_speaker_embedding.track import TRACK_CONFIRM, TRACK_NEW, SpeakerTracker
-from simple_speaker_embedding.vad import DIARIZE_VAD, VADS
+from simple_speaker_embedding.vad import DIARIZE_VAD, STREAM_VADS
 
 THRESHOLDS = {'as-norm': (-0.5, 0.0, 0.5, 1.0, 1.5, 2.0), 'cosine': (0.3, 0.4, 0.5, 0.6)}
 CONFIRMS = (1, 2, 3)
@@ -53,7 +53,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", nargs="+", required=True); ap.add_argument("--dev", nargs="+", default=[])
     ap.add_argument("--n", type=int, default=10, help="conversations per set and speaker count")
-    ap.add_argument("--vad", choices=VADS, default=DIARIZE_VAD, help="speech detector of the tracker and of `diarize`")
+    ap.add_argument("--vad", choices=STREAM_VADS, default=DIARIZE_VAD, help="speech detector of the tracker and of `diarize`")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     torch.set_num_threads(1)
