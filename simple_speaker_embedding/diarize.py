@@ -75,9 +75,9 @@ def partial_embeddings(model, # the embedder
                        vad:str=DIARIZE_VAD,
                        # or: a speech mask of the recording's mel frames, made elsewhere (`vad` is then unused)
                        mask:np.ndarray|None=None,
+                       counts:np.ndarray|None=None, # the segmenter's `(frames, 3)` probabilities, made elsewhere
                       ) -> Partials:
     "Embeddings of overlapping windows of a recording, with their times; silent windows are skipped."
-    counts = None
     if not 0 < hop <= window: raise ValueError(f"need 0 < hop <= window, got hop={hop}, window={window}")
     if isinstance(x, (str, os.PathLike)): mel = melspec_from_file(x, mel=model.mel)
     else: mel = melspec_from_array(x, sr or model.mel_hparams.sampling_rate, mel=model.mel)
@@ -88,7 +88,9 @@ def partial_embeddings(model, # the embedder
         if len(mask) != mel.shape[0]: raise ValueError(f"the speech mask has {len(mask)} frames, the recording {mel.shape[0]}")
         voiced = np.asarray(mask, bool)
     elif vad == 'energy': voiced = voiced_frames(mel, top_db)
-    elif vad == 'segmenter': counts = speaker_counts(mel); voiced = counts_mask(counts, fps=fps)
+    elif vad == 'segmenter':
+        counts = speaker_counts(mel) if counts is None else np.asarray(counts)
+        voiced = counts_mask(counts, fps=fps)
     else:
         wav, wsr = (load_audio(x, sr=VAD_SR) if isinstance(x, (str, os.PathLike))
                     else (np.asarray(torch.as_tensor(x).float().cpu().numpy(), np.float32),

@@ -144,7 +144,7 @@ def energy_mask(db:np.ndarray, # each frame's energy, dB
     "The energy rule: frames within `top_db` of the loudest one."
     return db > max(db.max() - top_db, floor_db) if len(db) else np.zeros(0, bool)
 
-# %% ../nbs/04_vad.ipynb #e809f129
+# %% ../nbs/04_vad.ipynb #60b8ccea
 class Segmenter(nn.Module):
     "How many people talk in each log-mel frame: logits of none, one, two or more, `(batch, frames, 3)`."
     def __init__(self, n_mels:int=80, width:int=128, dilations:tuple=(1, 2, 4, 8, 16), rnn:int=64):
@@ -162,7 +162,7 @@ class Segmenter(nn.Module):
         for b in self.blocks: x = x + b(x)
         return self.out(self.rnn(x.transpose(1, 2))[0])
 
-# %% ../nbs/04_vad.ipynb #447b2806
+# %% ../nbs/04_vad.ipynb #561dc2df
 SEGMENTER_ON, SEGMENTER_OFF = 0.5, 0.35   # hysteresis of its speech probability, 1 - p(none) (studies/meetings.py)
 SEGMENTER_PAD_S = 0.0                     # its speech widened on each side, seconds
 SEGMENTER_OVERLAP = 0.5                   # p(two or more) above which `diarize` labels a frame with a second speaker

@@ -16,9 +16,12 @@ The pipeline is `diarize`'s with the number of speakers estimated; scored with p
 speech counted): DER and its parts, JER; the speech detector's error (missed + false alarm over the reference speech,
 pyannote's DetectionErrorRate); and of the overlapped reference speech, the share labelled with both of its speakers,
 and false overlap (hypothesis overlap where the reference has one speaker or none) as a share of the speech.
-Settings are chosen on the *training-speaker* meetings and reported on the dev ones: webrtcvad's padding and Silero's
-hysteresis and padding by their detection error, then the detector (energy / that webrtcvad / that Silero) by DER,
-then the overlap threshold (none or a cosine) by DER with false overlap under 5%. Every mask is made as `diarize`
+Settings are chosen on the *training-speaker* meetings and reported on the dev ones: webrtcvad's padding, Silero's and
+the segmenter's hysteresis and padding by their detection error, then the detector (energy / that webrtcvad / that
+Silero / that segmenter) by DER, then the overlap threshold by DER with false overlap under 5% (none, or: a cosine to
+the second speaker's centroid; with the segmenter, its probability of two or more voices). The segmenter
+(`vad.Segmenter`, `scripts/train_segmenter.py`) was trained on meetings of this generator made from other training
+folders (not an4, cv_fa, cv_vi) in other rooms: these meetings are in its training distribution, real ones are not. Every mask is made as `diarize`
 makes it (`vad.speech_mask`'s probabilities, hysteresis and padding).
 `--peer`: Resemblyzer's partial embeddings through the same pipeline (the chosen detector's mask).
 `--counts`: the speaker-count rules compared on the chosen detector and overlap threshold (`count_rules`), with the
@@ -56,8 +59,9 @@ BANK_SEED = 2                                 # the training store's rooms: seed
 OVERLAPS = (None, 0.5, 0.6, 0.7, 0.8)        # overlap thresholds tried (cosine to the second speaker's centroid)
 VAD_GRID = [(on, off, pad) for on, off in ((0.5, 0.35), (0.3, 0.2)) for pad in (0.0, 0.1, 0.2)]   # Silero settings tried
 WEBRTC_PADS = (0.0, 0.05, 0.1)                # webrtcvad's padding tried (its hysteresis: the shipped VAD_ON/VAD_OFF)
-SEG_GRID = [(on, off, pad) for on, off in ((0.5, 0.35), (0.6, 0.45), (0.7, 0.5), (0.8, 0.6)) for pad in (0.0, 0.05)]   # the segmenter's
-SEG_OVERLAPS = (None, 0.3, 0.4, 0.5, 0.6)    # its overlap thresholds tried (probability of two or more voices)
+SEG_GRID = [(on, off, pad) for on, off in ((0.4, 0.3), (0.5, 0.35), (0.6, 0.45), (0.7, 0.5))   # the segmenter's settings tried
+            for pad in (0.0, 0.05)]
+SEG_OVERLAPS = (None, 0.2, 0.3, 0.4, 0.5)    # its overlap thresholds tried (probability of two or more voices)
 
 
 def synth_meeting(root, seed:int, bank:dict, n_speakers=None, minutes:float=0.75):
@@ -163,8 +167,7 @@ def run(model, y, ref, mask, overlaps, num_speakers=None, p=None, counts=None):
     """DER etc. of one meeting with one speech mask, for each overlap threshold (the windows embedded once, or `p` if
     given); `num_speakers` None: counted as `diarize` counts them. `counts`: the segmenter's probabilities (its overlap
     thresholds are then probabilities, as in `diarize`)."""
-    if p is None:
-        p = partial_embeddings(model, y, sr=SR, mask=mask); p.counts = counts
+    p = partial_embeddings(model, y, sr=SR, mask=mask, counts=counts) if p is None else p
     cohort, top_k = asnorm_cohort(model)
     labels = cluster_windows(p.features, num_speakers, None, prune=DIARIZE_PRUNE, cohort=cohort, top_k=top_k)
     labels = resegment(p.features, labels, DIARIZE_SWITCH)

@@ -1,0 +1,70 @@
+"The speaker-count detector (`vad.Segmenter`): its speech and overlap, long recordings in chunks, overlap labels in diarize."
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from simple_speaker_embedding.audio import SAMPLE_RATE, load_audio, melspec_from_array
+
+FIX = os.path.join(os.path.dirname(__file__), "fixtures", "cv_en")
+FPS = SAMPLE_RATE / 256
+
+
+def _clips():
+    spk = sorted(d for d in os.listdir(FIX) if os.path.isdir(os.path.join(FIX, d)))
+    a = load_audio(os.path.join(FIX, spk[0], sorted(os.listdir(os.path.join(FIX, spk[0])))[0]), sr=SAMPLE_RATE)[0]
+    b = load_audio(os.path.join(FIX, spk[1], sorted(os.listdir(os.path.join(FIX, spk[1])))[0]), sr=SAMPLE_RATE)[0]
+    return a / np.sqrt(np.mean(a ** 2)) * 0.05, b / np.sqrt(np.mean(b ** 2)) * 0.05
+
+
+def test_the_shipped_segmenter_hears_speech_one_voice_and_two():
+    """Silence, then speaker A alone, then A and B together: speech is found where someone talks and not in the silence,
+    and two-or-more is more likely where both talk than where A talks alone (the shipped weights)."""
+    from simple_speaker_embedding.vad import counts_mask, speaker_counts
+    a, b = _clips(); n = min(len(a), len(b)); rng = np.random.default_rng(0)
+    y = np.concatenate([np.zeros(SAMPLE_RATE, np.float32), a[:n], a[:n] + b[:n]]).astype(np.float32)
+    y += rng.standard_normal(len(y)).astype(np.float32) * 1e-4
+    p = speaker_counts(melspec_from_array(y, SAMPLE_RATE))
+    np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
+    fr = lambda s: int(s * FPS)
+    quiet, alone, both = slice(fr(0.1), fr(0.9)), slice(fr(1.3), fr(1 + n / SAMPLE_RATE - 0.3)), \
+        slice(fr(1 + n / SAMPLE_RATE + 0.3), fr(1 + 2 * n / SAMPLE_RATE - 0.3))
+    m = counts_mask(p)
+    assert m[quiet].mean() < 0.1 and m[alone].mean() > 0.6 and m[both].mean() > 0.6
+    assert p[both, 2].mean() > p[alone, 2].mean() + 0.1, (p[both, 2].mean(), p[alone, 2].mean())
+
+
+def test_a_long_recording_is_read_in_chunks_with_context(monkeypatch):
+    """With the GRU replaced by a pass-through, each frame depends only on the convolutions' 33 frames on each side, so
+    chunks with SEGMENTER_CONTEXT (here 40) frames of context give exactly the whole recording's forward pass."""
+    from simple_speaker_embedding import vad
+    class PassThrough(torch.nn.Module):
+        def forward(self, x): return x, None
+    torch.manual_seed(0)
+    m = vad.Segmenter().eval(); m.rnn = PassThrough()
+    mel = torch.randn(1000, 80) - 5
+    monkeypatch.setattr(vad, "SEGMENTER_CHUNK", 128); monkeypatch.setattr(vad, "SEGMENTER_CONTEXT", 40)
+    with torch.no_grad(): whole = m(mel[None])[0].softmax(-1).numpy()
+    np.testing.assert_allclose(vad.speaker_counts(mel, m), whole, atol=1e-5)
+    monkeypatch.setattr(vad, "SEGMENTER_CONTEXT", 0)                        # without context the chunk edges differ
+    assert np.abs(vad.speaker_counts(mel, m) - whole).max() > 1e-3
+
+
+def test_overlap_segments_from_counts_name_the_second_speaker_by_hand():
+    """Four 1-s windows, A A B B (100 frames a second); the counts say two voices in 1.5-2.5 s. By hand: 1.5-2.0 s lies in
+    an A window, so its second speaker is B; 2.0-2.5 s in a B window, second speaker A. Above the counts' 0.9: none."""
+    from simple_speaker_embedding.diarize import Partials, overlap_segments
+    e = np.array([[1.0, 0], [0.98, 0.2], [0.1, 0.99], [0, 1.0]]); e /= np.linalg.norm(e, axis=1, keepdims=True)
+    counts = np.tile([[0.1, 0.9, 0.0]], (400, 1)); counts[150:250] = [0.0, 0.1, 0.9]
+    p = Partials(np.array([0.0, 1, 2, 3]), np.array([1.0, 2, 3, 4]), e, np.ones(400, bool), 100.0, counts=counts)
+    segs = overlap_segments(p, np.array([0, 0, 1, 1]), 0.5)
+    assert [(round(s, 2), round(t, 2), n) for s, t, n in segs] == [(1.5, 2.0, "spk1"), (2.0, 2.5, "spk0")]
+    assert overlap_segments(p, np.array([0, 0, 1, 1]), 0.95) == []
+    assert overlap_segments(p, np.array([0, 0, 0, 0]), 0.5) == []              # one speaker: nobody to add
+
+
+def test_a_stream_refuses_the_segmenter_by_name(small_model):
+    "The segmenter reads a whole recording (a bidirectional GRU): the tracker says so instead of failing later."
+    from simple_speaker_embedding.track import SpeakerTracker
+    with pytest.raises(ValueError, match="cannot follow a stream"): SpeakerTracker(small_model, vad="segmenter")
