@@ -126,7 +126,8 @@ def main():
     (work / "log.json").write_text(json.dumps(log, indent=1))
     if a.out:
         with atomic_write(Path(a.out)) as fh: torch.save(model.state_dict(), fh)
-        print(f"wrote {a.out}")
+        import hashlib
+        print(f"wrote {a.out}: sha256 {hashlib.sha256(Path(a.out).read_bytes()).hexdigest()} (record it as vad.SEGMENTER_SHA256)")
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ from .audio import MelHParams, resample
 # %% auto #0
 __all__ = ['VAD_SR', 'VAD_FRAME', 'VAD_ON', 'VAD_OFF', 'VAD_PAD_S', 'WEBRTC_PAD_S', 'VADS', 'STREAM_VADS', 'STREAM_VAD',
            'DIARIZE_VAD', 'WEBRTC_MODE', 'WEBRTC_FRAME', 'SEGMENTER_ON', 'SEGMENTER_OFF', 'SEGMENTER_PAD_S',
-           'SEGMENTER_OVERLAP', 'SEGMENTER_CHUNK', 'SEGMENTER_CONTEXT', 'speech_probs', 'hysteresis', 'to_frames',
-           'mask_from_probs', 'speech_mask', 'StreamVAD', 'energy_mask', 'Segmenter', 'load_segmenter',
-           'speaker_counts', 'counts_mask']
+           'SEGMENTER_OVERLAP', 'SEGMENTER_CHUNK', 'SEGMENTER_CONTEXT', 'SEGMENTER_SHA256', 'speech_probs',
+           'hysteresis', 'to_frames', 'mask_from_probs', 'speech_mask', 'StreamVAD', 'energy_mask', 'Segmenter',
+           'load_segmenter', 'speaker_counts', 'counts_mask']
 
 # %% ../nbs/04_vad.ipynb #df280d40
 VAD_SR, VAD_FRAME = 16000, 512     # the detector's rate and frame (32 ms)
@@ -144,7 +144,7 @@ def energy_mask(db:np.ndarray, # each frame's energy, dB
     "The energy rule: frames within `top_db` of the loudest one."
     return db > max(db.max() - top_db, floor_db) if len(db) else np.zeros(0, bool)
 
-# %% ../nbs/04_vad.ipynb #60b8ccea
+# %% ../nbs/04_vad.ipynb #3e8b87c3
 class Segmenter(nn.Module):
     "How many people talk in each log-mel frame: logits of none, one, two or more, `(batch, frames, 3)`."
     def __init__(self, n_mels:int=80, width:int=128, dilations:tuple=(1, 2, 4, 8, 16), rnn:int=64):
@@ -162,20 +162,27 @@ class Segmenter(nn.Module):
         for b in self.blocks: x = x + b(x)
         return self.out(self.rnn(x.transpose(1, 2))[0])
 
-# %% ../nbs/04_vad.ipynb #561dc2df
+# %% ../nbs/04_vad.ipynb #3c917505
 SEGMENTER_ON, SEGMENTER_OFF = 0.5, 0.35   # hysteresis of its speech probability, 1 - p(none) (studies/meetings.py)
 SEGMENTER_PAD_S = 0.0                     # its speech widened on each side, seconds
 SEGMENTER_OVERLAP = 0.5                   # p(two or more) above which `diarize` labels a frame with a second speaker
 SEGMENTER_CHUNK = 8640                    # frames read at once (100 s), with SEGMENTER_CONTEXT more on each side
 SEGMENTER_CONTEXT = 430
 
+SEGMENTER_SHA256 = 'ddca03db43159ee1a3687f6cc8f955fd43d2b076d918faca9f66aec1190bb274'   # of weights/segmenter.pt
+
 @functools.lru_cache(maxsize=1)
 def load_segmenter() -> Segmenter:
-    "The shipped `Segmenter` (`weights/segmenter.pt` of the installed package), loaded once per process, in eval mode."
+    """The shipped `Segmenter` (`weights/segmenter.pt` of the installed package, checked against `SEGMENTER_SHA256`;
+    tensors only: nothing in the file is executed), loaded once per process, in eval mode."""
+    import hashlib
+    import io
     from importlib.resources import files
+    data = (files('simple_speaker_embedding') / 'weights' / 'segmenter.pt').read_bytes()
+    if (h := hashlib.sha256(data).hexdigest()) != SEGMENTER_SHA256:
+        raise RuntimeError(f"weights/segmenter.pt has sha256 {h}, expected {SEGMENTER_SHA256}: reinstall the package")
     m = Segmenter()
-    with (files('simple_speaker_embedding') / 'weights' / 'segmenter.pt').open('rb') as f:
-        m.load_state_dict(torch.load(f, map_location='cpu', weights_only=True))
+    m.load_state_dict(torch.load(io.BytesIO(data), map_location='cpu', weights_only=True))
     return m.eval()
 
 def speaker_counts(mel:torch.Tensor, # `(frames, n_mels)` raw log-mels of the recording (`melspec_from_array`)
