@@ -25,9 +25,9 @@ from simple_speaker_embedding.vad import (
 )
 
 # %% auto #0
-__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_SWITCH', 'DIARIZE_OVERLAP', 'Partials', 'frame_db', 'voiced_frames',
-           'partial_embeddings', 'affinity', 'estimate_speakers', 'cluster_windows', 'resegment', 'window_segments',
-           'overlap_segments', 'diarize', 'to_rttm', 'read_rttm', 'read_uem', 'der']
+__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_COUNT_NORM', 'DIARIZE_SWITCH', 'DIARIZE_OVERLAP', 'Partials',
+           'frame_db', 'voiced_frames', 'partial_embeddings', 'affinity', 'estimate_speakers', 'cluster_windows',
+           'resegment', 'window_segments', 'overlap_segments', 'diarize', 'to_rttm', 'read_rttm', 'read_uem', 'der']
 
 # %% ../nbs/15_diarize.ipynb #86eefced
 @dataclass
@@ -113,6 +113,7 @@ def partial_embeddings(model, # the embedder
 DIARIZE_PRUNE = 0.2       # fraction of its strongest affinities each window keeps (chosen by studies/diarization.py)
 DIARIZE_COUNT_PRUNE = 0.3 # the same for counting speakers (eigengap on cosines; chosen
                           # by studies/diarize_count.py on calibration conversations)
+DIARIZE_COUNT_NORM = False  # count on the AS-norm graph (when clustering on AS-norm scores) instead of cosines
 
 def affinity(embs:np.ndarray, # (n, d) unit embeddings
              prune:float=DIARIZE_PRUNE, # keep this fraction of each row's strongest affinities
@@ -162,6 +163,7 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
                     prune:float=DIARIZE_PRUNE, # affinity pruning (see `affinity`)
                     max_speakers:int=10, # the most speakers the eigengap considers
                     count_prune:float=DIARIZE_COUNT_PRUNE, # affinity pruning of the graph whose eigengap counts the speakers
+                    count_norm:bool=DIARIZE_COUNT_NORM, # count on the AS-norm graph (with `cohort`) instead of cosines
                     cohort:np.ndarray|None=None, # other speakers' embeddings: cluster on AS-norm scores (see `affinity`)
                     top_k:int=ASNORM_TOP_K, # closest cohort speakers per window
                    ) -> np.ndarray:
@@ -173,7 +175,8 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
     if num_speakers is None and distance is not None:
         num_speakers = AgglomerativeClustering(n_clusters=None, distance_threshold=distance, metric='cosine',
                                              linkage='average').fit(embs).n_clusters_
-    elif num_speakers is None: num_speakers = estimate_speakers(embs, max_speakers, count_prune)
+    elif num_speakers is None:
+        num_speakers = estimate_speakers(embs, max_speakers, count_prune, *((cohort, top_k) if count_norm else ()))
     k = min(num_speakers, len(embs))
     if k == 1: return np.zeros(len(embs), dtype=int)
     if k >= len(embs) - 1:                                   # too few windows for a spectral embedding

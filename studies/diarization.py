@@ -33,6 +33,7 @@ from conversations import synth_conversation
 from simple_speaker_embedding.audio import SAMPLE_RATE as SR
 from simple_speaker_embedding.audio import resample
 from simple_speaker_embedding.diarize import (
+    DIARIZE_COUNT_NORM,
     DIARIZE_COUNT_PRUNE,
     DIARIZE_SWITCH,
     Partials,
@@ -144,6 +145,8 @@ def main():
                     help="ours: this affinity pruning (e.g. `sse diarize`'s DIARIZE_PRUNE) instead of the calibrated one")
     ap.add_argument("--count-prune", type=float, default=DIARIZE_COUNT_PRUNE,
                     help="pruning of the graph whose eigengap counts the speakers (default: `sse diarize`'s DIARIZE_COUNT_PRUNE)")
+    ap.add_argument("--count-norm", action=argparse.BooleanOptionalAction, default=DIARIZE_COUNT_NORM,
+                    help="count speakers on the AS-norm graph (`diarize`'s DIARIZE_COUNT_NORM is the default)")
     ap.add_argument("--one-way", action="store_true", help="ours: forward embeddings only (`both_ways=False`)")
     ap.add_argument("--vad", choices=VADS, default=DIARIZE_VAD, help="speech detector of the windows (`diarize`'s default)")
     ap.add_argument("--no-peer", action="store_true", help="ours only, even where Resemblyzer is installed")
@@ -175,7 +178,8 @@ def main():
     top_k = (model.meta or {}).get('asnorm_top_k', 100)
     def labels(n, w, k=None, prune=None):
         f = w[n].features
-        lab = cluster_windows(f, k, prune=prune, cohort=cohorts[n], top_k=top_k, count_prune=args.count_prune)
+        lab = cluster_windows(f, k, prune=prune, cohort=cohorts[n], top_k=top_k, count_prune=args.count_prune,
+                              count_norm=args.count_norm)
         return lab if args.no_reseg else resegment(f, lab, DIARIZE_SWITCH)
 
     def windows(root, seed, k):

@@ -21,8 +21,9 @@ the segmenter's hysteresis and padding by their detection error, then the detect
 Silero / that segmenter) by DER, then the overlap threshold by DER with false overlap under 5% (none, or: a cosine to
 the second speaker's centroid; with the segmenter, its probability of two or more voices). The segmenter
 (`vad.Segmenter`, `scripts/train_segmenter.py`) was trained on meetings of this generator made from other training
-folders (not an4, cv_fa, cv_vi) in other rooms: these meetings are in its training distribution, real ones are not. Every mask is made as `diarize`
-makes it (`vad.speech_mask`'s probabilities, hysteresis and padding).
+folders (not an4, cv_fa, cv_vi) in other rooms: these meetings are in its training distribution, real ones are not.
+Every mask is made as `diarize` makes it (`vad.speech_mask`'s probabilities, hysteresis and padding;
+`vad.counts_mask`).
 `--peer`: Resemblyzer's partial embeddings through the same pipeline (the chosen detector's mask).
 `--counts`: the speaker-count rules compared on the chosen detector and overlap threshold (`count_rules`), with the
 true count as a bound.
