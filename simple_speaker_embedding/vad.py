@@ -10,8 +10,8 @@ import warnings
 
 import numpy as np
 import torch
-from torch import nn
 from scipy import ndimage
+from torch import nn
 
 from .audio import MelHParams, resample
 
@@ -144,7 +144,7 @@ def energy_mask(db:np.ndarray, # each frame's energy, dB
     "The energy rule: frames within `top_db` of the loudest one."
     return db > max(db.max() - top_db, floor_db) if len(db) else np.zeros(0, bool)
 
-# %% ../nbs/04_vad.ipynb #f7be889d
+# %% ../nbs/04_vad.ipynb #acae54e37e7d407bbb7b55eff062a284
 class Segmenter(nn.Module):
     "How many people talk in each log-mel frame: logits of none, one, two or more, `(batch, frames, 3)`."
     def __init__(self, n_mels:int=80, width:int=128, dilations:tuple=(1, 2, 4, 8, 16), rnn:int=64):
@@ -162,7 +162,7 @@ class Segmenter(nn.Module):
         for b in self.blocks: x = x + b(x)
         return self.out(self.rnn(x.transpose(1, 2))[0])
 
-# %% ../nbs/04_vad.ipynb #6a82e2fa
+# %% ../nbs/04_vad.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
 SEGMENTER_ON, SEGMENTER_OFF = 0.4, 0.3    # hysteresis of its speech probability, 1 - p(none), and padding:
 SEGMENTER_PAD_S = 0.0                     # lowest detection error on training meetings (studies/meetings.py)
 SEGMENTER_OVERLAP = 0.5                   # p(two or more) above which `diarize` labels a frame with a second
