@@ -88,9 +88,7 @@ def partial_embeddings(model, # the embedder
         if len(mask) != mel.shape[0]: raise ValueError(f"the speech mask has {len(mask)} frames, the recording {mel.shape[0]}")
         voiced = np.asarray(mask, bool)
     elif vad == 'energy': voiced = voiced_frames(mel, top_db)
-    elif vad == 'segmenter':
-        counts = speaker_counts(mel) if counts is None else np.asarray(counts)
-        voiced = counts_mask(counts, fps=fps)
+    elif vad == 'segmenter': counts = speaker_counts(mel) if counts is None else counts; voiced = counts_mask(counts, fps=fps)
     else:
         wav, wsr = (load_audio(x, sr=VAD_SR) if isinstance(x, (str, os.PathLike))
                     else (np.asarray(torch.as_tensor(x).float().cpu().numpy(), np.float32),
@@ -284,9 +282,9 @@ def _runs(lab:np.ndarray) -> list[tuple[int, int, int]]:
 # %% ../nbs/15_diarize.ipynb #d38b5a17
 def overlap_segments(p:Partials, # windows and the speech mask
                      labels:np.ndarray, # each window's speaker
-                     threshold:float, # with `p.counts`: the probability of two or more voices above which a frame is
-                                      # overlapped; without: the cosine to another speaker's centroid above which a
-                                      # window also holds that speaker
+                     # with `p.counts`: the probability of two or more voices from which a frame is overlapped;
+                     # without: the cosine to another speaker's centroid from which a window holds both
+                     threshold:float,
                      min_dur:float=0.3, # overlaps shorter than this are dropped
                      names:list|None=None, # speaker names by label
                     ) -> list[tuple[float, float, str]]:
