@@ -109,8 +109,8 @@ def partial_embeddings(model, # the embedder
 
 # %% ../nbs/15_diarize.ipynb #c391a6ca
 DIARIZE_PRUNE = 0.2       # fraction of its strongest affinities each window keeps (chosen by studies/diarization.py)
-DIARIZE_COUNT_PRUNE = 0.3 # the same for counting speakers (eigengap on cosines; chosen
-                          # by studies/diarize_count.py on calibration conversations)
+DIARIZE_COUNT_PRUNE = 0.2 # the same for counting speakers (eigengap on cosines): lowest DER on training meetings
+                          # of the rules that keep the clean conversations within 0.5 points (docs/diarization.md)
 DIARIZE_COUNT_NORM = False  # count on the AS-norm graph (when clustering on AS-norm scores) instead of cosines
 
 def affinity(embs:np.ndarray, # (n, d) unit embeddings
