@@ -58,7 +58,8 @@ def test_overlap_segments_from_counts_name_the_second_speaker_by_hand():
     """Four 1-s windows, A A B B (100 frames a second); the counts say two voices in 1.5-2.5 s. By hand: 1.5-2.0 s lies in
     an A window, so its second speaker is B; 2.0-2.5 s in a B window, second speaker A. Above the counts' 0.9: none."""
     from simple_speaker_embedding.diarize import Partials, overlap_segments
-    e = np.array([[1.0, 0], [0.98, 0.2], [0.1, 0.99], [0, 1.0]]); e /= np.linalg.norm(e, axis=1, keepdims=True)
+    # the two voices point apart (negative cosine): a window's own speaker must be excluded, not just outscored
+    e = np.array([[1.0, 0], [0.98, 0.2], [-0.9, 0.3], [-1.0, 0.1]]); e /= np.linalg.norm(e, axis=1, keepdims=True)
     counts = np.tile([[0.1, 0.9, 0.0]], (400, 1)); counts[150:250] = [0.0, 0.1, 0.9]
     p = Partials(np.array([0.0, 1, 2, 3]), np.array([1.0, 2, 3, 4]), e, np.ones(400, bool), 100.0, counts=counts)
     segs = overlap_segments(p, np.array([0, 0, 1, 1]), 0.5)
