@@ -187,7 +187,8 @@ def diarize_cmd(audio, model=None, speakers=None, distance=None, window=1.5, hop
                 one_way=False, vad=None, ref=None, uem=None, collar=0.25, overlap=True) -> list:
     """Implementation of `sse diarize`: prints `start end speaker` lines,
     optionally writes RTTM and scores against a reference; returns the segments."""
-    from simple_speaker_embedding.diarize import DIARIZE_VAD, der, diarize, read_rttm, read_uem, to_rttm
+    from simple_speaker_embedding.diarize import DIARIZE_VAD, diarize, read_rttm, to_rttm
+    from simple_speaker_embedding.metrics import der, read_uem
     from simple_speaker_embedding.hub import resolve_model
     from simple_speaker_embedding.utils import atomic_write
     for what, f in (('reference', ref), ('UEM', uem)):

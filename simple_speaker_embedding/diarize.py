@@ -14,20 +14,12 @@ import torch
 
 from .asnorm import ASNORM_TOP_K, as_norm, asnorm_cohort, cohort_stats
 from .audio import AudioError, load_audio, melspec_from_array, melspec_from_file, window_starts
-from simple_speaker_embedding.vad import (
-    DIARIZE_VAD,
-    SEGMENTER_OVERLAP,
-    VAD_SR,
-    VADS,
-    counts_mask,
-    speaker_counts,
-    speech_mask,
-)
+from .vad import DIARIZE_VAD, SEGMENTER_OVERLAP, VAD_SR, VADS, counts_mask, speaker_counts, speech_mask
 
 # %% auto #0
-__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_COUNT_NORM', 'DIARIZE_SWITCH', 'DIARIZE_OVERLAP', 'Partials',
-           'frame_db', 'voiced_frames', 'partial_embeddings', 'affinity', 'estimate_speakers', 'cluster_windows',
-           'resegment', 'window_segments', 'overlap_segments', 'diarize', 'to_rttm', 'read_rttm', 'read_uem', 'der']
+__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_COUNT_NORM', 'DIARIZE_SWITCH', 'DIARIZE_ADJACENT', 'DIARIZE_OVERLAP',
+           'Partials', 'frame_db', 'voiced_frames', 'partial_embeddings', 'affinity', 'estimate_speakers',
+           'cluster_windows', 'resegment', 'window_segments', 'overlap_segments', 'diarize', 'to_rttm', 'read_rttm']
 
 # %% ../nbs/15_diarize.ipynb #86eefced
 @dataclass
@@ -280,6 +272,8 @@ def _runs(lab:np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(s), int(e), int(lab[s])) for s, e in zip(bounds[:-1], bounds[1:])]
 
 # %% ../nbs/15_diarize.ipynb #d38b5a17
+DIARIZE_ADJACENT = 0.5    # seconds: `overlap_segments`' reach to an adjacent turn (studies/meetings.py)
+
 def overlap_segments(p:Partials, # windows and the speech mask
                      labels:np.ndarray, # each window's speaker
                      # with `p.counts`: the probability of two or more voices from which a frame is overlapped;
@@ -287,10 +281,13 @@ def overlap_segments(p:Partials, # windows and the speech mask
                      threshold:float,
                      min_dur:float=0.3, # overlaps shorter than this are dropped
                      names:list|None=None, # speaker names by label
+                     turns:list|None=None, # the speaker turns (`window_segments` with these `names`), for `adjacent`
+                     adjacent:float=DIARIZE_ADJACENT, # seconds: an overlap this close to another speaker's turn is theirs
                     ) -> list[tuple[float, float, str]]:
-    """Second-speaker segments. With the segmenter's counts: its overlapped frames, each given the speaker whose centroid
-    the windows covering it resemble most after the one most of them are labelled with. Without: speech where most
-    windows also resemble another speaker's centroid at `threshold` or more."""
+    """Second-speaker segments. With the segmenter's counts: its overlapped frames; a stretch of them within `adjacent`
+    seconds of another speaker's turn gets that speaker (the nearest), other frames the speaker whose centroid the windows
+    covering them resemble most after the one most of them are labelled with. Without: speech where most windows also
+    resemble another speaker's centroid at `threshold` or more."""
     f, k = p.features, int(labels.max()) + 1
     if k < 2: return []
     C = np.stack([f[labels == c].mean(0) for c in range(k)]); C /= np.linalg.norm(C, axis=1, keepdims=True)
@@ -303,6 +300,17 @@ def overlap_segments(p:Partials, # windows and the speech mask
             own[s:e, l] += 1; near[s:e] += row; cover[s:e] += 1
         near[np.arange(n), own.argmax(1)] = -np.inf                      # the frame's own speaker is not its second
         lab = np.where(p.voiced & (cover > 0) & (p.counts[:, 2] >= threshold), near.argmax(1), -1)
+        if turns:                                                        # the nearest other turn, if adjacent
+            names = names or [f"spk{i}" for i in range(k)]
+            tl = [(round(a * p.fps), round(b * p.fps), names.index(t)) for a, b, t in turns]
+            mine = np.full(n, -1)                                        # each frame's turn
+            for a, b, t in tl: mine[a:b] = t
+            for s, e, v in _runs((lab >= 0).astype(int)):
+                if not v: continue
+                o = np.bincount(mine[s:e][mine[s:e] >= 0], minlength=k).argmax()
+                gap, who = min([(max(a - e, s - b, 0), t) for a, b, t in tl if t != o], default=(np.inf, -1))
+                if gap <= adjacent * p.fps: lab[s:e] = who
+            lab[lab == mine] = -1                                        # never a second label of the turn's own speaker
     else:
         other = np.where(S.max(1) >= threshold, S.argmax(1), -1)    # each window's second speaker, or -1
         for (s, e), o in zip(bounds, other):
@@ -328,7 +336,7 @@ def diarize(model, # the embedder
             switch:float|None=DIARIZE_SWITCH, # `resegment` the window labels with this cost of a speaker change (None: don't)
             norm:bool=True, # cluster on AS-norm scores against the model's cohort, when it scores that way (else cosines)
             both_ways:bool=True, # compare windows forwards and played backwards (see `partial_embeddings`)
-            vad:str=DIARIZE_VAD, # speech detector: 'webrtc', 'silero' or 'energy'
+            vad:str=DIARIZE_VAD, # speech detector: 'segmenter', 'webrtc', 'silero' or 'energy'
             # label overlapped speech with its second speaker (`overlap_segments`): True at the detector's threshold
             # (`SEGMENTER_OVERLAP` with the segmenter's counts, else the cosine `DIARIZE_OVERLAP`), a float: at that one
             overlap:bool|float|None=True,
@@ -341,7 +349,8 @@ def diarize(model, # the embedder
     if switch is not None: labels = resegment(f, labels, switch)
     segs = window_segments(p, labels, min_dur=min_dur, min_silence=min_silence)
     if overlap is True: overlap = SEGMENTER_OVERLAP if p.counts is not None else DIARIZE_OVERLAP
-    if overlap not in (None, False): segs = sorted(segs + overlap_segments(p, labels, float(overlap), min_dur=min_dur))
+    if overlap is not None and overlap is not False:
+        segs = sorted(segs + overlap_segments(p, labels, float(overlap), min_dur=min_dur, turns=segs))
     return segs
 
 def to_rttm(segments, # `(start, end, speaker)` segments
@@ -360,40 +369,3 @@ def read_rttm(path_or_text) -> list[tuple[float, float, str]]:
         if len(f) < 8: raise ValueError(f"RTTM line {i + 1}: expected at least 8 fields, got {line!r}")
         out.append((float(f[3]), float(f[3]) + float(f[4]), f[7]))
     return out
-
-# %% ../nbs/15_diarize.ipynb #bf77b112
-def _annotation(segs):
-    from pyannote.core import Annotation, Segment
-    a = Annotation()
-    for i, (s, e, spk) in enumerate(segs):
-        if e > s: a[Segment(float(s), float(e)), i] = str(spk)
-    return a
-
-def read_uem(path) -> list[tuple[float, float]]:
-    "`(start, end)` scored regions of a UEM file (`<file> <channel> <start> <end>` per line)."
-    out = []
-    for i, line in enumerate(Path(path).read_text().splitlines()):
-        f = line.split()
-        if not f or f[0].startswith(';'): continue
-        if len(f) < 4: raise ValueError(f"{path}, line {i + 1}: a UEM line is '<file> <channel> <start> <end>', got {line!r}")
-        out.append((float(f[2]), float(f[3])))
-    return out
-
-def der(ref, # reference `(start, end, speaker)` segments
-        hyp, # hypothesis segments
-        collar:float=0.25, # seconds on each side of every reference boundary that are not scored (NIST md-eval's collar)
-        uem=None, # `(start, end)` regions that are scored (default: from 0 to the last segment's end)
-        overlap:bool=True, # score overlapped speech (each speaker of it); False: leave it out
-       ) -> dict:
-    "DER and its parts (fractions of the scored reference speech) and JER, computed by pyannote.metrics."
-    from pyannote.core import Segment, Timeline
-    from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
-    R, H = _annotation(ref), _annotation(hyp)
-    end = max([e for _, e, _ in list(ref) + list(hyp)] + [0.0])
-    u = Timeline([Segment(float(s), float(e)) for s, e in (uem or [(0.0, end)])])
-    kw = dict(collar=2 * collar, skip_overlap=not overlap)     # pyannote's collar is the whole width around a boundary
-    d = DiarizationErrorRate(**kw)(R, H, uem=u, detailed=True)
-    total = d['total']
-    if total == 0: raise ValueError("the reference has no scored speech")
-    return dict(der=d['diarization error rate'], miss=d['missed detection'] / total, false_alarm=d['false alarm'] / total,
-                confusion=d['confusion'] / total, speech=total, jer=JaccardErrorRate(**kw)(R, H, uem=u))

@@ -15,7 +15,7 @@ from .corpus import list_utterances
 
 # %% auto #0
 __all__ = ['TARGET_FA', 'make_trials', 'save_trials', 'load_trials', 'eer', 'min_dcf', 'error_rates', 'threshold_at_fa',
-           'threshold_at_fr', 'calibrate_threshold', 'bootstrap_eer', 'bootstrap_rates']
+           'threshold_at_fr', 'calibrate_threshold', 'bootstrap_eer', 'bootstrap_rates', 'read_uem', 'der']
 
 # %% ../nbs/10_metrics.ipynb #42897fd6
 def make_trials(root_or_utts, # folder (see `list_utterances`) or a table with `path`, `speaker`
@@ -191,3 +191,40 @@ def bootstrap_rates(scores, labels, spk1, spk2, # one entry per trial
         l, acc = labels[k], scores[k] >= threshold
         fa.append(w[(l == 0) & acc].sum() / w[l == 0].sum()); fr.append(w[(l == 1) & ~acc].sum() / w[l == 1].sum())
     return dict(false_accept=_interval(fa, alpha), false_reject=_interval(fr, alpha))
+
+# %% ../nbs/10_metrics.ipynb #bf77b112
+def _annotation(segs):
+    from pyannote.core import Annotation, Segment
+    a = Annotation()
+    for i, (s, e, spk) in enumerate(segs):
+        if e > s: a[Segment(float(s), float(e)), i] = str(spk)
+    return a
+
+def read_uem(path) -> list[tuple[float, float]]:
+    "`(start, end)` scored regions of a UEM file (`<file> <channel> <start> <end>` per line)."
+    out = []
+    for i, line in enumerate(Path(path).read_text().splitlines()):
+        f = line.split()
+        if not f or f[0].startswith(';'): continue
+        if len(f) < 4: raise ValueError(f"{path}, line {i + 1}: a UEM line is '<file> <channel> <start> <end>', got {line!r}")
+        out.append((float(f[2]), float(f[3])))
+    return out
+
+def der(ref, # reference `(start, end, speaker)` segments
+        hyp, # hypothesis segments
+        collar:float=0.25, # seconds on each side of every reference boundary that are not scored (NIST md-eval's collar)
+        uem=None, # `(start, end)` regions that are scored (default: from 0 to the last segment's end)
+        overlap:bool=True, # score overlapped speech (each speaker of it); False: leave it out
+       ) -> dict:
+    "DER and its parts (fractions of the scored reference speech) and JER, computed by pyannote.metrics."
+    from pyannote.core import Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
+    R, H = _annotation(ref), _annotation(hyp)
+    end = max([e for _, e, _ in list(ref) + list(hyp)] + [0.0])
+    u = Timeline([Segment(float(s), float(e)) for s, e in (uem or [(0.0, end)])])
+    kw = dict(collar=2 * collar, skip_overlap=not overlap)     # pyannote's collar is the whole width around a boundary
+    d = DiarizationErrorRate(**kw)(R, H, uem=u, detailed=True)
+    total = d['total']
+    if total == 0: raise ValueError("the reference has no scored speech")
+    return dict(der=d['diarization error rate'], miss=d['missed detection'] / total, false_alarm=d['false alarm'] / total,
+                confusion=d['confusion'] / total, speech=total, jer=JaccardErrorRate(**kw)(R, H, uem=u))

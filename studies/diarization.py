@@ -38,13 +38,13 @@ from simple_speaker_embedding.diarize import (
     DIARIZE_SWITCH,
     Partials,
     cluster_windows,
-    der,
     partial_embeddings,
     resegment,
     window_segments,
 )
 from simple_speaker_embedding.evaluate import make_cohort, resemblyzer_embedder
 from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
+from simple_speaker_embedding.metrics import der
 from simple_speaker_embedding.vad import DIARIZE_VAD, VADS
 
 GRID = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)   # affinity pruning (`prune`)

@@ -44,7 +44,6 @@ from simple_speaker_embedding.diarize import (
     DIARIZE_PRUNE,
     DIARIZE_SWITCH,
     cluster_windows,
-    der,
     estimate_speakers,
     overlap_segments,
     partial_embeddings,
@@ -52,6 +51,7 @@ from simple_speaker_embedding.diarize import (
     window_segments,
 )
 from simple_speaker_embedding.hub import resolve_model
+from simple_speaker_embedding.metrics import der
 from simple_speaker_embedding.vad import counts_mask, mask_from_probs, speaker_counts, speech_probs
 
 SR = SAMPLE_RATE
@@ -118,7 +118,7 @@ def overlap_scores(ref, hyp, step=0.01):
     speakers in the hypothesis (best mapping); false overlap / speech."""
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from simple_speaker_embedding.diarize import _annotation
+    from simple_speaker_embedding.metrics import _annotation
     mapping = DiarizationErrorRate().optimal_mapping(_annotation(ref), _annotation(hyp))   # hyp label -> ref label
     end = max(e for _, e, _ in ref + hyp); n = int(end / step) + 1
     R = {s: np.zeros(n, bool) for *_, s in ref}; H = {}
@@ -175,7 +175,7 @@ def run(model, y, ref, mask, overlaps, num_speakers=None, p=None, counts=None):
     segs = window_segments(p, labels)
     out = {}
     for t in overlaps:
-        hyp = sorted(segs + (overlap_segments(p, labels, t) if t is not None else []))
+        hyp = sorted(segs + (overlap_segments(p, labels, t, turns=segs) if t is not None else []))
         d = der(ref, hyp, collar=0)
         rec, false_ov, ov_share = overlap_scores(ref, hyp)
         out[str(t)] = dict(d, overlap_recall=rec, false_overlap=false_ov, overlap_share=ov_share,
@@ -186,11 +186,12 @@ def run(model, y, ref, mask, overlaps, num_speakers=None, p=None, counts=None):
 COUNT_RULES = [('cosine', c) for c in (0.1, 0.2, 0.3, 0.5)] + [('as-norm', c) for c in (0.1, 0.2, 0.3, 0.5)]
 
 
-def count_rules(model, meetings, partials, overlap):
+def count_rules(model, meetings, partials, overlaps):
     """DER of every meeting with the speakers counted by each rule of `COUNT_RULES` (the eigengap of the cosine graph
     or of the AS-norm graph the clustering uses, at a pruning; `diarize` counts on the cosine graph at
-    `DIARIZE_COUNT_PRUNE`), and with the true count (a bound, not a rule): `{rule: {split: pooled}}`. `partials`: the
-    chosen detector's embedded windows of each meeting, `{split: [Partials]}` (`run`'s)."""
+    `DIARIZE_COUNT_PRUNE`), and with the true count (a bound, not a rule), at each overlap threshold of `overlaps`:
+    `{rule: {threshold: {split: pooled}}}`. `partials`: the chosen detector's embedded windows of each meeting,
+    `{split: [Partials]}` (`run`'s)."""
     cohort, top_k = asnorm_cohort(model); res = {}
     for split, ms in meetings.items():
         rows = {}
@@ -199,9 +200,10 @@ def count_rules(model, meetings, partials, overlap):
                   for g, c in COUNT_RULES}
             ks['true count'] = len({s for *_, s in ref})
             for rule, k in ks.items():
-                out, _ = run(model, y, ref, None, [overlap], num_speakers=k, p=p)
-                rows.setdefault(rule, []).append(out[str(overlap)])
-        for rule, r in rows.items(): res.setdefault(rule, {})[split] = pool(r)
+                out, _ = run(model, y, ref, None, overlaps, num_speakers=k, p=p)
+                for t, r in out.items(): rows.setdefault(rule, {}).setdefault(t, []).append(r)
+        for rule, by_t in rows.items():
+            for t, r in by_t.items(): res.setdefault(rule, {}).setdefault(t, {})[split] = pool(r)
     return res
 
 
@@ -276,15 +278,26 @@ def main():
                       f"{100 * r['overlap_recall']:.1f}%, "
                       f"false overlap {100 * r['false_overlap']:.1f}% of speech, speakers {r['speakers']:.1f}", flush=True)
     if a.counts:
-        counted = count_rules(model, meetings, parts[vad], None if t_best == 'None' else float(t_best))
-        for rule, r in counted.items():
-            print(f"  count by {rule:12s}: DER train {100 * r['train']['der']:.1f}% (conf {100 * r['train']['confusion']:.1f}, "
-                  f"speakers {r['train']['speakers']:.2f}), dev {100 * r['dev']['der']:.1f}% (conf "
-                  f"{100 * r['dev']['confusion']:.1f}, speakers {r['dev']['speakers']:.2f})", flush=True)
+        counted = count_rules(model, meetings, parts[vad], [None if t == 'None' else float(t) for t in map(str, thresholds(vad))])
+        for rule, by_t in counted.items():
+            for t, r in by_t.items():
+                tr, dv = ({k: 100 * v for k, v in r[x].items()} for x in ('train', 'dev'))
+                print(f"  count by {rule:12s} overlap {t:>4s}: DER train {tr['der']:.1f}% (conf {tr['confusion']:.1f}, "
+                      f"speakers {tr['speakers'] / 100:.2f}, both {tr['overlap_recall']:.1f}%, false overlap "
+                      f"{tr['false_overlap']:.1f}%), dev {dv['der']:.1f}% (miss {dv['miss']:.1f}, fa {dv['false_alarm']:.1f}, "
+                      f"conf {dv['confusion']:.1f}, speakers {dv['speakers'] / 100:.2f}, both {dv['overlap_recall']:.1f}%, "
+                      f"false overlap {dv['false_overlap']:.1f}%)", flush=True)
         res['counts'] = counted
+        ok = [(rule, t) for rule, by_t in counted.items() if rule != 'true count' for t, r in by_t.items()
+              if r['train']['false_overlap'] < 0.05]
+        rule, t = min(ok, key=lambda rt: counted[rt[0]][rt[1]]['train']['der'])   # count rule and overlap threshold together
+        print(f"chosen together on training meetings: count by {rule}, overlap {t}: dev DER "
+              f"{100 * counted[rule][t]['dev']['der']:.1f}%", flush=True)
+        joint = dict(count=rule, overlap=t, dev=counted[rule][t]['dev'], train=counted[rule][t]['train'])
     summary = dict(chosen=dict(vad=vad, overlap=t_best), before=res['energy']['dev']['overlap']['None'],
                    before_detection=res['energy']['dev']['detection'], after=res[vad]['dev']['overlap'][t_best],
                    after_detection=res[vad]['dev']['detection'])
+    if a.counts: summary['joint'] = joint
     if a.peer:
         from resemblyzer import VoiceEncoder
 
@@ -297,7 +310,8 @@ def main():
             for (name, i, y, ref), p in zip(meetings['dev'], parts[v]['dev']):   # our windows' times and mask
                 pp = resemblyzer_partials(enc, y, p, both_ways=True); pp.counts = p.counts
                 labels = resegment(pp.features, cluster_windows(pp.features, None, None, prune=DIARIZE_PRUNE), DIARIZE_SWITCH)
-                hyp = sorted(window_segments(pp, labels) + (overlap_segments(pp, labels, float(t)) if t != 'None' else []))
+                turns = window_segments(pp, labels)
+                hyp = sorted(turns + (overlap_segments(pp, labels, float(t), turns=turns) if t != 'None' else []))
                 rows.append(dict(der(ref, hyp, collar=0),
                                  **dict(zip(('overlap_recall', 'false_overlap', 'overlap_share'), overlap_scores(ref, hyp)))))
             peer[f"{v}/{t}"] = pool(rows)

@@ -21,8 +21,9 @@ from conversations import synth_conversation
 
 from simple_speaker_embedding.audio import SAMPLE_RATE as SR
 from simple_speaker_embedding.audio import load_audio
-from simple_speaker_embedding.diarize import der, diarize, read_rttm
+from simple_speaker_embedding.diarize import diarize, read_rttm
 from simple_speaker_embedding.hub import gru_embedder
+from simple_speaker_embedding.metrics import der
 from simple_speaker_embedding.track import TRACK_CONFIRM, TRACK_NEW, SpeakerTracker
 from simple_speaker_embedding.vad import DIARIZE_VAD, STREAM_VADS
 

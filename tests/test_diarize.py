@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from simple_speaker_embedding.audio import AudioError
-from simple_speaker_embedding.diarize import cluster_windows, der, diarize, partial_embeddings, read_rttm, to_rttm
+from simple_speaker_embedding.diarize import cluster_windows, diarize, partial_embeddings, read_rttm, to_rttm
+from simple_speaker_embedding.metrics import der
 
 CONV = Path(__file__).parent / "conversation" / "three_speakers.ogg"
 REF = read_rttm(CONV.with_suffix(".rttm"))
@@ -160,7 +161,7 @@ def test_window_hop_sets_the_step_between_windows(small_model, tone):
 
 
 def test_der_by_hand_with_a_collar_and_with_overlap():
-    from simple_speaker_embedding.diarize import der
+    from simple_speaker_embedding.metrics import der
     d = der([(0, 10, "a")], [(0, 9, "a")], collar=0.5)               # scored 0.5-9.5 s: 0.5 s missed of 9 s
     assert d["der"] == pytest.approx(0.5 / 9, abs=2e-3) and d["speech"] == pytest.approx(9, abs=0.02)
     d = der([(0, 10, "a"), (5, 10, "b")], [(0, 10, "x")], collar=0)    # 15 s of reference speech, 5 s overlapped

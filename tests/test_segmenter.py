@@ -68,6 +68,22 @@ def test_overlap_segments_from_counts_name_the_second_speaker_by_hand():
     assert overlap_segments(p, np.array([0, 0, 0, 0]), 0.5) == []              # one speaker: nobody to add
 
 
+def test_an_overlap_next_to_another_turn_goes_to_that_speaker_by_hand():
+    """Turns A 0-2 s, B 2-4 s, C 4-6 s, one 1-s window a second. A's second window leans to C and C's second to A, so
+    the centroid rule names C for the overlap at 1.6-2.0 s and A for the one at 5.2-5.6 s. With the turns, by hand: the
+    first touches B's turn (gap 0 <= 0.5 s): B; the second is 1.2 s from any other turn: the centroid rule's A."""
+    from simple_speaker_embedding.diarize import Partials, overlap_segments
+    A, B, C = np.eye(3)
+    e = np.stack([A, A + 0.3 * C, B, B, C, C + 0.3 * A]); e /= np.linalg.norm(e, axis=1, keepdims=True)
+    counts = np.tile([[0.1, 0.9, 0.0]], (600, 1)); counts[160:200] = counts[520:560] = [0.0, 0.1, 0.9]
+    p = Partials(np.arange(6.0), np.arange(1.0, 7), e, np.ones(600, bool), 100.0, counts=counts)
+    labels, turns = np.array([0, 0, 1, 1, 2, 2]), [(0.0, 2.0, "spk0"), (2.0, 4.0, "spk1"), (4.0, 6.0, "spk2")]
+    r = lambda segs: [(round(s, 2), round(t, 2), n) for s, t, n in segs]
+    assert r(overlap_segments(p, labels, 0.5)) == [(1.6, 2.0, "spk2"), (5.2, 5.6, "spk0")]
+    assert r(overlap_segments(p, labels, 0.5, turns=turns)) == [(1.6, 2.0, "spk1"), (5.2, 5.6, "spk0")]
+    assert r(overlap_segments(p, labels, 0.5, turns=turns, adjacent=1.5)) == [(1.6, 2.0, "spk1"), (5.2, 5.6, "spk1")]
+
+
 def test_a_stream_refuses_the_segmenter_by_name(small_model):
     "The segmenter reads a whole recording (a bidirectional GRU): the tracker says so instead of failing later."
     from simple_speaker_embedding.track import SpeakerTracker

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from simple_speaker_embedding.audio import AudioError, load_audio
-from simple_speaker_embedding.diarize import der, diarize, read_rttm
+from simple_speaker_embedding.diarize import diarize, read_rttm
 from simple_speaker_embedding.hub import gru_embedder
+from simple_speaker_embedding.metrics import der
 from simple_speaker_embedding.model import GRUEmbedder
 from simple_speaker_embedding.stream import pcm_chunks
 from simple_speaker_embedding.track import TRACK_NEW, SpeakerTracker
