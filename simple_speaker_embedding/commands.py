@@ -187,16 +187,16 @@ def diarize_cmd(audio, model=None, speakers=None, distance=None, window=1.5, hop
                 one_way=False, vad=None, ref=None, uem=None, collar=0.25, overlap=True) -> list:
     """Implementation of `sse diarize`: prints `start end speaker` lines,
     optionally writes RTTM and scores against a reference; returns the segments."""
-    from simple_speaker_embedding.diarize import DIARIZE_VAD, diarize, read_rttm, to_rttm
-    from simple_speaker_embedding.metrics import der, read_uem
+    from simple_speaker_embedding.diarize import DIARIZE_MODEL, DIARIZE_VAD, diarize, read_rttm, to_rttm
     from simple_speaker_embedding.hub import resolve_model
+    from simple_speaker_embedding.metrics import der, read_uem
     from simple_speaker_embedding.utils import atomic_write
     for what, f in (('reference', ref), ('UEM', uem)):
         if f and not Path(f).is_file(): raise FileNotFoundError(f"{what} file not found: {f}")
     reference = read_rttm(Path(ref)) if ref else None                 # read first: a bad file fails before the work
     scored = read_uem(uem) if uem else None
     if ref and not reference: raise ValueError(f"{ref} holds no SPEAKER lines")
-    m = resolve_model(model, device=device)
+    m = resolve_model(model or DIARIZE_MODEL, device=device)
     segs = diarize(m, audio, num_speakers=speakers, distance=distance, window=window, hop=hop, norm=not cosine,
                    both_ways=not one_way, vad=vad or DIARIZE_VAD, overlap=overlap)
     for s, e, spk in segs: print(f"{s:9.2f} {e:9.2f}  {spk}")

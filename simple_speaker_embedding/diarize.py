@@ -17,9 +17,10 @@ from .audio import AudioError, load_audio, melspec_from_array, melspec_from_file
 from .vad import DIARIZE_VAD, SEGMENTER_OVERLAP, VAD_SR, VADS, counts_mask, speaker_counts, speech_mask
 
 # %% auto #0
-__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_COUNT_NORM', 'DIARIZE_SWITCH', 'DIARIZE_ADJACENT', 'DIARIZE_OVERLAP',
-           'Partials', 'frame_db', 'voiced_frames', 'partial_embeddings', 'affinity', 'estimate_speakers',
-           'cluster_windows', 'resegment', 'window_segments', 'overlap_segments', 'diarize', 'to_rttm', 'read_rttm']
+__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_COUNT_NORM', 'DIARIZE_COUNT_NORM_PRUNE', 'DIARIZE_SWITCH',
+           'DIARIZE_ADJACENT', 'DIARIZE_MODEL', 'DIARIZE_OVERLAP', 'Partials', 'frame_db', 'voiced_frames',
+           'partial_embeddings', 'affinity', 'estimate_speakers', 'cluster_windows', 'resegment', 'window_segments',
+           'overlap_segments', 'diarize', 'to_rttm', 'read_rttm']
 
 # %% ../nbs/15_diarize.ipynb #86eefced
 @dataclass
@@ -103,7 +104,8 @@ def partial_embeddings(model, # the embedder
 DIARIZE_PRUNE = 0.2       # fraction of its strongest affinities each window keeps (chosen by studies/diarization.py)
 DIARIZE_COUNT_PRUNE = 0.2 # the same for counting speakers (eigengap on cosines): lowest DER on training meetings
                           # of the rules that keep the clean conversations within 0.5 points (docs/diarization.md)
-DIARIZE_COUNT_NORM = False  # count on the AS-norm graph (when clustering on AS-norm scores) instead of cosines
+DIARIZE_COUNT_NORM = True   # count on the AS-norm graph (when clustering on AS-norm scores) instead of cosines, pruned at
+DIARIZE_COUNT_NORM_PRUNE = 0.5  # this: lowest DER on training meetings with `DIARIZE_MODEL` (docs/diarization.md)
 
 def affinity(embs:np.ndarray, # (n, d) unit embeddings
              prune:float=DIARIZE_PRUNE, # keep this fraction of each row's strongest affinities
@@ -152,7 +154,9 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
                     distance:float|None=None,
                     prune:float=DIARIZE_PRUNE, # affinity pruning (see `affinity`)
                     max_speakers:int=10, # the most speakers the eigengap considers
-                    count_prune:float=DIARIZE_COUNT_PRUNE, # affinity pruning of the graph whose eigengap counts the speakers
+                    # affinity pruning of the graph whose eigengap counts the speakers (default: DIARIZE_COUNT_NORM_PRUNE
+                    # on the AS-norm graph, DIARIZE_COUNT_PRUNE on cosines)
+                    count_prune:float|None=None,
                     count_norm:bool=DIARIZE_COUNT_NORM, # count on the AS-norm graph (with `cohort`) instead of cosines
                     cohort:np.ndarray|None=None, # other speakers' embeddings: cluster on AS-norm scores (see `affinity`)
                     top_k:int=ASNORM_TOP_K, # closest cohort speakers per window
@@ -166,7 +170,9 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
         num_speakers = AgglomerativeClustering(n_clusters=None, distance_threshold=distance, metric='cosine',
                                              linkage='average').fit(embs).n_clusters_
     elif num_speakers is None:
-        num_speakers = estimate_speakers(embs, max_speakers, count_prune, *((cohort, top_k) if count_norm else ()))
+        g = (cohort, top_k) if count_norm and cohort is not None else ()
+        if count_prune is None: count_prune = DIARIZE_COUNT_NORM_PRUNE if g else DIARIZE_COUNT_PRUNE
+        num_speakers = estimate_speakers(embs, max_speakers, count_prune, *g)
     k = min(num_speakers, len(embs))
     if k == 1: return np.zeros(len(embs), dtype=int)
     if k >= len(embs) - 1:                                   # too few windows for a spectral embedding
@@ -321,10 +327,12 @@ def overlap_segments(p:Partials, # windows and the speech mask
     names = names or [f"spk{i}" for i in range(k)]
     return [(s / p.fps, e / p.fps, names[l]) for s, e, l in _runs(lab) if l >= 0]
 
+DIARIZE_MODEL = 'gru_embedder_robust'   # the shipped weights `sse diarize` embeds with (`hub.PRETRAINED`): lowest DER
+                                        # on training meetings (studies/meetings.py)
 DIARIZE_OVERLAP = 0.6     # cosine threshold of `overlap_segments` (None: no overlap
                           # labelling; chosen on training meetings, studies/meetings.py)
 
-def diarize(model, # the embedder
+def diarize(model, # the embedder (`sse diarize` uses `gru_embedder(name=DIARIZE_MODEL)`, the settings here are chosen for it)
             x, # audio file or mono waveform
             num_speakers:int|None=None, # number of speakers if known (else estimated: eigengap, or `distance`)
             distance:float|None=None, # count speakers by agglomerative clustering at this cosine distance instead of the eigengap

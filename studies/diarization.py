@@ -34,7 +34,7 @@ from simple_speaker_embedding.audio import SAMPLE_RATE as SR
 from simple_speaker_embedding.audio import resample
 from simple_speaker_embedding.diarize import (
     DIARIZE_COUNT_NORM,
-    DIARIZE_COUNT_PRUNE,
+    DIARIZE_MODEL,
     DIARIZE_SWITCH,
     Partials,
     cluster_windows,
@@ -43,7 +43,7 @@ from simple_speaker_embedding.diarize import (
     window_segments,
 )
 from simple_speaker_embedding.evaluate import make_cohort, resemblyzer_embedder
-from simple_speaker_embedding.hub import gru_embedder, load_checkpoint
+from simple_speaker_embedding.hub import resolve_model
 from simple_speaker_embedding.metrics import der
 from simple_speaker_embedding.vad import DIARIZE_VAD, VADS
 
@@ -135,7 +135,7 @@ def main():
     ap.add_argument("--n", type=int, default=10, help="test conversations per number of speakers")
     ap.add_argument("--n-calib", type=int, default=10, help="calibration conversations per number of speakers")
     ap.add_argument("--speakers", type=int, nargs="+", default=[2, 3, 4])
-    ap.add_argument("--model", default=None, help="our checkpoint (default: shipped)")
+    ap.add_argument("--model", default=None, help="our model: shipped name or checkpoint (default: DIARIZE_MODEL, sse diarize's)")
     ap.add_argument("--cohort", default=None, help="training speakers' audio: Resemblyzer's AS-norm cohort")
     ap.add_argument("--peer-cohort", default="runs/resemblyzer_cohort.npy", help="cache of Resemblyzer's cohort")
     ap.add_argument("--cosine", action="store_true", help="cluster on cosines for both, not AS-norm")
@@ -143,8 +143,8 @@ def main():
     ap.add_argument("--test-seed", type=int, default=4000, help="first seed of the test conversations")
     ap.add_argument("--prune", type=float, default=None,
                     help="ours: this affinity pruning (e.g. `sse diarize`'s DIARIZE_PRUNE) instead of the calibrated one")
-    ap.add_argument("--count-prune", type=float, default=DIARIZE_COUNT_PRUNE,
-                    help="pruning of the graph whose eigengap counts the speakers (default: `sse diarize`'s DIARIZE_COUNT_PRUNE)")
+    ap.add_argument("--count-prune", type=float, default=None, help="pruning of the graph whose eigengap counts the "
+                    "speakers (default: `sse diarize`'s, DIARIZE_COUNT_NORM_PRUNE or DIARIZE_COUNT_PRUNE)")
     ap.add_argument("--count-norm", action=argparse.BooleanOptionalAction, default=DIARIZE_COUNT_NORM,
                     help="count speakers on the AS-norm graph (`diarize`'s DIARIZE_COUNT_NORM is the default)")
     ap.add_argument("--one-way", action="store_true", help="ours: forward embeddings only (`both_ways=False`)")
@@ -157,7 +157,7 @@ def main():
     args = ap.parse_args()
     if args.pool: return report(load(args.pool))
     if not args.roots: ap.error("give dev folders (or --pool CSV ...)")
-    model = gru_embedder() if args.model is None else load_checkpoint(args.model)
+    model = resolve_model(args.model or DIARIZE_MODEL)
     try:
         if args.no_peer: raise ImportError
         from resemblyzer import VoiceEncoder

@@ -16,15 +16,17 @@ def shipped():
     return torch.hub.load(str(REPO), "gru_embedder", source="local")     # pretrained=True is the default
 
 
-def test_weights_ship_inside_the_package_with_a_matching_sha256():
-    fname, digest = PRETRAINED["gru_embedder"]
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_weights_ship_inside_the_package_with_a_matching_sha256(name):
+    fname, digest = PRETRAINED[name]
     path = WEIGHTS_DIR / fname
     assert path.exists() and path.stat().st_size < 10 * 2**20      # small enough for git
     assert sha256_file(path) == digest
 
 
-def test_a_tampered_file_is_refused(tmp_path):
-    fname, digest = PRETRAINED["gru_embedder"]
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_a_tampered_file_is_refused(tmp_path, name):
+    fname, digest = PRETRAINED[name]
     bad = tmp_path / fname
     data = bytearray((WEIGHTS_DIR / fname).read_bytes()); data[-100] ^= 0xFF
     bad.write_bytes(bytes(data))
@@ -46,6 +48,16 @@ def test_hub_load_gives_the_trained_model_with_metadata(shipped):
     fname, _ = PRETRAINED["gru_embedder"]                     # torch.hub gives exactly the weights in the shipped file
     stored = torch.load(WEIGHTS_DIR / fname, weights_only=True)["state_dict"]
     for k, v in shipped.state_dict().items(): torch.testing.assert_close(v, stored[k].float())
+
+
+def test_the_robust_weights_load_through_torch_hub_and_decide_on_the_fixtures(fixture_root):
+    "`sse diarize`'s model (trained on degraded copies too) is a whole shipped model: cohort, threshold, its own rule."
+    robust = torch.hub.load(str(REPO), "gru_embedder", source="local", name="gru_embedder_robust")
+    assert robust.meta["name"] == "gru_embedder_robust" and robust.scoring == "as-norm" and len(robust.cohort) == 2999
+    assert not torch.equal(robust.gru.weight_hh_l0, gru_embedder().gru.weight_hh_l0)     # not the default weights again
+    res = evaluate(robust, fixture_root, progress=False, n_boot=0, cohort=robust.cohort, top_k=robust.meta['asnorm_top_k'])
+    t = res.trials
+    assert res.eer < 0.15 and (t[t.label == 0].score >= robust.threshold).mean() <= 0.05
 
 
 def test_same_speaker_pairs_score_higher_on_the_fixtures(shipped, fixture_root):
