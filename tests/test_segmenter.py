@@ -64,6 +64,7 @@ def test_overlap_segments_from_counts_name_the_second_speaker_by_hand():
     p = Partials(np.array([0.0, 1, 2, 3]), np.array([1.0, 2, 3, 4]), e, np.ones(400, bool), 100.0, counts=counts)
     segs = overlap_segments(p, np.array([0, 0, 1, 1]), 0.5)
     assert [(round(s, 2), round(t, 2), n) for s, t, n in segs] == [(1.5, 2.0, "spk1"), (2.0, 2.5, "spk0")]
+    assert overlap_segments(p, np.array([0, 0, 1, 1]), 0.9) == segs             # at the threshold counts as above it
     assert overlap_segments(p, np.array([0, 0, 1, 1]), 0.95) == []
     assert overlap_segments(p, np.array([0, 0, 0, 0]), 0.5) == []              # one speaker: nobody to add
 
