@@ -57,11 +57,10 @@ THREADS_HELP = "CPU threads for the model (default 1: the fastest per job on a b
 INT8_HELP = "run the GRU with int8 weights (CPU only; faster, dev EER within 0.1 point: docs/benchmarks.md)"
 
 # %% ../nbs/23_cli.ipynb #48b24b16
-def _model_flags(model:bool=True, device:bool=True, threads:bool=True, int8:bool=True, model_help:str=MODEL_HELP,
-                ) -> argparse.ArgumentParser:
+def _model_flags(model:bool=True, device:bool=True, threads:bool=True, int8:bool=True) -> argparse.ArgumentParser:
     "The flags the model-running commands share (`--model`, `--device`, `--threads`, `--int8`), as a parent parser."
     p = argparse.ArgumentParser(add_help=False)
-    if model: p.add_argument("--model", default=None, help=model_help)
+    if model: p.add_argument("--model", default=None, help=MODEL_HELP)
     if device: p.add_argument("--device", default="cpu", help=DEVICE_HELP)
     if threads: p.add_argument("--threads", type=_count, default=1, help=THREADS_HELP)
     if int8: p.add_argument("--int8", action="store_true", help=INT8_HELP)
@@ -141,8 +140,7 @@ def _audio_commands(sub):
     from simple_speaker_embedding import commands as c
     dz = _add(sub, "diarize", "who spoke when: speaker segments of one recording (sliding-window embeddings, clustering)",
               ["sse diarize meeting.wav", "sse diarize call.flac --speakers 2 --rttm call.rttm"], c.diarize_cmd,
-              _model_flags(model_help="'gru_embedder_robust' (default: lowest DER on training meetings), 'shipped', or "
-                           "a checkpoint file"), quick=True)
+              _model_flags(), quick=True)
     dz.add_argument("audio", help="one audio file (long files are read in chunks)")
     dz.add_argument("--speakers", type=_count, default=None, help="number of speakers, if known (default: estimated)")
     dz.add_argument("--distance", "--threshold", dest="distance", type=_number(float, 0, 2), default=None,

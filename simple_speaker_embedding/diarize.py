@@ -104,8 +104,8 @@ def partial_embeddings(model, # the embedder
 DIARIZE_PRUNE = 0.2       # fraction of its strongest affinities each window keeps (chosen by studies/diarization.py)
 DIARIZE_COUNT_PRUNE = 0.2 # the same for counting speakers (eigengap on cosines): lowest DER on training meetings
                           # of the rules that keep the clean conversations within 0.5 points (docs/diarization.md)
-DIARIZE_COUNT_NORM = True   # count on the AS-norm graph (when clustering on AS-norm scores) instead of cosines, pruned at
-DIARIZE_COUNT_NORM_PRUNE = 0.5  # this: lowest DER on training meetings with `DIARIZE_MODEL` (docs/diarization.md)
+DIARIZE_COUNT_NORM = False  # count on the AS-norm graph (when clustering on AS-norm scores) instead of cosines: best on
+DIARIZE_COUNT_NORM_PRUNE = 0.3  # training meetings (pruned at this), but over-counts clean conversations (docs/diarization.md)
 
 def affinity(embs:np.ndarray, # (n, d) unit embeddings
              prune:float=DIARIZE_PRUNE, # keep this fraction of each row's strongest affinities
@@ -327,12 +327,12 @@ def overlap_segments(p:Partials, # windows and the speech mask
     names = names or [f"spk{i}" for i in range(k)]
     return [(s / p.fps, e / p.fps, names[l]) for s, e, l in _runs(lab) if l >= 0]
 
-DIARIZE_MODEL = 'gru_embedder_robust'   # the shipped weights `sse diarize` embeds with (`hub.PRETRAINED`): lowest DER
-                                        # on training meetings (studies/meetings.py)
+DIARIZE_MODEL = 'gru_embedder'   # the shipped weights `sse diarize` embeds with (`hub.PRETRAINED`): lower DER on training
+                                 # meetings than 'gru_embedder_robust' with the count rule kept (studies/meetings.py)
 DIARIZE_OVERLAP = 0.6     # cosine threshold of `overlap_segments` (None: no overlap
                           # labelling; chosen on training meetings, studies/meetings.py)
 
-def diarize(model, # the embedder (`sse diarize` uses `gru_embedder(name=DIARIZE_MODEL)`, the settings here are chosen for it)
+def diarize(model, # the embedder (`sse diarize`: `gru_embedder(name=DIARIZE_MODEL)`; the settings here are chosen with it)
             x, # audio file or mono waveform
             num_speakers:int|None=None, # number of speakers if known (else estimated: eigengap, or `distance`)
             distance:float|None=None, # count speakers by agglomerative clustering at this cosine distance instead of the eigengap

@@ -29,7 +29,7 @@ WEIGHTS_DIR = Path(str(package_files("simple_speaker_embedding"))) / "weights"
 # name -> (file in WEIGHTS_DIR, sha256): the shipped checkpoints (see the README for how each was made)
 PRETRAINED: dict[str, tuple[str, str]] = {
     "gru_embedder": ("gru_embedder.pt", "8c5734414097fe8d5eaf6c9fa3f03454d78a9f3bd31aafa6960bfc3d79f10347"),
-    # stage 9d: trained on degraded copies too (phone lines, rooms, noise); `sse diarize`'s model (`DIARIZE_MODEL`)
+    # stage 9d: trained on degraded copies too (phone lines, rooms, noise); not the default (docs/shipped-weights.md)
     "gru_embedder_robust": ("gru_embedder_robust.pt", "72d151279da904efd001a2bae2ce41f9168a147fb21118f743d6884fe3951814"),
 }
 

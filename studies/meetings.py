@@ -229,7 +229,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", nargs="+", required=True, help="speaker folders of training speakers (the choices are made here)")
     ap.add_argument("--dev", nargs="+", required=True, help="speaker folders of dev speakers (reported)")
-    ap.add_argument("--n", type=int, default=6, help="meetings per folder"); ap.add_argument("--model", default=DIARIZE_MODEL)
+    ap.add_argument("--n", type=int, default=8, help="meetings per folder"); ap.add_argument("--model", default=DIARIZE_MODEL)
     ap.add_argument("--minutes", type=float, default=0.75); ap.add_argument("--peer", action="store_true")
     ap.add_argument("--counts", action="store_true", help="also compare the speaker-count rules (COUNT_RULES)")
     ap.add_argument("--out", default=None)

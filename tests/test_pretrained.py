@@ -51,7 +51,7 @@ def test_hub_load_gives_the_trained_model_with_metadata(shipped):
 
 
 def test_the_robust_weights_load_through_torch_hub_and_decide_on_the_fixtures(fixture_root):
-    "`sse diarize`'s model (trained on degraded copies too) is a whole shipped model: cohort, threshold, its own rule."
+    "The weights trained on degraded copies too are a whole shipped model: cohort, threshold, its own rule."
     robust = torch.hub.load(str(REPO), "gru_embedder", source="local", name="gru_embedder_robust")
     assert robust.meta["name"] == "gru_embedder_robust" and robust.scoring == "as-norm" and len(robust.cohort) == 2999
     assert not torch.equal(robust.gru.weight_hh_l0, gru_embedder().gru.weight_hh_l0)     # not the default weights again
