@@ -296,6 +296,7 @@ def overlap_segments(p:Partials, # windows and the speech mask
     resemble another speaker's centroid at `threshold` or more."""
     f, k = p.features, int(labels.max()) + 1
     if k < 2: return []
+    names = names or [f"spk{i}" for i in range(k)]
     C = np.stack([f[labels == c].mean(0) for c in range(k)]); C /= np.linalg.norm(C, axis=1, keepdims=True)
     S = f @ C.T; S[np.arange(len(S)), labels] = -np.inf
     n = len(p.voiced); votes = np.zeros((n, k)); cover = np.zeros(n)
@@ -307,7 +308,6 @@ def overlap_segments(p:Partials, # windows and the speech mask
         near[np.arange(n), own.argmax(1)] = -np.inf                      # the frame's own speaker is not its second
         lab = np.where(p.voiced & (cover > 0) & (p.counts[:, 2] >= threshold), near.argmax(1), -1)
         if turns:                                                        # the nearest other turn, if adjacent
-            names = names or [f"spk{i}" for i in range(k)]
             tl = [(round(a * p.fps), round(b * p.fps), names.index(t)) for a, b, t in turns]
             mine = np.full(n, -1)                                        # each frame's turn
             for a, b, t in tl: mine[a:b] = t
@@ -324,7 +324,6 @@ def overlap_segments(p:Partials, # windows and the speech mask
             if o >= 0: votes[s:e, o] += 1
         lab = np.where(p.voiced & (votes.max(1) * 2 > np.maximum(cover, 1)), votes.argmax(1), -1)   # most windows agree
     _no_short_turns(lab, min_dur * p.fps)
-    names = names or [f"spk{i}" for i in range(k)]
     return [(s / p.fps, e / p.fps, names[l]) for s, e, l in _runs(lab) if l >= 0]
 
 DIARIZE_MODEL = 'gru_embedder'   # the shipped weights `sse diarize` embeds with (`hub.PRETRAINED`): lower DER on training
