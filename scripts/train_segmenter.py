@@ -3,7 +3,7 @@ on synthetic meetings of training speakers, and write its weights.
 
     python scripts/train_segmenter.py --roots ../shared/data/train/cv_multilang ../shared/data/train/speechocean762 \\
         ../shared/data/train/msc_malayalam ../shared/data/train/cv_tw ../shared/data/train/cv_uz \\
-        --work runs/segmenter --n 240 --epochs 12 --out simple_speaker_embedding/weights/segmenter.pt
+        --work runs/segmenter2 --n 240 --clean 120 --epochs 16 --out simple_speaker_embedding/weights/segmenter.pt
 
 Meetings are made by `studies/meetings.py`'s `synth_meeting` (far-field rooms, overlap, back-channels, noise), with a
 room bank of its own (seed 3: neither the training store's, the degraded dev sets' nor the meeting bench's rooms) and
@@ -12,6 +12,11 @@ detector's thresholds, so they are kept out of its training). Each meeting's log
 reference turns cover the frame, at most 2) are written once to `WORK/data/` (an interrupted run resumes); training
 checkpoints every epoch to `WORK/last.pt` and resumes from it. One meeting in ten is held out: frame accuracy,
 speech detection error and overlap recall/precision are printed every epoch.
+
+`--clean N` adds N clean conversations of the same folders (`studies/conversations.py`'s `synth_conversation`: close-talk
+clips, 2-4 people, 10-20 turns, 15% of the turns starting before the previous one ends; labels from its turns), so
+that clean close-talk speech is in the training distribution too: without them the segmenter labelled false overlap
+on clean conversations (docs/diarization.md). One in ten of them is held out and scored on its own (`clean_*`).
 """
 import argparse
 import json
@@ -24,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "studies"))
+from conversations import synth_conversation  # noqa: E402
 from meetings import FPS, SR, synth_meeting  # noqa: E402
 
 from simple_speaker_embedding.audio import (  # noqa: E402
@@ -58,9 +64,23 @@ def make_data(roots, n:int, work:Path):
         if i % 20 == 0: print(f"meeting {i}/{n}", flush=True)
 
 
-def load(work:Path, n:int):
+def make_clean(roots, n:int, work:Path):
+    "Write clean conversation i's mels and labels to `work/data/clean{i}.npz` (skipped when there)."
+    mel = TacotronMel(); (work / "data").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        f = work / "data" / f"clean{i}.npz"
+        if f.exists(): continue
+        rng = np.random.default_rng(9000 + i)
+        y, ref = synth_conversation(roots[i % len(roots)], n_speakers=2 + i % 3, n_turns=int(rng.integers(10, 21)),
+                                    seed=9000 + i, sr=SR)
+        m = melspec_from_array(y, SR, mel=mel).numpy().astype(np.float16)
+        with atomic_write(f) as fh: np.savez(fh, mel=m, lab=frame_labels(ref, len(m)))
+        if i % 20 == 0: print(f"clean conversation {i}/{n}", flush=True)
+
+
+def load(work:Path, n:int, prefix:str=""):
     return [(torch.from_numpy(z['mel'].astype(np.float32)), torch.from_numpy(z['lab']))
-            for z in (np.load(work / "data" / f"{i}.npz") for i in range(n))]
+            for z in (np.load(work / "data" / f"{prefix}{i}.npz") for i in range(n))]
 
 
 def batches(data, rng, crop:int, bs:int, steps:int):
@@ -94,16 +114,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--roots", nargs="+", required=True, help="speaker folders of training speakers")
     ap.add_argument("--work", default="runs/segmenter"); ap.add_argument("--n", type=int, default=240, help="meetings")
+    ap.add_argument("--clean", type=int, default=0, help="clean conversations added (see above)")
     ap.add_argument("--epochs", type=int, default=12); ap.add_argument("--steps", type=int, default=150, help="per epoch")
     ap.add_argument("--bs", type=int, default=16); ap.add_argument("--crop", type=float, default=5.0, help="seconds")
     ap.add_argument("--lr", type=float, default=2e-3); ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="where to write the trained weights (state dict)")
     a = ap.parse_args()
     torch.set_num_threads(1); torch.manual_seed(a.seed)
-    work = Path(a.work); make_data(a.roots, a.n, work)
-    data = load(work, a.n); val, train = data[::10], [d for i, d in enumerate(data) if i % 10]
+    work = Path(a.work); make_data(a.roots, a.n, work); make_clean(a.roots, a.clean, work)
+    data, clean = load(work, a.n), load(work, a.clean, "clean")
+    val, train = data[::10], [d for i, d in enumerate(data) if i % 10]
+    cval = clean[::10]; train += [d for i, d in enumerate(clean) if i % 10]
     prior = torch.bincount(torch.cat([l for _, l in train]), minlength=3).float()
-    print(f"{len(train)} training meetings, {len(val)} held out; frames with 0/1/2+ speakers: "
+    print(f"{len(train)} training recordings, {len(val)} + {len(cval)} held out; frames with 0/1/2+ speakers: "
           f"{(prior / prior.sum()).numpy().round(3).tolist()}", flush=True)
     model = Segmenter(); opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, a.lr, total_steps=a.epochs * a.steps)
@@ -118,7 +141,9 @@ def main():
         for x, y in batches(train, rng, int(a.crop * FPS), a.bs, a.steps):
             loss = F.cross_entropy(model(x).reshape(-1, 3), y.reshape(-1))
             opt.zero_grad(); loss.backward(); opt.step(); sched.step(); tot += loss.item()
-        s = dict(epoch=ep + 1, loss=tot / a.steps, seconds=time.time() - t0, **scores(model, val)); log.append(s)
+        s = dict(epoch=ep + 1, loss=tot / a.steps, seconds=time.time() - t0, **scores(model, val))
+        if cval: s.update({f"clean_{k}": v for k, v in scores(model, cval).items()})
+        log.append(s)
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()}), flush=True)
         with atomic_write(work / "last.pt") as fh:
             torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(), epoch=ep + 1,

@@ -22,7 +22,8 @@ Silero / that segmenter) by DER, then the overlap threshold that labels the most
 while false overlap stays under 5% of speech (none, or: a cosine to the second speaker's centroid; with the segmenter,
 its probability of two or more voices; the lowest-DER threshold under the same cap is printed beside). The segmenter
 (`vad.Segmenter`, `scripts/train_segmenter.py`) was trained on meetings of this generator made from other training
-folders (not an4, cv_fa, cv_vi) in other rooms: these meetings are in its training distribution, real ones are not.
+folders (not an4, cv_fa, cv_vi) in other rooms, and on clean conversations of those folders: these meetings are in its
+training distribution, real ones are not.
 Every mask is made as `diarize` makes it (`vad.speech_mask`'s probabilities, hysteresis and padding;
 `vad.counts_mask`).
 `--peer`: Resemblyzer's partial embeddings through the same pipeline (the chosen detector's mask).
