@@ -17,10 +17,10 @@ from .audio import AudioError, load_audio, melspec_from_array, melspec_from_file
 from .vad import DIARIZE_VAD, SEGMENTER_OVERLAP, VAD_SR, VADS, counts_mask, speaker_counts, speech_mask
 
 # %% auto #0
-__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_COUNT_NORM', 'DIARIZE_COUNT_NORM_PRUNE', 'DIARIZE_SWITCH',
-           'DIARIZE_ADJACENT', 'DIARIZE_MODEL', 'DIARIZE_OVERLAP', 'Partials', 'frame_db', 'voiced_frames',
-           'partial_embeddings', 'affinity', 'estimate_speakers', 'cluster_windows', 'resegment', 'window_segments',
-           'overlap_segments', 'diarize', 'to_rttm', 'read_rttm']
+__all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_COUNT_NORM', 'DIARIZE_COUNT_NORM_PRUNE', 'DIARIZE_COUNT_BELOW',
+           'DIARIZE_SWITCH', 'DIARIZE_ADJACENT', 'DIARIZE_MODEL', 'DIARIZE_OVERLAP', 'Partials', 'frame_db',
+           'voiced_frames', 'partial_embeddings', 'affinity', 'estimate_speakers', 'cluster_windows', 'resegment',
+           'window_segments', 'overlap_segments', 'diarize', 'to_rttm', 'read_rttm']
 
 # %% ../nbs/15_diarize.ipynb #86eefced
 @dataclass
@@ -106,6 +106,8 @@ DIARIZE_COUNT_PRUNE = 0.2 # the same for counting speakers (eigengap on cosines)
                           # of the rules that keep the clean conversations within 0.5 points (docs/diarization.md)
 DIARIZE_COUNT_NORM = False  # count on the AS-norm graph (when clustering on AS-norm scores) instead of cosines: best on
 DIARIZE_COUNT_NORM_PRUNE = 0.3  # training meetings (pruned at this), but over-counts clean conversations (docs/diarization.md)
+DIARIZE_COUNT_BELOW = 0.25 # count the graph's Laplacian eigenvalues under this, not its largest eigengap (None): lower DER
+                           # on training meetings, and on clean conversations within 0.5 points (docs/diarization.md)
 
 def affinity(embs:np.ndarray, # (n, d) unit embeddings
              prune:float=DIARIZE_PRUNE, # keep this fraction of each row's strongest affinities
@@ -134,11 +136,14 @@ def estimate_speakers(embs:np.ndarray, # (n, d) unit embeddings
                       prune:float=DIARIZE_PRUNE,
                       cohort=None, # other speakers' embeddings: the graph of AS-norm scores (see `affinity`)
                       top_k:int=ASNORM_TOP_K, # closest cohort speakers per window
+                      below:float|None=None, # count the eigenvalues under this (at least 1) instead of the largest eigengap
                      ) -> int:
-    "Number of speakers: the largest eigengap of the normalised Laplacian of the pruned affinity graph."
+    """Number of speakers from the normalised Laplacian of the pruned affinity graph (`k` well-separated groups: `k`
+    eigenvalues near 0): where its first eigenvalues have their largest gap, or how many of them are under `below`."""
     a = affinity(embs, prune, cohort, top_k)
     d = 1 / np.sqrt(a.sum(1) + 1e-12)
     ev = np.linalg.eigvalsh(np.eye(len(a)) - d[:, None] * a * d[None])[:max_speakers + 1]
+    if below is not None: return int(np.clip((ev < below).sum(), 1, max_speakers))
     return int(np.argmax(np.diff(ev)) + 1) if len(ev) > 1 else 1
 
 # %% ../nbs/15_diarize.ipynb #2790fab2
@@ -158,6 +163,8 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
                     # on the AS-norm graph, DIARIZE_COUNT_PRUNE on cosines)
                     count_prune:float|None=None,
                     count_norm:bool=DIARIZE_COUNT_NORM, # count on the AS-norm graph (with `cohort`) instead of cosines
+                    # count the eigenvalues under this instead of taking the largest eigengap (None: the eigengap)
+                    count_below:float|None=DIARIZE_COUNT_BELOW,
                     cohort:np.ndarray|None=None, # other speakers' embeddings: cluster on AS-norm scores (see `affinity`)
                     top_k:int=ASNORM_TOP_K, # closest cohort speakers per window
                    ) -> np.ndarray:
@@ -172,7 +179,7 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
     elif num_speakers is None:
         g = (cohort, top_k) if count_norm and cohort is not None else ()
         if count_prune is None: count_prune = DIARIZE_COUNT_NORM_PRUNE if g else DIARIZE_COUNT_PRUNE
-        num_speakers = estimate_speakers(embs, max_speakers, count_prune, *g)
+        num_speakers = estimate_speakers(embs, max_speakers, count_prune, *g, below=count_below)
     k = min(num_speakers, len(embs))
     if k == 1: return np.zeros(len(embs), dtype=int)
     if k >= len(embs) - 1:                                   # too few windows for a spectral embedding

@@ -33,6 +33,7 @@ from conversations import synth_conversation
 from simple_speaker_embedding.audio import SAMPLE_RATE as SR
 from simple_speaker_embedding.audio import resample
 from simple_speaker_embedding.diarize import (
+    DIARIZE_COUNT_BELOW,
     DIARIZE_COUNT_NORM,
     DIARIZE_MODEL,
     DIARIZE_SWITCH,
@@ -147,6 +148,9 @@ def main():
                     "speakers (default: `sse diarize`'s, DIARIZE_COUNT_NORM_PRUNE or DIARIZE_COUNT_PRUNE)")
     ap.add_argument("--count-norm", action=argparse.BooleanOptionalAction, default=DIARIZE_COUNT_NORM,
                     help="count speakers on the AS-norm graph (`diarize`'s DIARIZE_COUNT_NORM is the default)")
+    ap.add_argument("--count-below", type=lambda v: None if v == 'none' else float(v), default=DIARIZE_COUNT_BELOW,
+                    help="count the graph's Laplacian eigenvalues under this ('none': its largest eigengap; default: "
+                    "`diarize`'s DIARIZE_COUNT_BELOW)")
     ap.add_argument("--one-way", action="store_true", help="ours: forward embeddings only (`both_ways=False`)")
     ap.add_argument("--vad", choices=VADS, default=DIARIZE_VAD, help="speech detector of the windows (`diarize`'s default)")
     ap.add_argument("--no-peer", action="store_true", help="ours only, even where Resemblyzer is installed")
@@ -179,7 +183,7 @@ def main():
     def labels(n, w, k=None, prune=None):
         f = w[n].features
         lab = cluster_windows(f, k, prune=prune, cohort=cohorts[n], top_k=top_k, count_prune=args.count_prune,
-                              count_norm=args.count_norm)
+                              count_norm=args.count_norm, count_below=args.count_below)
         return lab if args.no_reseg else resegment(f, lab, DIARIZE_SWITCH)
 
     def windows(root, seed, k):

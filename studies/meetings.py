@@ -187,21 +187,24 @@ def run(model, y, ref, mask, overlaps, num_speakers=None, p=None, counts=None):
     return out, p
 
 
-COUNT_RULES = [('cosine', c) for c in (0.1, 0.2, 0.3, 0.5)] + [('as-norm', c) for c in (0.1, 0.2, 0.3, 0.5, 0.7)]
+COUNT_RULES = ([('cosine', c, None) for c in (0.1, 0.2, 0.3, 0.5)] + [('as-norm', c, None) for c in (0.1, 0.2, 0.3, 0.5, 0.7)]
+               + [('cosine', 0.2, b) for b in (0.15, 0.2, 0.25, 0.3, 0.35)])   # graph, pruning, eigenvalues counted under
 
 
 def count_rules(model, meetings, partials, overlaps):
     """DER of every meeting with the speakers counted by each rule of `COUNT_RULES` (the eigengap of the cosine graph
-    or of the AS-norm graph the clustering uses, at a pruning; `diarize` counts on the cosine graph at
-    `DIARIZE_COUNT_PRUNE`), and with the true count (a bound, not a rule), at each overlap threshold of `overlaps`:
+    or of the AS-norm graph the clustering uses, at a pruning, or the number of its Laplacian's eigenvalues under a value;
+    `diarize` counts those of the cosine graph at `DIARIZE_COUNT_PRUNE` under `DIARIZE_COUNT_BELOW`), and with the true
+    count (a bound, not a rule), at each overlap threshold of `overlaps`:
     `{rule: {threshold: {split: pooled}}}`. `partials`: the chosen detector's embedded windows of each meeting,
     `{split: [Partials]}` (`run`'s)."""
     cohort, top_k = asnorm_cohort(model); res = {}
     for split, ms in meetings.items():
         rows = {}
         for (name, i, y, ref), p in zip(ms, partials[split]):
-            ks = {f"{g} {c}": estimate_speakers(p.features, 10, c, **(dict(cohort=cohort, top_k=top_k) if g == 'as-norm' else {}))
-                  for g, c in COUNT_RULES}
+            ks = {f"{g} {c}" + (f" under {b}" if b else ""):
+                  estimate_speakers(p.features, 10, c, below=b, **(dict(cohort=cohort, top_k=top_k) if g == 'as-norm' else {}))
+                  for g, c, b in COUNT_RULES}
             ks['true count'] = len({s for *_, s in ref})
             for rule, k in ks.items():
                 out, _ = run(model, y, ref, None, overlaps, num_speakers=k, p=p)

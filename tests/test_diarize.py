@@ -179,6 +179,22 @@ def test_eigengap_counts_blocks(k):
     assert estimate_speakers(e / np.linalg.norm(e, axis=1, keepdims=True)) == k
 
 
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 12])
+def test_counting_eigenvalues_under_a_value_counts_separated_speakers(k):
+    """k speakers whose windows share no affinity (orthogonal directions) make a graph of k components: its normalised
+    Laplacian has exactly k eigenvalues of 0 and the rest at least 1 (each component a clique of positive weights), so
+    any value in between counts k, up to `max_speakers`; the default of `cluster_windows` counts this way."""
+    from simple_speaker_embedding.diarize import DIARIZE_COUNT_BELOW, cluster_windows, estimate_speakers
+    rng = np.random.default_rng(k)
+    centres = np.linalg.qr(rng.standard_normal((64, k)))[0].T
+    e = np.concatenate([np.repeat(c[None], 8, 0) + 0.01 * rng.standard_normal((8, 64)) for c in centres])
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    for below in (0.1, 0.25, 0.9):
+        assert estimate_speakers(e, prune=1.0, below=below) == min(k, 10)
+    assert estimate_speakers(e, max_speakers=4, prune=1.0, below=0.5) == min(k, 4)
+    assert DIARIZE_COUNT_BELOW is not None and cluster_windows(e, prune=1.0, count_prune=1.0).max() + 1 == min(k, 10)
+
+
 def test_two_view_features_score_against_the_cohort_in_both_views():
     "A 256-d cohort scores 512-d (forward, backward) features as if each cohort speaker were in both views, at unit length."
     from simple_speaker_embedding.diarize import affinity
@@ -218,3 +234,17 @@ def test_a_short_turn_goes_to_the_previous_speaker():
     p = Partials(np.array([0.0, 20.0, 22.0]), np.array([20.0, 22.0, 60.0]), np.eye(3), np.ones(60, bool), 1.0)
     segs = window_segments(p, np.array([0, 1, 2]), min_dur=5, min_silence=0, fill=0)
     assert [(round(s, 3), round(e, 3), n) for s, e, n in segs] == [(0.0, 22.0, "spk0"), (22.0, 60.0, "spk2")]
+
+
+def test_counting_eigenvalues_under_a_value_is_not_the_eigengap():
+    """Five groups of 8 identical windows: C apart from all, A and B at cosine 0.1, D and E at 0.4. The graph has three
+    components, and splitting a pair of groups at cosine c gives the normalised Laplacian the eigenvalue 2c / (1 + c)
+    (by hand: degrees 8 (1 + c), the vector +1 on one group and -1 on the other), every other eigenvalue is 1. So the
+    eigenvalues are 0, 0, 0, 0.18, 0.57, 1, ...: the largest gap (0.57 -> 1) says 5, and under 0.25 there are 4."""
+    from simple_speaker_embedding.diarize import estimate_speakers
+    u = np.linalg.qr(np.random.default_rng(0).standard_normal((32, 5)))[0].T
+    pair = lambda x, y, c: [x, c * x + np.sqrt(1 - c * c) * y]
+    e = np.repeat(np.stack([u[0], *pair(u[1], u[2], 0.1), *pair(u[3], u[4], 0.4)]), 8, axis=0)
+    e += 1e-5 * np.random.default_rng(1).standard_normal(e.shape); e /= np.linalg.norm(e, axis=1, keepdims=True)
+    assert estimate_speakers(e, prune=1.0) == 5
+    assert [estimate_speakers(e, prune=1.0, below=b) for b in (0.1, 0.25, 0.6, 0.99)] == [3, 4, 5, 5]
