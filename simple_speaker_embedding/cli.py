@@ -145,7 +145,7 @@ def _audio_commands(sub):
     dz.add_argument("--speakers", type=_count, default=None, help="number of speakers, if known (default: estimated)")
     dz.add_argument("--distance", "--threshold", dest="distance", type=_number(float, 0, 2), default=None,
                     help="without --speakers: count speakers by agglomerative clustering, merging clusters closer than this "
-                         "cosine distance (0-2), instead of the eigengap (default); not a verification score")
+                         "cosine distance (0-2), instead of the spectral count (default); not a verification score")
     dz.add_argument("--window", type=_positive, default=1.5, help="window length, seconds")
     dz.add_argument("--hop", type=_positive, default=0.75, help="step between windows, seconds (<= --window)")
     dz.add_argument("--rttm", default=None, help="also write the segments to this RTTM file")
@@ -164,6 +164,9 @@ def _audio_commands(sub):
                     "every reference boundary (NIST's collar; default 0.25)")
     dz.add_argument("--one-way", action="store_true", help="embed each window forwards only, not also played backwards "
                     "(half the embedding time; a little less accurate: docs/diarization.md)")
+    dz.add_argument("--count-norm", action="store_true", help="count speakers on the graph of the model's AS-norm scores "
+                    "(its eigengap) instead of cosines: with --model gru_embedder_robust, lower DER on far-field meetings "
+                    "and higher on clean conversations (docs/diarization.md)")
     li = _add(sub, "listen", "live speaker tracking: who is speaking, decided as the audio arrives (stdin PCM or a file)",
               ["arecord -f S16_LE -r 16000 -c 1 -t raw | sse listen - --rate 16000",
                "ffmpeg -i call.mp3 -f s16le -ac 1 -ar 16000 - | sse listen - --rate 16000 --enrol ann=a.wav --enrol bob=b.wav",

@@ -184,7 +184,8 @@ def verify_cmd(a, b, model=None, threshold=None, device=None) -> tuple:
 
 # %% ../nbs/22_commands.ipynb #2cd9639b
 def diarize_cmd(audio, model=None, speakers=None, distance=None, window=1.5, hop=0.75, rttm=None, device=None, cosine=False,
-                one_way=False, vad=None, ref=None, uem=None, collar=0.25, overlap=True) -> list:
+                one_way=False, vad=None, ref=None, uem=None, collar=0.25, overlap=True,
+                count_norm=False) -> list:
     """Implementation of `sse diarize`: prints `start end speaker` lines,
     optionally writes RTTM and scores against a reference; returns the segments."""
     from simple_speaker_embedding.diarize import DIARIZE_MODEL, DIARIZE_VAD, diarize, read_rttm, to_rttm
@@ -198,7 +199,8 @@ def diarize_cmd(audio, model=None, speakers=None, distance=None, window=1.5, hop
     if ref and not reference: raise ValueError(f"{ref} holds no SPEAKER lines")
     m = resolve_model(model or DIARIZE_MODEL, device=device)
     segs = diarize(m, audio, num_speakers=speakers, distance=distance, window=window, hop=hop, norm=not cosine,
-                   both_ways=not one_way, vad=vad or DIARIZE_VAD, overlap=overlap)
+                   both_ways=not one_way, vad=vad or DIARIZE_VAD, overlap=overlap,
+                   count_norm=count_norm)
     for s, e, spk in segs: print(f"{s:9.2f} {e:9.2f}  {spk}")
     n = len({spk for *_, spk in segs})
     print(f"{n} speaker{'s' if n != 1 else ''}, {len(segs)} segments, {sum(e - s for s, e, _ in segs):.1f} s of speech",

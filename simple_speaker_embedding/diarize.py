@@ -163,7 +163,8 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
                     # on the AS-norm graph, DIARIZE_COUNT_PRUNE on cosines)
                     count_prune:float|None=None,
                     count_norm:bool=DIARIZE_COUNT_NORM, # count on the AS-norm graph (with `cohort`) instead of cosines
-                    # count the eigenvalues under this instead of taking the largest eigengap (None: the eigengap)
+                    # on the cosine graph: count its eigenvalues under this instead of taking the largest eigengap (None:
+                    # the eigengap; the AS-norm graph always counts by its eigengap)
                     count_below:float|None=DIARIZE_COUNT_BELOW,
                     cohort:np.ndarray|None=None, # other speakers' embeddings: cluster on AS-norm scores (see `affinity`)
                     top_k:int=ASNORM_TOP_K, # closest cohort speakers per window
@@ -179,7 +180,7 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
     elif num_speakers is None:
         g = (cohort, top_k) if count_norm and cohort is not None else ()
         if count_prune is None: count_prune = DIARIZE_COUNT_NORM_PRUNE if g else DIARIZE_COUNT_PRUNE
-        num_speakers = estimate_speakers(embs, max_speakers, count_prune, *g, below=count_below)
+        num_speakers = estimate_speakers(embs, max_speakers, count_prune, *g, below=None if g else count_below)
     k = min(num_speakers, len(embs))
     if k == 1: return np.zeros(len(embs), dtype=int)
     if k >= len(embs) - 1:                                   # too few windows for a spectral embedding
@@ -354,12 +355,13 @@ def diarize(model, # the embedder (`sse diarize`: `gru_embedder(name=DIARIZE_MOD
             # label overlapped speech with its second speaker (`overlap_segments`): True at the detector's threshold
             # (`SEGMENTER_OVERLAP` with the segmenter's counts, else the cosine `DIARIZE_OVERLAP`), a float: at that one
             overlap:bool|float|None=True,
+            count_norm:bool=DIARIZE_COUNT_NORM, # count speakers on the AS-norm graph (with `norm`), not the cosine graph
            ) -> list[tuple[float, float, str]]:
     "Who spoke when: `(start, end, speaker)` segments of a recording (overlapping ones where two people talk)."
     p = partial_embeddings(model, x, sr=sr, window=window, hop=hop, both_ways=both_ways, vad=vad)
     cohort, top_k = asnorm_cohort(model) if norm else (None, ASNORM_TOP_K)
     f = p.features                                                       # (built once: both steps compare the same)
-    labels = cluster_windows(f, num_speakers, distance, prune=prune, cohort=cohort, top_k=top_k)
+    labels = cluster_windows(f, num_speakers, distance, prune=prune, cohort=cohort, top_k=top_k, count_norm=count_norm)
     if switch is not None: labels = resegment(f, labels, switch)
     segs = window_segments(p, labels, min_dur=min_dur, min_silence=min_silence)
     if overlap is True: overlap = SEGMENTER_OVERLAP if p.counts is not None else DIARIZE_OVERLAP

@@ -130,6 +130,19 @@ def test_cli_diarize_cosine_and_one_way_flags(monkeypatch, capsys):
     assert len(capsys.readouterr().out.splitlines()) >= 9             # segments printed by every run
 
 
+def test_cli_diarize_counts_on_cosines_by_default_and_on_asnorm_scores_with_count_norm(monkeypatch, capsys):
+    """`sse diarize` counts speakers on the cosine graph (pruned at DIARIZE_COUNT_PRUNE) by its eigenvalues under
+    DIARIZE_COUNT_BELOW; `--count-norm` on the graph of the model's AS-norm scores against its cohort, by the eigengap."""
+    import simple_speaker_embedding.diarize as dz
+    from simple_speaker_embedding.cli import main
+    seen, real = [], dz.estimate_speakers
+    def spy(e, m, p, *g, below=None): seen.append((len(g), p, below)); return real(e, m, p, *g, below=below)
+    monkeypatch.setattr(dz, "estimate_speakers", spy)
+    assert main(["diarize", str(CONV)]) == 0 and main(["diarize", str(CONV), "--count-norm"]) == 0
+    assert seen == [(0, dz.DIARIZE_COUNT_PRUNE, dz.DIARIZE_COUNT_BELOW), (2, dz.DIARIZE_COUNT_NORM_PRUNE, None)]
+    assert capsys.readouterr().err.count("speakers,") == 2
+
+
 def test_affinity_keeps_each_rows_strongest_neighbours_only():
     "Pruning keeps the `keep` largest affinities of each row (then symmetrises); everything else is 0."
     from simple_speaker_embedding.diarize import affinity
