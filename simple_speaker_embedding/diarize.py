@@ -299,9 +299,10 @@ def overlap_segments(p:Partials, # windows and the speech mask
                      adjacent:float=DIARIZE_ADJACENT, # seconds: an overlap this close to another speaker's turn is theirs
                     ) -> list[tuple[float, float, str]]:
     """Second-speaker segments. With the segmenter's counts: its overlapped frames; a stretch of them within `adjacent`
-    seconds of another speaker's turn gets that speaker (the nearest), other frames the speaker whose centroid the windows
-    covering them resemble most after the one most of them are labelled with. Without: speech where most windows also
-    resemble another speaker's centroid at `threshold` or more."""
+    seconds of another speaker's turn gets that speaker (the nearest), other frames the speaker whose centroid best matches
+    what is left of the windows covering them once their own speaker's centroid is taken out (so a voice close to the
+    window's own speaker is not named for it). Without: speech where most windows also resemble another speaker's
+    centroid at `threshold` or more."""
     f, k = p.features, int(labels.max()) + 1
     if k < 2: return []
     names = names or [f"spk{i}" for i in range(k)]
@@ -311,7 +312,9 @@ def overlap_segments(p:Partials, # windows and the speech mask
     bounds = zip(np.round(p.starts * p.fps).astype(int), np.round(p.ends * p.fps).astype(int))
     if p.counts is not None:
         own, near = np.zeros((n, k)), np.zeros((n, k))
-        for (s, e), l, row in zip(bounds, labels, np.where(np.isinf(S), 0, S)):
+        r = f - (f * C[labels]).sum(1, keepdims=True) * C[labels]         # each window less its own speaker's part
+        R = r @ C.T; R[np.arange(len(R)), labels] = 0
+        for (s, e), l, row in zip(bounds, labels, R):
             own[s:e, l] += 1; near[s:e] += row; cover[s:e] += 1
         near[np.arange(n), own.argmax(1)] = -np.inf                      # the frame's own speaker is not its second
         lab = np.where(p.voiced & (cover > 0) & (p.counts[:, 2] >= threshold), near.argmax(1), -1)

@@ -165,7 +165,7 @@ class Segmenter(nn.Module):
 # %% ../nbs/04_vad.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
 SEGMENTER_ON, SEGMENTER_OFF = 0.7, 0.5    # hysteresis of its speech probability, 1 - p(none), and padding:
 SEGMENTER_PAD_S = 0.0                     # lowest detection error on training meetings (studies/meetings.py)
-SEGMENTER_OVERLAP = 0.4                   # p(two or more) above which `diarize` labels a frame with a second
+SEGMENTER_OVERLAP = 0.35                  # p(two or more) above which `diarize` labels a frame with a second
                                           # speaker (the most overlap labelled with false overlap under 5% of
                                           # the speech of training meetings; docs/diarization.md)
 SEGMENTER_CHUNK = 8640                    # frames read at once (100 s), with SEGMENTER_CONTEXT more on each side

@@ -66,7 +66,7 @@ VAD_GRID = [(on, off, pad) for on, off in ((0.5, 0.35), (0.3, 0.2)) for pad in (
 WEBRTC_PADS = (0.0, 0.05, 0.1)                # webrtcvad's padding tried (its hysteresis: the shipped VAD_ON/VAD_OFF)
 SEG_GRID = [(on, off, pad) for on, off in ((0.4, 0.3), (0.5, 0.35), (0.6, 0.45), (0.7, 0.5))   # the segmenter's settings tried
             for pad in (0.0, 0.05)]
-SEG_OVERLAPS = (None, 0.2, 0.3, 0.4, 0.5)    # its overlap thresholds tried (probability of two or more voices)
+SEG_OVERLAPS = (None, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)   # its overlap thresholds tried (p of two or more voices)
 
 
 def synth_meeting(root, seed:int, bank:dict, n_speakers=None, minutes:float=0.75):
