@@ -138,3 +138,16 @@ def test_the_second_speaker_is_named_from_what_is_left_of_the_window_by_hand():
     p = Partials(np.arange(6.0), np.arange(1.0, 7), e, np.ones(600, bool), 100.0, counts=counts)
     segs = overlap_segments(p, np.array([0, 0, 1, 1, 2, 2]), 0.5)
     assert [(round(s, 2), round(t, 2), n) for s, t, n in segs] == [(1.2, 1.8, "spk2")]
+
+
+def test_without_counts_a_window_that_also_resembles_the_first_speaker_gets_it_by_hand():
+    """No segmenter counts (webrtcvad, Silero, energy): a window holds a second speaker when its cosine to that speaker's
+    centroid reaches the threshold. Windows A, A, B, (A + B) / sqrt 2 of 1 s: the last one's cosine to A's centroid is
+    0.71 >= 0.5, and A's windows reach B's centroid at 0.38 only: speaker 0 (A) is added in 3-4 s, nothing else."""
+    from simple_speaker_embedding.diarize import Partials, overlap_segments
+    A, B = np.eye(2)
+    e = np.stack([A, A, B, (A + B) / np.sqrt(2)])
+    p = Partials(np.arange(4.0), np.arange(1.0, 5), e, np.ones(400, bool), 100.0)
+    segs = overlap_segments(p, np.array([0, 0, 1, 1]), 0.5)
+    assert [(round(s, 2), round(t, 2), n) for s, t, n in segs] == [(3.0, 4.0, "spk0")]
+    assert overlap_segments(p, np.array([0, 0, 1, 1]), 0.75) == []
