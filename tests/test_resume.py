@@ -71,9 +71,12 @@ def test_interrupted_again_while_replaying_skipped_steps(mels, tmp_path, uninter
 def test_a_finished_run_rerun_does_nothing_and_counts_its_minutes(mels, tmp_path, uninterrupted):
     first = train(mels, tmp_path, **KW)
     rows = (tmp_path / "history.csv").read_text()
+    saved = torch.load(tmp_path / "train_state.pt", weights_only=True)['minutes']   # the whole run's, at its last save
     again = train(mels, tmp_path, **KW)
     assert (tmp_path / "history.csv").read_text() == rows and again.steps == 6
-    assert again.minutes >= first.minutes > 0                 # minutes of the whole run, not of the rerun
+    # minutes of the whole run, not of the rerun. (Not `>= first.minutes`: the first run's count goes on after its last
+    # save, through the end-of-fit plot, and a quick rerun need not make that up: it failed so on a busy machine.)
+    assert first.minutes >= saved > 0 and again.minutes >= saved
 
 
 def test_max_steps_schedules_the_epochs_those_steps_need(mels, tmp_path, capsys):
