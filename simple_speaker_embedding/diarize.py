@@ -102,7 +102,7 @@ def partial_embeddings(model, # the embedder
 
 # %% ../nbs/15_diarize.ipynb #c391a6ca
 DIARIZE_PRUNE = 0.2       # fraction of its strongest affinities each window keeps (chosen by studies/diarization.py)
-DIARIZE_COUNT_PRUNE = 0.2 # the same for counting speakers (eigengap on cosines): lowest DER on training meetings
+DIARIZE_COUNT_PRUNE = 0.2 # the same for counting speakers (the cosine graph): lowest DER on training meetings
                           # of the rules that keep the clean conversations within 0.5 points (docs/diarization.md)
 DIARIZE_COUNT_NORM = False  # count on the AS-norm graph (when clustering on AS-norm scores) instead of cosines: best on
 DIARIZE_COUNT_NORM_PRUNE = 0.3  # training meetings (pruned at this), but over-counts clean conversations (docs/diarization.md)
@@ -307,13 +307,12 @@ def overlap_segments(p:Partials, # windows and the speech mask
     if k < 2: return []
     names = names or [f"spk{i}" for i in range(k)]
     C = np.stack([f[labels == c].mean(0) for c in range(k)]); C /= np.linalg.norm(C, axis=1, keepdims=True)
-    S = f @ C.T; S[np.arange(len(S)), labels] = -np.inf
-    n = len(p.voiced); votes = np.zeros((n, k)); cover = np.zeros(n)
+    n = len(p.voiced); cover = np.zeros(n)
     bounds = zip(np.round(p.starts * p.fps).astype(int), np.round(p.ends * p.fps).astype(int))
     if p.counts is not None:
         own, near = np.zeros((n, k)), np.zeros((n, k))
-        r = f - (f * C[labels]).sum(1, keepdims=True) * C[labels]         # each window less its own speaker's part
-        R = r @ C.T; R[np.arange(len(R)), labels] = 0
+        R = (f - (f * C[labels]).sum(1, keepdims=True) * C[labels]) @ C.T  # each window less its own speaker's part
+        R[np.arange(len(R)), labels] = 0
         for (s, e), l, row in zip(bounds, labels, R):
             own[s:e, l] += 1; near[s:e] += row; cover[s:e] += 1
         near[np.arange(n), own.argmax(1)] = -np.inf                      # the frame's own speaker is not its second
@@ -329,6 +328,7 @@ def overlap_segments(p:Partials, # windows and the speech mask
                 if gap <= adjacent * p.fps: lab[s:e] = who
             lab[lab == mine] = -1                                        # never a second label of the turn's own speaker
     else:
+        S = f @ C.T; S[np.arange(len(S)), labels] = -np.inf; votes = np.zeros((n, k))
         other = np.where(S.max(1) >= threshold, S.argmax(1), -1)    # each window's second speaker, or -1
         for (s, e), o in zip(bounds, other):
             cover[s:e] += 1
@@ -344,8 +344,8 @@ DIARIZE_OVERLAP = 0.6     # cosine threshold of `overlap_segments` (None: no ove
 
 def diarize(model, # the embedder (`sse diarize`: `gru_embedder(name=DIARIZE_MODEL)`; the settings here are chosen with it)
             x, # audio file or mono waveform
-            num_speakers:int|None=None, # number of speakers if known (else estimated: eigengap, or `distance`)
-            distance:float|None=None, # count speakers by agglomerative clustering at this cosine distance instead of the eigengap
+            num_speakers:int|None=None, # number of speakers if known (else estimated: see `cluster_windows`, or `distance`)
+            distance:float|None=None, # count speakers by agglomerative clustering at this cosine distance instead
             sr:int|None=None, # sample rate of a waveform
             window:float=1.5, hop:float=0.75, # sliding windows, seconds
             min_dur:float=0.3, # shortest speaker turn kept
