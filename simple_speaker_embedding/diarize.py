@@ -18,9 +18,9 @@ from .vad import DIARIZE_VAD, SEGMENTER_OVERLAP, VAD_SR, VADS, counts_mask, spea
 
 # %% auto #0
 __all__ = ['DIARIZE_PRUNE', 'DIARIZE_COUNT_PRUNE', 'DIARIZE_COUNT_NORM', 'DIARIZE_COUNT_NORM_PRUNE', 'DIARIZE_COUNT_BELOW',
-           'DIARIZE_SWITCH', 'DIARIZE_ADJACENT', 'DIARIZE_MODEL', 'DIARIZE_OVERLAP', 'Partials', 'frame_db',
-           'voiced_frames', 'partial_embeddings', 'affinity', 'estimate_speakers', 'cluster_windows', 'resegment',
-           'window_segments', 'overlap_segments', 'diarize', 'to_rttm', 'read_rttm']
+           'DIARIZE_COUNT_NORM_BELOW', 'DIARIZE_SWITCH', 'DIARIZE_ADJACENT', 'DIARIZE_MODEL', 'DIARIZE_OVERLAP',
+           'Partials', 'frame_db', 'voiced_frames', 'partial_embeddings', 'affinity', 'estimate_speakers',
+           'cluster_windows', 'resegment', 'window_segments', 'overlap_segments', 'diarize', 'to_rttm', 'read_rttm']
 
 # %% ../nbs/15_diarize.ipynb #86eefced
 @dataclass
@@ -108,6 +108,8 @@ DIARIZE_COUNT_NORM = False  # count on the AS-norm graph (when clustering on AS-
 DIARIZE_COUNT_NORM_PRUNE = 0.3  # training meetings (pruned at this), but over-counts clean conversations (docs/diarization.md)
 DIARIZE_COUNT_BELOW = 0.25 # count the graph's Laplacian eigenvalues under this, not its largest eigengap (None): lower DER
                            # on training meetings, and on clean conversations within 0.5 points (docs/diarization.md)
+DIARIZE_COUNT_NORM_BELOW = 0.2 # with a cohort: the AS-norm graph's eigenvalues under this, at most one more than the cosine
+                               # count (None: the cosine count alone): lower DER on training meetings (docs/diarization.md)
 
 def affinity(embs:np.ndarray, # (n, d) unit embeddings
              prune:float=DIARIZE_PRUNE, # keep this fraction of each row's strongest affinities
@@ -166,6 +168,9 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
                     # on the cosine graph: count its eigenvalues under this instead of taking the largest eigengap (None:
                     # the eigengap; the AS-norm graph always counts by its eigengap)
                     count_below:float|None=DIARIZE_COUNT_BELOW,
+                    # with `cohort` and the cosine count: the AS-norm graph the clustering uses counts its eigenvalues
+                    # under this, and that count is kept up to one more than the cosine graph's (None: the cosine count)
+                    count_norm_below:float|None=DIARIZE_COUNT_NORM_BELOW,
                     cohort:np.ndarray|None=None, # other speakers' embeddings: cluster on AS-norm scores (see `affinity`)
                     top_k:int=ASNORM_TOP_K, # closest cohort speakers per window
                    ) -> np.ndarray:
@@ -181,6 +186,9 @@ def cluster_windows(embs:np.ndarray, # (n, d) unit embeddings
         g = (cohort, top_k) if count_norm and cohort is not None else ()
         if count_prune is None: count_prune = DIARIZE_COUNT_NORM_PRUNE if g else DIARIZE_COUNT_PRUNE
         num_speakers = estimate_speakers(embs, max_speakers, count_prune, *g, below=None if g else count_below)
+        if not g and cohort is not None and count_norm_below is not None:     # far-field voices: see the AS-norm graph
+            num_speakers = min(num_speakers + 1, estimate_speakers(embs, max_speakers, prune, cohort, top_k,
+                                                                   below=count_norm_below))
     k = min(num_speakers, len(embs))
     if k == 1: return np.zeros(len(embs), dtype=int)
     if k >= len(embs) - 1:                                   # too few windows for a spectral embedding

@@ -35,6 +35,7 @@ from simple_speaker_embedding.audio import resample
 from simple_speaker_embedding.diarize import (
     DIARIZE_COUNT_BELOW,
     DIARIZE_COUNT_NORM,
+    DIARIZE_COUNT_NORM_BELOW,
     DIARIZE_MODEL,
     DIARIZE_SWITCH,
     Partials,
@@ -151,6 +152,9 @@ def main():
     ap.add_argument("--count-below", type=lambda v: None if v == 'none' else float(v), default=DIARIZE_COUNT_BELOW,
                     help="count the graph's Laplacian eigenvalues under this ('none': its largest eigengap; default: "
                     "`diarize`'s DIARIZE_COUNT_BELOW)")
+    ap.add_argument("--count-norm-below", type=lambda v: None if v == 'none' else float(v), default=DIARIZE_COUNT_NORM_BELOW,
+                    help="and the AS-norm graph's eigenvalues under this, at most one more than the cosine count ('none': "
+                    "the cosine count alone; default: `diarize`'s DIARIZE_COUNT_NORM_BELOW)")
     ap.add_argument("--one-way", action="store_true", help="ours: forward embeddings only (`both_ways=False`)")
     ap.add_argument("--vad", choices=VADS, default=DIARIZE_VAD, help="speech detector of the windows (`diarize`'s default)")
     ap.add_argument("--no-peer", action="store_true", help="ours only, even where Resemblyzer is installed")
@@ -183,7 +187,8 @@ def main():
     def labels(n, w, k=None, prune=None):
         f = w[n].features
         lab = cluster_windows(f, k, prune=prune, cohort=cohorts[n], top_k=top_k, count_prune=args.count_prune,
-                              count_norm=args.count_norm, count_below=args.count_below)
+                              count_norm=args.count_norm, count_below=args.count_below,
+                              count_norm_below=args.count_norm_below)
         return lab if args.no_reseg else resegment(f, lab, DIARIZE_SWITCH)
 
     def windows(root, seed, k):

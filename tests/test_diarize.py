@@ -132,15 +132,17 @@ def test_cli_diarize_cosine_and_one_way_flags(monkeypatch, capsys):
 
 def test_cli_diarize_counts_on_cosines_by_default_and_on_asnorm_scores_with_count_norm(monkeypatch, capsys):
     """`sse diarize` counts speakers on the cosine graph (pruned at DIARIZE_COUNT_PRUNE) by its eigenvalues under
-    DIARIZE_COUNT_BELOW; `--count-norm` on the graph of the model's AS-norm scores against its cohort, by the eigengap."""
+    DIARIZE_COUNT_BELOW, then on the clustering's AS-norm graph under DIARIZE_COUNT_NORM_BELOW (kept up to one more);
+    `--count-norm` on the graph of the model's AS-norm scores against its cohort, by the eigengap alone."""
     import simple_speaker_embedding.diarize as dz
     from simple_speaker_embedding.cli import main
     seen, real = [], dz.estimate_speakers
     def spy(e, m, p, *g, below=None): seen.append((len(g), p, below)); return real(e, m, p, *g, below=below)
     monkeypatch.setattr(dz, "estimate_speakers", spy)
     assert main(["diarize", str(CONV)]) == 0 and main(["diarize", str(CONV), "--count-norm"]) == 0
-    assert seen == [(0, dz.DIARIZE_COUNT_PRUNE, dz.DIARIZE_COUNT_BELOW), (2, dz.DIARIZE_COUNT_NORM_PRUNE, None)]
-    assert capsys.readouterr().err.count("speakers,") == 2
+    assert seen == [(0, dz.DIARIZE_COUNT_PRUNE, dz.DIARIZE_COUNT_BELOW), (2, dz.DIARIZE_PRUNE, dz.DIARIZE_COUNT_NORM_BELOW),
+                    (2, dz.DIARIZE_COUNT_NORM_PRUNE, None)]
+    assert dz.DIARIZE_COUNT_NORM_BELOW is not None and capsys.readouterr().err.count("speakers,") == 2
 
 
 def test_affinity_keeps_each_rows_strongest_neighbours_only():
@@ -261,3 +263,20 @@ def test_counting_eigenvalues_under_a_value_is_not_the_eigengap():
     e += 1e-5 * np.random.default_rng(1).standard_normal(e.shape); e /= np.linalg.norm(e, axis=1, keepdims=True)
     assert estimate_speakers(e, prune=1.0) == 5
     assert [estimate_speakers(e, prune=1.0, below=b) for b in (0.1, 0.25, 0.6, 0.99)] == [3, 4, 5, 5]
+
+
+def test_the_asnorm_graphs_count_is_kept_up_to_one_more_than_the_cosine_count(monkeypatch):
+    """With a cohort and `count_norm_below`, the count is the AS-norm graph's (the clustering's graph, its pruning, its
+    eigenvalues under the value), but never more than one over the cosine graph's; without either, the cosine count."""
+    import simple_speaker_embedding.diarize as dz
+    rng = np.random.default_rng(0)
+    e = rng.standard_normal((40, 8)); e /= np.linalg.norm(e, axis=1, keepdims=True)
+    coh = rng.standard_normal((20, 8)); coh /= np.linalg.norm(coh, axis=1, keepdims=True)
+    for cos, asn, want in ((2, 4, 3), (2, 3, 3), (3, 2, 2), (3, 3, 3), (1, 5, 2)):   # min(cos + 1, asn), by hand
+        calls = []
+        def spy(embs, m, prune, *g, below=None): calls.append((len(g), prune, below)); return asn if g else cos
+        monkeypatch.setattr(dz, "estimate_speakers", spy)
+        assert dz.cluster_windows(e, cohort=coh, prune=0.3, count_norm_below=0.2).max() + 1 == want
+        assert calls == [(0, dz.DIARIZE_COUNT_PRUNE, dz.DIARIZE_COUNT_BELOW), (2, 0.3, 0.2)]
+        assert dz.cluster_windows(e, cohort=coh, count_norm_below=None).max() + 1 == cos     # switched off
+        assert dz.cluster_windows(e, count_norm_below=0.2).max() + 1 == cos                  # no cohort: cosines only
