@@ -163,15 +163,15 @@ class Segmenter(nn.Module):
         return self.out(self.rnn(x.transpose(1, 2))[0])
 
 # %% ../nbs/04_vad.ipynb #9a63283cbaf04dbcab1f6479b197f3a8
-SEGMENTER_ON, SEGMENTER_OFF = 0.7, 0.5    # hysteresis of its speech probability, 1 - p(none), and padding:
+SEGMENTER_ON, SEGMENTER_OFF = 0.6, 0.45   # hysteresis of its speech probability, 1 - p(none), and padding:
 SEGMENTER_PAD_S = 0.0                     # lowest detection error on training meetings (studies/meetings.py)
-SEGMENTER_OVERLAP = 0.35                  # p(two or more) above which `diarize` labels a frame with a second
+SEGMENTER_OVERLAP = 0.3                   # p(two or more) above which `diarize` labels a frame with a second
                                           # speaker (the most overlap labelled with false overlap under 5% of
                                           # the speech of training meetings; docs/diarization.md)
 SEGMENTER_CHUNK = 8640                    # frames read at once (100 s), with SEGMENTER_CONTEXT more on each side
 SEGMENTER_CONTEXT = 430
 
-SEGMENTER_SHA256 = 'e517b5264f4594d8b0154c457f4271e8fb49ffa728067d6c776f7a35f121dbc8'   # of weights/segmenter.pt
+SEGMENTER_SHA256 = '85cd51aa251f245a1f996d241acd6a903a1a0d60574aea34a1e5f894969cec16'   # of weights/segmenter.pt
 
 @functools.lru_cache(maxsize=1)
 def load_segmenter() -> Segmenter:
