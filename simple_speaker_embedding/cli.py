@@ -164,8 +164,8 @@ def _audio_commands(sub):
                     "every reference boundary (NIST's collar; default 0.25)")
     dz.add_argument("--one-way", action="store_true", help="embed each window forwards only, not also played backwards "
                     "(half the embedding time; a little less accurate: docs/diarization.md)")
-    dz.add_argument("--count-norm", action="store_true", help="count speakers on the model's AS-norm scores, not cosines: "
-                    "with --model gru_embedder_robust, better on far-field meetings, worse on clean talk (docs/diarization.md)")
+    dz.add_argument("--count-norm", action="store_true", help="count speakers by the eigengap of the model's AS-norm scores "
+                    "alone, not capped by the cosines' count (over-counts clean talk: docs/diarization.md)")
     li = _add(sub, "listen", "live speaker tracking: who is speaking, decided as the audio arrives (stdin PCM or a file)",
               ["arecord -f S16_LE -r 16000 -c 1 -t raw | sse listen - --rate 16000",
                "ffmpeg -i call.mp3 -f s16le -ac 1 -ar 16000 - | sse listen - --rate 16000 --enrol ann=a.wav --enrol bob=b.wav",

@@ -280,3 +280,12 @@ def test_the_asnorm_graphs_count_is_kept_up_to_one_more_than_the_cosine_count(mo
         assert calls == [(0, dz.DIARIZE_COUNT_PRUNE, dz.DIARIZE_COUNT_BELOW), (2, 0.3, 0.2)]
         assert dz.cluster_windows(e, cohort=coh, count_norm_below=None).max() + 1 == cos     # switched off
         assert dz.cluster_windows(e, count_norm_below=0.2).max() + 1 == cos                  # no cohort: cosines only
+
+
+def test_one_speaker_given_is_one_label_and_two_windows_of_two_speakers_are_two():
+    "The edges of `cluster_windows`: `num_speakers=1` labels every window 0, two windows can be two speakers, 0 is an error."
+    from simple_speaker_embedding.diarize import cluster_windows
+    e = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.02]]); e /= np.linalg.norm(e, axis=1, keepdims=True)
+    assert cluster_windows(e, 1).tolist() == [0, 0, 0]
+    assert cluster_windows(e[:2], 2).tolist() == [0, 1]               # orthogonal: one speaker each
+    with pytest.raises(ValueError, match="num_speakers"): cluster_windows(e, 0)
