@@ -44,6 +44,8 @@ from simple_speaker_embedding.audio import SAMPLE_RATE, load_audio, nonsilent_in
 from simple_speaker_embedding.corpus import list_utterances
 from simple_speaker_embedding.degrade import coloured_noise, room_bank
 from simple_speaker_embedding.diarize import (
+    DIARIZE_COUNT_BELOW,
+    DIARIZE_COUNT_PRUNE,
     DIARIZE_MODEL,
     DIARIZE_PRUNE,
     DIARIZE_SWITCH,
@@ -190,13 +192,13 @@ def run(model, y, ref, mask, overlaps, num_speakers=None, p=None, counts=None):
 COUNT_RULES = ([('cosine', c, None) for c in (0.1, 0.2, 0.3, 0.5)] + [('as-norm', c, None) for c in (0.1, 0.2, 0.3, 0.5, 0.7)]
                + [('cosine', 0.2, b) for b in (0.15, 0.2, 0.25, 0.3, 0.35)]    # graph, pruning, eigenvalues counted under
                + [('as-norm', 0.2, b) for b in (0.2, 0.25, 0.3)]
-               + [('as-norm capped', 0.2, b) for b in (0.15, 0.2, 0.25)])   # at most one over the cosine count (0.2, 0.25)
+               + [('as-norm capped', 0.2, b) for b in (0.15, 0.2, 0.25)])   # at most one over `diarize`'s cosine count
 
 
 def count_rules(model, meetings, partials, overlaps):
     """DER of every meeting with the speakers counted by each rule of `COUNT_RULES` (the eigengap of the cosine graph
     or of the AS-norm graph the clustering uses, at a pruning, or the number of its Laplacian's eigenvalues under a value;
-    'capped': at most one more than the cosine graph's eigenvalues under 0.25; `diarize` counts those of the cosine graph
+    'capped': at most one more than `diarize`'s cosine count; `diarize` counts the eigenvalues of the cosine graph
     at `DIARIZE_COUNT_PRUNE` under `DIARIZE_COUNT_BELOW`, capped by `DIARIZE_COUNT_NORM_BELOW`), and with the true
     count (a bound, not a rule), at each overlap threshold of `overlaps`:
     `{rule: {threshold: {split: pooled}}}`. `partials`: the chosen detector's embedded windows of each meeting,
@@ -208,7 +210,7 @@ def count_rules(model, meetings, partials, overlaps):
             ks = {f"{g} {c}" + (f" under {b}" if b else ""):
                   estimate_speakers(p.features, 10, c, below=b, **(dict(cohort=cohort, top_k=top_k) if g != 'cosine' else {}))
                   for g, c, b in COUNT_RULES}
-            cos = ks['cosine 0.2 under 0.25']                  # `diarize`'s DIARIZE_COUNT_NORM_BELOW: the capped rule
+            cos = estimate_speakers(p.features, 10, DIARIZE_COUNT_PRUNE, below=DIARIZE_COUNT_BELOW)   # as `diarize` caps
             ks.update({k: min(v, cos + 1) for k, v in ks.items() if k.startswith('as-norm capped')})
             ks['true count'] = len({s for *_, s in ref})
             for rule, k in ks.items():
